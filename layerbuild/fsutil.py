@@ -1,0 +1,60 @@
+"""File-system helpers: atomic writes and publishing, sorted walks, mtime clamping.
+
+Everything a build publishes goes through a temporary name in the same directory and an
+``os.replace`` into place, so a killed build never leaves a half-written file under a name a later
+build would trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], mode: int = 0o644) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success fsync it and rename it into place.
+
+    On any exception the temporary file is removed and ``path`` is left as it was.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmpname = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmpname)
+    try:
+        yield tmp
+        os.chmod(tmp, mode)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    payload = data.encode() if isinstance(data, str) else data
+    with atomic_output(path, mode) as tmp:
+        tmp.write_bytes(payload)
+
+
+def sorted_walk(top: str | os.PathLike[str]) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk`` with directories and files in byte order, so results never depend on the fs."""
+    for root, dirs, files in os.walk(top):
+        dirs.sort()
+        files.sort()
+        yield root, dirs, files
+
+
+def clamp_mtime(mtime: float, source_date_epoch: int | None) -> int:
+    """Clamp ``mtime`` to ``SOURCE_DATE_EPOCH`` when one is set."""
+    value = int(mtime)
+    if source_date_epoch is not None and value > source_date_epoch:
+        return source_date_epoch
+    return value
