@@ -1,0 +1,435 @@
+"""Evaluating statements onto a datastore: includes, inherits, functions, tasks and finalisation.
+
+The rules are BitBake's: ``include`` of a missing file is silent and ``require`` is an error; classes
+are found as ``classes-<type>/NAME.bbclass`` or ``classes/NAME.bbclass`` along ``BBPATH`` and inherited
+once; ``EXPORT_FUNCTIONS`` maps ``do_x`` to ``<class>_do_x`` unless the recipe defined ``do_x``
+itself; anonymous Python runs after all parsing, in order; keys containing ``${...}`` are expanded
+before it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import logging
+import os
+from typing import Any
+
+from .datastore import DataStore
+from .errors import Location, ParseError, PythonError
+from .parse.parser import parse_file
+from .parse.statements import (
+    AddHandler,
+    AddTask,
+    Assign,
+    DelTask,
+    Export,
+    ExportFunctions,
+    Function,
+    Include,
+    Inherit,
+    PyDef,
+    Statement,
+    Unset,
+)
+from .pyenv import SkipRecipe
+
+logger = logging.getLogger("layerbuild.parse")
+
+_ANON_TR = str.maketrans("/.+-@%&~", "________")
+_EXPORT_SENTINEL = "    # Export function set\n"
+_OP_NAMES = {"=": "set", "?=": "set?", "??=": "set", ":=": "immediate", "+=": "append", "=+": "prepend",
+             ".=": "postdot", "=.": "predot"}
+
+
+@functools.lru_cache(maxsize=8192)
+def _compile_block(text: str, filename: str, first_line: int) -> Any:
+    """Compile Python text whose first line stands at ``first_line`` of ``filename``."""
+    try:
+        return compile("\n" * max(first_line - 1, 0) + text, filename, "exec")
+    except SyntaxError as exc:
+        raise ParseError(f"Python syntax error: {exc.msg}", Location(filename, exc.lineno or first_line)) from exc
+
+
+def ensure_task_prefix(task: str) -> str:
+    return task if task.startswith("do_") else "do_" + task
+
+
+class Evaluator:
+    """Evaluates metadata files onto datastores.
+
+    Holds the statements of every file read so far, so a class shared by a thousand recipes is read
+    once per process.
+    """
+
+    def __init__(self) -> None:
+        self._statements: dict[str, tuple[Statement, ...]] = {}
+
+    # -- files -------------------------------------------------------------------------------------
+
+    def statements(self, path: str) -> tuple[Statement, ...]:
+        found = self._statements.get(path)
+        if found is None:
+            found = parse_file(path)
+            self._statements[path] = found
+        return found
+
+    def eval_file(self, d: DataStore, path: str, include: bool = True) -> None:
+        """Read ``path`` and evaluate it onto ``d`` (BitBake's ``bb.parse.handle``)."""
+        is_class = path.endswith(".bbclass")
+        if is_class:
+            cache = d.getVar("__inherit_cache", False) or []
+            if path not in cache:
+                cache.append(path)
+                d.setVar("__inherit_cache", cache)
+        oldfile = d.getVar("FILE", False) if include else None
+        statements = self.statements(path)
+        d.file_depends.append(path)
+        if not is_class and path != oldfile:
+            d.setVar("FILE", path)
+        self.eval_statements(d, statements)
+        if not is_class and oldfile and path != oldfile:
+            d.setVar("FILE", oldfile)
+
+    def eval_statements(self, d: DataStore, statements: tuple[Statement, ...]) -> None:
+        for st in statements:
+            handler = _HANDLERS[type(st)]
+            handler(self, d, st)
+
+    # -- statements --------------------------------------------------------------------------------
+
+    def _assign(self, d: DataStore, st: Assign) -> None:
+        key = st.key
+        file, line = st.loc.path, st.loc.line
+        if st.export:
+            d.setVarFlag(key, "export", 1, op="exported", file=file, line=line)
+        op = st.op
+        flag = st.flag
+        if op == "=":
+            val: Any = st.value
+        elif op == ":=":
+            val = d.expand(st.value, key + "[:=]")
+        elif op == "??=":
+            val = st.value
+        else:
+            if flag is not None:
+                current = d.getVarFlag(key, flag, False, noweakdefault=True)
+            else:
+                current = d.getVar(key, False, noweakdefault=True, parsing=True)
+            if op == "?=":
+                val = st.value if current is None else current
+            elif op == "+=":
+                val = f"{current or ''} {st.value}"
+            elif op == "=+":
+                val = f"{st.value} {current or ''}"
+            elif op == ".=":
+                val = f"{current or ''}{st.value}"
+            else:
+                val = f"{st.value}{current or ''}"
+            if op != "?=" and (":append" in key or ":prepend" in key or ":remove" in key):
+                logger.warning("%s: %s %s is not a recommended operator combination, please replace it",
+                               st.loc, key, op)
+        opname = _OP_NAMES[op]
+        if flag is not None:
+            if op == "??=":
+                flag = "_defaultval_flag_" + flag
+            d.setVarFlag(key, flag, val, op=opname, file=file, line=line, detail=st.value)
+        elif op == "??=":
+            d.setVarFlag(key, "_defaultval", val, op=opname, file=file, line=line, detail=st.value)
+        else:
+            d.setVar(key, val, parsing=True, op=opname, file=file, line=line, detail=st.value)
+
+    def _export(self, d: DataStore, st: Export) -> None:
+        d.setVarFlag(st.key, "export", 1, op="exported", file=st.loc.path, line=st.loc.line)
+
+    def _unset(self, d: DataStore, st: Unset) -> None:
+        if st.flag is None:
+            d.delVar(st.key, file=st.loc.path, line=st.loc.line)
+        else:
+            d.delVarFlag(st.key, st.flag, file=st.loc.path, line=st.loc.line)
+
+    def _include(self, d: DataStore, st: Include) -> None:
+        what = d.expand(st.what)
+        if st.kind == "include_all":
+            for directory in (d.getVar("BBPATH") or "").split(":"):
+                if directory:
+                    self.include_file(d, st.loc, os.path.join(directory, what), required=False)
+            return
+        for name in what.split():
+            self.include_file(d, st.loc, name, required=st.kind == "require")
+
+    def include_file(self, d: DataStore, loc: Location, name: str, required: bool) -> None:
+        parent = loc.path
+        if name == parent:
+            return
+        if os.path.isabs(name):
+            candidates = [name]
+        else:
+            dirs = [os.path.dirname(parent)] + [p for p in (d.getVar("BBPATH") or "").split(":") if p]
+            candidates = [os.path.join(directory, name) for directory in dirs]
+        found = None
+        for candidate in candidates:
+            if os.path.isfile(candidate):
+                found = os.path.abspath(candidate)
+                break
+            d.file_depends.append(os.path.abspath(candidate))
+        if found is None:
+            if required:
+                raise ParseError(f"could not require file {name}", loc,
+                                 hint="searched " + ", ".join(os.path.dirname(c) or "." for c in candidates))
+            return
+        try:
+            self.eval_file(d, found, include=True)
+        except OSError as exc:
+            raise ParseError(f"could not read {found}: {exc.strerror}", loc) from exc
+
+    def _inherit(self, d: DataStore, st: Inherit) -> None:
+        if st.defer:
+            pending = d.getVar("__BBDEFINHERITS", False) or []
+            pending.append((st.classes, st.loc.path, st.loc.line))
+            d.setVar("__BBDEFINHERITS", pending)
+            return
+        self.inherit(d, st.classes, st.loc)
+
+    def inherit(self, d: DataStore, classes: str, loc: Location, deferred: bool = False) -> None:
+        names = d.expand(classes).split()
+        for name in names:
+            defer = (d.getVar("BB_DEFER_BBCLASSES") or "").split()
+            if not deferred and name in defer:
+                pending = d.getVar("__BBDEFINHERITS", False) or []
+                pending.append((name, loc.path, loc.line))
+                d.setVar("__BBDEFINHERITS", pending)
+                continue
+            path = self.find_class(d, name)
+            if path is None:
+                raise ParseError(f"could not inherit class {name}", loc, hint=self._class_hint(d, name))
+            cache = d.getVar("__inherit_cache", False) or []
+            if path in cache:
+                continue
+            cache.append(path)
+            d.setVar("__inherit_cache", cache)
+            try:
+                self.eval_file(d, path, include=True)
+            except OSError as exc:
+                raise ParseError(f"could not read class {path}: {exc.strerror}", loc) from exc
+
+    def find_class(self, d: DataStore, name: str) -> str | None:
+        if os.path.isabs(name):
+            return name if os.path.exists(name) else None
+        classtype = d.getVar("__bbclasstype", False) or "recipe"
+        bbpath = [p for p in (d.getVar("BBPATH") or "").split(":") if p]
+        for sub in ("classes-" + classtype, "classes"):
+            rel = name if name.endswith(".bbclass") else os.path.join(sub, name + ".bbclass")
+            for directory in bbpath:
+                candidate = os.path.join(directory, rel)
+                if os.path.exists(candidate):
+                    return os.path.abspath(candidate)
+                d.file_depends.append(os.path.abspath(candidate))
+        return None
+
+    def _class_hint(self, d: DataStore, name: str) -> str | None:
+        known = set()
+        classtype = d.getVar("__bbclasstype", False) or "recipe"
+        for directory in (d.getVar("BBPATH") or "").split(":"):
+            for sub in ("classes-" + classtype, "classes"):
+                try:
+                    known.update(f[:-8] for f in os.listdir(os.path.join(directory, sub)) if f.endswith(".bbclass"))
+                except OSError:
+                    continue
+        close = difflib.get_close_matches(name, sorted(known), n=3)
+        return f"did you mean {', '.join(close)}?" if close else "check BBPATH and the class name"
+
+    def _function(self, d: DataStore, st: Function) -> None:
+        funcname = st.name
+        text = st.body
+        python = st.python
+        file, line = st.loc.path, st.loc.line
+        if not funcname:
+            funcname = f"__anon_{st.end_line}_{file.translate(_ANON_TR)}"
+            python = True
+            text = f"def {funcname}(d):\n" + text
+            code = _compile_block(text if st.body.strip() else text + "    pass\n", file, line)
+            d.exec_python(code, st.loc)
+            anon = d.getVar("__BBANONFUNCS", False) or []
+            anon.append(funcname)
+            d.setVar("__BBANONFUNCS", anon)
+        if d.getVar(funcname, False):
+            d.delVarFlag(funcname, "python")
+            d.delVarFlag(funcname, "fakeroot")
+        if python:
+            d.setVarFlag(funcname, "python", "1")
+        if st.fakeroot:
+            d.setVarFlag(funcname, "fakeroot", "1")
+        d.setVarFlag(funcname, "func", 1)
+        d.setVar(funcname, text, parsing=True, file=file, line=line)
+        d.setVarFlag(funcname, "filename", file)
+        d.setVarFlag(funcname, "lineno", str(line))
+
+    def _pydef(self, d: DataStore, st: PyDef) -> None:
+        d.exec_python(_compile_block(st.text, st.loc.path, st.loc.line), st.loc)
+        d.setVarFlag(st.name, "func", 1)
+        d.setVarFlag(st.name, "python", 1)
+        d.setVar(st.name, st.text, parsing=True, file=st.loc.path, line=st.loc.line)
+        d.setVarFlag(st.name, "filename", st.loc.path)
+        d.setVarFlag(st.name, "lineno", str(st.loc.line))
+
+    def _export_functions(self, d: DataStore, st: ExportFunctions) -> None:
+        if not st.classname:
+            raise ParseError("EXPORT_FUNCTIONS is only meaningful in a class", st.loc)
+        for func in st.names.split():
+            called = f"{st.classname}_{func}"
+            basevar = d.getVar(func, False)
+            if basevar and _EXPORT_SENTINEL not in basevar:
+                continue
+            if basevar:
+                d.setVarFlag(func, "python", None)
+                d.setVarFlag(func, "func", None)
+            for flag in ("func", "python"):
+                value = d.getVarFlag(called, flag, False)
+                if value:
+                    d.setVarFlag(func, flag, value)
+            for flag in ("dirs", "cleandirs", "fakeroot"):
+                value = d.getVarFlag(func, flag, False)
+                if value:
+                    d.setVarFlag(called, flag, value)
+            d.setVarFlag(func, "filename", "autogenerated")
+            d.setVarFlag(func, "lineno", 1)
+            if d.getVarFlag(called, "python", False):
+                d.setVar(func, f"{_EXPORT_SENTINEL}    {called}(d)\n", parsing=True, file=st.loc.path,
+                         line=st.loc.line)
+            else:
+                if "-" in st.classname:
+                    raise ParseError(f"class name {st.classname} contains '-', so its shell function {called} "
+                                     "cannot be exported", st.loc, hint="rename the class")
+                d.setVar(func, f"{_EXPORT_SENTINEL}    {called}\n", parsing=True, file=st.loc.path,
+                         line=st.loc.line)
+
+    def _addtask(self, d: DataStore, st: AddTask) -> None:
+        for task in st.tasks.split():
+            add_task(d, task, st.before, st.after, st.loc)
+
+    def _deltask(self, d: DataStore, st: DelTask) -> None:
+        for task in d.expand(st.tasks).split():
+            del_task(d, task)
+
+    def _addhandler(self, d: DataStore, st: AddHandler) -> None:
+        handlers = d.getVar("__BBHANDLERS", False) or []
+        for name in st.names.split():
+            handlers.append(name)
+            d.setVarFlag(name, "handler", 1)
+        d.setVar("__BBHANDLERS", handlers)
+
+    # -- finalisation ------------------------------------------------------------------------------
+
+    def finalize(self, d: DataStore) -> None:
+        """Deferred inherits, key expansion and anonymous Python, as BitBake finalises a recipe.
+
+        Raises ``SkipRecipe`` when the recipe asks to be skipped.
+        """
+        while True:
+            pending = d.getVar("__BBDEFINHERITS", False) or []
+            if not pending:
+                break
+            classes, filename, lineno = pending.pop(0)
+            d.setVar("__BBDEFINHERITS", pending)
+            self.inherit(d, classes, Location(filename, lineno), deferred=True)
+        expand_keys(d)
+        for funcname in d.getVar("__BBANONFUNCS", False) or []:
+            func = d.pyglobals.get(funcname)
+            if func is None:
+                continue
+            filename = d.getVarFlag(funcname, "filename", False) or ""
+            lineno = int(d.getVarFlag(funcname, "lineno", False) or 0)
+            loc = Location(filename, lineno)
+            previous = d.current_location
+            d.current_location = loc
+            try:
+                func(d)
+            except SkipRecipe:
+                raise
+            except (ParseError, PythonError):
+                raise
+            except Exception as exc:
+                from .datastore.store import _python_location
+                from .errors import ExpansionError
+                from .pyenv import FatalError
+                if isinstance(exc, (ExpansionError, FatalError)):
+                    if exc.location is None:
+                        exc.location = _python_location(exc, loc)
+                    raise
+                raise PythonError(f"anonymous Python raised {type(exc).__name__}: {exc}",
+                                  _python_location(exc, loc)) from exc
+            finally:
+                d.current_location = previous
+
+
+def add_task(d: DataStore, task: str, before: str | None, after: str | None, loc: Location | None = None) -> None:
+    """BitBake's ``addtask``: register the task and its ordering in the ``deps`` flags."""
+    task = ensure_task_prefix(task)
+    file, line = (loc.path, loc.line) if loc else (None, 0)
+    d.setVarFlag(task, "task", 1, file=file, line=line)
+    tasks = d.getVar("__BBTASKS", False) or []
+    if task not in tasks:
+        tasks.append(task)
+    d.setVar("__BBTASKS", tasks)
+    existing = d.getVarFlag(task, "deps", False) or []
+    if after is not None:
+        for entry in after.split():
+            entry = ensure_task_prefix(entry)
+            if entry not in existing:
+                existing.append(entry)
+    d.setVarFlag(task, "deps", existing, file=file, line=line)
+    if before is not None:
+        for entry in before.split():
+            entry = ensure_task_prefix(entry)
+            deps = d.getVarFlag(entry, "deps", False) or []
+            if task not in deps:
+                d.setVarFlag(entry, "deps", [task] + deps, file=file, line=line)
+    if loc is not None:
+        d.setVarFlag(task, "_addtask_loc", (loc.path, loc.line))
+
+
+def del_task(d: DataStore, task: str) -> None:
+    task = ensure_task_prefix(task)
+    tasks = d.getVar("__BBTASKS", False) or []
+    if task in tasks:
+        tasks.remove(task)
+        d.delVarFlag(task, "task")
+        d.setVar("__BBTASKS", tasks)
+    d.delVarFlag(task, "deps")
+    for other in d.getVar("__BBTASKS", False) or []:
+        deps = d.getVarFlag(other, "deps", False) or []
+        if task in deps:
+            deps.remove(task)
+            d.setVarFlag(other, "deps", deps)
+
+
+def expand_keys(d: DataStore) -> None:
+    """Rename every variable whose name contains ``${...}`` to its expanded name."""
+    todo = {}
+    for key in list(d._vars):
+        if "${" in key:
+            expanded = d.expand(key)
+            if expanded != key:
+                todo[key] = expanded
+    for key in sorted(todo):
+        new = todo[key]
+        if d.getVar(new, False) is not None and d.getVar(key, False) is not None:
+            logger.warning("variable key %s (%s) replaces original key %s (%s)", key, d.getVar(key, False),
+                           new, d.getVar(new, False))
+        d.renameVar(key, new)
+
+
+_HANDLERS: dict[type, Any] = {
+    Assign: Evaluator._assign,
+    Export: Evaluator._export,
+    Unset: Evaluator._unset,
+    Include: Evaluator._include,
+    Inherit: Evaluator._inherit,
+    Function: Evaluator._function,
+    PyDef: Evaluator._pydef,
+    ExportFunctions: Evaluator._export_functions,
+    AddTask: Evaluator._addtask,
+    DelTask: Evaluator._deltask,
+    AddHandler: Evaluator._addhandler,
+}

@@ -1,0 +1,182 @@
+"""The Python environment metadata code runs in.
+
+Metadata Python (``${@...}``, ``def`` functions, anonymous and task functions) sees ``d`` with
+BitBake's method names and a small ``bb`` namespace with BitBake's names, so that snippets copied from
+real layers work unchanged. Each recipe has its own globals dictionary: a ``def`` in one recipe is
+never visible in another.
+"""
+
+from __future__ import annotations
+
+import builtins
+import glob
+import logging
+import os
+import re
+import shutil
+import sys
+import time
+import types
+from collections.abc import Iterable
+from typing import Any
+
+from .errors import LayerbuildError, Location
+
+logger = logging.getLogger("layerbuild.metadata")
+
+
+class FatalError(LayerbuildError):
+    """Raised by ``bb.fatal`` (and ``bb.error`` is only logged, as in BitBake)."""
+
+
+class SkipRecipe(Exception):
+    """Raised by metadata to skip a recipe (``bb.parse.SkipRecipe``)."""
+
+
+def _contains(variable: str, checkvalues: str | Iterable[str], truevalue: Any, falsevalue: Any, d: Any) -> Any:
+    val = d.getVar(variable)
+    if not val:
+        return falsevalue
+    have = set(val.split())
+    want = set(checkvalues.split()) if isinstance(checkvalues, str) else set(checkvalues)
+    return truevalue if want.issubset(have) else falsevalue
+
+
+def _contains_any(variable: str, checkvalues: str | Iterable[str], truevalue: Any, falsevalue: Any,
+                  d: Any) -> Any:
+    val = d.getVar(variable)
+    if not val:
+        return falsevalue
+    have = set(val.split())
+    want = set(checkvalues.split()) if isinstance(checkvalues, str) else set(checkvalues)
+    return truevalue if want & have else falsevalue
+
+
+def _filter(variable: str, checkvalues: str | Iterable[str], d: Any) -> str:
+    val = d.getVar(variable)
+    if not val:
+        return ""
+    want = set(checkvalues.split()) if isinstance(checkvalues, str) else set(checkvalues)
+    return " ".join(sorted(set(val.split()) & want))
+
+
+def _to_boolean(value: Any, default: bool | None = None) -> bool | None:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text in ("y", "yes", "1", "true"):
+        return True
+    if text in ("n", "no", "0", "false"):
+        return False
+    raise ValueError(f"invalid boolean value {value!r}")
+
+
+def _which(path: str, item: str, direction: int = 0, history: bool = False) -> Any:
+    tried = []
+    dirs = [p for p in (path or "").split(":") if p]
+    if direction:
+        dirs.reverse()
+    for directory in dirs:
+        candidate = os.path.join(directory, item)
+        tried.append(candidate)
+        if os.path.exists(candidate):
+            found = os.path.abspath(candidate)
+            return (found, tried) if history else found
+    return ("", tried) if history else ""
+
+
+def _mkdirhier(directory: str) -> None:
+    os.makedirs(directory, exist_ok=True)
+
+
+def vars_from_file(filename: str | None, d: Any = None) -> list[str | None]:
+    """PN, PV and PR from a recipe file name ``PN_PV_PR.bb``, as BitBake derives them."""
+    if not filename or not filename.endswith((".bb", ".bbappend")):
+        return [None, None, None]
+    parts: list[str | None] = list(os.path.splitext(os.path.basename(filename))[0].split("_"))
+    if len(parts) > 3:
+        raise LayerbuildError("cannot derive PN/PV from the file name (too many underscores)",
+                              Location(filename))
+    parts.extend([None] * (3 - len(parts)))
+    return parts
+
+
+def _fatal(*args: Any) -> None:
+    raise FatalError(" ".join(str(a) for a in args))
+
+
+def _log(level: int) -> Any:
+    def emit(*args: Any) -> None:
+        logger.log(level, " ".join(str(a) for a in args))
+    return emit
+
+
+def _exec_func(func: str, d: Any, **_kw: Any) -> Any:
+    return d.exec_func(func)
+
+
+def _vercmp_string(a: str, b: str) -> int:
+    from .version import vercmp_string
+    return vercmp_string(a, b)
+
+
+def _make_bb() -> types.ModuleType:
+    bb = types.ModuleType("bb", "layerbuild's BitBake compatibility namespace")
+    utils = types.ModuleType("bb.utils")
+    utils.contains = _contains  # type: ignore[attr-defined]
+    utils.contains_any = _contains_any  # type: ignore[attr-defined]
+    utils.filter = _filter  # type: ignore[attr-defined]
+    utils.to_boolean = _to_boolean  # type: ignore[attr-defined]
+    utils.which = _which  # type: ignore[attr-defined]
+    utils.mkdirhier = _mkdirhier  # type: ignore[attr-defined]
+    utils.vercmp_string = _vercmp_string  # type: ignore[attr-defined]
+    build = types.ModuleType("bb.build")
+    build.exec_func = _exec_func  # type: ignore[attr-defined]
+    parse = types.ModuleType("bb.parse")
+    parse.SkipRecipe = SkipRecipe  # type: ignore[attr-defined]
+    parse.SkipPackage = SkipRecipe  # type: ignore[attr-defined]
+    parse.vars_from_file = vars_from_file  # type: ignore[attr-defined]
+    data = types.ModuleType("bb.data")
+    data.expand = lambda s, d: d.expand(s)  # type: ignore[attr-defined]
+    data.getVar = lambda var, d, exp=True: d.getVar(var, exp)  # type: ignore[attr-defined]
+    bb.utils = utils  # type: ignore[attr-defined]
+    bb.build = build  # type: ignore[attr-defined]
+    bb.parse = parse  # type: ignore[attr-defined]
+    bb.data = data  # type: ignore[attr-defined]
+    bb.fatal = _fatal  # type: ignore[attr-defined]
+    bb.error = _log(logging.ERROR)  # type: ignore[attr-defined]
+    bb.warn = _log(logging.WARNING)  # type: ignore[attr-defined]
+    bb.note = _log(logging.INFO)  # type: ignore[attr-defined]
+    bb.plain = _log(logging.INFO)  # type: ignore[attr-defined]
+    bb.debug = lambda *args: logger.debug(" ".join(str(a) for a in args[1:] if args))  # type: ignore[attr-defined]
+    bb.BBHandledException = FatalError  # type: ignore[attr-defined]
+    return bb
+
+
+#: The ``bb`` namespace; immutable after import.
+BB = _make_bb()
+
+
+def new_globals() -> dict[str, Any]:
+    """A fresh globals dictionary for one recipe's (or the configuration's) metadata Python."""
+    return {"__builtins__": builtins, "os": os, "sys": sys, "re": re, "time": time, "glob": glob,
+            "shutil": shutil, "bb": BB}
+
+
+class DataContext(dict[str, Any]):
+    """Locals for ``${@...}``: ``d`` plus any datastore variable by its bare name, as in BitBake."""
+
+    def __init__(self, d: Any, globals_: dict[str, Any]) -> None:
+        super().__init__(d=d)
+        self._d = d
+        self._globals = globals_
+
+    def __missing__(self, key: str) -> Any:
+        if key in self._globals or hasattr(builtins, key) or key == "oe":
+            raise KeyError(key)
+        value = self._d.getVar(key)
+        if value is None:
+            raise KeyError(key)
+        return value
