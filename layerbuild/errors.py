@@ -29,6 +29,10 @@ class LayerbuildError(Exception):
         self.hint = hint
         self.notes = notes
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keep location, hint and notes when an error crosses a process boundary.
+        return (_rebuild, (type(self), self.message, self.location, self.hint, self.notes))
+
     def format(self) -> str:
         prefix = f"{self.location}: " if self.location else ""
         lines = [f"{prefix}error: {self.message}"]
@@ -39,6 +43,11 @@ class LayerbuildError(Exception):
 
     def __str__(self) -> str:
         return self.format()
+
+
+def _rebuild(cls: type[LayerbuildError], message: str, location: Location | None, hint: str | None,
+             notes: tuple[str, ...]) -> LayerbuildError:
+    return cls(message, location, hint, notes)
 
 
 class ParseError(LayerbuildError):

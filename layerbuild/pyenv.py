@@ -122,6 +122,20 @@ def _vercmp_string(a: str, b: str) -> int:
     return vercmp_string(a, b)
 
 
+class Event:
+    """A metadata event; handlers read ``e.data``."""
+
+    def __init__(self, data: Any = None, **attrs: Any) -> None:
+        self.data = data
+        for key, value in attrs.items():
+            setattr(self, key, value)
+
+
+EVENT_NAMES = ("ConfigParsed", "RecipePreDeferredInherits", "RecipePreFinalise", "RecipePostKeyExpansion",
+               "RecipeTaskPreProcess", "RecipeParsed", "BuildStarted", "BuildCompleted")
+EVENTS: dict[str, type[Event]] = {name: type(name, (Event,), {"__module__": "bb.event"}) for name in EVENT_NAMES}
+
+
 def _make_bb() -> types.ModuleType:
     bb = types.ModuleType("bb", "layerbuild's BitBake compatibility namespace")
     utils = types.ModuleType("bb.utils")
@@ -141,6 +155,11 @@ def _make_bb() -> types.ModuleType:
     data = types.ModuleType("bb.data")
     data.expand = lambda s, d: d.expand(s)  # type: ignore[attr-defined]
     data.getVar = lambda var, d, exp=True: d.getVar(var, exp)  # type: ignore[attr-defined]
+    event = types.ModuleType("bb.event")
+    event.Event = Event  # type: ignore[attr-defined]
+    for name, cls in EVENTS.items():
+        setattr(event, name, cls)
+    bb.event = event  # type: ignore[attr-defined]
     bb.utils = utils  # type: ignore[attr-defined]
     bb.build = build  # type: ignore[attr-defined]
     bb.parse = parse  # type: ignore[attr-defined]

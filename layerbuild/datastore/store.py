@@ -152,6 +152,15 @@ class DataStore:
     def need_overrides(self) -> None:
         if self._overrides is not None or self._inoverride:
             return
+        # Computing OVERRIDES is a fresh expansion, even when it starts in the middle of expanding
+        # OVERRIDES itself (a variable it references has an override of its own).
+        expanding, self._expanding = self._expanding, []
+        try:
+            self._compute_overrides()
+        finally:
+            self._expanding = expanding
+
+    def _compute_overrides(self) -> None:
         stack = []
         for _ in range(5):
             self._inoverride = True
@@ -596,7 +605,11 @@ class DataStore:
     # -- enumeration -------------------------------------------------------------------------------
 
     def localkeys(self) -> Iterator[str]:
+        """Variables changed since this store was created, copied or last ``reset_local``."""
         return iter(self._owned)
+
+    def reset_local(self) -> None:
+        self._owned = set()
 
     def keys(self) -> Iterator[str]:
         return iter(self)
@@ -639,7 +652,7 @@ class DataStore:
         except (ExpansionError, ParseError, SkipRecipe, FatalError, PythonError):
             raise
         except Exception as exc:
-            raise PythonError(f"Python code raised {type(exc).__name__}: {exc}", _python_location(exc, location)) \
+            raise PythonError(f"Python code raised {type(exc).__name__}: {exc}", python_location(exc, location)) \
                 from exc
         finally:
             self.current_location = previous
@@ -663,7 +676,7 @@ class DataStore:
         return self.location(var)
 
 
-def _python_location(exc: BaseException, fallback: Location | None) -> Location | None:
+def python_location(exc: BaseException, fallback: Location | None) -> Location | None:
     tb = exc.__traceback__
     found = fallback
     while tb is not None:

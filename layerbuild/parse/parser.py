@@ -92,6 +92,8 @@ class _Reader:
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
+        if self.conf:
+            return self._read_conf(lines)
         n = len(lines)
         i = 0
         residue: list[str] = []
@@ -164,10 +166,35 @@ class _Reader:
             self._end_def(pydef, body)
         return tuple(self.out)
 
+    def _read_conf(self, lines: list[str]) -> tuple[Statement, ...]:
+        # Configuration files join continued lines as BitBake's ConfHandler does: a '#' line inside
+        # a continued value is part of the value, but a comment may not continue onto code.
+        n = len(lines)
+        i = 0
+        while i < n:
+            start = i + 1
+            s = lines[i]
+            i += 1
+            if not s.strip():
+                continue
+            s = s.rstrip()
+            while s.endswith("\\"):
+                nxt = lines[i].rstrip() if i < n else ""
+                i += 1
+                if s[0] == "#" and (not nxt or nxt[0] != "#"):
+                    raise ParseError("a comment is continued with a backslash onto a line that is not a comment",
+                                     self.loc(start),
+                                     hint="remove the trailing backslash, or start the next line with '#' as well")
+                s = s[:-1] + nxt
+                if i > n:
+                    break
+            if s[0] == "#":
+                continue
+            self._conf_line(s, start)
+        return tuple(self.out)
+
     def _end_def(self, pydef: tuple[str, int], body: list[str]) -> None:
-        while body and not body[-1].strip():
-            body.pop()
-        self.out.append(PyDef(self.loc(pydef[1]), pydef[0], "\n".join(body) + "\n"))
+        self.out.append(PyDef(self.loc(pydef[1]), pydef[0], "\n".join(body)))
 
     def _recipe_directive(self, s: str, lineno: int) -> bool:
         m = _EXPORT_FUNCS_RE.match(s)

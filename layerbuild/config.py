@@ -1,0 +1,84 @@
+"""The base configuration: bblayers.conf, layer.conf files, layerbuild.conf, then base and INHERIT.
+
+This mirrors BitBake's cooker: ``TOPDIR`` is the build directory, layers are read in ``BBLAYERS``
+order, ``conf/layerbuild.conf`` (BitBake's ``bitbake.conf``) is found through ``BBPATH`` and pulls in
+``local.conf``, the machine and the distro, and finally ``base`` and every class in ``INHERIT`` are
+inherited into the configuration, so each recipe starts from a copy that already has them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .datastore import DataStore
+from .errors import LayerError, Location
+from .evaluate import Evaluator, expand_keys, fire_event, run_anonymous
+from .layers import LayerSet, read_layers
+
+#: The repository that holds this package is itself the default layer.
+DEFAULT_LAYER = str(Path(__file__).resolve().parent.parent)
+CONFIG_INHERITS = "configuration INHERITs"
+
+
+@dataclass
+class Configuration:
+    d: DataStore
+    layerset: LayerSet
+    evaluator: Evaluator
+    topdir: str
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every file the configuration read or looked for."""
+        return tuple(dict.fromkeys(self.d.file_depends))
+
+
+def inherit_global_classes(d: DataStore, evaluator: Evaluator) -> None:
+    """Inherit ``base`` and each class in ``INHERIT`` into the configuration."""
+    d.setVar("__bbclasstype", "global")
+    loc = Location(CONFIG_INHERITS, 0)
+    evaluator.inherit(d, "base", loc)
+    for cls in (d.getVar("INHERIT") or "").split():
+        evaluator.inherit(d, cls, loc)
+    fire_event(d, "ConfigParsed")
+    d.setVar("__bbclasstype", "recipe")
+
+
+def configuration_view(d: DataStore) -> DataStore:
+    """The configuration as ``layerbuild -e`` shows it: keys expanded, anonymous Python run."""
+    view = d.createCopy()
+    expand_keys(view)
+    run_anonymous(view)
+    return view
+
+
+def load_configuration(topdir: str, *, tracking: bool = False, evaluator: Evaluator | None = None,
+                       extra: dict[str, str] | None = None) -> Configuration:
+    """Read the configuration of the build directory ``topdir``."""
+    evaluator = evaluator or Evaluator()
+    bblayers = os.path.join(topdir, "conf", "bblayers.conf")
+    if not os.path.isfile(bblayers):
+        raise LayerError(f"{bblayers} does not exist", hint="run layerbuild from a build directory, or pass -B DIR")
+    d = DataStore(tracking=tracking)
+    d.setVar("TOPDIR", topdir)
+    d.setVar("BB_CURRENT_MC", "")
+    for name, value in (extra or {}).items():
+        d.setVar(name, value)
+    layerset = read_layers(d, evaluator, bblayers)
+    bbpath = [p for p in (d.getVar("BBPATH") or "").split(":") if p]
+    if not bbpath:
+        raise LayerError("BBPATH is not set by any layer", Location(bblayers),
+                         hint='each layer.conf should do BBPATH .= ":${LAYERDIR}"')
+    for directory in bbpath:
+        candidate = os.path.join(directory, "conf", "layerbuild.conf")
+        if os.path.isfile(candidate):
+            evaluator.eval_file(d, os.path.abspath(candidate), include=True)
+            break
+        d.file_depends.append(os.path.abspath(candidate))
+    else:
+        raise LayerError("conf/layerbuild.conf was not found in BBPATH (" + ":".join(bbpath) + ")",
+                         Location(bblayers), hint="add the core layer (which provides it) to BBLAYERS")
+    inherit_global_classes(d, evaluator)
+    return Configuration(d, layerset, evaluator, topdir)

@@ -1,0 +1,270 @@
+"""Layers: ``bblayers.conf``, each layer's ``conf/layer.conf``, collections and recipe files.
+
+Reading follows BitBake's cooker: ``LAYERDIR`` is set while a layer's ``layer.conf`` is read and its
+references are made literal afterwards; collections must be unique, compatible with the core series
+and have their ``LAYERDEPENDS`` present; ``BBFILES`` (plus matching ``BBFILES_DYNAMIC`` entries) are
+globbed and filtered by ``BBMASK``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import dataclass
+
+from .datastore import DataStore
+from .errors import LayerError, Location
+from .evaluate import Evaluator
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    name: str
+    layer: str
+    pattern: str
+    priority: int
+    depends: tuple[str, ...]
+    series_compat: tuple[str, ...]
+    version: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSet:
+    """The layers of a build and the collections they define."""
+
+    bblayers_conf: str
+    layers: tuple[str, ...]
+    collections: tuple[Collection, ...]
+    bbfiles: tuple[str, ...]
+    bbmask: tuple[str, ...]
+    series: tuple[str, ...]
+
+    def collection_of(self, path: str) -> Collection | None:
+        """The collection a recipe file belongs to: the longest matching ``BBFILE_PATTERN``."""
+        best: Collection | None = None
+        for coll in self.collections:
+            if coll.pattern and re.match(coll.pattern, path):
+                if best is None or len(coll.pattern) > len(best.pattern):
+                    best = coll
+        return best
+
+    def priority_of(self, path: str) -> int:
+        coll = self.collection_of(path)
+        return coll.priority if coll else 0
+
+    def layer_of(self, path: str) -> str | None:
+        best = None
+        for layer in self.layers:
+            if path.startswith(layer.rstrip("/") + "/") and (best is None or len(layer) > len(best)):
+                best = layer
+        return best
+
+
+def _literal_layerdir(d: DataStore, layer: str) -> None:
+    """Replace ``${LAYERDIR}``/``${LAYERDIR_RE}`` references with the layer's path (BitBake's expandVarref)."""
+    refs = {"${LAYERDIR}": layer, "${LAYERDIR_RE}": re.escape(layer)}
+    for var in list(d.localkeys()):
+        entry = d._vars.get(var)
+        if not entry:
+            continue
+        content = entry.get("_content")
+        if isinstance(content, str) and "${LAYERDIR" in content:
+            new = content
+            for ref, value in refs.items():
+                new = new.replace(ref, value)
+            d._writable(var)["_content"] = new
+        for keyword in (":append", ":prepend", ":remove"):
+            pairs = entry.get(keyword)
+            if pairs and any("${LAYERDIR" in v for v, _o in pairs):
+                fixed = []
+                for value, override in pairs:
+                    for ref, literal in refs.items():
+                        value = value.replace(ref, literal)
+                    fixed.append((value, override))
+                d._writable(var)[keyword] = tuple(fixed)
+    d._changed()
+
+
+def read_layers(d: DataStore, evaluator: Evaluator, bblayers_conf: str) -> LayerSet:
+    """Evaluate ``bblayers.conf`` and every layer's ``layer.conf`` onto ``d``; check the layer set."""
+    evaluator.eval_file(d, bblayers_conf, include=False)
+    layers = [os.path.abspath(os.path.expanduser(p)).rstrip("/") for p in (d.getVar("BBLAYERS") or "").split()]
+    bbloc = Location(bblayers_conf, 0)
+    if not layers:
+        raise LayerError("BBLAYERS is empty: no layers are configured", bbloc,
+                         hint="list layer directories in BBLAYERS")
+    for layer in layers:
+        if not os.path.isdir(layer):
+            raise LayerError(f"layer directory {layer} does not exist", bbloc, hint="check BBLAYERS")
+    series: set[str] = set()
+    compat: dict[str, set[str]] = {}
+    owner: dict[str, str] = {}
+    for layer in layers:
+        conf = os.path.join(layer, "conf", "layer.conf")
+        if not os.path.isfile(conf):
+            raise LayerError(f"layer {layer} has no conf/layer.conf", bbloc)
+        before = (d.getVar("BBFILE_COLLECTIONS") or "").split()
+        d.setVar("LAYERDIR", layer)
+        d.setVar("LAYERDIR_RE", re.escape(layer))
+        d.reset_local()
+        evaluator.eval_file(d, conf, include=False)
+        _literal_layerdir(d, layer)
+        after = (d.getVar("BBFILE_COLLECTIONS") or "").split()
+        for name in after[len(before):]:
+            if name in owner or name in before:
+                raise LayerError(f"collection '{name}' is defined twice (again by layer {layer})",
+                                 Location(conf), hint="each layer needs its own BBFILE_COLLECTIONS name")
+            owner[name] = layer
+        for name in after:
+            value = d.getVar(f"LAYERSERIES_COMPAT_{name}")
+            if value:
+                compat[name] = set(value.split())
+                d.delVar(f"LAYERSERIES_COMPAT_{name}")
+        if not series:
+            names = (d.getVar("LAYERSERIES_CORENAMES") or "").split()
+            if names:
+                series = set(names)
+                d.delVar("LAYERSERIES_CORENAMES")
+    d.delVar("LAYERDIR")
+    d.delVar("LAYERDIR_RE")
+    for name, values in compat.items():
+        d.setVar(f"LAYERSERIES_COMPAT_{name}", " ".join(sorted(values)))
+    d.setVar("LAYERSERIES_CORENAMES", " ".join(sorted(series)))
+    names = (d.getVar("BBFILE_COLLECTIONS") or "").split()
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        name = sorted(dup)[0]
+        raise LayerError(f"collection '{name}' is defined twice", Location(bblayers_conf),
+                         hint="check BBLAYERS and the layers' BBFILE_COLLECTIONS")
+    for dynamic in (d.getVar("BBFILES_DYNAMIC") or "").split():
+        parts = dynamic.split(":", 1)
+        if len(parts) != 2:
+            raise LayerError(f"BBFILES_DYNAMIC entry '{dynamic}' is not of the form "
+                             "[!]collection:pattern", bbloc)
+        coll, pattern = parts
+        invert = coll.startswith("!")
+        coll = coll.lstrip("!")
+        if (coll in names) != invert:
+            d.appendVar("BBFILES", " " + pattern)
+    collections = []
+    for name in names:
+        layer = owner.get(name, "")
+        conf = os.path.join(layer, "conf", "layer.conf") if layer else bblayers_conf
+        wanted = compat.get(name, set())
+        if wanted and not series:
+            raise LayerError(f"layer {name} declares LAYERSERIES_COMPAT_{name} but no layer sets "
+                             "LAYERSERIES_CORENAMES", Location(conf), hint="add the core layer to BBLAYERS")
+        if wanted and not wanted & series:
+            raise LayerError(f"layer {name} is not compatible with the core layer series "
+                             f"{' '.join(sorted(series))} (it supports {' '.join(sorted(wanted))})",
+                             Location(conf), hint=f"update LAYERSERIES_COMPAT_{name} or use a matching release")
+        priority_text = d.getVar(f"BBFILE_PRIORITY_{name}") or "0"
+        try:
+            priority = int(priority_text)
+        except ValueError:
+            raise LayerError(f"BBFILE_PRIORITY_{name} is not a number: '{priority_text}'", Location(conf)) from None
+        collections.append(Collection(
+            name=name, layer=layer, pattern=d.getVar(f"BBFILE_PATTERN_{name}") or "", priority=priority,
+            depends=tuple((d.getVar(f"LAYERDEPENDS_{name}") or "").split()), series_compat=tuple(sorted(wanted)),
+            version=d.getVar(f"LAYERVERSION_{name}")))
+    _check_depends(collections, bblayers_conf)
+    bbfiles = tuple((d.getVar("BBFILES") or "").split())
+    bbmask = tuple((d.getVar("BBMASK") or "").split())
+    return LayerSet(bblayers_conf, tuple(layers), tuple(collections), bbfiles, bbmask, tuple(sorted(series)))
+
+
+def _check_depends(collections: list[Collection], bblayers_conf: str) -> None:
+    by_name = {c.name: c for c in collections}
+    for coll in collections:
+        words = list(coll.depends)
+        i = 0
+        while i < len(words):
+            dep = words[i]
+            version = None
+            if i + 1 < len(words) and words[i + 1].startswith("("):
+                spec = [words[i + 1]]
+                i += 1
+                while not spec[-1].endswith(")") and i + 1 < len(words):
+                    i += 1
+                    spec.append(words[i])
+                version = " ".join(spec)[1:-1].strip()
+            i += 1
+            conf = os.path.join(coll.layer, "conf", "layer.conf") if coll.layer else bblayers_conf
+            if dep not in by_name:
+                raise LayerError(f"layer {coll.name} depends on layer {dep}, which is not in BBLAYERS",
+                                 Location(conf), hint=f"add the layer that provides collection '{dep}' to BBLAYERS")
+            if version:
+                _check_layer_version(coll, dep, version, by_name[dep], conf)
+
+
+def _check_layer_version(coll: Collection, dep: str, spec: str, target: Collection, conf: str) -> None:
+    from .version import vercmp_string
+    m = re.match(r"(>=|<=|=|>|<)?\s*(\S+)$", spec)
+    if not m:
+        raise LayerError(f"LAYERDEPENDS_{coll.name}: cannot read version requirement '({spec})'", Location(conf))
+    op, wanted = m.group(1) or "=", m.group(2)
+    if target.version is None:
+        raise LayerError(f"layer {coll.name} needs {dep} version {op} {wanted}, but {dep} sets no "
+                         f"LAYERVERSION_{dep}", Location(conf))
+    cmp = vercmp_string(target.version, wanted)
+    ok = {">=": cmp >= 0, "<=": cmp <= 0, "=": cmp == 0, ">": cmp > 0, "<": cmp < 0}[op]
+    if not ok:
+        raise LayerError(f"layer {coll.name} needs {dep} version {op} {wanted}, but it is {target.version}",
+                         Location(conf))
+
+
+@dataclass(frozen=True, slots=True)
+class RecipeFiles:
+    recipes: tuple[str, ...]
+    appends: tuple[str, ...]
+    masked: tuple[str, ...]
+
+
+def collect_files(layerset: LayerSet) -> RecipeFiles:
+    """Recipe and append files from ``BBFILES``, in BitBake's order, without the ``BBMASK``-ed ones."""
+    masks = []
+    for mask in layerset.bbmask:
+        try:
+            masks.append(re.compile(mask))
+        except re.error as exc:
+            raise LayerError(f"BBMASK entry '{mask}' is not a valid regular expression: {exc}",
+                             Location(layerset.bblayers_conf)) from None
+    seen: set[str] = set()
+    recipes: list[str] = []
+    appends: list[str] = []
+    masked: list[str] = []
+    for pattern in layerset.bbfiles:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else (
+            [pattern] if os.path.exists(pattern) else [])
+        for path in matches:
+            path = os.path.abspath(path)
+            if path in seen:
+                continue
+            seen.add(path)
+            if any(m.search(path) for m in masks):
+                masked.append(path)
+                continue
+            if path.endswith(".bb"):
+                recipes.append(path)
+            elif path.endswith(".bbappend"):
+                appends.append(path)
+    return RecipeFiles(tuple(recipes), tuple(appends), tuple(masked))
+
+
+def appends_for(recipe: str, appends: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``.bbappend`` files that apply to ``recipe`` (``%`` matches the rest of the name)."""
+    name = os.path.basename(recipe)
+    found = []
+    for append in appends:
+        stem = os.path.basename(append)[:-len("append")]
+        if stem == name or ("%" in stem and name.startswith(stem[:stem.index("%")])):
+            found.append(append)
+    return tuple(found)
+
+
+def dangling_appends(recipes: tuple[str, ...], appends: tuple[str, ...]) -> list[str]:
+    used = set()
+    for recipe in recipes:
+        used.update(appends_for(recipe, appends))
+    return [a for a in appends if a not in used]

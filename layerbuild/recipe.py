@@ -1,0 +1,142 @@
+"""Parsing one recipe, and the summary of it that the parse cache keeps.
+
+A recipe is parsed onto a copy of the configuration: the ``.bb`` file, then its ``.bbappend`` files
+in layer order, then finalisation (deferred inherits, key expansion, anonymous Python). ``RecipeInfo``
+holds what later stages need without parsing again.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .datastore import DataStore
+from .evaluate import Evaluator
+from .pyenv import SkipRecipe
+
+#: Task flags kept in the recipe summary (the task graph reads them).
+TASK_FLAGS = ("deps", "depends", "deptask", "rdeptask", "recrdeptask", "recideptask", "noexec", "nostamp",
+              "_addtask_loc")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInfo:
+    name: str
+    flags: tuple[tuple[str, Any], ...]
+
+    def flag(self, name: str, default: Any = None) -> Any:
+        for key, value in self.flags:
+            if key == name:
+                return value
+        return default
+
+
+@dataclass(frozen=True, slots=True)
+class RecipeInfo:
+    """What the rest of the build needs to know about a parsed recipe."""
+
+    fn: str
+    appends: tuple[str, ...]
+    pn: str
+    pv: str
+    pe: str
+    pr: str
+    provides: tuple[str, ...]
+    depends: tuple[str, ...]
+    packages: tuple[str, ...]
+    rdepends: tuple[tuple[str, tuple[str, ...]], ...]
+    rrecommends: tuple[tuple[str, tuple[str, ...]], ...]
+    rprovides: tuple[tuple[str, tuple[str, ...]], ...]
+    tasks: tuple[TaskInfo, ...]
+    inherits: tuple[str, ...]
+    skipped: str | None
+    variables: tuple[tuple[str, str | None], ...] = field(default=())
+    locations: tuple[tuple[str, str, int], ...] = field(default=())
+
+    def var(self, name: str) -> str | None:
+        for key, value in self.variables:
+            if key == name:
+                return value
+        return None
+
+    def location(self, name: str) -> tuple[str, int] | None:
+        for key, path, line in self.locations:
+            if key == name:
+                return path, line
+        return None
+
+
+def parse_recipe(config: DataStore, evaluator: Evaluator, fn: str, appends: tuple[str, ...] = (),
+                 layername: str = "") -> DataStore:
+    """Parse ``fn`` and its appends onto a copy of ``config``; returns the finalised datastore.
+
+    A recipe that raises ``SkipRecipe`` is returned with ``__SKIPPED`` set to the reason.
+    """
+    d = config.createCopy()
+    d.file_depends = []
+    d.setVar("FILE_LAYERNAME", layername)
+    d.setVar("__BB_RECIPE_FILE", fn)
+    if appends:
+        d.setVar("__BBAPPEND", " ".join(appends))
+    try:
+        evaluator.eval_file(d, fn, include=False)
+        for append in appends:
+            evaluator.eval_file(d, append, include=True)
+        evaluator.finalize(d)
+    except SkipRecipe as exc:
+        d.setVar("__SKIPPED", str(exc) or "skipped")
+    return d
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple((value or "").split())
+
+
+def _split_deps(value: str | None) -> tuple[str, ...]:
+    """Names from a dependency list, dropping version constraints such as ``(>= 1.0)``."""
+    names = []
+    depth = 0
+    for word in (value or "").split():
+        if word.startswith("("):
+            depth += 1
+        if depth == 0:
+            names.append(word)
+        if word.endswith(")") and depth:
+            depth -= 1
+    return tuple(names)
+
+
+def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str, ...] = ()) -> RecipeInfo:
+    """Summarise a parsed recipe for the parse cache."""
+    skipped = d.getVar("__SKIPPED", False)
+    pn = d.getVar("PN") or ""
+    provides = [pn] + [p for p in _split(d.getVar("PROVIDES")) if p != pn]
+    packages = _split(d.getVar("PACKAGES")) if not skipped else ()
+    tasks = []
+    if not skipped:
+        for task in d.getVar("__BBTASKS", False) or []:
+            flags = []
+            for name in TASK_FLAGS:
+                value = d.getVarFlag(task, name, name not in ("deps", "_addtask_loc"))
+                if value is not None and value != "":
+                    flags.append((name, tuple(value) if isinstance(value, list) else value))
+            tasks.append(TaskInfo(task, tuple(flags)))
+    locations = []
+    for var in ("DEPENDS", "RDEPENDS", "PROVIDES"):
+        loc = d.location(var)
+        if loc is not None:
+            locations.append((var, loc.path, loc.line))
+    return RecipeInfo(
+        fn=fn, appends=appends, pn=pn, pv=d.getVar("PV") or "", pe=d.getVar("PE") or "",
+        pr=d.getVar("PR") or "", provides=tuple(provides), depends=_split_deps(d.getVar("DEPENDS")),
+        packages=packages,
+        rdepends=tuple((p, _split_deps(d.getVar(f"RDEPENDS:{p}"))) for p in packages),
+        rrecommends=tuple((p, _split_deps(d.getVar(f"RRECOMMENDS:{p}"))) for p in packages),
+        rprovides=tuple((p, _split_deps(d.getVar(f"RPROVIDES:{p}"))) for p in packages),
+        tasks=tuple(tasks),
+        inherits=tuple(os.path.basename(c)[:-8] for c in d.getVar("__inherit_cache", False) or []),
+        skipped=str(skipped) if skipped else None,
+        variables=tuple((name, d.getVar(name)) for name in keep),
+        locations=tuple(locations),
+    )
