@@ -86,6 +86,8 @@ class _FileData:
     fragment: int = fmt.INVALID_FRAGMENT
     frag_offset: int = 0
     sparse: int = 0
+    #: The source has holes on disk; mksquashfs then records the sparse bytes in an extended inode.
+    holes: bool = False
 
 
 def write_squashfs(manifest: Manifest, output: str | os.PathLike[str],
@@ -150,6 +152,7 @@ class _Content:
         if isinstance(source, bytes | bytearray | memoryview):
             self._data: bytes | None = bytes(source)
             self.size = len(self._data)
+            self.holes = False
             return
         assert source is not None
         self._data = None
@@ -166,6 +169,7 @@ class _Content:
             fh.close()
             raise SquashfsError(f"{self.path}: not a regular file any more")
         self.size = st.st_size
+        self.holes = st.st_blocks * 512 < st.st_size
 
     def close(self) -> None:
         if self._fh is not None:
@@ -374,7 +378,7 @@ class _Writer:
                         return
             nfull, tail = divmod(size, bs)
             use_fragment = tail != 0 and (self.options.tail_ends or nfull == 0)
-            data = _FileData(size)
+            data = _FileData(size, holes=content.holes)
             zero = self.zero
             hasher = None if digest else hashlib.sha256()
 
@@ -486,7 +490,8 @@ class _Metadata:
         if entry.type is EntryType.FILE:
             data = self.files[entry.path]
             blocks = struct.pack(f"<{len(data.blocks)}I", *data.blocks)
-            if ext or nlink > 1 or data.start > 0xFFFF_FFFF or data.size > 0xFFFF_FFFF:
+            if (ext or nlink > 1 or (data.sparse and data.holes) or data.start > 0xFFFF_FFFF
+                    or data.size > 0xFFFF_FFFF):
                 body = fmt.LREG_INODE.pack(data.start, data.size, data.sparse, nlink, data.fragment,
                                            data.frag_offset, xattr)
                 ext = True

@@ -1,0 +1,95 @@
+"""``layerbuild-mksquashfs SOURCE_DIR OUTPUT``: the squashfs writer on its own.
+
+Errors become one ``error: ...`` line and exit status 1; bad usage exits 2; no traceback unless
+``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from layerbuild.errors import LayerbuildError, UsageError
+from layerbuild.image.manifest import from_directory
+from layerbuild.image.squashfs import BACKENDS, SquashfsOptions, write_image
+from layerbuild.image.squashfs.compressors import NAMES
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="layerbuild-mksquashfs",
+                description="Write a reproducible squashfs image of SOURCE_DIR without root or host tools.")
+    p.add_argument("source", metavar="SOURCE_DIR")
+    p.add_argument("output", metavar="OUTPUT")
+    p.add_argument("--comp", choices=NAMES, default="zstd", help="compressor (default: zstd)")
+    p.add_argument("--level", type=int, help="compression level (default: zstd 15, xz 6, gzip 9)")
+    p.add_argument("--block-size", type=_size, default=128 * 1024, metavar="BYTES",
+                   help="data block size, a power of two from 4K to 1M (default: 128K)")
+    p.add_argument("--all-root", action="store_true", help="make every file owned by uid and gid 0")
+    p.add_argument("--mkfs-time", type=int, metavar="T",
+                   help="image creation time (default: $SOURCE_DATE_EPOCH, else the newest file's mtime)")
+    p.add_argument("--processors", type=int, metavar="N", help="compression threads (default: CPU count)")
+    p.add_argument("--no-tailends", action="store_true",
+                   help="store the tail of files larger than a block as a short block, not in a fragment")
+    p.add_argument("--no-exports", action="store_true", help="leave out the NFS export table")
+    p.add_argument("--no-xattrs", action="store_true", help="leave out extended attributes")
+    p.add_argument("--backend", choices=tuple(BACKENDS), default="python",
+                   help="python (native writer, default) or mksquashfs (host tool fed a tar stream)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def _size(text: str) -> int:
+    units = {"k": 1024, "m": 1024 * 1024}
+    suffix = text[-1:].lower()
+    try:
+        return int(text[:-1]) * units[suffix] if suffix in units else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}") from None
+
+
+def _source_date_epoch() -> int | None:
+    value = os.environ.get("SOURCE_DATE_EPOCH")
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise LayerbuildError(f"SOURCE_DATE_EPOCH is not a number: {value!r}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    try:
+        args = _parser().parse_args(argv)
+        epoch = _source_date_epoch()
+        manifest = from_directory(args.source, all_root=args.all_root, source_date_epoch=epoch,
+                                  xattrs=not args.no_xattrs)
+        mkfs_time = args.mkfs_time if args.mkfs_time is not None else epoch
+        options = SquashfsOptions(compression=args.comp, level=args.level, block_size=args.block_size,
+                                  mkfs_time=mkfs_time, processors=args.processors,
+                                  exportable=not args.no_exports, tail_ends=not args.no_tailends)
+        write_image(manifest, args.output, options, backend=args.backend)
+    except UsageError as exc:
+        print(f"layerbuild-mksquashfs: {exc.format()}", file=sys.stderr)
+        print("usage: see layerbuild-mksquashfs --help", file=sys.stderr)
+        return 2
+    except LayerbuildError as exc:
+        if debug:
+            traceback.print_exc()
+        print(exc.format(), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
