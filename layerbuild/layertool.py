@@ -1,0 +1,78 @@
+"""``layerbuild-layers``: show-layers, show-recipes and show-appends, as bitbake-layers prints them."""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+from typing import TextIO
+
+from .layers import appends_for, collect_files
+from .session import parse_recipes, start_configuration
+
+
+def show_layers(topdir: str, args: argparse.Namespace, out: TextIO) -> int:
+    config = start_configuration(topdir)
+    layerset = config.layerset
+    out.write(f"{'layer':<20} {'path':<60} priority\n")
+    out.write("=" * 90 + "\n")
+    for layer in layerset.layers:
+        colls = [c for c in layerset.collections if c.layer == layer]
+        if not colls:
+            out.write(f"{os.path.basename(layer):<20} {layer:<60} {'':>8}\n")
+        for coll in colls:
+            out.write(f"{coll.name:<20} {layer:<60} {coll.priority}\n")
+    return 0
+
+
+def show_recipes(topdir: str, args: argparse.Namespace, out: TextIO) -> int:
+    config = start_configuration(topdir)
+    result = parse_recipes(config)
+    layerset = config.layerset
+    by_pn: dict[str, list[str]] = {}
+    for fn, info in result.recipes.infos.items():
+        by_pn.setdefault(info.pn, []).append(fn)
+    out.write("=== Available recipes: ===\n")
+    for pn in sorted(by_pn):
+        if args.pnspec and not any(fnmatch.fnmatch(pn, spec) for spec in args.pnspec):
+            continue
+        out.write(f"{pn}:\n")
+        chosen = result.recipes.chosen.get(pn)
+        fns = by_pn[pn]
+
+        def order(fn: str) -> tuple[int, int]:
+            return (0 if fn == chosen else 1, -layerset.priority_of(fn))
+
+        for fn in sorted(fns, key=order):
+            info = result.recipes.infos[fn]
+            coll = layerset.collection_of(fn)
+            version = (f"{info.pe}:" if info.pe and info.pe != "0" else "") + info.pv
+            notes = []
+            if info.skipped:
+                notes.append(f"(skipped: {info.skipped})")
+            elif fn != chosen:
+                notes.append("(not chosen)")
+            out.write(f"  {(coll.name if coll else '?'):<20} {version:<20} {' '.join(notes)}".rstrip() + "\n")
+    return 0
+
+
+def show_appends(topdir: str, args: argparse.Namespace, out: TextIO) -> int:
+    config = start_configuration(topdir)
+    files = collect_files(config.layerset)
+    out.write("=== Matched appended recipes ===\n")
+    matched = set()
+    for fn in files.recipes:
+        appends = appends_for(fn, files.appends)
+        if not appends:
+            continue
+        out.write(f"{os.path.basename(fn)}:\n")
+        for append in appends:
+            matched.add(append)
+            out.write(f"  {append}\n")
+        out.write("\n")
+    unmatched = [a for a in files.appends if a not in matched]
+    if unmatched:
+        out.write("=== Appends without a matching recipe ===\n")
+        for append in unmatched:
+            out.write(f"  {append}\n")
+    return 0

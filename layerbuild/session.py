@@ -1,0 +1,168 @@
+"""The pipeline, top to bottom: build directory -> configuration -> recipes -> (tasks, artifacts).
+
+Each step is a function returning a value the next one reads. Parsing runs recipes through the parse
+cache and parses the rest in worker processes (forked after the configuration is read, so each worker
+starts with it and with every class already parsed once).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .cache import FileState, ParseCache, config_key
+from .config import DEFAULT_LAYER, Configuration, load_configuration
+from .errors import LayerbuildError, LayerError, Location
+from .evaluate import Evaluator
+from .layers import RecipeFiles, appends_for, collect_files, dangling_appends
+from .providers import Recipes, choose
+from .recipe import RecipeInfo, parse_recipe, recipe_info
+
+TEMPLATE_MARK = "##COREBASE##"
+
+
+def find_build_dir(build_dir: str | None, cwd: str) -> str:
+    """``--build-dir`` when given, else the current directory if it is one, else ``./build``."""
+    if build_dir:
+        return os.path.abspath(build_dir)
+    if os.path.isfile(os.path.join(cwd, "conf", "bblayers.conf")):
+        return os.path.abspath(cwd)
+    return os.path.abspath(os.path.join(cwd, "build"))
+
+
+def prepare_build_dir(topdir: str, templates: str | None = None) -> bool:
+    """Create ``topdir/conf`` from the default layer's templates if it has no configuration yet.
+
+    Returns True when the directory was created.
+    """
+    conf = os.path.join(topdir, "conf")
+    if os.path.isfile(os.path.join(conf, "bblayers.conf")):
+        return False
+    templates = templates or os.path.join(DEFAULT_LAYER, "conf", "templates")
+    if not os.path.isdir(templates):
+        raise LayerError(f"no configuration in {topdir} and no templates at {templates} to create one")
+    os.makedirs(conf, exist_ok=True)
+    for name in sorted(os.listdir(templates)):
+        if not name.endswith(".sample"):
+            continue
+        target = os.path.join(conf, name[: -len(".sample")])
+        if os.path.exists(target):
+            continue
+        with open(os.path.join(templates, name), encoding="utf-8") as fh:
+            text = fh.read().replace(TEMPLATE_MARK, DEFAULT_LAYER)
+        tmp = target + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        shutil.move(tmp, target)
+    return True
+
+
+def start_configuration(topdir: str, *, tracking: bool = False) -> Configuration:
+    now = time.gmtime()
+    extra = {"DATE": time.strftime("%Y%m%d", now), "TIME": time.strftime("%H%M%S", now)}
+    if "SOURCE_DATE_EPOCH" in os.environ:
+        extra["SOURCE_DATE_EPOCH"] = os.environ["SOURCE_DATE_EPOCH"]
+    config = load_configuration(topdir, tracking=tracking, extra=extra)
+    return config
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    recipes: Recipes
+    files: RecipeFiles
+    parsed: int
+    cached: int
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for info in self.recipes.infos.values() if info.skipped)
+
+
+# Worker processes are forked after the configuration is loaded; this holds it in each worker.
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(config: Configuration) -> None:
+    _WORKER["config"] = config
+
+
+def _parse_in_worker(job: tuple[str, tuple[str, ...], str]) -> tuple[str, Any, list[str]]:
+    config: Configuration = _WORKER["config"]
+    return _parse_one(config.d, config.evaluator, job)
+
+
+def _parse_one(configd: Any, evaluator: Evaluator, job: tuple[str, tuple[str, ...], str]) -> tuple[str, Any, list[str]]:
+    fn, appends, layername = job
+    try:
+        d = parse_recipe(configd, evaluator, fn, appends, layername)
+        return fn, recipe_info(d, fn, appends), d.file_depends
+    except LayerbuildError as exc:
+        return fn, exc, []
+    except RecursionError:
+        return fn, LayerbuildError("recursion too deep while parsing (a variable or include refers to itself)",
+                                   Location(fn)), []
+
+
+def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: bool = True) -> ParseResult:
+    """Parse every recipe of the configuration, from the cache where it is still valid."""
+    files = collect_files(config.layerset)
+    dangling = dangling_appends(files.recipes, files.appends)
+    if dangling and not (config.d.getVar("BB_DANGLINGAPPENDS_WARNONLY") or "") in ("1", "yes", "true"):
+        raise LayerError(f"no recipe matches {os.path.basename(dangling[0])}", Location(dangling[0]),
+                         hint="remove or rename the .bbappend, or add the layer with its recipe")
+    state = FileState()
+    cachedir = config.d.getVar("CACHE") or os.path.join(config.d.getVar("TMPDIR") or config.topdir, "cache")
+    key = config_key(config.files, state)
+    cache = ParseCache(cachedir, key, state) if use_cache else None
+    infos: dict[str, RecipeInfo] = {}
+    todo: list[tuple[str, tuple[str, ...], str]] = []
+    for fn in files.recipes:
+        appends = appends_for(fn, files.appends)
+        info = cache.lookup(fn, appends) if cache is not None else None
+        if info is not None:
+            infos[fn] = info
+        else:
+            coll = config.layerset.collection_of(fn)
+            todo.append((fn, appends, coll.name if coll else ""))
+    results = _run_parse(config, todo, jobs)
+    errors: list[tuple[str, LayerbuildError]] = []
+    for fn, outcome, depends in results:
+        if isinstance(outcome, LayerbuildError):
+            errors.append((fn, outcome))
+            continue
+        infos[fn] = outcome
+        if cache is not None:
+            cache.store(fn, outcome.appends, depends, outcome)
+    if errors:
+        errors.sort()
+        raise errors[0][1]
+    if cache is not None:
+        cache.prune(set(files.recipes))
+        cache.save()
+    layerset = config.layerset
+    recipes = choose(infos, layerset.priority_of, config.d.getVar)
+    return ParseResult(recipes, files, parsed=len(todo), cached=len(files.recipes) - len(todo))
+
+
+def _run_parse(config: Configuration, todo: list[tuple[str, tuple[str, ...], str]],
+               jobs: int | None) -> Iterable[tuple[str, Any, list[str]]]:
+    threads = jobs or int(config.d.getVar("BB_NUMBER_PARSE_THREADS") or os.cpu_count() or 1)
+    threads = max(1, min(threads, len(todo)))
+    if threads == 1 or len(todo) < 16:
+        return [_parse_one(config.d, config.evaluator, job) for job in todo]
+    ctx = multiprocessing.get_context("fork")
+    chunk = max(1, min(64, len(todo) // (threads * 8)))
+    with ctx.Pool(threads, initializer=_init_worker, initargs=(config,)) as pool:
+        return list(pool.imap_unordered(_parse_in_worker, todo, chunksize=chunk))
+
+
+def parse_target_recipe(topdir: str, fn: str, appends: tuple[str, ...], *, tracking: bool = True) -> Any:
+    """Parse one recipe afresh (with history, for ``-e``) and return its datastore."""
+    config = start_configuration(topdir, tracking=tracking)
+    coll = config.layerset.collection_of(fn)
+    return parse_recipe(config.d, config.evaluator, fn, appends, coll.name if coll else "")
