@@ -86,10 +86,7 @@ class Evaluator:
                 d.setVar("__inherit_cache", cache)
         oldfile = d.getVar("FILE", False) if include else None
         statements = self.statements(path)
-        if self._active.count(path) >= 20:
-            chain = " -> ".join(dict.fromkeys(self._active[self._active.index(path):]))
-            raise ParseError(f"{path} includes itself without end ({chain} -> {path})",
-                             Location(self._active[-1]), hint="guard the include or remove it")
+
         d.file_depends.append(path)
         if not is_class and path != oldfile:
             d.setVar("FILE", path)
@@ -185,6 +182,10 @@ class Evaluator:
                 found = os.path.abspath(candidate)
                 break
             d.file_depends.append(os.path.abspath(candidate))
+        if found is not None and self._active.count(found) >= 10:
+            chain = " -> ".join(os.path.basename(p) for p in self._active[-3:] + [found])
+            raise ParseError(f"{os.path.basename(found)} is included recursively (... {chain} -> ...)", loc,
+                             hint="guard the include with a condition or remove it")
         if found is None:
             if required:
                 raise ParseError(f"could not require file {name}", loc,

@@ -427,21 +427,20 @@ class DataStore:
                 continue
             seen.add(base)
             loc = self.location(base)
-            notes.append(f"{base} set at {loc}" if loc else f"{base} (no location recorded)")
+            where = f"set at {loc}" if loc else "no location recorded"
+            notes.append(f"{'which uses' if notes else 'while reading'} {base} ({where})")
         return tuple(notes)
 
     def _expansion_error(self, message: str, chain: list[str]) -> ExpansionError:
-        base = chain[0].split("[", 1)[0] if chain else None
+        base = chain[-1].split("[", 1)[0] if chain else None
         return ExpansionError(message, self.location(base) if base else None,
                               notes=self._chain_notes(chain))
 
     def _python_error(self, varname: str | None, expression: str, exc: BaseException) -> ExpansionError:
         chain = list(self._expanding) + ([varname] if varname and varname not in self._expanding else [])
         what = f"variable {varname}" if varname else f"expression {expression}"
-        base = chain[0].split("[", 1)[0] if chain else None
-        return ExpansionError(
-            f"failure expanding {what}: {expression} raised {type(exc).__name__}: {exc}",
-            self.location(base) if base else None, notes=self._chain_notes(chain))
+        return self._expansion_error(f"failure expanding {what}: {expression} raised {type(exc).__name__}: {exc}",
+                                     chain)
 
     def expand(self, s: Any, varname: str | None = None) -> Any:
         return self.expandWithRefs(s, varname).value

@@ -1,0 +1,69 @@
+"""Shared fixtures: build directories over the core layer plus small test layers."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from layerbuild.cli import layers_main, main
+from layerbuild.config import DEFAULT_LAYER
+
+CORE = DEFAULT_LAYER
+
+LAYER_CONF = """BBPATH .= ":${{LAYERDIR}}"
+BBFILES += "${{LAYERDIR}}/recipes/*/*.bb ${{LAYERDIR}}/recipes/*/*.bbappend"
+BBFILE_COLLECTIONS += "{name}"
+BBFILE_PATTERN_{name} = "^${{LAYERDIR}}/"
+BBFILE_PRIORITY_{name} = "{priority}"
+LAYERSERIES_COMPAT_{name} = "alder"
+"""
+
+
+def write_tree(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text) if text else "")
+
+
+def make_layer(root: Path, name: str, files: dict[str, str] | None = None, priority: int = 6,
+               layer_conf: str | None = None) -> Path:
+    layer = root / f"meta-{name}"
+    (layer / "conf").mkdir(parents=True, exist_ok=True)
+    conf = layer_conf if layer_conf is not None else LAYER_CONF.format(name=name, priority=priority)
+    (layer / "conf" / "layer.conf").write_text(conf)
+    write_tree(layer, files or {})
+    return layer
+
+
+def make_build(root: Path, layers: list[Path], local: str = "", core: bool = True) -> Path:
+    build = root / "build"
+    (build / "conf").mkdir(parents=True, exist_ok=True)
+    all_layers = ([CORE] if core else []) + [str(p) for p in layers]
+    (build / "conf" / "bblayers.conf").write_text(
+        'BBPATH = "${TOPDIR}"\nBBFILES ?= ""\nBBLAYERS = "' + " ".join(all_layers) + '"\n')
+    (build / "conf" / "local.conf").write_text('MACHINE ??= "genericx86-64"\nDISTRO ?= "lbdistro"\n' + local)
+    return build
+
+
+Runner = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def lb(capsys: pytest.CaptureFixture[str]) -> Runner:
+    """Run ``layerbuild ARGS`` in-process; returns (exit status, stdout, stderr)."""
+
+    def run(*args: str, tool: str = "layerbuild") -> tuple[int, str, str]:
+        capsys.readouterr()
+        entry = main if tool == "layerbuild" else layers_main
+        try:
+            status = entry(list(args))
+        except SystemExit as exc:  # argparse usage errors
+            status = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run
