@@ -36,8 +36,6 @@ class LayerSet:
     bblayers_conf: str
     layers: tuple[str, ...]
     collections: tuple[Collection, ...]
-    bbfiles: tuple[str, ...]
-    bbmask: tuple[str, ...]
     series: tuple[str, ...]
 
     def collection_of(self, path: str) -> Collection | None:
@@ -105,8 +103,8 @@ def read_layers(d: DataStore, evaluator: Evaluator, bblayers_conf: str) -> Layer
         if not os.path.isfile(conf):
             raise LayerError(f"layer {layer} has no conf/layer.conf", bbloc)
         before = (d.getVar("BBFILE_COLLECTIONS") or "").split()
-        d.setVar("LAYERDIR", layer)
-        d.setVar("LAYERDIR_RE", re.escape(layer))
+        d.setVar("LAYERDIR", layer, file=conf)
+        d.setVar("LAYERDIR_RE", re.escape(layer), file=conf)
         d.reset_local()
         evaluator.eval_file(d, conf, include=False)
         _literal_layerdir(d, layer)
@@ -120,17 +118,17 @@ def read_layers(d: DataStore, evaluator: Evaluator, bblayers_conf: str) -> Layer
             value = d.getVar(f"LAYERSERIES_COMPAT_{name}")
             if value:
                 compat[name] = set(value.split())
-                d.delVar(f"LAYERSERIES_COMPAT_{name}")
+                d.delVar(f"LAYERSERIES_COMPAT_{name}", file=conf)
         if not series:
             names = (d.getVar("LAYERSERIES_CORENAMES") or "").split()
             if names:
                 series = set(names)
-                d.delVar("LAYERSERIES_CORENAMES")
-    d.delVar("LAYERDIR")
-    d.delVar("LAYERDIR_RE")
+                d.delVar("LAYERSERIES_CORENAMES", file=conf)
+    d.delVar("LAYERDIR", file=bblayers_conf)
+    d.delVar("LAYERDIR_RE", file=bblayers_conf)
     for name, values in compat.items():
-        d.setVar(f"LAYERSERIES_COMPAT_{name}", " ".join(sorted(values)))
-    d.setVar("LAYERSERIES_CORENAMES", " ".join(sorted(series)))
+        d.setVar(f"LAYERSERIES_COMPAT_{name}", " ".join(sorted(values)), file=bblayers_conf)
+    d.setVar("LAYERSERIES_CORENAMES", " ".join(sorted(series)), file=bblayers_conf)
     names = (d.getVar("BBFILE_COLLECTIONS") or "").split()
     dup = {n for n in names if names.count(n) > 1}
     if dup:
@@ -169,9 +167,7 @@ def read_layers(d: DataStore, evaluator: Evaluator, bblayers_conf: str) -> Layer
             depends=tuple((d.getVar(f"LAYERDEPENDS_{name}") or "").split()), series_compat=tuple(sorted(wanted)),
             version=d.getVar(f"LAYERVERSION_{name}")))
     _check_depends(collections, bblayers_conf)
-    bbfiles = tuple((d.getVar("BBFILES") or "").split())
-    bbmask = tuple((d.getVar("BBMASK") or "").split())
-    return LayerSet(bblayers_conf, tuple(layers), tuple(collections), bbfiles, bbmask, tuple(sorted(series)))
+    return LayerSet(bblayers_conf, tuple(layers), tuple(collections), tuple(sorted(series)))
 
 
 def _check_depends(collections: list[Collection], bblayers_conf: str) -> None:
@@ -221,10 +217,10 @@ class RecipeFiles:
     masked: tuple[str, ...]
 
 
-def collect_files(layerset: LayerSet) -> RecipeFiles:
+def collect_files(d: DataStore, layerset: LayerSet) -> RecipeFiles:
     """Recipe and append files from ``BBFILES``, in BitBake's order, without the ``BBMASK``-ed ones."""
     masks = []
-    for mask in layerset.bbmask:
+    for mask in (d.getVar("BBMASK") or "").split():
         try:
             masks.append(re.compile(mask))
         except re.error as exc:
@@ -234,7 +230,7 @@ def collect_files(layerset: LayerSet) -> RecipeFiles:
     recipes: list[str] = []
     appends: list[str] = []
     masked: list[str] = []
-    for pattern in layerset.bbfiles:
+    for pattern in (d.getVar("BBFILES") or "").split():
         matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else (
             [pattern] if os.path.exists(pattern) else [])
         for path in matches:

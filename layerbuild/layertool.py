@@ -58,7 +58,7 @@ def show_recipes(topdir: str, args: argparse.Namespace, out: TextIO) -> int:
 
 def show_appends(topdir: str, args: argparse.Namespace, out: TextIO) -> int:
     config = start_configuration(topdir)
-    files = collect_files(config.layerset)
+    files = collect_files(config.d, config.layerset)
     out.write("=== Matched appended recipes ===\n")
     matched = set()
     for fn in files.recipes:

@@ -110,7 +110,7 @@ def _parse_one(configd: Any, evaluator: Evaluator, job: tuple[str, tuple[str, ..
 
 def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: bool = True) -> ParseResult:
     """Parse every recipe of the configuration, from the cache where it is still valid."""
-    files = collect_files(config.layerset)
+    files = collect_files(config.d, config.layerset)
     dangling = dangling_appends(files.recipes, files.appends)
     if dangling and not (config.d.getVar("BB_DANGLINGAPPENDS_WARNONLY") or "") in ("1", "yes", "true"):
         raise LayerError(f"no recipe matches {os.path.basename(dangling[0])}", Location(dangling[0]),

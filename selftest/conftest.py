@@ -12,6 +12,8 @@ from layerbuild.cli import layers_main, main
 from layerbuild.config import DEFAULT_LAYER
 
 CORE = DEFAULT_LAYER
+#: recipes the core layer itself brings to every test build
+CORE_RECIPES = len(list(Path(CORE).glob("recipes/recipes-*/*/*.bb")))
 
 LAYER_CONF = """BBPATH .= ":${{LAYERDIR}}"
 BBFILES += "${{LAYERDIR}}/recipes/*/*.bb ${{LAYERDIR}}/recipes/*/*.bbappend"

@@ -1,0 +1,97 @@
+"""The parse cache: an unchanged tree re-parses nothing; a change re-parses exactly what read it."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from conftest import CORE_RECIPES as C
+from conftest import Runner, make_build, make_layer
+
+
+def _counts(out: str) -> tuple[int, int]:
+    m = re.search(r"\((\d+) cached, (\d+) parsed\)", out)
+    assert m, out
+    return int(m.group(1)), int(m.group(2))
+
+
+def _tree(tmp_path: Path) -> tuple[Path, Path]:
+    files = {f"recipes/r{i}/r{i}_1.0.bb": ("inherit special\n" if i % 3 == 0 else "") + f'N = "{i}"\n'
+             for i in range(12)}
+    files["classes/special.bbclass"] = 'SPECIAL = "1"\n'
+    files["recipes/r1/r1.inc"] = 'INC = "1"\n'
+    files["recipes/r1/r1_1.0.bb"] = "require r1.inc\n"
+    layer = make_layer(tmp_path, "c", files)
+    return layer, make_build(tmp_path, [layer])
+
+
+def test_unchanged_tree_reparses_nothing(tmp_path: Path, lb: Runner) -> None:
+    _layer, build = _tree(tmp_path)
+    assert _counts(lb("-B", str(build), "-p")[1]) == (0, 12 + C)
+    assert _counts(lb("-B", str(build), "-p")[1]) == (12 + C, 0)
+
+
+def test_changed_class_reparses_exactly_its_users(tmp_path: Path, lb: Runner) -> None:
+    layer, build = _tree(tmp_path)
+    lb("-B", str(build), "-p")
+    (layer / "classes/special.bbclass").write_text('SPECIAL = "2"\n')
+    assert _counts(lb("-B", str(build), "-p")[1]) == (8 + C, 4)
+    status, out, _ = lb("-B", str(build), "-e", "r3")
+    assert status == 0 and 'SPECIAL="2"' in out
+
+
+def test_changed_include_reparses_its_recipe(tmp_path: Path, lb: Runner) -> None:
+    layer, build = _tree(tmp_path)
+    lb("-B", str(build), "-p")
+    (layer / "recipes/r1/r1.inc").write_text('INC = "2"\n')
+    assert _counts(lb("-B", str(build), "-p")[1]) == (11 + C, 1)
+
+
+def test_touch_without_change_reparses_nothing(tmp_path: Path, lb: Runner) -> None:
+    layer, build = _tree(tmp_path)
+    lb("-B", str(build), "-p")
+    path = layer / "classes/special.bbclass"
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    assert _counts(lb("-B", str(build), "-p")[1]) == (12 + C, 0)
+
+
+def test_changed_local_conf_reparses_everything(tmp_path: Path, lb: Runner) -> None:
+    _layer, build = _tree(tmp_path)
+    lb("-B", str(build), "-p")
+    with open(build / "conf/local.conf", "a") as fh:
+        fh.write('EXTRA = "1"\n')
+    assert _counts(lb("-B", str(build), "-p")[1]) == (0, 12 + C)
+
+
+def test_new_file_earlier_in_search_path_reparses(tmp_path: Path, lb: Runner) -> None:
+    layer, build = _tree(tmp_path)
+    lb("-B", str(build), "-p")
+    # r1 requires r1.inc, found next to it; a class in an earlier BBPATH entry shadows special.bbclass
+    shadow = build / "classes"
+    shadow.mkdir()
+    (shadow / "special.bbclass").write_text('SPECIAL = "shadow"\n')
+    assert _counts(lb("-B", str(build), "-p")[1]) == (8 + C, 4)
+    status, out, _ = lb("-B", str(build), "-e", "r0")
+    assert 'SPECIAL="shadow"' in out
+
+
+def test_new_and_removed_recipes(tmp_path: Path, lb: Runner) -> None:
+    layer, build = _tree(tmp_path)
+    lb("-B", str(build), "-p")
+    (layer / "recipes/r2/r2_1.0.bb").unlink()
+    (layer / "recipes/new").mkdir()
+    (layer / "recipes/new/new_1.0.bb").write_text("")
+    status, out, _ = lb("-B", str(build), "-p")
+    assert _counts(out) == (11 + C, 1) and f"{12 + C} targets" in out
+
+
+def test_corrupt_cache_is_ignored(tmp_path: Path, lb: Runner) -> None:
+    _layer, build = _tree(tmp_path)
+    lb("-B", str(build), "-p")
+    caches = list((build / "tmp/cache").glob("recipes.*.pickle"))
+    assert caches
+    caches[0].write_bytes(b"\x80\x04garbage")
+    status, out, _ = lb("-B", str(build), "-p")
+    assert status == 0 and _counts(out) == (0, 12 + C)

@@ -1,0 +1,113 @@
+"""Datastore properties: copies are independent, expansion is lazy, history records every change."""
+
+from __future__ import annotations
+
+import pickle
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from layerbuild.datastore import DataStore
+from layerbuild.errors import ExpansionError
+
+NAMES = st.sampled_from(["A", "B", "C", "D"])
+VALUES = st.text(alphabet="ab ${}ABCD", max_size=8)
+OPS = st.lists(st.tuples(st.sampled_from(["set", "append", "prepend", "remove", "flag", "del", "override"]),
+                         NAMES, VALUES), max_size=12)
+
+
+def _apply(d: DataStore, ops: list[tuple[str, str, str]]) -> None:
+    for op, name, value in ops:
+        if op == "set":
+            d.setVar(name, value, parsing=True)
+        elif op == "append":
+            d.setVar(name + ":append", value, parsing=True)
+        elif op == "prepend":
+            d.setVar(name + ":prepend", value, parsing=True)
+        elif op == "remove":
+            d.setVar(name + ":remove", value, parsing=True)
+        elif op == "flag":
+            d.setVarFlag(name, "doc", value)
+        elif op == "override":
+            d.setVar(name + ":ov", value, parsing=True)
+        else:
+            d.delVar(name)
+
+
+def _snapshot(d: DataStore) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for name in ("A", "B", "C", "D", "OVERRIDES"):
+        try:
+            out[name] = d.getVar(name)
+        except (ExpansionError, RecursionError) as exc:
+            out[name] = f"error: {type(exc).__name__}"
+        out[name + "[doc]"] = d.getVarFlag(name, "doc", False)
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(OPS, OPS, OPS)
+def test_copy_on_write_isolation(before: list, parent_after: list, child_after: list) -> None:
+    d = DataStore()
+    d.setVar("OVERRIDES", "ov")
+    _apply(d, before)
+    reference = DataStore()
+    reference.setVar("OVERRIDES", "ov")
+    _apply(reference, before)
+    _apply(reference, parent_after)
+    child = d.createCopy()
+    _apply(child, child_after)
+    _apply(d, parent_after)
+    # the parent sees only its own changes, whatever the child did
+    assert _snapshot(d) == _snapshot(reference)
+    fresh = DataStore()
+    fresh.setVar("OVERRIDES", "ov")
+    _apply(fresh, before)
+    _apply(fresh, child_after)
+    assert _snapshot(child) == _snapshot(fresh)
+
+
+def test_expansion_is_lazy_and_cached_values_invalidate() -> None:
+    d = DataStore()
+    d.setVar("A", "${B}-x")
+    d.setVar("B", "one")
+    assert d.getVar("A") == "one-x"
+    d.setVar("B", "two")
+    assert d.getVar("A") == "two-x"
+    assert d.getVar("A", False) == "${B}-x"
+
+
+def test_history_records_file_line_and_operation() -> None:
+    d = DataStore(tracking=True)
+    d.setVar("A", "1", file="x.conf", line=3)
+    d.setVar("A:append", " 2", parsing=True, file="y.bb", line=7)
+    d.setVarFlag("A", "doc", "docs", file="z.conf", line=1)
+    events = d.history.events("A") if d.history else []
+    assert [(e.op, e.file, e.line, e.detail, e.flag) for e in events] == [
+        ("set", "x.conf", 3, "1", None), (":append", "y.bb", 7, " 2", None), ("set", "z.conf", 1, "docs", "doc")]
+    child = d.createCopy()
+    child.setVar("A", "3", file="c.bb", line=2)
+    assert len(d.history.events("A")) == 3 if d.history else False
+    assert len(child.history.events("A")) == 4 if child.history else False
+
+
+def test_python_in_metadata_sees_bitbake_names() -> None:
+    d = DataStore()
+    d.setVar("FEATURES", "x11 wayland")
+    d.setVar("HAS", "${@bb.utils.contains('FEATURES', 'x11', 'yes', 'no', d)}")
+    d.setVar("ONLY", "${@bb.utils.filter('FEATURES', 'wayland opengl', d)}")
+    d.setVar("BARE", "${@FEATURES.upper()}")
+    assert (d.getVar("HAS"), d.getVar("ONLY"), d.getVar("BARE")) == ("yes", "wayland", "X11 WAYLAND")
+
+
+def test_errors_survive_pickling_with_location() -> None:
+    d = DataStore()
+    d.setVar("A", "${A}", file="f.bb", line=9)
+    try:
+        d.getVar("A")
+    except ExpansionError as exc:
+        again = pickle.loads(pickle.dumps(exc))
+        assert again.format() == exc.format()
+        assert str(again.location) == "f.bb:9"
+    else:
+        raise AssertionError("self reference not detected")

@@ -1,0 +1,108 @@
+"""Layers and recipe selection: priorities, PREFERRED_VERSION, bbappends, BBMASK, BBFILES_DYNAMIC."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import Runner, make_build, make_layer
+
+
+def _env_value(out: str, name: str) -> str:
+    for line in out.splitlines():
+        for prefix in (f"{name}=", f"export {name}="):
+            if line.startswith(prefix):
+                return line[len(prefix) + 1:-1]
+    raise AssertionError(f"{name} not in output")
+
+
+def test_higher_priority_layer_wins_over_newer_version(tmp_path: Path, lb: Runner) -> None:
+    low = make_layer(tmp_path, "low", {"recipes/foo/foo_2.0.bb": 'ORIGIN = "low"\n'}, priority=5)
+    high = make_layer(tmp_path, "high", {"recipes/foo/foo_1.0.bb": 'ORIGIN = "high"\n'}, priority=10)
+    build = make_build(tmp_path, [low, high])
+    status, out, _ = lb("-B", str(build), "-e", "foo")
+    assert status == 0
+    assert _env_value(out, "ORIGIN") == "high"
+    assert _env_value(out, "PV") == "1.0"
+
+
+def test_same_priority_takes_highest_version(tmp_path: Path, lb: Runner) -> None:
+    layer = make_layer(tmp_path, "a", {"recipes/foo/foo_1.9.bb": "", "recipes/foo/foo_1.10.bb": "",
+                                       "recipes/foo/foo_1.2.bb": ""})
+    build = make_build(tmp_path, [layer])
+    status, out, _ = lb("-B", str(build), "-e", "foo")
+    assert status == 0 and _env_value(out, "PV") == "1.10"
+
+
+def test_preferred_version_overrides_priority(tmp_path: Path, lb: Runner) -> None:
+    low = make_layer(tmp_path, "low", {"recipes/foo/foo_2.1.bb": ""}, priority=5)
+    high = make_layer(tmp_path, "high", {"recipes/foo/foo_1.0.bb": ""}, priority=10)
+    build = make_build(tmp_path, [low, high], local='PREFERRED_VERSION_foo = "2.%"\n')
+    status, out, _ = lb("-B", str(build), "-e", "foo")
+    assert status == 0 and _env_value(out, "PV") == "2.1"
+
+
+def test_bbappend_percent_matches_and_applies_in_layer_order(tmp_path: Path, lb: Runner) -> None:
+    base = make_layer(tmp_path, "base", {"recipes/foo/foo_1.2.3.bb": 'X = "base"\n'})
+    one = make_layer(tmp_path, "one", {"recipes/foo/foo_1.%.bbappend": 'X .= "-one"\n',
+                                      "recipes/foo/foo_2.%.bbappend": 'X .= "-never"\n'})
+    two = make_layer(tmp_path, "two", {"recipes/foo/foo_%.bbappend": 'X .= "-two"\n',
+                                      "recipes/bar/bar_1.0.bb": ""})
+    build = make_build(tmp_path, [base, one, two], local='BB_DANGLINGAPPENDS_WARNONLY = "1"\n')
+    status, out, _ = lb("-B", str(build), "-e", "foo")
+    assert status == 0 and _env_value(out, "X") == "base-one-two"
+    status, out, _ = lb("-B", str(build), "show-appends", tool="layers")
+    assert status == 0
+    assert "foo_1.2.3.bb:\n" in out
+    assert str(one / "recipes/foo/foo_1.%.bbappend") in out
+    assert "=== Appends without a matching recipe ===" in out and "foo_2.%.bbappend" in out
+
+
+def test_bbmask_hides_recipes(tmp_path: Path, lb: Runner) -> None:
+    layer = make_layer(tmp_path, "m", {"recipes/foo/foo_1.0.bb": "", "recipes/broken/broken_1.0.bb": "A = x\n"})
+    build = make_build(tmp_path, [layer], local='BBMASK = "recipes/broken/"\n')
+    status, out, err = lb("-B", str(build), "-p")
+    assert status == 0, err
+    assert "1 masked" in out
+    status, out, err = lb("-B", str(build), "-e", "broken")
+    assert status == 1 and "nothing provides 'broken'" in err
+
+
+def test_bbfiles_dynamic_follows_collections(tmp_path: Path, lb: Runner) -> None:
+    conf = (
+        'BBPATH .= ":${LAYERDIR}"\n'
+        'BBFILE_COLLECTIONS += "dyn"\n'
+        'BBFILE_PATTERN_dyn = "^${LAYERDIR}/"\n'
+        'BBFILE_PRIORITY_dyn = "6"\n'
+        'LAYERSERIES_COMPAT_dyn = "alder"\n'
+        'BBFILES_DYNAMIC += "core:${LAYERDIR}/dynamic-layers/core/*/*.bb '
+        'networking:${LAYERDIR}/dynamic-layers/networking/*/*.bb"\n')
+    layer = make_layer(tmp_path, "dyn", {"dynamic-layers/core/foo/foo_1.0.bb": "",
+                                        "dynamic-layers/networking/bar/bar_1.0.bb": ""}, layer_conf=conf)
+    build = make_build(tmp_path, [layer])
+    status, out, err = lb("-B", str(build), "show-recipes", "foo", "bar", tool="layers")
+    assert status == 0, err
+    assert "foo:\n  dyn" in out and "bar:" not in out
+
+
+def test_show_layers_and_recipes(tmp_path: Path, lb: Runner) -> None:
+    layer = make_layer(tmp_path, "extra", {"recipes/foo/foo_1.0.bb": "", "recipes/foo/foo_2.0.bb": ""}, priority=8)
+    build = make_build(tmp_path, [layer])
+    status, out, err = lb("-B", str(build), "show-layers", tool="layers")
+    assert status == 0, err
+    rows = [line.split() for line in out.splitlines()[2:]]
+    assert ["core", str(Path(__file__).resolve().parents[1]), "5"] in rows
+    assert ["extra", str(layer), "8"] in rows
+    status, out, err = lb("-B", str(build), "show-recipes", "foo", tool="layers")
+    assert status == 0, err
+    assert out.splitlines() == ["=== Available recipes: ===", "foo:", "  extra                2.0",
+                                "  extra                1.0                  (not chosen)"]
+
+
+def test_skipped_recipe_reports_reason(tmp_path: Path, lb: Runner) -> None:
+    layer = make_layer(tmp_path, "s", {"recipes/foo/foo_1.0.bb": (
+        'python () {\n    raise bb.parse.SkipRecipe("needs the x11 feature")\n}\n')})
+    build = make_build(tmp_path, [layer])
+    status, out, _ = lb("-B", str(build), "-p")
+    assert status == 0 and "1 skipped" in out
+    status, _, err = lb("-B", str(build), "-e", "foo")
+    assert status == 1 and "foo was skipped: needs the x11 feature" in err
