@@ -58,8 +58,9 @@ def write_with_mksquashfs(manifest: Manifest, output: str | os.PathLike[str],
     """Write ``manifest`` with the host's mksquashfs (squashfs-tools 4.5.1 or later).
 
     Tar cannot carry sockets, and mksquashfs takes no extended attributes for the root directory
-    from a tar stream: both are reported as errors. squashfs-tools 4.5.1 ignores ``-root-time`` when
-    reading tar, so the root directory gets the build time with that version.
+    from a tar stream: both are reported as errors. squashfs-tools 4.5.1 ignores ``-root-time``,
+    ``-root-uid`` and ``-root-gid`` when reading tar, so with that version the root directory gets the
+    build time and the caller's ownership.
     """
     options = options or SquashfsOptions()
     _check_manifest(manifest)
