@@ -14,10 +14,14 @@ from typing import Any
 from .datastore import DataStore
 from .evaluate import Evaluator
 from .pyenv import SkipRecipe
+from .signatures import TaskSignature, task_signatures
 
 #: Task flags kept in the recipe summary (the task graph reads them).
 TASK_FLAGS = ("deps", "depends", "deptask", "rdeptask", "recrdeptask", "recideptask", "noexec", "nostamp",
-              "_addtask_loc")
+              "_addtask_loc", "sstate-inputdirs", "sstate-outputdirs")
+#: Variables kept in the recipe summary for the scheduler (stamps, sstate names).
+KEEP_VARS = ("STAMP", "SSTATETASKS", "PACKAGE_ARCH", "SSTATE_DIR", "SSTATE_MIRRORS", "SSTATE_MANIFESTS",
+             "BB_CURRENT_MC")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,13 @@ class RecipeInfo:
     skipped: str | None
     variables: tuple[tuple[str, str | None], ...] = field(default=())
     locations: tuple[tuple[str, str, int], ...] = field(default=())
+    signatures: tuple[TaskSignature, ...] | None = None
+
+    def signature(self, task: str) -> TaskSignature:
+        for sig in self.signatures or ():
+            if sig.task == task:
+                return sig
+        raise KeyError(f"{self.pn}:{task} has no signature")
 
     def var(self, name: str) -> str | None:
         for key, value in self.variables:
@@ -107,7 +118,8 @@ def _split_deps(value: str | None) -> tuple[str, ...]:
     return tuple(names)
 
 
-def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str, ...] = ()) -> RecipeInfo:
+def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str, ...] = KEEP_VARS,
+                signatures: bool = False) -> RecipeInfo:
     """Summarise a parsed recipe for the parse cache."""
     skipped = d.getVar("__SKIPPED", False)
     pn = d.getVar("PN") or ""
@@ -139,4 +151,6 @@ def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str
         skipped=str(skipped) if skipped else None,
         variables=tuple((name, d.getVar(name)) for name in keep),
         locations=tuple(locations),
+        signatures=tuple(task_signatures(d, [t.name for t in tasks]).values()) if signatures and not skipped
+        else (() if skipped else None),
     )

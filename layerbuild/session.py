@@ -62,12 +62,21 @@ def prepare_build_dir(topdir: str, templates: str | None = None) -> bool:
     return True
 
 
+#: Environment variables a build sees (BitBake's BB_ENV_PASSTHROUGH); BB_ENV_PASSTHROUGH_ADDITIONS adds more.
+ENV_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "USER", "LOGNAME", "SHELL", "SOURCE_DATE_EPOCH",
+                   "DL_DIR", "SSTATE_DIR", "TMPDIR", "http_proxy", "https_proxy", "no_proxy", "SSH_AUTH_SOCK")
+
+
+def environment_settings() -> dict[str, str]:
+    names = list(ENV_PASSTHROUGH) + os.environ.get("BB_ENV_PASSTHROUGH_ADDITIONS", "").split()
+    return {name: os.environ[name] for name in names if name in os.environ}
+
+
 def start_configuration(topdir: str, *, tracking: bool = False) -> Configuration:
+    config = load_configuration(topdir, tracking=tracking, extra=environment_settings())
     now = time.gmtime()
-    extra = {"DATE": time.strftime("%Y%m%d", now), "TIME": time.strftime("%H%M%S", now)}
-    if "SOURCE_DATE_EPOCH" in os.environ:
-        extra["SOURCE_DATE_EPOCH"] = os.environ["SOURCE_DATE_EPOCH"]
-    config = load_configuration(topdir, tracking=tracking, extra=extra)
+    config.d.setVar("DATE", time.strftime("%Y%m%d", now))
+    config.d.setVar("TIME", time.strftime("%H%M%S", now))
     return config
 
 
@@ -77,6 +86,7 @@ class ParseResult:
     files: RecipeFiles
     parsed: int
     cached: int
+    cache: ParseCache | None
 
     @property
     def skipped(self) -> int:
@@ -91,16 +101,19 @@ def _init_worker(config: Configuration) -> None:
     _WORKER["config"] = config
 
 
-def _parse_in_worker(job: tuple[str, tuple[str, ...], str]) -> tuple[str, Any, list[str]]:
+Job = tuple[str, tuple[str, ...], str, bool]
+
+
+def _parse_in_worker(job: Job) -> tuple[str, Any, list[str]]:
     config: Configuration = _WORKER["config"]
     return _parse_one(config.d, config.evaluator, job)
 
 
-def _parse_one(configd: Any, evaluator: Evaluator, job: tuple[str, tuple[str, ...], str]) -> tuple[str, Any, list[str]]:
-    fn, appends, layername = job
+def _parse_one(configd: Any, evaluator: Evaluator, job: Job) -> tuple[str, Any, list[str]]:
+    fn, appends, layername, signatures = job
     try:
         d = parse_recipe(configd, evaluator, fn, appends, layername)
-        return fn, recipe_info(d, fn, appends), d.file_depends
+        return fn, recipe_info(d, fn, appends, signatures=signatures), d.file_depends
     except LayerbuildError as exc:
         return fn, exc, []
     except RecursionError:
@@ -108,7 +121,8 @@ def _parse_one(configd: Any, evaluator: Evaluator, job: tuple[str, tuple[str, ..
                                    Location(fn)), []
 
 
-def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: bool = True) -> ParseResult:
+def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: bool = True,
+                  signatures: bool = False) -> ParseResult:
     """Parse every recipe of the configuration, from the cache where it is still valid."""
     files = collect_files(config.d, config.layerset)
     dangling = dangling_appends(files.recipes, files.appends)
@@ -117,21 +131,50 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
                          hint="remove or rename the .bbappend, or add the layer with its recipe")
     state = FileState()
     cachedir = config.d.getVar("CACHE") or os.path.join(config.d.getVar("TMPDIR") or config.topdir, "cache")
-    key = config_key(config.files, state)
+    key = config_key(config.files, state, tuple(f"{k}={v}" for k, v in sorted(environment_settings().items())))
     cache = ParseCache(cachedir, key, state) if use_cache else None
     infos: dict[str, RecipeInfo] = {}
-    todo: list[tuple[str, tuple[str, ...], str]] = []
+    todo: list[Job] = []
     for fn in files.recipes:
         appends = appends_for(fn, files.appends)
         info = cache.lookup(fn, appends) if cache is not None else None
-        if info is not None:
+        if info is not None and (info.signatures is not None or not signatures):
             infos[fn] = info
         else:
             coll = config.layerset.collection_of(fn)
-            todo.append((fn, appends, coll.name if coll else ""))
-    results = _run_parse(config, todo, jobs)
+            todo.append((fn, appends, coll.name if coll else "", signatures))
+    _collect(config, todo, jobs, infos, cache)
+    if cache is not None:
+        cache.prune(set(files.recipes))
+        cache.save()
+    layerset = config.layerset
+    recipes = choose(infos, layerset.priority_of, config.d.getVar)
+    return ParseResult(recipes, files, parsed=len(todo), cached=len(files.recipes) - len(todo), cache=cache)
+
+
+def ensure_signatures(config: Configuration, result: ParseResult, fns: Iterable[str],
+                      jobs: int | None = None) -> ParseResult:
+    """Make sure the recipes ``fns`` have task signatures, parsing again those that lack them."""
+    infos = dict(result.recipes.infos)
+    todo: list[Job] = []
+    for fn in sorted(set(fns)):
+        info = infos[fn]
+        if info.signatures is None:
+            coll = config.layerset.collection_of(fn)
+            todo.append((fn, info.appends, coll.name if coll else "", True))
+    if not todo:
+        return result
+    _collect(config, todo, jobs, infos, result.cache)
+    if result.cache is not None:
+        result.cache.save()
+    recipes = choose(infos, config.layerset.priority_of, config.d.getVar)
+    return ParseResult(recipes, result.files, result.parsed + len(todo), result.cached, result.cache)
+
+
+def _collect(config: Configuration, todo: list[Job], jobs: int | None, infos: dict[str, RecipeInfo],
+             cache: ParseCache | None) -> None:
     errors: list[tuple[str, LayerbuildError]] = []
-    for fn, outcome, depends in results:
+    for fn, outcome, depends in _run_parse(config, todo, jobs):
         if isinstance(outcome, LayerbuildError):
             errors.append((fn, outcome))
             continue
@@ -139,18 +182,11 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
         if cache is not None:
             cache.store(fn, outcome.appends, depends, outcome)
     if errors:
-        errors.sort()
+        errors.sort(key=lambda item: item[0])
         raise errors[0][1]
-    if cache is not None:
-        cache.prune(set(files.recipes))
-        cache.save()
-    layerset = config.layerset
-    recipes = choose(infos, layerset.priority_of, config.d.getVar)
-    return ParseResult(recipes, files, parsed=len(todo), cached=len(files.recipes) - len(todo))
 
 
-def _run_parse(config: Configuration, todo: list[tuple[str, tuple[str, ...], str]],
-               jobs: int | None) -> Iterable[tuple[str, Any, list[str]]]:
+def _run_parse(config: Configuration, todo: list[Job], jobs: int | None) -> Iterable[tuple[str, Any, list[str]]]:
     threads = jobs or int(config.d.getVar("BB_NUMBER_PARSE_THREADS") or os.cpu_count() or 1)
     threads = max(1, min(threads, len(todo)))
     if threads == 1 or len(todo) < 16:

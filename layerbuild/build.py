@@ -1,0 +1,175 @@
+"""``layerbuild TARGET...``: lock, parse, graph, signatures, plan, run, report.
+
+Reads top to bottom as the steps of a build; each step is a function of its own module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import glob
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from .errors import LayerbuildError, UsageError
+from .fsutil import atomic_write
+from .reporters import make_reporter
+from .runqueue import Plan, RunQueue, make_plan, stamp_base
+from .session import ensure_signatures, parse_recipes, start_configuration
+from .signatures import diff_sigdata, read_sigdata
+from .taskgraph import TaskGraph, TaskId, build_graph, write_dot
+
+
+@contextlib.contextmanager
+def build_lock(topdir: str, out: TextIO = sys.stderr) -> Iterator[None]:
+    """One build per build directory: a second one waits, saying for whom."""
+    path = os.path.join(topdir, "layerbuild.lock")
+    os.makedirs(topdir, exist_ok=True)
+    fh = open(path, "a+")  # noqa: SIM115 - held for the whole build
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            out.write(f"NOTE: Another layerbuild (pid {holder}) is using {topdir}; waiting for it to finish\n")
+            out.flush()
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fh.seek(0)
+            fh.truncate()
+        fh.close()
+
+
+def parse_targets(args: argparse.Namespace, default_task: str) -> list[tuple[str, str]]:
+    targets = []
+    for target in args.targets:
+        if ":" in target:
+            name, task = target.split(":", 1)
+            if not name or not task:
+                raise UsageError(f"target '{target}' is not of the form recipe or recipe:do_task")
+        else:
+            name, task = target, args.cmd or default_task
+        targets.append((name, task if task.startswith("do_") else "do_" + task))
+    return targets
+
+
+def build(args: argparse.Namespace, topdir: str) -> int:
+    with build_lock(topdir):
+        config = start_configuration(topdir)
+        result = parse_recipes(config, jobs=args.jobs)
+        default_task = config.d.getVar("BB_DEFAULT_TASK") or "do_build"
+        targets = parse_targets(args, default_task)
+        tg = build_graph(result.recipes, targets)
+        result = ensure_signatures(config, result, {tid.fn for tid in tg.graph.nodes}, args.jobs)
+        tg = build_graph(result.recipes, targets)
+        if args.graphviz:
+            dot, buildlist = write_dot(tg, os.getcwd())
+            print(f"PN dependencies saved to '{buildlist}'\nTask dependencies saved to '{dot}'")
+            return 0
+        if args.dump_signatures:
+            return dump_signatures(tg, sys.stdout)
+        force = set(tg.targets) if args.force else set()
+        for tid in force:
+            atomic_write(stamp_base(tg, tid) + ".taint", uuid.uuid4().hex + "\n")
+        plan = make_plan(tg, force)
+        if args.dry_run:
+            print_plan(tg, plan, sys.stdout)
+            return 0
+        jobs = args.jobs or int(config.d.getVar("BB_NUMBER_THREADS") or os.cpu_count() or 1)
+        ok = RunQueue(tg, plan, config, jobs, make_reporter(sys.stderr), keep_going=args.keep_going).execute()
+        return 0 if ok else 1
+
+
+def print_plan(tg: TaskGraph, plan: Plan, out: TextIO) -> None:
+    out.write(f"Dry run: {len(plan.run)} tasks would run, {len(plan.setscene)} would be restored from sstate, "
+              f"{len(plan.uptodate)} are up to date.\n")
+    for tid in plan.order:
+        if tid in plan.setscene:
+            out.write(f"  restore  {tg.label(tid)}\n")
+        elif tid in plan.run:
+            out.write(f"  run      {tg.label(tid)}\n")
+
+
+def _sigfiles(tg: TaskGraph, tid: TaskId) -> list[str]:
+    files = glob.glob(glob.escape(stamp_base(tg, tid)) + ".sigdata.*")
+    return sorted(files, key=lambda p: os.stat(p).st_mtime_ns)
+
+
+def dump_signatures(tg: TaskGraph, out: TextIO) -> int:
+    """For each target task: why its signature differs from the one its last build recorded."""
+    from .runqueue import compute_hashes
+    _order, hashes = compute_hashes(tg)
+
+    def sigdata(tid: TaskId, h: str) -> dict[str, Any] | None:
+        if h == hashes[tid]:
+            info = tg.info(tid)
+            deps = {tg.label(p): hashes[p] for p in tg.graph.predecessors(tid)}
+            return info.signature(tid.task).sigdata(info.pn, h, deps)
+        path = f"{stamp_base(tg, tid)}.sigdata.{h}"
+        return read_sigdata(path) if os.path.exists(path) else None
+
+    for tid in tg.targets:
+        files = [f for f in _sigfiles(tg, tid) if not f.endswith("." + hashes[tid])]
+        if not files:
+            out.write(f"{tg.label(tid)}: no earlier signature to compare with\n")
+            continue
+        old = read_sigdata(files[-1])
+        new = sigdata(tid, hashes[tid])
+        assert new is not None
+        out.write(f"{tg.label(tid)}: {files[-1]} -> current metadata:\n")
+        for line in explain(tg, tid, old, new, sigdata):
+            out.write(f"  {line}\n")
+    return 0
+
+
+def explain(tg: TaskGraph, tid: TaskId, old: dict[str, Any], new: dict[str, Any], sigdata: Any,
+            depth: int = 0) -> list[str]:
+    """diff_sigdata, following changed task dependencies down to the first real change."""
+    out = []
+    for line in diff_sigdata(old, new):
+        out.append(line)
+        if depth > 30 or not (line.startswith("task dependency ") and " changed its hash " in line):
+            continue
+        label = line.split(" ")[2]
+        pred = next((p for p in tg.graph.predecessors(tid) if tg.label(p) == label), None)
+        if pred is None:
+            continue
+        a = sigdata(pred, old["runtaskhashes"][label])
+        b = sigdata(pred, new["runtaskhashes"][label])
+        if a is not None and b is not None:
+            out.extend("  " + sub for sub in explain(tg, pred, a, b, sigdata, depth + 1))
+        else:
+            missing = old["runtaskhashes"][label] if a is None else new["runtaskhashes"][label]
+            out.append(f"  (no signature of {label} {missing[:12]} is recorded in this build directory)")
+    return out
+
+
+def diffsigs_main(argv: list[str] | None = None) -> int:
+    """``layerbuild-diffsigs A B``: why signature A became B."""
+    parser = argparse.ArgumentParser(prog="layerbuild-diffsigs",
+                                     description="Explain the difference between two task signatures (sigdata files).")
+    parser.add_argument("a")
+    parser.add_argument("b")
+    args = parser.parse_args(argv)
+    try:
+        old, new = read_sigdata(args.a), read_sigdata(args.b)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read signature data: {exc}", file=sys.stderr)
+        return 1
+    for line in diff_sigdata(old, new):
+        print(line)
+    return 0
+
+
+__all__ = ["build", "build_lock", "diffsigs_main", "LayerbuildError"]

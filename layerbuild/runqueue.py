@@ -1,0 +1,359 @@
+"""Deciding what to do with each task, and doing it: stamps, setscene from sstate, parallel execution.
+
+Planning walks the graph from the targets: a task whose stamp for its current taskhash exists is up
+to date; otherwise one whose output is in the shared-state cache (checksum verified) is restored and its
+dependencies are not needed for it; otherwise it runs, and its dependencies are visited in turn.
+Execution restores, then runs tasks in dependency order with up to ``jobs`` worker processes. Stamps
+and sigdata are written only after a task and its sstate publishing succeeded, so an interrupted build
+never leaves a stamp a later build would trust wrongly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import multiprocessing
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from typing import Any
+
+import networkx as nx
+
+from .events import (
+    BuildFinished,
+    BuildStarted,
+    Event,
+    SetsceneFailed,
+    SetsceneRestored,
+    TaskFailed,
+    TaskSkipped,
+    TaskStarted,
+    TaskSucceeded,
+)
+from .fsutil import atomic_write
+from .signatures import taskhash, write_sigdata
+from .sstate import Sstate, SstateObject, install_tree, object_name
+from .taskgraph import TaskGraph, TaskId
+from .tasks import TaskJob, tail, worker_main
+
+Reporter = Callable[[Event], None]
+
+
+@dataclass
+class Plan:
+    order: list[TaskId]
+    hashes: dict[TaskId, str]
+    run: set[TaskId] = field(default_factory=set)
+    setscene: dict[TaskId, SstateObject] = field(default_factory=dict)
+    uptodate: set[TaskId] = field(default_factory=set)
+    corrupt: dict[TaskId, str] = field(default_factory=dict)
+
+
+def _var(tg: TaskGraph, tid: TaskId, name: str) -> str:
+    return tg.info(tid).var(name) or ""
+
+
+def stamp_base(tg: TaskGraph, tid: TaskId) -> str:
+    return f"{_var(tg, tid, 'STAMP')}.{tid.task}"
+
+
+def taint_of(tg: TaskGraph, tid: TaskId) -> str | None:
+    try:
+        with open(stamp_base(tg, tid) + ".taint", encoding="utf-8") as fh:
+            return fh.read().strip() or None
+    except OSError:
+        return None
+
+
+def compute_hashes(tg: TaskGraph) -> tuple[list[TaskId], dict[TaskId, str]]:
+    order = list(nx.lexicographical_topological_sort(tg.graph))
+    hashes: dict[TaskId, str] = {}
+    for tid in order:
+        base = tg.info(tid).signature(tid.task).basehash
+        hashes[tid] = taskhash(base, [hashes[p] for p in tg.graph.predecessors(tid)], taint_of(tg, tid))
+    return order, hashes
+
+
+def is_sstate_task(tg: TaskGraph, tid: TaskId) -> bool:
+    return tid.task in _var(tg, tid, "SSTATETASKS").split() and bool(tg.taskinfo(tid).flag("sstate-inputdirs"))
+
+
+def sstate_for(tg: TaskGraph, tid: TaskId) -> Sstate:
+    return Sstate(_var(tg, tid, "SSTATE_DIR"), _var(tg, tid, "SSTATE_MIRRORS"))
+
+
+def sstate_name(tg: TaskGraph, tid: TaskId, h: str) -> str:
+    info = tg.info(tid)
+    return object_name(info.pn, _var(tg, tid, "PACKAGE_ARCH"), info.pv, info.pr, h, tid.task)
+
+
+def make_plan(tg: TaskGraph, force: set[TaskId], use_sstate: bool = True) -> Plan:
+    order, hashes = compute_hashes(tg)
+    plan = Plan(order, hashes)
+    todo = list(tg.targets)
+    seen: set[TaskId] = set()
+    while todo:
+        tid = todo.pop()
+        if tid in seen:
+            continue
+        seen.add(tid)
+        ti = tg.taskinfo(tid)
+        nostamp = bool(ti.flag("nostamp"))
+        if tid not in force and not nostamp and os.path.exists(f"{stamp_base(tg, tid)}.{hashes[tid]}"):
+            plan.uptodate.add(tid)
+            continue
+        if tid not in force and use_sstate and is_sstate_task(tg, tid):
+            sstate = sstate_for(tg, tid)
+            obj = sstate.find(sstate_name(tg, tid, hashes[tid]))
+            if obj is not None:
+                if sstate.verify(obj):
+                    plan.setscene[tid] = obj
+                    continue
+                plan.corrupt[tid] = f"sstate object {obj.path} is corrupt (checksum mismatch)"
+        plan.run.add(tid)
+        todo.extend(tg.graph.predecessors(tid))
+    return plan
+
+
+def _outputdirs(tg: TaskGraph, tid: TaskId) -> list[str]:
+    return str(tg.taskinfo(tid).flag("sstate-outputdirs") or "").split()
+
+
+def _manifest(tg: TaskGraph, tid: TaskId, index: int) -> str:
+    info = tg.info(tid)
+    base = _var(tg, tid, "SSTATE_MANIFESTS") or os.path.join(os.path.dirname(_var(tg, tid, "STAMP")), "sstate-control")
+    return os.path.join(base, f"manifest-{_var(tg, tid, 'PACKAGE_ARCH')}-{info.pn}.{tid.task}.{index}")
+
+
+def restore(tg: TaskGraph, tid: TaskId, obj: SstateObject, hashes: dict[TaskId, str]) -> None:
+    """Unpack an sstate object into the task's output directories, then stamp the task."""
+    sstate = sstate_for(tg, tid)
+    staging_root = os.path.join(_var(tg, tid, "SSTATE_MANIFESTS") or _var(tg, tid, "SSTATE_DIR"), "staging")
+    dirs = sstate.unpack(obj, staging_root)
+    try:
+        outputs = _outputdirs(tg, tid)
+        for i, target in enumerate(outputs):
+            source = dirs[i] if i < len(dirs) else ""
+            install_tree(source, target, _manifest(tg, tid, i))
+    finally:
+        if dirs:
+            shutil.rmtree(os.path.dirname(dirs[0]), ignore_errors=True)
+    write_stamp(tg, tid, hashes)
+
+
+def write_stamp(tg: TaskGraph, tid: TaskId, hashes: dict[TaskId, str]) -> None:
+    base = stamp_base(tg, tid)
+    h = hashes[tid]
+    info = tg.info(tid)
+    deps = {tg.label(p): hashes[p] for p in tg.graph.predecessors(tid)}
+    write_sigdata(f"{base}.sigdata.{h}", info.signature(tid.task).sigdata(info.pn, h, deps))
+    directory = os.path.dirname(base)
+    prefix = os.path.basename(base) + "."
+    # one stamp per task: older stamps of this task go, so "is it up to date" is one stat
+    with contextlib.suppress(OSError):
+        for name in os.listdir(directory):
+            if name.startswith(prefix) and len(name) == len(prefix) + len(h) and name != prefix + h:
+                os.unlink(os.path.join(directory, name))
+    atomic_write(f"{base}.{h}", "")
+
+
+def _sstate_publish(job: TaskJob, parsed: Any, outputs: list[str], inputs_flag: str, name: str, manifests: list[str],
+                    siginfo: dict[str, Any], sstate_dir: str, mirrors: str) -> None:
+    """In the worker, after the task ran: archive its input directories and install them (sstate)."""
+    sstate = Sstate(sstate_dir, mirrors)
+    inputs = inputs_flag.split()
+    sstate.store(name, inputs, siginfo)
+    for i, target in enumerate(outputs):
+        install_tree(inputs[i] if i < len(inputs) else "", target, manifests[i])
+
+
+def _worker_entry(parsed: Any, job: TaskJob, fd: int, sstate_args: tuple[Any, ...] | None) -> None:
+    status = worker_main(parsed, job, fd)
+    if status == 0 and sstate_args is not None:
+        try:
+            _sstate_publish(job, parsed, *sstate_args)
+        except Exception as exc:  # reported like any task failure
+            os.write(2, f"ERROR: publishing shared state failed: {exc}\n".encode())
+            status = 1
+    os.close(fd)
+    os._exit(status)
+
+
+@dataclass
+class _Running:
+    process: Any
+    tid: TaskId
+    fd: int
+    started: float
+
+
+class RunQueue:
+    def __init__(self, tg: TaskGraph, plan: Plan, parsed: Any, jobs: int, reporter: Reporter,
+                 keep_going: bool = False) -> None:
+        self.tg = tg
+        self.plan = plan
+        self.parsed = parsed
+        self.jobs = max(1, jobs)
+        self.report = reporter
+        self.keep_going = keep_going
+        self.ctx = multiprocessing.get_context("fork")
+
+    def _job(self, tid: TaskId) -> TaskJob:
+        info = self.tg.info(tid)
+        coll = self.parsed.layerset.collection_of(tid.fn)
+        return TaskJob(tid.fn, info.appends, coll.name if coll else "", tid.task, self.plan.hashes[tid],
+                       self.tg.label(tid))
+
+    def _sstate_args(self, tid: TaskId) -> tuple[Any, ...] | None:
+        if not is_sstate_task(self.tg, tid):
+            return None
+        tg = self.tg
+        h = self.plan.hashes[tid]
+        info = tg.info(tid)
+        outputs = _outputdirs(tg, tid)
+        deps = {tg.label(p): self.plan.hashes[p] for p in tg.graph.predecessors(tid)}
+        siginfo = info.signature(tid.task).sigdata(info.pn, h, deps)
+        return (outputs, str(tg.taskinfo(tid).flag("sstate-inputdirs") or ""), sstate_name(tg, tid, h),
+                [_manifest(tg, tid, i) for i in range(len(outputs))], siginfo, _var(tg, tid, "SSTATE_DIR"),
+                _var(tg, tid, "SSTATE_MIRRORS"))
+
+    def execute(self) -> bool:
+        plan, tg = self.plan, self.tg
+        self.report(BuildStarted(len(plan.run), len(plan.setscene), len(plan.uptodate)))
+        for tid, reason in sorted(plan.corrupt.items()):
+            self.report(SetsceneFailed(tg.label(tid), reason + ", rebuilding"))
+        restored = self._setscene()
+        ran, failed, skipped = 0, 0, 0
+        done: set[TaskId] = set(plan.uptodate) | set(restored)
+        index = {tid: i for i, tid in enumerate(plan.order)}
+        left = {tid: sum(1 for p in tg.graph.predecessors(tid) if p not in done) for tid in plan.run}
+        ready = [(index[tid], tid) for tid, n in left.items() if n == 0]
+        heapq.heapify(ready)
+        pending = set(plan.run)
+        running: dict[int, _Running] = {}
+        number = 0
+        stop = False
+
+        def finished(tid: TaskId) -> None:
+            done.add(tid)
+            pending.discard(tid)
+            for succ in tg.graph.successors(tid):
+                if succ in left:
+                    left[succ] -= 1
+                    if left[succ] == 0 and succ in pending:
+                        heapq.heappush(ready, (index[succ], succ))
+
+        try:
+            while True:
+                while ready and len(running) < self.jobs and not stop:
+                    _, tid = heapq.heappop(ready)
+                    if tid not in pending:
+                        continue
+                    number += 1
+                    label = tg.label(tid)
+                    if tg.taskinfo(tid).flag("noexec"):
+                        self.report(TaskStarted(label, number, len(plan.run), None))
+                        write_stamp(tg, tid, plan.hashes)
+                        ran += 1
+                        self.report(TaskSucceeded(label, 0.0))
+                        finished(tid)
+                        continue
+                    r, w = os.pipe()
+                    proc = self.ctx.Process(target=_worker_entry,
+                                            args=(self.parsed, self._job(tid), w, self._sstate_args(tid)))
+                    proc.start()
+                    os.close(w)
+                    running[proc.sentinel] = _Running(proc, tid, r, time.monotonic())
+                    self.report(TaskStarted(label, number, len(plan.run), None))
+                if not running:
+                    break
+                for sentinel in wait(list(running)):
+                    item = running.pop(sentinel)  # type: ignore[call-overload]
+                    item.process.join()
+                    log, note = self._read_result(item.fd)
+                    label = tg.label(item.tid)
+                    if item.process.exitcode == 0:
+                        write_stamp(tg, item.tid, plan.hashes)
+                        ran += 1
+                        self.report(TaskSucceeded(label, time.monotonic() - item.started))
+                        finished(item.tid)
+                        continue
+                    failed += 1
+                    pending.discard(item.tid)
+                    reason = (_reason_from_log(log) if log else None) or note or f"exit status {item.process.exitcode}"
+                    self.report(TaskFailed(label, log, tail(log), reason))
+                    for desc in sorted(nx.descendants(tg.graph, item.tid) & pending, key=index.__getitem__):
+                        pending.discard(desc)
+                        skipped += 1
+                        self.report(TaskSkipped(tg.label(desc), f"it depends on {label}, which failed"))
+                    if not self.keep_going:
+                        stop = True
+            skipped += len(pending)
+        except KeyboardInterrupt:
+            self._kill(running)
+            self.report(BuildFinished(ran, len(restored), failed, skipped + len(pending), len(plan.uptodate), True))
+            raise
+        self.report(BuildFinished(ran, len(restored), failed, skipped, len(plan.uptodate)))
+        return failed == 0
+
+    def _setscene(self) -> set[TaskId]:
+        restored: set[TaskId] = set()
+        items = sorted(self.plan.setscene.items())
+        if not items:
+            return restored
+
+        def one(item: tuple[TaskId, SstateObject]) -> TaskId:
+            restore(self.tg, item[0], item[1], self.plan.hashes)
+            return item[0]
+
+        with ThreadPoolExecutor(self.jobs) as pool:
+            for tid in pool.map(one, items):
+                restored.add(tid)
+                self.report(SetsceneRestored(self.tg.label(tid)))
+        return restored
+
+    @staticmethod
+    def _read_result(fd: int) -> tuple[str | None, str | None]:
+        chunks = []
+        while True:
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            chunks.append(data)
+        os.close(fd)
+        text = b"".join(chunks).decode("utf-8", "replace")
+        log, note = None, None
+        for line in text.splitlines():
+            if line.startswith("!"):
+                note = line[1:]
+            elif line:
+                log = line
+        return log, note
+
+    @staticmethod
+    def _kill(running: dict[int, _Running]) -> None:
+        for item in running.values():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(item.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        for item in running.values():
+            item.process.join(max(0.0, deadline - time.monotonic()))
+            if item.process.is_alive():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(item.process.pid, signal.SIGKILL)
+                item.process.join()
+            with contextlib.suppress(OSError):
+                os.close(item.fd)
+
+
+def _reason_from_log(log: str) -> str | None:
+    for line in reversed(tail(log, 60)):
+        if line.startswith("ERROR: "):
+            return line[len("ERROR: "):]
+    return None

@@ -1,0 +1,293 @@
+"""The engine-known variables: every variable the engine reads or the core configuration defines.
+
+One table, with type, default and doc. ``docs/variables.md`` is generated from it
+(``python -m layerbuild.variables > docs/variables.md``) and a test keeps the two equal and checks
+that every variable ``conf/layerbuild.conf`` assigns is listed here.
+
+A name ending in ``_<collection>``, ``_<pn>`` or ``:<package>`` stands for a family of variables.
+``default`` is the value as written in ``conf/layerbuild.conf`` (or ``conf/layer.conf``), before
+expansion; ``None`` when the core configuration does not set the variable.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+#: The value types a variable can have.
+#:
+#: ``string``: free text. ``list``: words separated by white space. ``pathlist``: directories
+#: separated by ``:``. ``path``: one file or directory. ``boolean``: ``1``/``yes``/``true`` or
+#: ``0``/``no``/``false`` (empty is false). ``integer``: a decimal number. ``regex``: a Python
+#: regular expression.
+TYPES = ("string", "list", "pathlist", "path", "boolean", "integer", "regex")
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    name: str
+    type: str
+    default: str | None
+    doc: str
+
+
+_IGNORE_VARS = (
+    "TMPDIR FILE PATH PWD BB_TASKHASH BBPATH BBSERVER DL_DIR THISDIR FILESEXTRAPATHS FILE_DIRNAME HOME "
+    "LOGNAME SHELL USER USERNAME TERM DATE TIME DATETIME SSTATE_DIR SSTATE_MIRRORS TOPDIR BB_NUMBER_THREADS "
+    "BB_NUMBER_PARSE_THREADS PARALLEL_MAKE CACHE STAMPS_DIR BASE_WORKDIR DEPLOY_DIR LOG_DIR PKGDATA_DIR "
+    "STAGING_DIR BB_CURRENT_MC FILE_LAYERNAME LAYERDIR BBFILES BBLAYERS BBFILE_COLLECTIONS BB_ENV_PASSTHROUGH "
+    "BB_TASKDEPDATA BUILD_ARCH BUILD_OS __BBAPPEND __BB_RECIPE_FILE FILESPATH"
+)
+
+_OVERRIDES = ("${TARGET_OS}:${TRANSLATED_TARGET_ARCH}:pn-${PN}:${MACHINEOVERRIDES}:${DISTROOVERRIDES}:"
+              "${CLASSOVERRIDE}:forcevariable")
+
+
+def _v(name: str, type_: str, default: str | None, doc: str) -> Variable:
+    return Variable(name, type_, default, doc)
+
+
+VARIABLES: tuple[Variable, ...] = (
+    # -- layers and the build directory -------------------------------------------------------------
+    _v("TOPDIR", "path", None,
+       "The build directory (the one holding conf/bblayers.conf). Set by layerbuild before any file is read."),
+    _v("BBLAYERS", "list", None,
+       "The layer directories of the build, in order; set in conf/bblayers.conf."),
+    _v("BBPATH", "pathlist", None,
+       "Directories searched for conf/layerbuild.conf, classes and include files. Each layer.conf "
+       "adds its own directory: BBPATH .= \":${LAYERDIR}\"."),
+    _v("BBFILES", "list", None,
+       "Glob patterns of the recipe (.bb) and append (.bbappend) files; each layer.conf adds its own."),
+    _v("BBFILES_DYNAMIC", "list", None,
+       "Entries collection:pattern (or !collection:pattern) whose pattern is added to BBFILES only when "
+       "the collection is present (or absent)."),
+    _v("BBMASK", "list", None,
+       "Regular expressions; recipe and append files whose path matches any of them are ignored."),
+    _v("BBFILE_COLLECTIONS", "list", None,
+       "The collection names the layers define; each layer.conf adds its own name."),
+    _v("BBFILE_PATTERN_<collection>", "regex", None,
+       "Matches the paths of the recipe files that belong to the collection, usually \"^${LAYERDIR}/\"."),
+    _v("BBFILE_PRIORITY_<collection>", "integer", None,
+       "The collection's priority: when several files provide the same recipe, the highest priority wins "
+       "unless PREFERRED_VERSION says otherwise."),
+    _v("LAYERDEPENDS_<collection>", "list", None,
+       "Collections this one needs, each optionally followed by a version requirement such as "
+       "\"core (>= 1)\"; a missing collection or version is an error."),
+    _v("LAYERVERSION_<collection>", "string", None,
+       "The collection's version, compared against the version requirements in LAYERDEPENDS."),
+    _v("LAYERSERIES_COMPAT_<collection>", "list", None,
+       "The core release series the collection works with; it must share a name with "
+       "LAYERSERIES_CORENAMES."),
+    _v("LAYERSERIES_CORENAMES", "list", None,
+       "The release series the core layer belongs to (\"alder\" for this core layer)."),
+    _v("LAYERDIR", "path", None,
+       "The directory of the layer whose conf/layer.conf is being read; references to it are replaced "
+       "by the literal path afterwards, and it is unset once all layers are read."),
+    _v("LAYERDIR_RE", "regex", None, "LAYERDIR escaped for use in a regular expression."),
+    _v("BB_DANGLINGAPPENDS_WARNONLY", "boolean", None,
+       "When \"1\", \"yes\" or \"true\", a .bbappend that matches no recipe is ignored instead of stopping the parse."),
+    _v("INHERIT", "list", None,
+       "Classes inherited by every recipe (through the configuration); looked up in classes-global/ "
+       "and classes/."),
+    _v("BB_DEFER_BBCLASSES", "list", None,
+       "Classes whose plain inherit is treated as inherit_defer."),
+    _v("BB_CURRENT_MC", "string", None,
+       "The multiconfig being parsed; always empty, as layerbuild has no multiconfig."),
+    _v("CACHE", "path", "${TMPDIR}/cache",
+       "Where the parse cache (recipe summaries) is kept."),
+    _v("BB_NUMBER_PARSE_THREADS", "integer", "${@os.cpu_count()}",
+       "How many processes parse recipes at once."),
+    _v("BB_NUMBER_THREADS", "integer", "${@os.cpu_count()}",
+       "How many tasks run at once (the default of -j)."),
+    _v("PARALLEL_MAKE", "string", "-j ${@os.cpu_count()}", "Options passed to make for parallel builds."),
+
+    # -- the recipe file ----------------------------------------------------------------------------
+    _v("FILE", "path", None, "The file being read; in a recipe's final datastore, the recipe file."),
+    _v("FILE_LAYERNAME", "string", None, "The collection name of the layer the recipe file belongs to."),
+    _v("FILE_DIRNAME", "path", "${@os.path.dirname(d.getVar('FILE', False))}",
+       "The directory of the recipe file."),
+    _v("THISDIR", "path", "${@os.path.dirname(d.getVar('FILE'))}",
+       "The directory of the file being read; use it with := in a .bbappend to name the append's own directory."),
+    _v("PN", "string", "${@bb.parse.vars_from_file(d.getVar('FILE', False),d)[0] or 'defaultpkgname'}",
+       "The recipe name, from the file name PN_PV_PR.bb."),
+    _v("PV", "string", "${@bb.parse.vars_from_file(d.getVar('FILE', False),d)[1] or '1.0'}",
+       "The recipe version, from the file name (1.0 when the name has none)."),
+    _v("PR", "string", "${@bb.parse.vars_from_file(d.getVar('FILE', False),d)[2] or 'r0'}",
+       "The recipe revision (r0 when the file name has none)."),
+    _v("PE", "integer", "", "The epoch; compared before PV when versions are compared."),
+    _v("EXTENDPE", "string", "${@['','${PE}:'][int(d.getVar('PE') or 0) > 0]}",
+       "\"${PE}:\" when PE is above 0, else empty."),
+    _v("PKGV", "string", "${PV}", "The version of the packages the recipe writes."),
+    _v("PKGR", "string", "${PR}", "The revision of the packages the recipe writes."),
+    _v("PF", "string", "${PN}-${PV}-${PR}", "Name, version and revision of the recipe."),
+    _v("P", "string", "${PN}-${PV}", "Name and version of the recipe."),
+    _v("BPN", "string", "${PN}", "The base recipe name."),
+    _v("BP", "string", "${BPN}-${PV}", "Base name and version."),
+    _v("PROVIDES", "list", "",
+       "Extra names the recipe provides besides PN (for example virtual/ names)."),
+    _v("DEPENDS", "list", "", "Build-time dependencies: names other recipes provide."),
+    _v("PACKAGES", "list", None, "The packages the recipe splits its output into."),
+    _v("RDEPENDS:<package>", "list", None, "Run-time dependencies of a package."),
+    _v("RRECOMMENDS:<package>", "list", None, "Recommended (weak) run-time dependencies of a package."),
+    _v("RPROVIDES:<package>", "list", None, "Extra run-time names a package provides."),
+    _v("PREFERRED_VERSION_<pn>", "string", None,
+       "The version of <pn> to use, as [PE:]PV[_PR]; a trailing % matches any rest of PV."),
+    _v("PREFERRED_PROVIDER_<name>", "string", None,
+       "The recipe (PN) to use when several recipes provide <name>."),
+    _v("SUMMARY", "string", "${PN} version ${PV}-${PR}", "A one-line description of the recipe."),
+    _v("DESCRIPTION", "string", "${SUMMARY}.", "A longer description of the recipe."),
+    _v("SECTION", "string", "base", "The package section."),
+    _v("LICENSE", "string", "INVALID", "The licence of the recipe's sources (weak default)."),
+    _v("HOMEPAGE", "string", "", "The upstream project's web page."),
+
+    # -- machine, distro and architecture -----------------------------------------------------------
+    _v("MACHINE", "string", None,
+       "The machine to build for; conf/machine/${MACHINE}.conf is required when it is set."),
+    _v("DISTRO", "string", None,
+       "The distribution policy; conf/distro/${DISTRO}.conf is required when it is set."),
+    _v("DISTRO_FEATURES", "list", None,
+       "Features of the distribution; \"usrmerge\" puts /bin, /sbin and /lib under /usr."),
+    _v("BUILD_ARCH", "string", "${@os.uname()[4]}", "The architecture of the build host."),
+    _v("BUILD_OS", "string", "${@os.uname()[0].lower()}", "The operating system of the build host."),
+    _v("TARGET_ARCH", "string", "${BUILD_ARCH}", "The architecture the recipes are built for."),
+    _v("TARGET_OS", "string", "linux", "The operating system the recipes are built for."),
+    _v("TRANSLATED_TARGET_ARCH", "string", "${@d.getVar('TARGET_ARCH').replace('_', '-')}",
+       "TARGET_ARCH with '_' replaced by '-', usable as an override."),
+    _v("TUNE_PKGARCH", "string", "${TARGET_ARCH}", "The package architecture of tuned packages (weak default)."),
+    _v("PACKAGE_ARCH", "string", "${TUNE_PKGARCH}", "The architecture the recipe's packages are written for."),
+    _v("MACHINE_ARCH", "string", "${@d.getVar('MACHINE').replace('-', '_')}",
+       "The package architecture of machine-specific packages."),
+    _v("DPKG_ARCH", "string", "${TARGET_ARCH}", "The architecture name written into .deb packages."),
+    _v("SYSTEMD_ARCHITECTURE", "string", "${TRANSLATED_TARGET_ARCH}",
+       "systemd's name for the architecture, written into extension-release files."),
+    _v("OVERRIDES", "string", _OVERRIDES,
+       "Colon-separated list of the active overrides; the right-most has the highest priority."),
+    _v("CLASSOVERRIDE", "string", "class-target", "The override naming the kind of recipe."),
+    _v("DISTROOVERRIDES", "string", "${DISTRO}", "Overrides contributed by the distro."),
+    _v("MACHINEOVERRIDES", "string", "${MACHINE}", "Overrides contributed by the machine."),
+
+    # -- directories --------------------------------------------------------------------------------
+    _v("TMPDIR", "path", "${TOPDIR}/tmp", "Where all build output goes."),
+    _v("DL_DIR", "path", "${TOPDIR}/downloads", "Downloaded sources; can be shared between build directories."),
+    _v("SSTATE_DIR", "path", "${TOPDIR}/sstate-cache",
+       "The shared-state cache; can be shared between build directories."),
+    _v("STAMPS_DIR", "path", "${TMPDIR}/stamps", "Where task stamps are kept."),
+    _v("STAMP", "path", "${STAMPS_DIR}/${PACKAGE_ARCH}/${PN}/${PV}-${PR}", "The stamp file prefix of a recipe."),
+    _v("BASE_WORKDIR", "path", "${TMPDIR}/work", "The top of the recipes' work directories."),
+    _v("WORKDIR", "path", "${BASE_WORKDIR}/${PACKAGE_ARCH}/${PN}/${PV}-${PR}", "The recipe's work directory."),
+    _v("T", "path", "${WORKDIR}/temp", "Task logs (log.do_TASK) and run scripts (run.do_TASK)."),
+    _v("UNPACKDIR", "path", "${WORKDIR}/sources", "Where sources are unpacked."),
+    _v("S", "path", "${UNPACKDIR}/${BP}", "The unpacked source tree."),
+    _v("B", "path", "${S}", "The build tree."),
+    _v("D", "path", "${WORKDIR}/image", "The destination directory do_install installs into."),
+    _v("PKGD", "path", "${WORKDIR}/package", "The copy of D that packaging works on."),
+    _v("PKGDEST", "path", "${WORKDIR}/packages-split", "The per-package trees after splitting."),
+    _v("PKGDATA_DIR", "path", "${TMPDIR}/pkgdata/${MACHINE}", "Package metadata shared between recipes."),
+    _v("DEPLOY_DIR", "path", "${TMPDIR}/deploy", "The top of the deploy directories."),
+    _v("DEPLOY_DIR_DEB", "path", "${DEPLOY_DIR}/deb", "Where .deb packages and their Packages index go."),
+    _v("DEPLOY_DIR_IMAGE", "path", "${DEPLOY_DIR}/images/${MACHINE}", "Where images go."),
+    _v("LOG_DIR", "path", "${TMPDIR}/log", "Build-wide logs."),
+    _v("STAGING_DIR", "path", "${TMPDIR}/sysroots-components", "Per-recipe sysroot components."),
+    _v("RECIPE_SYSROOT", "path", "${WORKDIR}/recipe-sysroot", "The recipe's sysroot of build dependencies."),
+    _v("STAGING_DIR_TARGET", "path", "${RECIPE_SYSROOT}", "The target sysroot."),
+    _v("STAGING_DIR_HOST", "path", "${RECIPE_SYSROOT}", "The host sysroot."),
+    _v("SYSROOT_DESTDIR", "path", "${WORKDIR}/sysroot-destdir", "What the recipe stages for others."),
+    _v("FILESPATH", "pathlist", "${FILE_DIRNAME}/${BP}:${FILE_DIRNAME}/${BPN}:${FILE_DIRNAME}/files",
+       "Directories searched for file:// sources."),
+    _v("FILESEXTRAPATHS", "pathlist", "", "Directories searched before FILESPATH (set in .bbappend files)."),
+
+    # -- installation paths -------------------------------------------------------------------------
+    _v("base_prefix", "path", "", "The prefix of the root file system directories."),
+    _v("prefix", "path", "/usr", "The installation prefix."),
+    _v("exec_prefix", "path", "${prefix}", "The prefix of architecture-dependent files."),
+    _v("root_prefix", "path",
+       "${@bb.utils.contains('DISTRO_FEATURES', 'usrmerge', '${exec_prefix}', '${base_prefix}', d)}",
+       "The prefix of /bin, /sbin and /lib: /usr with usrmerge, else empty."),
+    _v("baselib", "string", "lib", "The name of the library directory."),
+    _v("base_bindir", "path", "${root_prefix}/bin", "Essential programs."),
+    _v("base_sbindir", "path", "${root_prefix}/sbin", "Essential system programs."),
+    _v("base_libdir", "path", "${root_prefix}/${baselib}", "Essential libraries."),
+    _v("nonarch_base_libdir", "path", "${root_prefix}/lib", "Essential architecture-independent lib directory."),
+    _v("sysconfdir", "path", "${base_prefix}/etc", "Configuration files."),
+    _v("servicedir", "path", "${base_prefix}/srv", "Data served by the system."),
+    _v("sharedstatedir", "path", "${base_prefix}/com", "Shared state data."),
+    _v("localstatedir", "path", "${base_prefix}/var", "Variable state data."),
+    _v("bindir", "path", "${exec_prefix}/bin", "User programs."),
+    _v("sbindir", "path", "${exec_prefix}/sbin", "System programs."),
+    _v("libdir", "path", "${exec_prefix}/${baselib}", "Libraries."),
+    _v("nonarch_libdir", "path", "${exec_prefix}/lib", "Architecture-independent lib directory."),
+    _v("libexecdir", "path", "${exec_prefix}/libexec", "Programs run by other programs."),
+    _v("includedir", "path", "${exec_prefix}/include", "C headers."),
+    _v("oldincludedir", "path", "${exec_prefix}/include", "C headers (old location)."),
+    _v("datadir", "path", "${prefix}/share", "Architecture-independent data."),
+    _v("mandir", "path", "${datadir}/man", "Manual pages."),
+    _v("docdir", "path", "${datadir}/doc", "Documentation."),
+    _v("infodir", "path", "${datadir}/info", "Info pages."),
+    _v("localedir", "path", "${libdir}/locale", "Locale data."),
+    _v("systemd_unitdir", "path", "${nonarch_base_libdir}/systemd", "systemd's library directory."),
+    _v("systemd_system_unitdir", "path", "${systemd_unitdir}/system", "systemd system units."),
+    _v("systemd_user_unitdir", "path", "${nonarch_libdir}/systemd/user", "systemd user units."),
+
+    # -- tasks --------------------------------------------------------------------------------------
+    _v("BB_DEFAULT_TASK", "string", "build", "The task run for a target when neither -c nor recipe:do_task names one."),
+    _v("SSTATE_MANIFESTS", "path", "${TMPDIR}/sstate-control", "Where the shared-state manifests are kept."),
+    _v("LC_ALL", "string", "C.UTF-8", "The locale tasks run with (exported)."),
+    _v("TZ", "string", "UTC", "The time zone tasks run in (exported)."),
+
+    # -- reproducibility and signatures -------------------------------------------------------------
+    _v("SOURCE_DATE_EPOCH", "integer", "1577836800",
+       "The time (seconds since 1970) every package and image is stamped with; the environment "
+       "variable of the same name takes precedence (weak default)."),
+    _v("DATE", "string", None, "The UTC date the build started (YYYYMMDD); set by layerbuild."),
+    _v("TIME", "string", None, "The UTC time the build started (HHMMSS); set by layerbuild."),
+    _v("DATETIME", "string", "${DATE}${TIME}", "DATE and TIME together, as used in image names."),
+    _v("BB_BASEHASH_IGNORE_VARS", "list", _IGNORE_VARS,
+       "Variables that never make a task's signature change."),
+)
+
+
+def by_name() -> dict[str, Variable]:
+    return {v.name: v for v in VARIABLES}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown() -> str:
+    """docs/variables.md: the table as a Markdown reference."""
+    lines = [
+        "# Variables known to the engine",
+        "",
+        "<!-- Generated by `python -m layerbuild.variables > docs/variables.md`; edit layerbuild/variables.py. -->",
+        "",
+        "Every variable the engine reads or the core configuration (`conf/layerbuild.conf`,",
+        "`conf/layer.conf`) defines. A name with `<collection>`, `<pn>`, `<name>` or `<package>` stands for",
+        "a family: `BBFILE_PRIORITY_core`, `PREFERRED_VERSION_hello`, `RDEPENDS:hello-dev`. The default is",
+        "the value as written in the core configuration, before expansion; `(none)` means the variable is",
+        "unset unless a configuration file or recipe sets it.",
+        "",
+        "Types: " + ", ".join(f"`{t}`" for t in TYPES) + " (`list`: words separated by white space;",
+        "`pathlist`: directories separated by `:`; `boolean`: `1`/`yes`/`true` or `0`/`no`/`false`).",
+        "",
+        "| Variable | Type | Default | Description |",
+        "|---|---|---|---|",
+    ]
+    for var in VARIABLES:
+        if var.default is None:
+            default = "(none)"
+        elif var.default == "":
+            default = "`\"\"`"
+        else:
+            default = f"`{_cell(var.default)}`"
+        lines.append(f"| `{_cell(var.name)}` | {var.type} | {default} | {_cell(var.doc)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    sys.stdout.write(markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
