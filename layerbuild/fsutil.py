@@ -15,8 +15,8 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str], mode: int = 0o644) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success fsync it and rename it into place.
+def atomic_output(path: str | os.PathLike[str], mode: int = 0o644, durable: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it into place (fsync first if ``durable``).
 
     On any exception the temporary file is removed and ``path`` is left as it was.
     """
@@ -28,8 +28,9 @@ def atomic_output(path: str | os.PathLike[str], mode: int = 0o644) -> Iterator[P
     try:
         yield tmp
         os.chmod(tmp, mode)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
         os.replace(tmp, final)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -178,10 +178,21 @@ def open_log(d: DataStore, task: str) -> str:
     return log
 
 
+def _die_with_parent() -> None:
+    """Ask the kernel to kill this worker if the build process dies (so no orphan publishes anything)."""
+    import ctypes
+    import signal
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 def worker_main(parsed: Any, job: TaskJob, result_fd: int) -> int:
     """Body of a task's worker process: returns the exit status; writes the log path to ``result_fd``."""
     from .recipe import parse_recipe
     os.setpgrp()
+    _die_with_parent()
     log = ""
     try:
         config = parsed
