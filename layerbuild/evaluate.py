@@ -338,6 +338,9 @@ class Evaluator:
 
         Raises ``SkipRecipe`` when the recipe asks to be skipped.
         """
+        fn = d.getVar("__BB_RECIPE_FILE", False) or d.getVar("FILE", False) or ""
+        deferred = [entry[0] for entry in d.getVar("__BBDEFINHERITS", False) or []]
+        fire_event(d, "RecipePreDeferredInherits", fn=fn, inherits=deferred)
         while True:
             pending = d.getVar("__BBDEFINHERITS", False) or []
             if not pending:
@@ -345,15 +348,15 @@ class Evaluator:
             classes, filename, lineno = pending.pop(0)
             d.setVar("__BBDEFINHERITS", pending)
             self.inherit(d, classes, Location(filename, lineno), deferred=True)
-        fire_event(d, "RecipePreFinalise")
+        fire_event(d, "RecipePreFinalise", fn=fn)
         expand_keys(d)
-        fire_event(d, "RecipePostKeyExpansion")
+        fire_event(d, "RecipePostKeyExpansion", fn=fn)
         run_anonymous(d)
         tasks = d.getVar("__BBTASKS", False) or []
-        fire_event(d, "RecipeTaskPreProcess", tasklist=list(tasks))
+        fire_event(d, "RecipeTaskPreProcess", fn=fn, tasklist=list(tasks))
         for task in tasks:
             d.setVarFlag(d.expand(task), "task", 1)
-        fire_event(d, "RecipeParsed")
+        fire_event(d, "RecipeParsed", fn=fn)
 
 
 def fire_event(d: DataStore, name: str, **attrs: Any) -> None:
@@ -371,12 +374,12 @@ def fire_event(d: DataStore, name: str, **attrs: Any) -> None:
             raise ParseError(f"event handler {handler} is not defined", d.current_location)
         filename = d.getVarFlag(handler, "filename", False) or "<handler>"
         lineno = int(d.getVarFlag(handler, "lineno", False) or 1)
-        code = _compile_block(f"def {handler}(e):\n{body}", filename, lineno)
+        code = _compile_block(f"def {handler}(e, d):\n{body}", filename, lineno)
         env = dict(d.pyglobals)
         exec(code, env)
         loc = Location(filename, lineno)
         try:
-            env[handler](event)
+            env[handler](event, d)
         except (SkipRecipe, ParseError, PythonError, ExpansionError, FatalError):
             raise
         except Exception as exc:

@@ -7,6 +7,7 @@ starts with it and with every class already parsed once).
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import shutil
@@ -22,6 +23,8 @@ from .evaluate import Evaluator
 from .layers import RecipeFiles, appends_for, collect_files, dangling_appends
 from .providers import Recipes, choose
 from .recipe import RecipeInfo, parse_recipe, recipe_info
+
+logger = logging.getLogger("layerbuild.parse")
 
 TEMPLATE_MARK = "##COREBASE##"
 
@@ -126,9 +129,13 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
     """Parse every recipe of the configuration, from the cache where it is still valid."""
     files = collect_files(config.d, config.layerset)
     dangling = dangling_appends(files.recipes, files.appends)
-    if dangling and not (config.d.getVar("BB_DANGLINGAPPENDS_WARNONLY") or "") in ("1", "yes", "true"):
-        raise LayerError(f"no recipe matches {os.path.basename(dangling[0])}", Location(dangling[0]),
-                         hint="remove or rename the .bbappend, or add the layer with its recipe")
+    if dangling:
+        if (config.d.getVar("BB_DANGLINGAPPENDS_WARNONLY") or "").lower() not in ("1", "yes", "true", "y"):
+            raise LayerError(f"no recipe matches {os.path.basename(dangling[0])}", Location(dangling[0]),
+                             hint="remove or rename the .bbappend, or add the layer with its recipe "
+                                  '(BB_DANGLINGAPPENDS_WARNONLY = "1" makes this a warning)')
+        for append in dangling:
+            logger.warning("%s: no recipe matches this .bbappend", append)
     state = FileState()
     cachedir = config.d.getVar("CACHE") or os.path.join(config.d.getVar("TMPDIR") or config.topdir, "cache")
     key = config_key(config.files, state, tuple(f"{k}={v}" for k, v in sorted(environment_settings().items())))

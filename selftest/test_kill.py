@@ -1,0 +1,89 @@
+"""kill -9 of a whole build at random moments never leaves anything a later build trusts wrongly.
+
+Ten builds are killed at random points; then a build runs to completion and its outputs must equal
+those of a build that was never interrupted, and a further build must find nothing to do.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import CORE, make_build, make_layer
+from test_tasks import LOGTASKS
+
+
+def _tree(root: Path) -> Path:
+    recipes = {"classes/logtasks.bbclass": LOGTASKS}
+    for i in range(4):
+        dep = f'DEPENDS = "k{i - 1}"\n' if i else ""
+        recipes[f"recipes/k{i}/k{i}_1.0.bb"] = f'inherit logtasks\n{dep}MSG = "kill {i}"\nTASK_SLEEP = "0.02"\n'
+    layer = make_layer(root, "kill", recipes)
+    return make_build(root, [layer])
+
+
+def _outputs(build: Path) -> dict[str, bytes]:
+    out = {}
+    for sub in ("tmp/sysroots-components", "tmp/deploy/fake-debs"):
+        base = build / sub
+        for path in sorted(base.rglob("*")):
+            if path.is_file():
+                out[str(path.relative_to(base))] = path.read_bytes()
+    return out
+
+
+def _run(build: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "layerbuild.cli", "-B", str(build), "-j", "2", "k3"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, start_new_session=True)
+
+
+def test_kill_9_at_random_moments(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=CORE)
+    reference = _tree(tmp_path / "reference")
+    proc = _run(reference, env)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    want = _outputs(reference)
+    assert len(want) == 5  # four sysroots and the target's package output
+
+    build = _tree(tmp_path / "killed")
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    for _round in range(10):
+        proc = _run(build, env)
+        time.sleep(rng.uniform(0.05, 1.2))
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=60)
+    proc = _run(build, env)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, f"seed {seed}: {err.decode()}"
+    assert _outputs(build) == want, f"seed {seed}"
+    proc = _run(build, env)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and b"0 tasks run" in err, f"seed {seed}: {err.decode()}"
+    assert not list(build.rglob("*.tmp")), f"seed {seed}: temporary files left behind"
+
+    # lose TMPDIR, then kill builds that are restoring from sstate
+    shutil.rmtree(build / "tmp")
+    for _round in range(4):
+        proc = _run(build, env)
+        time.sleep(rng.uniform(0.05, 0.6))
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=60)
+    proc = _run(build, env)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, f"seed {seed}: {err.decode()}"
+    target = {k: v for k, v in want.items() if k.startswith("k3")}
+    assert {k: v for k, v in _outputs(build).items() if k.startswith("k3")} == target, f"seed {seed}"

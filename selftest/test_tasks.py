@@ -1,0 +1,326 @@
+"""The task engine on a mini layer whose tasks append ``recipe:task`` to a log.
+
+Order and parallelism, cross-recipe flags, -c/-f/-k/-n/-g, signatures deciding exactly what reruns,
+sstate restore into a fresh TMPDIR, corrupt sstate objects, and the build directory lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import CORE, Runner, make_build, make_layer
+
+LOGTASKS = r'''
+TASKLOG = "${TOPDIR}/tasks.log"
+TASKLOG[doc] = "where the mini layer's tasks record themselves"
+B = "${WORKDIR}/build"
+SSTATETASKS += "do_populate_sysroot do_package_write_deb"
+
+logtask() {
+    ( flock 9; echo "${PN}:$1 start $(date +%s.%N)" >> ${TASKLOG} ) 9>>${TASKLOG}.lock
+    sleep ${TASK_SLEEP}
+    ( flock 9; echo "${PN}:$1 end $(date +%s.%N)" >> ${TASKLOG} ) 9>>${TASKLOG}.lock
+}
+TASK_SLEEP ?= "0"
+TASK_SLEEP[vardepsexclude] = "TASK_SLEEP"
+
+do_fetch() {
+    logtask do_fetch
+}
+do_unpack() {
+    logtask do_unpack
+}
+do_patch() {
+    logtask do_patch
+}
+do_configure() {
+    logtask do_configure
+}
+do_compile() {
+    logtask do_compile
+    echo "${MSG}" > ${B}/out.txt
+}
+do_install() {
+    logtask do_install
+    mkdir -p ${D}/usr/share/${PN}
+    cp ${B}/out.txt ${D}/usr/share/${PN}/
+}
+do_populate_sysroot() {
+    logtask do_populate_sysroot
+    rm -rf ${SYSROOT_DESTDIR}
+    mkdir -p ${SYSROOT_DESTDIR}
+    cp -a ${D}/. ${SYSROOT_DESTDIR}/
+}
+do_package() {
+    logtask do_package
+}
+do_package_write_deb() {
+    logtask do_package_write_deb
+    mkdir -p ${WORKDIR}/deploy-debs
+    echo "${PN} ${MSG}" > ${WORKDIR}/deploy-debs/${PN}.txt
+}
+do_compile[dirs] = "${B}"
+do_install[cleandirs] = "${D}"
+do_package_write_deb[cleandirs] = "${WORKDIR}/deploy-debs"
+do_populate_sysroot[sstate-inputdirs] = "${SYSROOT_DESTDIR}"
+do_populate_sysroot[sstate-outputdirs] = "${TMPDIR}/sysroots-components/${PN}"
+do_package_write_deb[sstate-inputdirs] = "${WORKDIR}/deploy-debs"
+do_package_write_deb[sstate-outputdirs] = "${DEPLOY_DIR}/fake-debs"
+do_configure[deptask] = "do_populate_sysroot"
+do_package_write_deb[rdeptask] = "do_package"
+'''
+
+
+def _layer(tmp_path: Path, recipes: dict[str, str], cls: str = LOGTASKS) -> Path:
+    files = {"classes/logtasks.bbclass": cls}
+    files.update(recipes)
+    layer = make_layer(tmp_path, "tasks", files)
+    return make_build(tmp_path, [layer])
+
+
+def _chain(tmp_path: Path, n: int = 3, extra: str = "") -> Path:
+    recipes = {}
+    for i in range(n):
+        dep = f'DEPENDS = "r{i - 1}"\n' if i else ""
+        recipes[f"recipes/r{i}/r{i}_1.0.bb"] = f'inherit logtasks\n{dep}MSG = "hello {i}"\n{extra}'
+    return _layer(tmp_path, recipes)
+
+
+def _log(build: Path) -> list[tuple[str, str, float]]:
+    path = build / "tasks.log"
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        label, what, when = line.split()
+        out.append((label, what, float(when)))
+    return out
+
+
+def _ran(build: Path) -> list[str]:
+    return [label for label, what, _ in _log(build) if what == "end"]
+
+
+def _reset_log(build: Path) -> None:
+    (build / "tasks.log").unlink(missing_ok=True)
+
+
+def test_order_follows_the_graph(tmp_path: Path, lb: Runner) -> None:
+    build = _chain(tmp_path)
+    status, out, err = lb("-B", str(build), "r2")
+    assert status == 0, err
+    events = _log(build)
+    start = {label: t for label, what, t in events if what == "start"}
+    end = {label: t for label, what, t in events if what == "end"}
+    chain = ["do_fetch", "do_unpack", "do_patch", "do_configure", "do_compile", "do_install", "do_populate_sysroot"]
+    for pn in ("r0", "r1", "r2"):
+        for a, b in zip(chain, chain[1:]):
+            assert end[f"{pn}:{a}"] <= start[f"{pn}:{b}"], (pn, a, b)
+    # [deptask] over DEPENDS: r1 configures only after r0's sysroot is populated
+    assert end["r0:do_populate_sysroot"] <= start["r1:do_configure"]
+    assert end["r1:do_populate_sysroot"] <= start["r2:do_configure"]
+    assert (build / "tmp/sysroots-components/r1/usr/share/r1/out.txt").read_text() == "hello 1\n"
+    assert "Build succeeded" in err
+
+
+def test_independent_tasks_run_in_parallel(tmp_path: Path, lb: Runner) -> None:
+    recipes = {f"recipes/p{i}/p{i}_1.0.bb": 'inherit logtasks\nMSG = "x"\nTASK_SLEEP = "0.6"\n' for i in range(2)}
+    build = _layer(tmp_path, recipes)
+    status, _, err = lb("-B", str(build), "-j", "2", "p0:do_fetch", "p1:do_fetch")
+    assert status == 0, err
+    events = {(label, what): t for label, what, t in _log(build)}
+    assert events[("p0:do_fetch", "start")] < events[("p1:do_fetch", "end")]
+    assert events[("p1:do_fetch", "start")] < events[("p0:do_fetch", "end")]
+    _reset_log(build)
+    status, _, err = lb("-B", str(build), "-j", "1", "-f", "p0:do_fetch", "p1:do_fetch")
+    assert status == 0, err
+    events = {(label, what): t for label, what, t in _log(build)}
+    first, second = sorted(["p0:do_fetch", "p1:do_fetch"], key=lambda k: events[(k, "start")])
+    assert events[(first, "end")] <= events[(second, "start")]
+
+
+def test_unchanged_rebuild_runs_nothing_and_changed_variable_reruns_exactly_its_dependents(
+        tmp_path: Path, lb: Runner) -> None:
+    build = _chain(tmp_path)
+    assert lb("-B", str(build), "r2")[0] == 0
+    _reset_log(build)
+    status, _, err = lb("-B", str(build), "r2")
+    assert status == 0 and _ran(build) == []
+    assert "0 tasks run" in err
+    # MSG is read by do_compile (and do_package_write_deb): r1 rebuilds from do_compile, r2 from do_configure
+    recipe = build.parent / "meta-tasks/recipes/r1/r1_1.0.bb"
+    recipe.write_text(recipe.read_text().replace('"hello 1"', '"changed"'))
+    status, _, err = lb("-B", str(build), "r2")
+    assert status == 0, err
+    assert sorted(_ran(build)) == sorted([
+        "r1:do_compile", "r1:do_install", "r1:do_populate_sysroot",
+        "r2:do_configure", "r2:do_compile", "r2:do_install", "r2:do_populate_sysroot",
+        "r2:do_package", "r2:do_package_write_deb"])
+    assert (build / "tmp/sysroots-components/r1/usr/share/r1/out.txt").read_text() == "changed\n"
+
+
+def test_ignored_and_excluded_variables_rerun_nothing(tmp_path: Path, lb: Runner) -> None:
+    build = _chain(tmp_path, extra='IGNORED_THING = "1"\n')
+    local = build / "conf/local.conf"
+    local.write_text(local.read_text() + 'BB_BASEHASH_IGNORE_VARS:append = " IGNORED_THING"\n')
+    assert lb("-B", str(build), "r2")[0] == 0
+    for recipe in (build.parent / "meta-tasks/recipes").glob("*/*.bb"):
+        recipe.write_text(recipe.read_text().replace('IGNORED_THING = "1"', 'IGNORED_THING = "2"\nTASK_SLEEP = "0"'))
+    _reset_log(build)
+    status, _, err = lb("-B", str(build), "r2")
+    assert status == 0 and _ran(build) == [], err
+
+
+def test_sstate_restores_into_fresh_tmpdir_with_no_task_run(tmp_path: Path, lb: Runner) -> None:
+    build = _chain(tmp_path)
+    assert lb("-B", str(build), "r2")[0] == 0
+    deployed = (build / "tmp/deploy/fake-debs/r2.txt").read_text()
+    shutil.rmtree(build / "tmp")
+    _reset_log(build)
+    status, _, err = lb("-B", str(build), "r2")
+    assert status == 0, err
+    assert _ran(build) == []
+    assert "restored from sstate" in err and "Restored r2:do_package_write_deb from sstate" in err
+    assert (build / "tmp/deploy/fake-debs/r2.txt").read_text() == deployed
+    assert (build / "tmp/sysroots-components/r2/usr/share/r2/out.txt").read_text() == "hello 2\n"
+    # what the target did not need is not restored
+    assert not (build / "tmp/sysroots-components/r0").exists()
+
+
+def test_corrupt_sstate_object_is_rebuilt(tmp_path: Path, lb: Runner) -> None:
+    build = _chain(tmp_path, n=1)
+    assert lb("-B", str(build), "r0")[0] == 0
+    objects = sorted((build / "sstate-cache").rglob("*do_populate_sysroot.tar.zst"))
+    assert len(objects) == 1
+    data = objects[0].read_bytes()
+    objects[0].write_bytes(data[: len(data) // 2])
+    shutil.rmtree(build / "tmp")
+    _reset_log(build)
+    status, _, err = lb("-B", str(build), "r0")
+    assert status == 0, err
+    assert "is corrupt (checksum mismatch)" in err
+    assert "r0:do_populate_sysroot" in _ran(build)
+    assert (build / "tmp/sysroots-components/r0/usr/share/r0/out.txt").read_text() == "hello 0\n"
+    # the rebuilt object replaced the corrupt one
+    shutil.rmtree(build / "tmp")
+    _reset_log(build)
+    assert lb("-B", str(build), "r0")[0] == 0 and _ran(build) == []
+
+
+def test_sstate_mirror_is_used(tmp_path: Path, lb: Runner) -> None:
+    build = _chain(tmp_path, n=1)
+    assert lb("-B", str(build), "r0")[0] == 0
+    mirror = tmp_path / "mirror"
+    shutil.move(str(build / "sstate-cache"), mirror)
+    shutil.rmtree(build / "tmp")
+    local = build / "conf/local.conf"
+    local.write_text(local.read_text() + f'SSTATE_MIRRORS = "file://.* file://{mirror}/PATH"\n')
+    _reset_log(build)
+    status, _, err = lb("-B", str(build), "r0")
+    assert status == 0 and _ran(build) == [], err
+
+
+def test_c_f_n_and_recipe_task_targets(tmp_path: Path, lb: Runner) -> None:
+    build = _chain(tmp_path, n=2)
+    status, _, err = lb("-B", str(build), "-c", "compile", "r1")
+    assert status == 0, err
+    assert "r1:do_compile" in _ran(build) and "r1:do_install" not in _ran(build)
+    _reset_log(build)
+    status, out, _ = lb("-B", str(build), "-n", "r1:do_install")
+    assert status == 0 and _ran(build) == []
+    assert out.splitlines() == ["Dry run: 1 tasks would run, 0 would be restored from sstate, 1 are up to date.",
+                                "  run      r1:do_install"]
+    status, _, err = lb("-B", str(build), "-f", "-c", "compile", "r1")
+    assert status == 0 and _ran(build) == ["r1:do_compile"], err
+    _reset_log(build)
+    # -f taints the task: what depends on it runs again
+    status, _, err = lb("-B", str(build), "r1:do_install")
+    assert status == 0 and _ran(build) == ["r1:do_install"], err
+
+
+def test_k_continues_with_independent_tasks(tmp_path: Path, lb: Runner) -> None:
+    recipes = {
+        "recipes/bad/bad_1.0.bb": 'inherit logtasks\nMSG = "x"\ndo_compile:append() {\n    echo "compiler says no" >&2\n    false\n}\n',
+        "recipes/good/good_1.0.bb": 'inherit logtasks\nMSG = "y"\nTASK_SLEEP = "0.3"\n',
+    }
+    build = _layer(tmp_path, recipes)
+    status, _, err = lb("-B", str(build), "-k", "bad", "good")
+    assert status == 1
+    assert "ERROR: Task bad:do_compile failed" in err and "| compiler says no" in err
+    assert f"Logfile of failure stored in: {build}/tmp/work/x86_64/bad/1.0-r0/temp/log.do_compile." in err
+    assert "good:do_populate_sysroot" in _ran(build)
+    assert "bad:do_install" not in _ran(build)
+    assert "Build failed" in err
+    _reset_log(build)
+    shutil.rmtree(build / "tmp")
+    status, _, err = lb("-B", str(build), "bad", "good")
+    assert status == 1
+    assert "good:do_populate_sysroot" not in _ran(build)
+    temp = build / "tmp/work/x86_64/bad/1.0-r0/temp"
+    assert (temp / "log.do_compile").is_symlink() and (temp / "run.do_compile").is_symlink()
+    rerun = subprocess.run(["/bin/sh", str(temp / "run.do_compile")], capture_output=True, text=True)
+    assert rerun.returncode != 0 and "compiler says no" in rerun.stderr
+
+
+def test_graphviz_output(tmp_path: Path, lb: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    build = _chain(tmp_path, n=2)
+    monkeypatch.chdir(tmp_path)
+    status, out, err = lb("-B", str(build), "-g", "r1")
+    assert status == 0, err
+    dot = (tmp_path / "task-depends.dot").read_text()
+    assert '"r1.do_configure" -> "r0.do_populate_sysroot"' in dot
+    assert '"r1.do_compile" -> "r1.do_configure"' in dot
+    assert (tmp_path / "pn-buildlist").read_text() == "r0\nr1\n"
+    assert _ran(build) == []
+
+
+def test_cross_recipe_flags(tmp_path: Path, lb: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    recipes = {
+        "recipes/lib/lib_1.0.bb": 'inherit logtasks\nMSG = "lib"\nPACKAGES = "lib lib-extra"\nRPROVIDES:lib = "virtual-lib"\n',
+        "recipes/tool/tool_1.0.bb": 'inherit logtasks\nMSG = "tool"\n',
+        "recipes/app/app_1.0.bb": ('inherit logtasks\nMSG = "app"\nPACKAGES = "app"\nRDEPENDS:app = "virtual-lib"\n'
+                                   'do_compile[depends] += "tool:do_install"\n'
+                                   'addtask collect after do_install before do_build\n'
+                                   'do_collect() {\n    logtask do_collect\n}\n'
+                                   'do_collect[recrdeptask] = "do_package"\n'),
+    }
+    build = _layer(tmp_path, recipes)
+    monkeypatch.chdir(tmp_path)
+    assert lb("-B", str(build), "-g", "app")[0] == 0
+    dot = (tmp_path / "task-depends.dot").read_text()
+    assert '"app.do_compile" -> "tool.do_install"' in dot  # [depends]
+    assert '"app.do_package_write_deb" -> "lib.do_package"' in dot  # [rdeptask] through RPROVIDES
+    assert '"app.do_collect" -> "lib.do_package"' in dot  # [recrdeptask] over runtime deps
+    assert '"app.do_collect" -> "app.do_package"' in dot
+    status, _, err = lb("-B", str(build), "app")
+    assert status == 0, err
+    ran = _ran(build)
+    assert ran.index("tool:do_install") < ran.index("app:do_compile")
+    assert ran.index("lib:do_package") < ran.index("app:do_collect")
+
+
+def test_build_lock_makes_a_second_build_wait(tmp_path: Path) -> None:
+    build = _chain(tmp_path, n=1)
+    env = dict(os.environ, PYTHONPATH=CORE)
+    with open(build / "layerbuild.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.write("4242\n")
+        fh.flush()
+        proc = subprocess.Popen([sys.executable, "-m", "layerbuild.cli", "-B", str(build), "r0"],
+                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+        time.sleep(1.5)
+        assert proc.poll() is None, "the second build did not wait for the lock"
+        assert not (build / "tasks.log").exists()
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Another layerbuild (pid 4242)" in err and "waiting" in err
+    assert "r0:do_compile" in _ran(build)
