@@ -50,9 +50,7 @@ class Recipes:
             raise TargetError(f"{what} {name} was skipped: {skipped[0].skipped}", asked_by)
         close = difflib.get_close_matches(name, self.names(), n=5, cutoff=0.6)
         hint = ("closest recipe names: " + ", ".join(close)) if close else "run 'layerbuild-layers show-recipes' to list them"
-        if asked_by is not None:
-            raise TargetError(f"nothing provides '{name}'", asked_by, hint=hint)
-        raise TargetError(f"nothing provides '{name}' ({what})", None, hint=hint)
+        raise TargetError(f"nothing provides '{name}' ({what})", asked_by, hint=hint)
 
 
 def _version_key(info: RecipeInfo) -> tuple[int, str, str]:

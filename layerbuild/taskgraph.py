@@ -83,14 +83,14 @@ class _Builder:
         self.runtime = runtime_providers(recipes)
         self._closure: dict[str, set[str]] = {}
 
-    def resolve_build(self, name: str, asked_by: Location) -> str:
-        return self.recipes.resolve(name, asked_by=asked_by, what="build dependency")
+    def resolve_build(self, name: str, asked_by: Location, pn: str = "") -> str:
+        return self.recipes.resolve(name, asked_by=asked_by, what=f"needed by {pn}" if pn else "build dependency")
 
     def resolve_runtime(self, name: str, asked_by: Location, required: bool = True) -> str | None:
         fn = self.runtime.get(name)
         if fn is None:
             try:
-                return self.recipes.resolve(name, asked_by=asked_by, what="runtime dependency")
+                return self.recipes.resolve(name, asked_by=asked_by, what="runtime dependency")  # a recipe name
             except TargetError:
                 if not required:
                     return None
@@ -116,7 +116,7 @@ class _Builder:
 
     def build_deps(self, info: RecipeInfo) -> list[str]:
         loc = _recipe_loc(info, "DEPENDS")
-        return [self.resolve_build(name, loc) for name in info.depends]
+        return [self.resolve_build(name, loc, f"DEPENDS of {info.pn}") for name in info.depends]
 
     def closure(self, fn: str) -> set[str]:
         """Every recipe reachable from ``fn`` through build and runtime dependencies (``fn`` included)."""
