@@ -147,20 +147,41 @@ def restore(tg: TaskGraph, tid: TaskId, obj: SstateObject, hashes: dict[TaskId, 
     write_stamp(tg, tid, hashes)
 
 
-def write_stamp(tg: TaskGraph, tid: TaskId, hashes: dict[TaskId, str]) -> None:
-    base = stamp_base(tg, tid)
-    h = hashes[tid]
-    info = tg.info(tid)
-    deps = {tg.label(p): hashes[p] for p in tg.graph.predecessors(tid)}
-    write_sigdata(f"{base}.sigdata.{h}", info.signature(tid.task).sigdata(info.pn, h, deps))
-    directory = os.path.dirname(base)
-    prefix = os.path.basename(base) + "."
-    # one stamp per task: older stamps of this task go, so "is it up to date" is one stat
-    with contextlib.suppress(OSError):
-        for name in os.listdir(directory):
+class StampWriter:
+    """Writes stamps and sigdata; lists each stamp directory once per build to drop a task's older stamps."""
+
+    def __init__(self, tg: TaskGraph, hashes: dict[TaskId, str]) -> None:
+        self.tg = tg
+        self.hashes = hashes
+        self._listing: dict[str, list[str]] = {}
+
+    def __call__(self, tid: TaskId) -> None:
+        tg, h = self.tg, self.hashes[tid]
+        base = stamp_base(tg, tid)
+        info = tg.info(tid)
+        deps = {tg.label(p): self.hashes[p] for p in tg.graph.predecessors(tid)}
+        write_sigdata(f"{base}.sigdata.{h}", info.signature(tid.task).sigdata(info.pn, h, deps))
+        directory, prefix = os.path.split(base)
+        prefix += "."
+        names = self._listing.get(directory)
+        if names is None:
+            try:
+                names = os.listdir(directory)
+            except OSError:
+                names = []
+            self._listing[directory] = names
+        # one stamp per task: older stamps of this task go, so "is it up to date" is one stat
+        for name in names:
             if name.startswith(prefix) and len(name) == len(prefix) + len(h) and name != prefix + h:
-                os.unlink(os.path.join(directory, name))
-    atomic_write(f"{base}.{h}", "")
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(directory, name))
+        # a stamp is empty: creating it is atomic, and it comes after everything it vouches for
+        with open(f"{base}.{h}", "w"):
+            pass
+
+
+def write_stamp(tg: TaskGraph, tid: TaskId, hashes: dict[TaskId, str]) -> None:
+    StampWriter(tg, hashes)(tid)
 
 
 def _sstate_publish(job: TaskJob, parsed: Any, outputs: list[str], inputs_flag: str, name: str, manifests: list[str],
@@ -228,6 +249,7 @@ class RunQueue:
         self.report(BuildStarted(len(plan.run), len(plan.setscene), len(plan.uptodate)))
         for tid, reason in sorted(plan.corrupt.items()):
             self.report(SetsceneFailed(tg.label(tid), reason + ", rebuilding"))
+        stamp = StampWriter(tg, plan.hashes)
         restored = self._setscene()
         ran, failed, skipped = 0, 0, 0
         done: set[TaskId] = set(plan.uptodate) | set(restored)
@@ -259,7 +281,7 @@ class RunQueue:
                     label = tg.label(tid)
                     if tg.taskinfo(tid).flag("noexec"):
                         self.report(TaskStarted(label, number, len(plan.run), None))
-                        write_stamp(tg, tid, plan.hashes)
+                        stamp(tid)
                         ran += 1
                         self.report(TaskSucceeded(label, 0.0))
                         finished(tid)
@@ -279,7 +301,7 @@ class RunQueue:
                     log, note = self._read_result(item.fd)
                     label = tg.label(item.tid)
                     if item.process.exitcode == 0:
-                        write_stamp(tg, item.tid, plan.hashes)
+                        stamp(item.tid)
                         ran += 1
                         self.report(TaskSucceeded(label, time.monotonic() - item.started))
                         finished(item.tid)

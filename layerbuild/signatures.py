@@ -150,8 +150,12 @@ def taskhash(basehash: str, dep_hashes: Iterable[str], taint: str | None = None)
 
 
 def write_sigdata(path: str, data: dict[str, Any]) -> None:
-    from .fsutil import atomic_write
-    atomic_write(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    """Write sigdata under a temporary name and rename it into place (never half-written)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, sort_keys=True, separators=(",", ":"))
+    os.replace(tmp, path)
 
 
 def read_sigdata(path: str) -> dict[str, Any]:

@@ -227,6 +227,8 @@ def build_graph(recipes: Recipes, targets: list[tuple[str, str]]) -> TaskGraph:
 
 
 def check_acyclic(tg: TaskGraph) -> None:
+    if nx.is_directed_acyclic_graph(tg.graph):
+        return
     try:
         cycle = nx.find_cycle(tg.graph)
     except nx.NetworkXNoCycle:
