@@ -1,5 +1,12 @@
-# base: inherited by every recipe. Defines the standard task chain; later classes fill in the
-# tasks (build classes for configure/compile/install, packaging for package and package_write_deb).
+# base: inherited by every recipe (and by the configuration). It defines the standard task chain
+# and the default implementations a plain Makefile project needs; the classes it inherits fill in
+# fetching, sysroots, packaging and Debian package writing.
+
+inherit logging fetcher staging package package_deb
+
+# Every target recipe builds against the C library, except the C library itself and allarch recipes.
+BASEDEPENDS = "${@'' if d.getVar('INHIBIT_DEFAULT_DEPS') == '1' else 'virtual/libc'}"
+DEPENDS:prepend = "${BASEDEPENDS} "
 
 addtask fetch
 addtask unpack after do_fetch
@@ -7,10 +14,34 @@ addtask patch after do_unpack
 addtask configure after do_patch
 addtask compile after do_configure
 addtask install after do_compile
-addtask populate_sysroot after do_install
-addtask package after do_install
-addtask package_write_deb after do_package
 addtask build after do_populate_sysroot do_package_write_deb
 
 do_build[noexec] = "1"
 do_build[recrdeptask] += "do_deploy"
+
+oe_runmake() {
+    ${MAKE} ${PARALLEL_MAKE} ${EXTRA_OEMAKE} "$@" || die "oe_runmake failed"
+}
+
+base_do_configure() {
+    :
+}
+
+base_do_compile() {
+    if [ -e Makefile -o -e makefile -o -e GNUmakefile ]; then
+        oe_runmake
+    else
+        bbnote "nothing to compile"
+    fi
+}
+
+base_do_install() {
+    :
+}
+
+EXPORT_FUNCTIONS do_configure do_compile do_install
+
+do_configure[dirs] = "${B}"
+do_compile[dirs] = "${B}"
+do_install[dirs] = "${B}"
+do_install[cleandirs] = "${D}"

@@ -40,7 +40,7 @@ def show_recipes(topdir: str, args: argparse.Namespace, out: TextIO) -> int:
         chosen = result.recipes.chosen.get(pn)
         fns = by_pn[pn]
 
-        def order(fn: str) -> tuple[int, int]:
+        def order(fn: str, chosen: str | None = chosen) -> tuple[int, int]:
             return (0 if fn == chosen else 1, -layerset.priority_of(fn))
 
         for fn in sorted(fns, key=order):

@@ -36,7 +36,6 @@ from .events import (
     TaskStarted,
     TaskSucceeded,
 )
-from .fsutil import atomic_write
 from .signatures import taskhash, write_sigdata
 from .sstate import Sstate, SstateObject, install_tree, object_name
 from .taskgraph import TaskGraph, TaskId
@@ -96,6 +95,11 @@ def sstate_name(tg: TaskGraph, tid: TaskId, h: str) -> str:
 def make_plan(tg: TaskGraph, force: set[TaskId], use_sstate: bool = True) -> Plan:
     order, hashes = compute_hashes(tg)
     plan = Plan(order, hashes)
+    # as in BitBake, whatever depends on a nostamp task is never up to date
+    volatile: set[TaskId] = set()
+    for tid in order:
+        if tg.taskinfo(tid).flag("nostamp") or any(p in volatile for p in tg.graph.predecessors(tid)):
+            volatile.add(tid)
     todo = list(tg.targets)
     seen: set[TaskId] = set()
     while todo:
@@ -103,8 +107,7 @@ def make_plan(tg: TaskGraph, force: set[TaskId], use_sstate: bool = True) -> Pla
         if tid in seen:
             continue
         seen.add(tid)
-        ti = tg.taskinfo(tid)
-        nostamp = bool(ti.flag("nostamp"))
+        nostamp = tid in volatile
         if tid not in force and not nostamp and os.path.exists(f"{stamp_base(tg, tid)}.{hashes[tid]}"):
             plan.uptodate.add(tid)
             continue

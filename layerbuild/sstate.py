@@ -116,6 +116,8 @@ def install_tree(source: str, dest: str, manifest: str) -> None:
     The manifest lists the files installed, so output directories shared by several recipes (such
     as the deploy directory) are updated without touching other recipes' files.
     """
+    if os.path.isdir(source) and os.path.isdir(dest) and os.path.samefile(source, dest):
+        return  # the task wrote its output in place; nothing to install
     if os.path.exists(manifest):
         with open(manifest, encoding="utf-8") as fh:
             old = [line.rstrip("\n") for line in fh if line.strip()]

@@ -1,0 +1,23 @@
+# Per-recipe sysroots. do_populate_sysroot publishes what other recipes build against (headers,
+# libraries, pkg-config files); do_prepare_recipe_sysroot gathers the components of everything in
+# DEPENDS, transitively, into ${RECIPE_SYSROOT} before do_configure.
+
+SYSROOT_DIRS = "${includedir} ${libdir} ${base_libdir} ${nonarch_base_libdir} ${datadir}/pkgconfig"
+COMPONENTS_DIR = "${STAGING_DIR}"
+
+python do_populate_sysroot() {
+    from layerbuild.packaging.staging import populate_sysroot
+    populate_sysroot(d)
+}
+do_populate_sysroot[cleandirs] = "${SYSROOT_DESTDIR}"
+do_populate_sysroot[sstate-inputdirs] = "${SYSROOT_DESTDIR}"
+do_populate_sysroot[sstate-outputdirs] = "${COMPONENTS_DIR}/${PN}"
+SSTATETASKS += "do_populate_sysroot"
+addtask populate_sysroot after do_install
+
+python do_prepare_recipe_sysroot() {
+    from layerbuild.packaging.staging import prepare_recipe_sysroot
+    prepare_recipe_sysroot(d)
+}
+do_prepare_recipe_sysroot[recrdeptask] = "do_populate_sysroot"
+addtask prepare_recipe_sysroot before do_configure after do_fetch

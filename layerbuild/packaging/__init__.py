@@ -1,0 +1,1 @@
+"""Packages: splitting, shared-library dependencies, staging, Debian packages and feeds."""

@@ -1,0 +1,57 @@
+"""ELF facts packaging needs: is it ELF, its SONAME, its DT_NEEDED entries, its interpreter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.dynamic import DynamicSection
+from elftools.elf.elffile import ELFFile
+
+ELF_MAGIC = b"\x7fELF"
+
+
+@dataclass(frozen=True, slots=True)
+class ElfInfo:
+    path: str
+    soname: str | None
+    needed: tuple[str, ...]
+    interpreter: str | None
+    kind: str  # "exec", "dyn" (shared object or PIE), "rel" (object file)
+    has_debug: bool
+
+
+def is_elf(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == ELF_MAGIC
+    except OSError:
+        return False
+
+
+def inspect(path: str) -> ElfInfo | None:
+    """Dynamic-linking facts of an ELF file, or None if it is not one pyelftools can read."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(4) != ELF_MAGIC:
+                return None
+            fh.seek(0)
+            elf = ELFFile(fh)
+            soname = None
+            needed: list[str] = []
+            interp = None
+            for segment in elf.iter_segments():
+                if segment["p_type"] == "PT_INTERP":
+                    interp = segment.get_interp_name()
+            for section in elf.iter_sections():
+                if isinstance(section, DynamicSection):
+                    for tag in section.iter_tags():
+                        if tag.entry.d_tag == "DT_SONAME":
+                            soname = tag.soname
+                        elif tag.entry.d_tag == "DT_NEEDED":
+                            needed.append(tag.needed)
+            kind = {"ET_EXEC": "exec", "ET_DYN": "dyn", "ET_REL": "rel"}.get(elf["e_type"], "other")
+            has_debug = elf.get_section_by_name(".debug_info") is not None
+            return ElfInfo(path, soname, tuple(needed), interp, kind, has_debug)
+    except (ELFError, OSError, ValueError):
+        return None

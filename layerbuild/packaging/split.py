@@ -1,0 +1,250 @@
+"""``do_package``: strip, split ``${D}`` into packages, find shared-library dependencies, write pkgdata.
+
+As in OE: ``${D}`` is copied to ``${PKGD}``; ELF files are stripped with their debug information kept
+in ``/usr/lib/debug/<path>.debug`` (for ``${PN}-dbg``); every path goes to the first package in
+``PACKAGES`` whose ``FILES:<pkg>`` matches it; a file no package takes is an error. Each package's
+ELF ``DT_NEEDED`` entries are matched against the SONAMEs packages provide (this recipe's, and those in
+``PKGDATA_DIR`` from the recipes it depends on), and the providers become runtime dependencies.
+The result is kept as pkgdata (JSON per package) for ``do_package_write_deb`` and image assembly.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import BuildError, Location
+from ..proc import run
+from .deps import format_depends, parse_depends
+from .elf import inspect
+
+DEBUG_DIR = "/usr/lib/debug"
+
+
+@dataclass
+class Package:
+    name: str
+    files: list[str] = field(default_factory=list)
+    provides_sonames: list[str] = field(default_factory=list)
+    needs: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _walk(root: str) -> list[str]:
+    """Every path below ``root`` as ``/rel/path``, directories before their contents, sorted."""
+    out = []
+    for dirpath, dirs, files in os.walk(root):
+        dirs.sort()
+        rel = os.path.relpath(dirpath, root)
+        base = "" if rel == "." else "/" + rel
+        for name in sorted(dirs + files):
+            out.append(f"{base}/{name}")
+    return sorted(out)
+
+
+def _copy_tree(src: str, dst: str) -> None:
+    if os.path.exists(dst):
+        shutil.rmtree(dst)
+    if os.path.isdir(src):
+        shutil.copytree(src, dst, symlinks=True)
+    else:
+        os.makedirs(dst)
+
+
+def _matches(path: str, pattern: str) -> bool:
+    pattern = pattern.rstrip("/")
+    if not pattern:
+        return True  # "/" takes everything
+    if fnmatch.fnmatchcase(path, pattern):
+        return True
+    # a pattern naming a directory takes everything below it
+    parent = path
+    while "/" in parent.strip("/"):
+        parent = parent.rsplit("/", 1)[0]
+        if fnmatch.fnmatchcase(parent, pattern):
+            return True
+    return False
+
+
+def strip_tree(d: Any, pkgd: str, log: str) -> None:
+    """Strip ELF executables and shared objects, keeping their debug info beside them for -dbg."""
+    seen: set[tuple[int, int]] = set()
+    for rel in _walk(pkgd):
+        path = pkgd + rel
+        if rel.startswith(DEBUG_DIR + "/") or os.path.islink(path) or not os.path.isfile(path):
+            continue
+        info = inspect(path)
+        if info is None or info.kind not in ("exec", "dyn"):
+            continue
+        st = os.stat(path)
+        if (st.st_dev, st.st_ino) in seen:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        debug = pkgd + DEBUG_DIR + rel + ".debug"
+        os.makedirs(os.path.dirname(debug), exist_ok=True)
+        mode = st.st_mode
+        os.chmod(path, mode | 0o200)
+        run(["objcopy", "--only-keep-debug", path, debug], log=Path(log))
+        strip = ["strip", "--remove-section=.comment", "--remove-section=.note"]
+        if info.soname or (info.kind == "dyn" and info.interpreter is None):
+            strip.append("--strip-unneeded")
+        run([*strip, path], log=Path(log))
+        run(["objcopy", f"--add-gnu-debuglink={debug}", path], log=Path(log))
+        os.chmod(path, mode)
+        os.chmod(debug, 0o644)
+
+
+def split(d: Any, pkgd: str, pkgdest: str, packages: list[str]) -> dict[str, Package]:
+    """Assign every path of ``pkgd`` to the first package whose FILES matches it; copy into ``pkgdest``."""
+    patterns = {pkg: (d.getVar(f"FILES:{pkg}") or "").split() for pkg in packages}
+    result = {pkg: Package(pkg) for pkg in packages}
+    unshipped = []
+    taken: dict[str, str] = {}
+    for rel in _walk(pkgd):
+        path = pkgd + rel
+        owner = next((pkg for pkg in packages if any(_matches(rel, p) for p in patterns[pkg])), None)
+        if owner is None:
+            if os.path.isdir(path) and not os.path.islink(path):
+                continue  # a directory goes where its contents go
+            unshipped.append(rel)
+            continue
+        taken[rel] = owner
+        result[owner].files.append(rel)
+    if unshipped and "installed-vs-shipped" not in (d.getVar("INSANE_SKIP") or "").split():
+        shown = "\n".join(f"    {p}" for p in unshipped[:20]) + ("\n    ..." if len(unshipped) > 20 else "")
+        raise BuildError(f"{d.getVar('PN')}: {len(unshipped)} installed file(s) are in no package:\n{shown}",
+                         Location(d.getVar("FILE") or ""),
+                         hint="add them to FILES:<package>, or do not install them")
+    shutil.rmtree(pkgdest, ignore_errors=True)
+    os.makedirs(pkgdest)
+    for pkg in packages:
+        root = os.path.join(pkgdest, pkg)
+        os.makedirs(root)
+        for rel in result[pkg].files:
+            src = pkgd + rel
+            dst = root + rel
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            if os.path.islink(src):
+                os.symlink(os.readlink(src), dst)
+            elif os.path.isdir(src):
+                os.makedirs(dst, exist_ok=True)
+                shutil.copystat(src, dst)
+            else:
+                shutil.copy2(src, dst)
+                if os.geteuid() == 0:
+                    st = os.lstat(src)
+                    os.chown(dst, st.st_uid, st.st_gid)
+    return result
+
+
+def _shlib_providers(pkgdata_dir: str) -> dict[str, tuple[str, str]]:
+    """SONAME -> (package, version) over everything already in PKGDATA_DIR."""
+    out: dict[str, tuple[str, str]] = {}
+    shlibs = os.path.join(pkgdata_dir, "shlibs")
+    if not os.path.isdir(shlibs):
+        return out
+    for name in sorted(os.listdir(shlibs)):
+        if not name.endswith(".list"):
+            continue
+        pkg = name[:-5]
+        with open(os.path.join(shlibs, name), encoding="utf-8") as fh:
+            for line in fh:
+                soname, _, version = line.strip().partition(":")
+                if soname:
+                    out.setdefault(soname, (pkg, version))
+    return out
+
+
+def package_version(d: Any) -> str:
+    pe = d.getVar("PE") or ""
+    version = f"{d.getVar('PKGV')}-{d.getVar('PKGR')}"
+    return f"{pe}:{version}" if pe and pe != "0" else version
+
+
+def package_recipe(d: Any) -> None:
+    """The whole of ``do_package``."""
+    workdir = d.getVar("WORKDIR")
+    pkgd, pkgdest = d.getVar("PKGD"), d.getVar("PKGDEST")
+    out = os.path.join(workdir, "pkgdata-out")
+    shutil.rmtree(out, ignore_errors=True)
+    log = os.path.join(d.getVar("T"), f"log.strip.{os.getpid()}")
+    packages = (d.getVar("PACKAGES") or "").split()
+    _copy_tree(d.getVar("D"), pkgd)
+    if (d.getVar("INHIBIT_PACKAGE_STRIP") or "0") != "1":
+        strip_tree(d, pkgd, log)
+    split_result = split(d, pkgd, pkgdest, packages)
+    version = package_version(d)
+    provided: dict[str, tuple[str, str]] = {}
+    elf_needs: dict[str, dict[str, list[str]]] = {}
+    for pkg in packages:
+        for rel in split_result[pkg].files:
+            path = os.path.join(pkgdest, pkg) + rel
+            if os.path.islink(path) or not os.path.isfile(path) or rel.startswith(DEBUG_DIR + "/"):
+                continue
+            info = inspect(path)
+            if info is None:
+                continue
+            if info.soname:
+                provided.setdefault(info.soname, (pkg, version))
+                split_result[pkg].provides_sonames.append(info.soname)
+            if info.needed:
+                elf_needs.setdefault(pkg, {})[rel] = list(info.needed)
+    external = _shlib_providers(d.getVar("PKGDATA_DIR"))
+    allow = set((d.getVar("SHLIB_ALLOWLIST") or "").split())
+    auto: dict[str, list[tuple[str, str | None, str | None]]] = {pkg: [] for pkg in packages}
+    for pkg, files in elf_needs.items():
+        for rel, needed in sorted(files.items()):
+            for soname in needed:
+                found = provided.get(soname) or external.get(soname)
+                if found is None:
+                    if soname in allow:
+                        continue
+                    raise BuildError(f"{d.getVar('PN')}: {rel} (package {pkg}) needs {soname}, which no package "
+                                     "provides", Location(d.getVar("FILE") or ""),
+                                     hint=f"add the recipe that provides {soname} to DEPENDS, or list it in "
+                                          "SHLIB_ALLOWLIST")
+                provider, pversion = found
+                if provider != pkg:
+                    auto[pkg].append((provider, ">=", pversion.split(":")[-1] if pversion else None))
+    os.makedirs(os.path.join(out, "runtime"), exist_ok=True)
+    os.makedirs(os.path.join(out, "shlibs"), exist_ok=True)
+    for pkg in packages:
+        root = os.path.join(pkgdest, pkg)
+        files = split_result[pkg].files
+        payload = [f for f in files if not os.path.isdir(root + f) or os.path.islink(root + f)]
+        allow_empty = (d.getVar(f"ALLOW_EMPTY:{pkg}") or d.getVar("ALLOW_EMPTY") or "0") == "1"
+        rdepends = parse_depends(d.getVar(f"RDEPENDS:{pkg}")) + auto[pkg]
+        data = {
+            "PN": d.getVar("PN"), "PKG": pkg, "PE": d.getVar("PE") or "", "PKGV": d.getVar("PKGV"),
+            "PKGR": d.getVar("PKGR"), "VERSION": version,
+            "PACKAGE_ARCH": d.getVar("PACKAGE_ARCH"),
+            "RDEPENDS": format_depends(rdepends),
+            "RRECOMMENDS": format_depends(parse_depends(d.getVar(f"RRECOMMENDS:{pkg}"))),
+            "RPROVIDES": format_depends(parse_depends(d.getVar(f"RPROVIDES:{pkg}"))),
+            "RCONFLICTS": format_depends(parse_depends(d.getVar(f"RCONFLICTS:{pkg}"))),
+            "RREPLACES": format_depends(parse_depends(d.getVar(f"RREPLACES:{pkg}"))),
+            "SHLIB_DEPENDS": format_depends(auto[pkg]),
+            "SONAMES": sorted(split_result[pkg].provides_sonames),
+            "FILES": files,
+            "PACKAGED": bool(payload) or allow_empty,
+            "SIZE": sum(os.lstat(root + f).st_size for f in payload if not os.path.islink(root + f)),
+        }
+        with open(os.path.join(out, "runtime", f"{pkg}.json"), "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, sort_keys=True)
+            fh.write("\n")
+        with open(os.path.join(out, "shlibs", f"{pkg}.list"), "w", encoding="utf-8") as fh:
+            for soname in sorted(split_result[pkg].provides_sonames):
+                fh.write(f"{soname}:{version}\n")
+    with open(os.path.join(out, f"{d.getVar('PN')}.json"), "w", encoding="utf-8") as fh:
+        json.dump({"PN": d.getVar("PN"), "PACKAGES": packages, "VERSION": version}, fh, indent=1, sort_keys=True)
+        fh.write("\n")
+
+
+def read_pkgdata(pkgdata_dir: str, pkg: str) -> dict[str, Any]:
+    with open(os.path.join(pkgdata_dir, "runtime", f"{pkg}.json"), encoding="utf-8") as fh:
+        data: dict[str, Any] = json.load(fh)
+    return data

@@ -1,0 +1,69 @@
+"""Per-recipe sysroots: ``do_populate_sysroot`` publishes headers and libraries, ``do_prepare_recipe_sysroot``
+assembles a recipe's ``${RECIPE_SYSROOT}`` from the components of what it depends on (transitively).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from typing import Any
+
+from ..errors import BuildError, Location
+
+META = "sysroot-providers"
+
+
+def populate_sysroot(d: Any) -> None:
+    src, dest = d.getVar("D"), d.getVar("SYSROOT_DESTDIR")
+    os.makedirs(dest, exist_ok=True)
+    for directory in sorted(set((d.getVar("SYSROOT_DIRS") or "").split())):
+        source = src + directory
+        if os.path.isdir(source):
+            target = dest + directory
+            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+    meta = os.path.join(dest, META)
+    os.makedirs(meta, exist_ok=True)
+    with open(os.path.join(meta, d.getVar("PN") + ".json"), "w", encoding="utf-8") as fh:
+        json.dump({"PN": d.getVar("PN"), "PROVIDES": [d.getVar("PN")] + (d.getVar("PROVIDES") or "").split(),
+                   "DEPENDS": (d.getVar("DEPENDS") or "").split()}, fh, indent=1, sort_keys=True)
+        fh.write("\n")
+
+
+def _components(components: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Name (PN or anything it PROVIDES) -> (component dir, its record)."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    if not os.path.isdir(components):
+        return out
+    for pn in sorted(os.listdir(components)):
+        record_path = os.path.join(components, pn, META, f"{pn}.json")
+        if not os.path.isfile(record_path):
+            continue
+        with open(record_path, encoding="utf-8") as fh:
+            record = json.load(fh)
+        for name in record["PROVIDES"]:
+            out.setdefault(name, (os.path.join(components, pn), record))
+    return out
+
+
+def prepare_recipe_sysroot(d: Any) -> None:
+    sysroot = d.getVar("RECIPE_SYSROOT")
+    shutil.rmtree(sysroot, ignore_errors=True)
+    os.makedirs(sysroot)
+    index = _components(d.getVar("COMPONENTS_DIR"))
+    todo = list((d.getVar("DEPENDS") or "").split())
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop(0)
+        found = index.get(name)
+        if found is None:
+            raise BuildError(f"{d.getVar('PN')}: no sysroot component provides '{name}' (from DEPENDS)",
+                             Location(d.getVar("FILE") or ""))
+        directory, record = found
+        if directory in seen:
+            continue
+        seen.add(directory)
+        top = directory
+        shutil.copytree(directory, sysroot, symlinks=True, dirs_exist_ok=True,
+                        ignore=lambda path, names, top=top: [META] if os.path.samefile(path, top) else [])
+        todo.extend(record["DEPENDS"])

@@ -1,0 +1,60 @@
+"""``do_package_write_deb``: one ``.deb`` per non-empty package, from the split tree and its pkgdata."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .deb import write_deb
+from .split import read_pkgdata
+
+_SCRIPT_VARS = {"preinst": "pkg_preinst", "postinst": "pkg_postinst", "prerm": "pkg_prerm", "postrm": "pkg_postrm"}
+
+
+def debian_arch(d: Any) -> str:
+    arch = d.getVar("PACKAGE_ARCH")
+    return "all" if arch == "all" else (d.getVar("DPKG_ARCH") or arch)
+
+
+def write_debs(d: Any) -> list[str]:
+    pkgdest = d.getVar("PKGDEST")
+    pkgdata_dir = d.getVar("PKGDATA_DIR")
+    outdir = os.path.join(d.getVar("WORKDIR"), "deploy-debs", d.getVar("PACKAGE_ARCH"))
+    clamp = int(d.getVar("SOURCE_DATE_EPOCH") or 0)
+    written = []
+    for pkg in (d.getVar("PACKAGES") or "").split():
+        data = read_pkgdata(pkgdata_dir, pkg)
+        if not data["PACKAGED"]:
+            continue
+        fields = {
+            "Package": pkg,
+            "Source": data["PN"] if data["PN"] != pkg else "",
+            "Version": data["VERSION"],
+            "Architecture": debian_arch(d),
+            "Maintainer": d.getVar("MAINTAINER") or "Unknown <unknown@example.invalid>",
+            "Depends": data["RDEPENDS"],
+            "Recommends": data["RRECOMMENDS"],
+            "Provides": data["RPROVIDES"],
+            "Conflicts": data["RCONFLICTS"],
+            "Replaces": data["RREPLACES"],
+            "Section": d.getVar(f"SECTION:{pkg}") or d.getVar("SECTION") or "misc",
+            "Priority": d.getVar(f"PRIORITY:{pkg}") or "optional",
+            "Homepage": d.getVar("HOMEPAGE") or "",
+        }
+        scripts = {}
+        for script, var in _SCRIPT_VARS.items():
+            body = d.getVar(f"{var}:{pkg}")
+            if body and body.strip():
+                scripts[script] = "#!/bin/sh\nset -e\n" + body.strip("\n") + "\n"
+        conf = d.getVar(f"CONFFILES:{pkg}")
+        root = os.path.join(pkgdest, pkg)
+        if conf is None:
+            conffiles = [f for f in data["FILES"] if f.startswith("/etc/") and os.path.isfile(root + f)
+                         and not os.path.islink(root + f)]
+        else:
+            conffiles = conf.split()
+        summary = d.getVar(f"SUMMARY:{pkg}") or d.getVar("SUMMARY") or pkg
+        description = d.getVar(f"DESCRIPTION:{pkg}") or d.getVar("DESCRIPTION") or ""
+        info = write_deb(root, outdir, fields, summary, description, scripts, conffiles, clamp)
+        written.append(info.path)
+    return written
