@@ -241,7 +241,7 @@ class Evaluator:
         return None
 
     def _class_hint(self, d: DataStore, name: str) -> str | None:
-        known = set()
+        known: set[str] = set()
         classtype = d.getVar("__bbclasstype", False) or "recipe"
         for directory in (d.getVar("BBPATH") or "").split(":"):
             for sub in ("classes-" + classtype, "classes"):

@@ -260,7 +260,7 @@ def appends_for(recipe: str, appends: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def dangling_appends(recipes: tuple[str, ...], appends: tuple[str, ...]) -> list[str]:
-    used = set()
+    used: set[str] = set()
     for recipe in recipes:
         used.update(appends_for(recipe, appends))
     return [a for a in appends if a not in used]

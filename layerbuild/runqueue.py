@@ -299,7 +299,7 @@ class RunQueue:
                 if not running:
                     break
                 for sentinel in wait(list(running)):
-                    item = running.pop(sentinel)  # type: ignore[call-overload]
+                    item = running.pop(sentinel)  # type: ignore[arg-type]
                     item.process.join()
                     log, note = self._read_result(item.fd)
                     label = tg.label(item.tid)

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from conftest import CORE, LAYER_CONF, Runner, make_build, write_tree
 
 CORPUS = Path(__file__).parent / "data" / "failing"

@@ -419,8 +419,8 @@ class DataStore:
         return str(value)
 
     def _chain_notes(self, chain: list[str]) -> tuple[str, ...]:
-        notes = []
-        seen = set()
+        notes: list[str] = []
+        seen: set[str] = set()
         for name in chain:
             base = name.split("[", 1)[0]
             if base in seen:

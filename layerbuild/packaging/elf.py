@@ -42,14 +42,14 @@ def inspect(path: str) -> ElfInfo | None:
             interp = None
             for segment in elf.iter_segments():
                 if segment["p_type"] == "PT_INTERP":
-                    interp = segment.get_interp_name()
+                    interp = segment.get_interp_name()  # type: ignore[attr-defined]
             for section in elf.iter_sections():
                 if isinstance(section, DynamicSection):
                     for tag in section.iter_tags():
                         if tag.entry.d_tag == "DT_SONAME":
-                            soname = tag.soname
+                            soname = tag.soname  # type: ignore[attr-defined]
                         elif tag.entry.d_tag == "DT_NEEDED":
-                            needed.append(tag.needed)
+                            needed.append(tag.needed)  # type: ignore[attr-defined]
             kind = {"ET_EXEC": "exec", "ET_DYN": "dyn", "ET_REL": "rel"}.get(elf["e_type"], "other")
             has_debug = elf.get_section_by_name(".debug_info") is not None
             return ElfInfo(path, soname, tuple(needed), interp, kind, has_debug)

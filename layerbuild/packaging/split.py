@@ -214,8 +214,8 @@ def package_recipe(d: Any) -> None:
     os.makedirs(os.path.join(out, "shlibs"), exist_ok=True)
     for pkg in packages:
         root = os.path.join(pkgdest, pkg)
-        files = split_result[pkg].files
-        payload = [f for f in files if not os.path.isdir(root + f) or os.path.islink(root + f)]
+        pkg_files = split_result[pkg].files
+        payload = [f for f in pkg_files if not os.path.isdir(root + f) or os.path.islink(root + f)]
         allow_empty = (d.getVar(f"ALLOW_EMPTY:{pkg}") or d.getVar("ALLOW_EMPTY") or "0") == "1"
         rdepends = parse_depends(d.getVar(f"RDEPENDS:{pkg}")) + auto[pkg]
         data = {
@@ -229,7 +229,7 @@ def package_recipe(d: Any) -> None:
             "RREPLACES": format_depends(parse_depends(d.getVar(f"RREPLACES:{pkg}"))),
             "SHLIB_DEPENDS": format_depends(auto[pkg]),
             "SONAMES": sorted(split_result[pkg].provides_sonames),
-            "FILES": files,
+            "FILES": pkg_files,
             "PACKAGED": bool(payload) or allow_empty,
             "SIZE": sum(os.lstat(root + f).st_size for f in payload if not os.path.islink(root + f)),
         }
