@@ -136,6 +136,19 @@ EVENT_NAMES = ("ConfigParsed", "RecipePreDeferredInherits", "RecipePreFinalise",
 EVENTS: dict[str, type[Event]] = {name: type(name, (Event,), {"__module__": "bb.event"}) for name in EVENT_NAMES}
 
 
+#: what ``bb.fetch2`` offers; layerbuild.fetch is imported on first use, so parsing never pays for it
+FETCH2_NAMES = ("Fetch", "FetchError", "FetchData", "MalformedUrl", "ParameterError", "ChecksumError",
+                "NoChecksumError", "NetworkAccess", "UnpackError", "decodeurl", "encodeurl",
+                "get_checksum_file_list")
+
+
+def _fetch2_attr(name: str) -> Any:
+    if name not in FETCH2_NAMES:
+        raise AttributeError(f"module 'bb.fetch2' has no attribute {name!r}")
+    from . import fetch
+    return getattr(fetch, name)
+
+
 def _make_bb() -> types.ModuleType:
     bb = types.ModuleType("bb", "layerbuild's BitBake compatibility namespace")
     utils = types.ModuleType("bb.utils")
@@ -159,7 +172,11 @@ def _make_bb() -> types.ModuleType:
     event.Event = Event  # type: ignore[attr-defined]
     for name, cls in EVENTS.items():
         setattr(event, name, cls)
+    fetch2 = types.ModuleType("bb.fetch2")
+    fetch2.__getattr__ = _fetch2_attr  # type: ignore[method-assign]
     bb.event = event  # type: ignore[attr-defined]
+    bb.fetch2 = fetch2  # type: ignore[attr-defined]
+    bb.fetch = fetch2  # type: ignore[attr-defined]
     bb.utils = utils  # type: ignore[attr-defined]
     bb.build = build  # type: ignore[attr-defined]
     bb.parse = parse  # type: ignore[attr-defined]

@@ -1,0 +1,34 @@
+# fetcher: do_fetch, do_unpack and do_patch for SRC_URI (see docs/fetching.md).
+# do_fetch downloads into DL_DIR and checks checksums, do_unpack puts every entry into a fresh
+# ${UNPACKDIR}, do_patch applies the .patch/.diff entries to ${S} in order.
+
+python fetcher_do_fetch() {
+    src_uri = (d.getVar('SRC_URI') or "").split()
+    if not src_uri:
+        return
+    bb.fetch2.Fetch(src_uri, d).download()
+}
+
+python fetcher_do_unpack() {
+    src_uri = (d.getVar('SRC_URI') or "").split()
+    if not src_uri:
+        return
+    bb.fetch2.Fetch(src_uri, d).unpack(d.getVar('UNPACKDIR'))
+}
+
+python fetcher_do_patch() {
+    from layerbuild.fetch.patch import apply_patches
+    apply_patches(d)
+}
+
+EXPORT_FUNCTIONS do_fetch do_unpack do_patch
+
+do_fetch[dirs] = "${DL_DIR}"
+do_fetch[file-checksums] = "${@bb.fetch2.get_checksum_file_list(d)}"
+# the checksums are flags of SRC_URI, which a signature does not see: name them, so changing one refetches
+FETCHER_CHECKSUMS = "${@' '.join('%s=%s' % (k, v) for k, v in sorted((d.getVarFlags('SRC_URI') or {}).items()) if k.endswith('sha256sum'))}"
+do_fetch[vardeps] += "SRCREV FETCHER_CHECKSUMS"
+do_fetch[network] = "1"
+do_unpack[dirs] = "${UNPACKDIR}"
+do_unpack[cleandirs] = "${UNPACKDIR}"
+do_patch[dirs] = "${UNPACKDIR}"

@@ -1,0 +1,137 @@
+"""``git://`` sources: a bare mirror in ``${DL_DIR}/git2/``, checked out at ``SRCREV`` when unpacking.
+
+``protocol=`` picks how the repository is reached (``git``, ``https``, ``ssh``, ``file``; ``file``
+when the URL has no host, as in ``git:///srv/repo.git``). ``branch=`` (default ``master``) must
+contain the commit unless ``nobranch=1``. ``SRCREV`` (``SRCREV_<name>`` with ``name=``) must be a full
+commit id: a build always takes one fixed commit, so ``AUTOREV`` is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+from .errors import FetchError, ParameterError, UnpackError
+from .mirrors import TransferFailed, try_sources
+from .url import decodeurl
+from .urldata import CommandFailed, FetchContext, FetchData, locked, run_captured, to_bool
+
+_COMMIT = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+
+
+def _git(args: list[str], cwd: str | None = None, check: bool = True) -> tuple[int, str]:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    try:
+        return run_captured(["git", *args], cwd=cwd, env=env, check=check)
+    except CommandFailed as exc:
+        if exc.missing:
+            raise FetchError(exc.command, hint="install git (apt-get install git)") from None
+        raise
+
+
+def mangled_name(host: str, path: str) -> str:
+    """The directory name of a repository's mirror under ``${DL_DIR}/git2``, as OE spells it."""
+    name = host.replace(":", ".") + path.replace("/", ".").replace("*", ".").replace(" ", "_")
+    name = name.replace("(", "_").replace(")", "_")
+    return name[1:] if name.startswith(".") else name
+
+
+def remote_url(url: str) -> str:
+    """What ``git clone`` gets for a ``git://`` URL (its ``protocol=`` decides)."""
+    _kind, host, path, user, _pswd, params = decodeurl(url)
+    proto = params.get("protocol") or ("git" if host else "file")
+    if proto == "file" or not host:
+        return path
+    return f"{proto}://{user + '@' if user else ''}{host}{path}"
+
+
+def needs_network(url: str) -> bool:
+    _kind, host, _path, _user, _pswd, params = decodeurl(url)
+    return bool(host) and (params.get("protocol") or "git") != "file"
+
+
+class GitMethod:
+    def setup(self, ud: FetchData, ctx: FetchContext) -> None:
+        if not ctx.dl_dir:
+            raise ctx.fail(ParameterError, f"{ud.url}: DL_DIR is not set")
+        ud.proto = ud.parm.get("protocol") or ("git" if ud.host else "file")
+        ud.branch = ud.parm.get("branch", "master")
+        ud.nobranch = to_bool(ud.parm.get("nobranch"))
+        ud.destsuffix = ud.parm.get("destsuffix", "git/")
+        name = ud.parm.get("name")
+        var = f"SRCREV_{name}" if name else "SRCREV"
+        revision = (ctx.d.getVar(var) or "").strip()
+        if ud.parm.get("rev"):
+            if revision and revision not in ("INVALID", ud.parm["rev"]):
+                raise ctx.fail(ParameterError, f"{ud.url}: rev={ud.parm['rev']} and {var} = \"{revision}\" differ")
+            revision = ud.parm["rev"]
+        if revision in ("AUTOINC", "${AUTOREV}") or "AUTOREV" in revision:
+            raise ctx.fail(ParameterError, f"{ud.url}: {var} is AUTOREV, which layerbuild does not support",
+                           hint=f"set {var} to the full id of the commit to build")
+        if not revision or revision == "INVALID":
+            raise ctx.fail(ParameterError, f"{ud.url}: {var} is not set",
+                           hint=f"set {var} = \"<full commit id>\" in the recipe")
+        if not _COMMIT.fullmatch(revision):
+            raise ctx.fail(ParameterError, f"{ud.url}: {var} = \"{revision}\" is not a full commit id",
+                           hint="branch and tag names move; name the commit by its full hexadecimal id")
+        ud.revision = revision
+        ud.basename = mangled_name(ud.host, ud.path)
+        ud.localpath = os.path.join(ctx.dl_dir, "git2", ud.basename)
+
+    def _has_revision(self, ud: FetchData) -> bool:
+        if not os.path.isdir(ud.localpath):
+            return False
+        status, _ = _git(["cat-file", "-e", f"{ud.revision}^{{commit}}"], cwd=ud.localpath, check=False)
+        return status == 0
+
+    def download(self, ud: FetchData, ctx: FetchContext) -> None:
+        if not self._has_revision(ud):
+            with locked(ud.localpath + ".lock"):
+                if not self._has_revision(ud):
+                    try_sources(ud, ctx, None, lambda source: self._fetch_from(ud, source),
+                                network=needs_network, usable=lambda source: decodeurl(source)[0] == "git")
+        if not ud.nobranch:
+            _, output = _git(["branch", "--contains", ud.revision, "--list", ud.branch], cwd=ud.localpath)
+            if not output.strip():
+                raise ctx.fail(ParameterError, f"{ud.url}: commit {ud.revision} is not on branch {ud.branch!r}",
+                               hint="set branch= to a branch that contains it, or nobranch=1")
+
+    def _fetch_from(self, ud: FetchData, source: str) -> None:
+        remote = remote_url(source)
+        try:
+            if os.path.isdir(ud.localpath):
+                _git(["fetch", "--force", "--prune", remote, "+refs/*:refs/*"], cwd=ud.localpath)
+            else:
+                # clone beside the final name and rename: a killed clone never looks like a mirror
+                tmp = f"{ud.localpath}.tmp-{os.getpid()}"
+                shutil.rmtree(tmp, ignore_errors=True)
+                os.makedirs(os.path.dirname(tmp), exist_ok=True)
+                try:
+                    _git(["clone", "--bare", "--mirror", "--quiet", remote, tmp])
+                    os.rename(tmp, ud.localpath)
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
+        except CommandFailed as exc:
+            lines = [line for line in exc.output.splitlines() if line.strip()]
+            raise TransferFailed(lines[-1] if lines else exc.command) from None
+        if not self._has_revision(ud):
+            raise TransferFailed(f"the repository has no commit {ud.revision}")
+
+    def unpack(self, ud: FetchData, root: str, ctx: FetchContext) -> None:
+        if not self._has_revision(ud):
+            raise ctx.fail(UnpackError, f"{ud.url}: commit {ud.revision} has not been fetched to "
+                           f"{ud.localpath} (run do_fetch first)")
+        dest = os.path.normpath(os.path.join(root, ud.destsuffix))
+        shutil.rmtree(dest, ignore_errors=True)
+        try:
+            _git(["clone", "--shared", "--no-checkout", "--quiet", ud.localpath, dest])
+            _git(["remote", "set-url", "origin", remote_url(ud.url)], cwd=dest)
+            if ud.nobranch:
+                _git(["-c", "advice.detachedHead=false", "checkout", "--quiet", ud.revision], cwd=dest)
+            else:
+                _git(["checkout", "--quiet", "-B", ud.branch, ud.revision], cwd=dest)
+        except CommandFailed as exc:
+            raise ctx.fail(UnpackError, f"cannot check out {ud.url} at {ud.revision}: {exc.command}",
+                           exc.output.splitlines()[-5:]) from None
+

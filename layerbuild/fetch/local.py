@@ -1,0 +1,74 @@
+"""``file://`` sources: files and directories beside the recipe, found through FILESPATH.
+
+The search follows OE's ``base_set_filespath``: FILESEXTRAPATHS, then FILESPATH, each directory
+tried with every entry of FILESOVERRIDES (OVERRIDES when unset) as a subdirectory, the right-most
+override first, and finally the directories themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .errors import LocalFileNotFound, UnpackError
+from .unpack import ArchiveProblem, unpack_file
+from .urldata import FetchContext, FetchData, to_bool
+
+
+def search_dirs(d: Any) -> list[str]:
+    """The directories a relative ``file://`` path is looked up in, in order."""
+    extra = (d.getVar("FILESEXTRAPATHS") or "").replace("__default:", "")
+    bases = [p for p in extra.split(":") if p] + [p for p in (d.getVar("FILESPATH") or "").split(":") if p]
+    overrides_value = d.getVar("FILESOVERRIDES")
+    if overrides_value is None:
+        overrides_value = d.getVar("OVERRIDES") or ""
+    overrides = [""] + [o for o in overrides_value.split(":") if o]
+    out: list[str] = []
+    for override in reversed(overrides):
+        for base in bases:
+            candidate = os.path.normpath(os.path.join(base, override) if override else base)
+            if candidate not in out:
+                out.append(candidate)
+    return out
+
+
+class LocalMethod:
+    def setup(self, ud: FetchData, ctx: FetchContext) -> None:
+        path = ud.path
+        ud.basename = os.path.basename(path.rstrip("/"))
+        if os.path.isabs(path):
+            ud.searched = [os.path.dirname(path.rstrip("/")) or "/"]
+            ud.localpath = path if os.path.lexists(path) else ""
+            return
+        ud.searched = search_dirs(ctx.d)
+        for directory in ud.searched:
+            candidate = os.path.join(directory, path)
+            if os.path.exists(candidate):
+                ud.localpath = candidate
+                return
+
+    def expected_path(self, ud: FetchData) -> str:
+        """Where the file is, or where it would be found first: what a task signature should watch."""
+        if ud.localpath:
+            return ud.localpath
+        return ud.path if os.path.isabs(ud.path) else os.path.join(ud.searched[0] if ud.searched else "", ud.path)
+
+    def download(self, ud: FetchData, ctx: FetchContext) -> None:
+        if ud.localpath:
+            return
+        raise ctx.fail(LocalFileNotFound, f"{ud.url}: {ud.path!r} not found in any of the "
+                       f"{len(ud.searched)} directories searched",
+                       [f"searched {directory}" for directory in ud.searched],
+                       hint="put the file into one of these directories (FILESEXTRAPATHS, FILESPATH, with "
+                       "FILESOVERRIDES as subdirectories), or fix its name in SRC_URI")
+
+    def unpack(self, ud: FetchData, root: str, ctx: FetchContext) -> None:
+        self.download(ud, ctx)
+        relname = ud.basename if os.path.isabs(ud.path) else os.path.normpath(ud.path)
+        dest = os.path.join(root, ud.parm.get("subdir", ""))
+        try:
+            unpack_file(ud.localpath, dest, relname, to_bool(ud.parm.get("unpack"), True),
+                        ud.int_param("striplevel", 0, ctx))
+        except ArchiveProblem as exc:
+            raise ctx.fail(UnpackError, f"cannot unpack {ud.url} ({ud.localpath}): {exc}") from None
+

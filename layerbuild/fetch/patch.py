@@ -1,0 +1,124 @@
+"""``do_patch``: the patches of SRC_URI applied in order with ``patch -pN``.
+
+A SRC_URI entry is a patch when its name ends in ``.patch`` or ``.diff`` (also after a ``.gz``,
+``.bz2``, ``.xz`` or ``.zst``), or when it says ``apply=yes``; ``apply=no`` leaves a patch out.
+``striplevel=`` (default 1) is patch's ``-p``; ``patchdir=`` is relative to ``${S}``. Each patch is
+tried with ``--dry-run`` first, so one that does not apply leaves the tree as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import PatchError
+from .fetcher import Fetch
+from .unpack import SINGLE_SUFFIXES
+from .urldata import CommandFailed, FetchContext, run_captured, to_bool
+
+logger = logging.getLogger("layerbuild.fetch")
+
+_FILE = re.compile(r"^(?:patching|checking) file (.+)$")
+_HUNK = re.compile(r"^Hunk #(\d+) FAILED at (\d+)")
+_NOFILE = re.compile(r"^can't find file to patch at input line (\d+)")
+_HEADER = re.compile(r"^\|(?:\+\+\+|---) (\S+)")
+
+
+@dataclass(frozen=True)
+class Patch:
+    url: str
+    path: str
+    striplevel: int
+    patchdir: str
+
+
+def patches(fetcher: Fetch, unpackdir: str, srcdir: str) -> list[Patch]:
+    """The patches of ``fetcher``'s SRC_URI entries, in order."""
+    out: list[Patch] = []
+    for url in fetcher.urls:
+        ud = fetcher.ud[url]
+        local = ud.localpath
+        if not local or os.path.isdir(local):
+            continue
+        base = os.path.basename(local)
+        name = base
+        if base.endswith(SINGLE_SUFFIXES):
+            # a compressed patch is applied from its decompressed copy in UNPACKDIR
+            name = os.path.splitext(base)[0]
+            relname = ud.basename if os.path.isabs(ud.path) or ud.type != "file" else os.path.normpath(ud.path)
+            local = os.path.join(unpackdir, ud.parm.get("subdir", ""), os.path.splitext(relname)[0])
+        if "apply" in ud.parm:
+            if not to_bool(ud.parm["apply"]):
+                continue
+        elif not name.endswith((".patch", ".diff")):
+            continue
+        patchdir = os.path.normpath(os.path.join(srcdir, ud.parm.get("patchdir", "")))
+        out.append(Patch(url, local, ud.int_param("striplevel", 1, fetcher.ctx), patchdir))
+    return out
+
+
+def apply_patches(d: Any) -> list[Patch]:
+    """Apply the patches of the recipe ``d``'s SRC_URI to ``${S}``; returns what was applied."""
+    fetcher = Fetch(None, d)
+    applied = patches(fetcher, d.getVar("UNPACKDIR") or "", d.getVar("S") or "")
+    for patch in applied:
+        apply_patch(patch, fetcher.ctx)
+    return applied
+
+
+def apply_patch(patch: Patch, ctx: FetchContext) -> None:
+    name = os.path.basename(patch.path)
+    if not os.path.isdir(patch.patchdir):
+        raise ctx.fail(PatchError, f"cannot apply {name}: the directory {patch.patchdir} does not exist",
+                       hint="check S, and patchdir= in SRC_URI (it is relative to S)")
+    argv = ["patch", f"-p{patch.striplevel}", "--no-backup-if-mismatch", "-f", "-i", patch.path,
+            "-d", patch.patchdir]
+    logger.info("Applying patch %s (-p%d) in %s", name, patch.striplevel, patch.patchdir)
+    try:
+        status, output = run_captured([*argv, "--dry-run"], check=False)
+        if status == 0:
+            status, output = run_captured(argv, check=False)
+    except CommandFailed:
+        raise ctx.fail(PatchError, f"cannot apply {name}: the patch command is not installed",
+                       hint="install patch (apt-get install patch)") from None
+    if output:
+        print(output, flush=True)
+    if status == 0:
+        return
+    problems, hint = _problems(output, patch.striplevel)
+    raise ctx.fail(PatchError, f"patch {name} does not apply: {'; '.join(problems[:3])}"
+                   + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""),
+                   [f"patch: {patch.path}", f"from: {patch.url}", f"in: {patch.patchdir}",
+                    *(f"| {line}" for line in output.splitlines()[-15:])], hint=hint)
+
+
+def _problems(output: str, striplevel: int) -> tuple[list[str], str | None]:
+    """What went wrong, one item per failed hunk or missing file, read from patch's output."""
+    problems: list[str] = []
+    hint = None
+    current = "?"
+    missing_line: str | None = None
+    for line in output.splitlines():
+        if m := _FILE.match(line):
+            current = m.group(1).strip("'\"")
+        elif m := _HUNK.match(line):
+            problems.append(f"{current}: Hunk #{m.group(1)} FAILED at {m.group(2)}")
+            hint = "refresh the patch against this version of the source"
+        elif m := _NOFILE.match(line):
+            missing_line = m.group(1)
+            problems.append(f"can't find file to patch at input line {missing_line}")
+            hint = f"check striplevel= (now {striplevel}) and patchdir= in SRC_URI"
+        elif missing_line and (m := _HEADER.match(line)):
+            problems[-1] = f"can't find file to patch: {m.group(1)} (input line {missing_line})"
+            missing_line = None
+        elif line.startswith("patch: **** "):
+            problems.append(line[len("patch: **** "):])
+        elif line.startswith("Reversed (or previously applied) patch detected"):
+            problems.append(f"{current}: reversed or already applied")
+    if not problems:
+        lines = [line for line in output.splitlines() if line.strip()]
+        problems = [lines[-1] if lines else "patch failed without a message"]
+    return problems, hint

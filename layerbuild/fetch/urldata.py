@@ -1,0 +1,169 @@
+"""What a fetch knows about one SRC_URI entry (:class:`FetchData`) and about the recipe (:class:`FetchContext`).
+
+The fetchers see the recipe only through these two objects, never through the rest of the engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..errors import Location
+from ..proc import CommandError, run
+from .errors import FetchError, MalformedUrl, ParameterError
+from .mirrors import mirror_pairs
+from .url import decodeurl
+
+_TRUE = ("1", "yes", "y", "true", "on")
+
+
+def to_bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.lower() in _TRUE
+
+
+@dataclass(frozen=True)
+class FetchContext:
+    """The recipe-wide settings a fetch reads once: names for messages, DL_DIR, mirrors, network policy."""
+
+    d: Any
+    pn: str
+    location: Location | None
+    dl_dir: str
+    no_network: bool
+    premirrors: tuple[tuple[str, str], ...]
+    mirrors: tuple[tuple[str, str], ...]
+    timeout: float
+
+    @classmethod
+    def from_datastore(cls, d: Any) -> FetchContext:
+        recipe_file = d.getVar("FILE") or ""
+        pn = d.getVar("PN") or os.path.basename(recipe_file) or "(no recipe)"
+        location: Location | None = None
+        finder = getattr(d, "location", None)
+        if callable(finder):
+            location = finder("SRC_URI")
+        if location is None and recipe_file:
+            location = Location(recipe_file)
+        return cls(d=d, pn=pn, location=location, dl_dir=d.getVar("DL_DIR") or "",
+                   no_network=to_bool(d.getVar("BB_NO_NETWORK")),
+                   premirrors=tuple(mirror_pairs(d.getVar("PREMIRRORS"))),
+                   mirrors=tuple(mirror_pairs(d.getVar("MIRRORS"))),
+                   timeout=float(d.getVar("BB_FETCH_TIMEOUT") or 60))
+
+    def fail(self, cls: type[FetchError], message: str, notes: Iterable[str] = (),
+             hint: str | None = None) -> FetchError:
+        """An error of type ``cls`` whose message starts with the recipe's name."""
+        return cls(f"recipe {self.pn}: {message}", self.location, hint, tuple(notes))
+
+
+class Method(Protocol):
+    """One URL type: how to name, download and unpack its sources."""
+
+    def setup(self, ud: FetchData, ctx: FetchContext) -> None: ...
+
+    def download(self, ud: FetchData, ctx: FetchContext) -> None: ...
+
+    def unpack(self, ud: FetchData, root: str, ctx: FetchContext) -> None: ...
+
+
+class FetchData:
+    """One SRC_URI entry, decoded, with where its download lives (BitBake's ``ud``)."""
+
+    def __init__(self, url: str, ctx: FetchContext, methods: Mapping[str, Method]) -> None:
+        self.url = url
+        try:
+            self.type, self.host, self.path, self.user, self.pswd, self.parm = decodeurl(url)
+        except MalformedUrl as exc:
+            raise ctx.fail(MalformedUrl, exc.message, hint=exc.hint) from None
+        method = methods.get(self.type)
+        if method is None:
+            raise ctx.fail(MalformedUrl, f"{url}: no fetcher for URLs of type {self.type!r}",
+                           hint=f"supported types: {', '.join(sorted(methods))}")
+        self.method: Method = method
+        self.localpath = ""
+        self.basename = ""
+        #: file://: the directories searched, in order
+        self.searched: list[str] = []
+        #: git: the commit, branch and protocol, the bare mirror and the checkout directory
+        self.revision = ""
+        self.branch = ""
+        self.nobranch = False
+        self.proto = ""
+        self.destsuffix = ""
+        method.setup(self, ctx)
+
+    def __repr__(self) -> str:
+        return f"FetchData({self.url!r}, localpath={self.localpath!r})"
+
+    def int_param(self, name: str, default: int, ctx: FetchContext) -> int:
+        value = self.parm.get(name)
+        if value is None or value == "":
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            number = -1
+        if number < 0:
+            raise ctx.fail(ParameterError, f"{self.url}: {name}={value} is not a number of 0 or more")
+        return number
+
+    def checksum_flag(self) -> str:
+        """The SRC_URI flag holding this entry's sha256: ``sha256sum``, or ``NAME.sha256sum`` with ``name=``."""
+        name = self.parm.get("name")
+        return f"{name}.sha256sum" if name else "sha256sum"
+
+    def expected_sha256(self, ctx: FetchContext) -> str | None:
+        value = ctx.d.getVarFlag("SRC_URI", self.checksum_flag())
+        return value.strip().lower() if value else None
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def locked(path: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if needed), so two builds sharing DL_DIR take turns."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+class CommandFailed(Exception):
+    """An external command of a fetcher failed; ``output`` holds what it printed."""
+
+    def __init__(self, command: str, output: str, missing: bool = False) -> None:
+        super().__init__(command)
+        self.command = command
+        self.output = output
+        self.missing = missing
+
+
+def run_captured(argv: list[str], cwd: str | None = None, env: Mapping[str, str] | None = None,
+                 check: bool = True) -> tuple[int, str]:
+    """Run ``argv`` with stdout and stderr captured together, in order; returns (status, output)."""
+    with tempfile.TemporaryDirectory(prefix="layerbuild-fetch-") as tmp:
+        log = Path(tmp) / "output.log"
+        try:
+            result = run(argv, cwd=cwd, env=env, log=log, check=False)
+        except CommandError as exc:  # the program could not start
+            raise CommandFailed(exc.message, "", missing=True) from exc
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+        output = "\n".join(lines[1:])  # the first line is the command itself
+    if check and result.returncode != 0:
+        raise CommandFailed(f"command failed with exit status {result.returncode}: {lines[0][2:]}", output)
+    return result.returncode, output
