@@ -85,7 +85,7 @@ def apply_patch(patch: Patch, ctx: FetchContext) -> None:
         raise ctx.fail(PatchError, f"cannot apply {name}: the patch command is not installed",
                        hint="install patch (apt-get install patch)") from None
     if output:
-        print(output, flush=True)
+        logger.info("%s", output)
     if status == 0:
         return
     problems, hint = _problems(output, patch.striplevel)

@@ -97,7 +97,10 @@ def extract_tar(path: str, dest: str, striplevel: int = 0) -> None:
                         _check_symlink(root, target, member.linkname, member.name)
                         links.append(target)
                     elif member.islnk():
-                        linkname = _clean_name(member.linkname, striplevel)
+                        try:
+                            linkname = _clean_name(member.linkname, striplevel)
+                        except ArchiveProblem:
+                            linkname = None
                         if linkname is None or not _inside(root, os.path.join(dest, linkname)):
                             raise ArchiveProblem(f"hard link {member.name!r} -> {member.linkname!r} points "
                                                  "outside the unpack directory")
