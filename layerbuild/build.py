@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from .errors import LayerbuildError, UsageError
 from .fsutil import atomic_write
 from .reporters import make_reporter
-from .runqueue import Plan, RunQueue, make_plan, stamp_base
+from .runqueue import WORKERS_DIR, Plan, RunQueue, make_plan, stamp_base
 from .session import ensure_signatures, parse_recipes, start_configuration
 from .signatures import diff_sigdata, read_sigdata
 from .taskgraph import TaskGraph, TaskId, build_graph, write_dot
@@ -80,15 +80,45 @@ def build(args: argparse.Namespace, topdir: str) -> int:
         if args.dump_signatures:
             return dump_signatures(tg, sys.stdout)
         force = set(tg.targets) if args.force else set()
+        if args.dry_run:
+            print_plan(tg, make_plan(tg, force), sys.stdout)
+            return 0
         for tid in force:
             atomic_write(stamp_base(tg, tid) + ".taint", uuid.uuid4().hex + "\n")
+        reap_orphans(topdir)
         plan = make_plan(tg, force)
-        if args.dry_run:
-            print_plan(tg, plan, sys.stdout)
-            return 0
         jobs = args.jobs or int(config.d.getVar("BB_NUMBER_THREADS") or os.cpu_count() or 1)
         ok = RunQueue(tg, plan, config, jobs, make_reporter(sys.stderr), keep_going=args.keep_going).execute()
         return 0 if ok else 1
+
+
+def reap_orphans(topdir: str) -> None:
+    """Kill what is left of task workers of a build that was killed (their process groups)."""
+    import signal
+    directory = os.path.join(topdir, WORKERS_DIR)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    top = os.path.realpath(topdir) + os.sep
+    for name in names:
+        with contextlib.suppress(ValueError, OSError):
+            pgid = int(name)
+            members = []
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                with contextlib.suppress(OSError):
+                    with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+                        fields = fh.read().rsplit(")", 1)[1].split()
+                    if int(fields[2]) == pgid:
+                        members.append(int(pid))
+            # only a group whose processes work inside this build directory is ours
+            if members and any(os.path.realpath(f"/proc/{p}/cwd").startswith(top) for p in members):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pgid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(directory, name))
 
 
 def print_plan(tg: TaskGraph, plan: Plan, out: TextIO) -> None:

@@ -31,6 +31,21 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
+def _tree_sha256(path: str) -> str:
+    """A directory's identity: names, file contents and link targets below it."""
+    h = hashlib.sha256()
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            full = os.path.join(root, name)
+            rel = os.path.relpath(full, path)
+            if os.path.islink(full):
+                h.update(f"L {rel} {os.readlink(full)}\n".encode())
+            else:
+                h.update(f"F {rel} {_sha256(full)}\n".encode())
+    return h.hexdigest()
+
+
 class FileState:
     """Fingerprints of files, computed at most once per run."""
 
@@ -52,7 +67,7 @@ class FileState:
     def sha(self, path: str) -> str:
         found = self._sha.get(path)
         if found is None:
-            found = _sha256(path)
+            found = _tree_sha256(path) if os.path.isdir(path) else _sha256(path)
             self._sha[path] = found
         return found
 
@@ -66,7 +81,7 @@ class FileState:
         st = self.stat(path)
         if fp is None or st is None:
             return fp is None and st is None
-        if (st[0], st[1]) == (fp[0], fp[1]):
+        if (st[0], st[1]) == (fp[0], fp[1]) and not os.path.isdir(path):
             return True
         return st[1] == fp[1] and self.sha(path) == fp[2]
 

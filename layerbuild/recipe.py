@@ -17,8 +17,7 @@ from .pyenv import SkipRecipe
 from .signatures import TaskSignature, task_signatures
 
 #: Task flags kept in the recipe summary (the task graph reads them).
-TASK_FLAGS = ("deps", "depends", "deptask", "rdeptask", "recrdeptask", "recideptask", "noexec", "nostamp",
-              "_addtask_loc", "sstate-inputdirs", "sstate-outputdirs")
+TASK_FLAGS = ("deps", "depends", "deptask", "rdeptask", "recrdeptask", "noexec", "nostamp", "_addtask_loc", "sstate-inputdirs", "sstate-outputdirs")
 #: Variables kept in the recipe summary for the scheduler (stamps, sstate names).
 KEEP_VARS = ("STAMP", "SSTATETASKS", "PACKAGE_ARCH", "SSTATE_DIR", "SSTATE_MIRRORS", "SSTATE_MANIFESTS",
              "BB_CURRENT_MC")

@@ -42,6 +42,8 @@ from .taskgraph import TaskGraph, TaskId
 from .tasks import TaskJob, tail, worker_main
 
 Reporter = Callable[[Event], None]
+#: where running task workers are registered (below TOPDIR), so a killed build's leftovers can be reaped
+WORKERS_DIR = "tmp/.workers"
 
 
 @dataclass
@@ -251,7 +253,7 @@ class RunQueue:
         plan, tg = self.plan, self.tg
         self.report(BuildStarted(len(plan.run), len(plan.setscene), len(plan.uptodate)))
         for tid, reason in sorted(plan.corrupt.items()):
-            self.report(SetsceneFailed(tg.label(tid), reason + ", rebuilding"))
+            self.report(SetsceneFailed(tg.label(tid), reason))
         stamp = StampWriter(tg, plan.hashes)
         restored = self._setscene()
         ran, failed, skipped = 0, 0, 0
@@ -282,7 +284,7 @@ class RunQueue:
                         continue
                     number += 1
                     label = tg.label(tid)
-                    if tg.taskinfo(tid).flag("noexec"):
+                    if str(tg.taskinfo(tid).flag("noexec") or "0") not in ("0", ""):
                         self.report(TaskStarted(label, number, len(plan.run), None))
                         stamp(tid)
                         ran += 1
@@ -294,6 +296,8 @@ class RunQueue:
                                             args=(self.parsed, self._job(tid), w, self._sstate_args(tid)))
                     proc.start()
                     os.close(w)
+                    assert proc.pid is not None
+                    self._register(proc.pid)
                     running[proc.sentinel] = _Running(proc, tid, r, time.monotonic())
                     self.report(TaskStarted(label, number, len(plan.run), None))
                 if not running:
@@ -301,6 +305,7 @@ class RunQueue:
                 for sentinel in wait(list(running)):
                     item = running.pop(sentinel)  # type: ignore[arg-type]
                     item.process.join()
+                    self._unregister(item.process.pid)
                     log, note = self._read_result(item.fd)
                     label = tg.label(item.tid)
                     if item.process.exitcode == 0:
@@ -326,6 +331,16 @@ class RunQueue:
             raise
         self.report(BuildFinished(ran, len(restored), failed, skipped, len(plan.uptodate)))
         return failed == 0
+
+    def _register(self, pid: int) -> None:
+        directory = os.path.join(self.parsed.topdir, WORKERS_DIR)
+        os.makedirs(directory, exist_ok=True)
+        with open(os.path.join(directory, str(pid)), "w"):
+            pass
+
+    def _unregister(self, pid: int) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(self.parsed.topdir, WORKERS_DIR, str(pid)))
 
     def _setscene(self) -> set[TaskId]:
         restored: set[TaskId] = set()

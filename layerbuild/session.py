@@ -116,7 +116,10 @@ def _parse_one(configd: Any, evaluator: Evaluator, job: Job) -> tuple[str, Any, 
     fn, appends, layername, signatures = job
     try:
         d = parse_recipe(configd, evaluator, fn, appends, layername)
-        return fn, recipe_info(d, fn, appends, signatures=signatures), d.file_depends
+        info = recipe_info(d, fn, appends, signatures=signatures)
+        # files in [file-checksums] are inputs of the cached signatures too
+        checksummed = [path for sig in info.signatures or () for path, _digest in sig.files]
+        return fn, info, d.file_depends + checksummed
     except LayerbuildError as exc:
         return fn, exc, []
     except RecursionError:

@@ -57,6 +57,10 @@ def _hash_path(path: str) -> str | None:
     return None
 
 
+_EXPANDED_FLAGS = ("vardeps", "vardepsexclude", "vardepvalue", "vardepvalueexclude", "prefuncs", "postfuncs",
+                   "exports", "file-checksums")
+
+
 class _DepFinder:
     def __init__(self, d: DataStore) -> None:
         self.d = d
@@ -72,10 +76,13 @@ class _DepFinder:
         if found is not None:
             return found
         d = self.d
-        flags = d.getVarFlags(key) or {}
+        flags = d.getVarFlags(key, expand=_EXPANDED_FLAGS) or {}
         value, parser = d.getVarFlag(key, "_content", False, retparser=True)
         deps: set[str] = set(parser.refs) if parser is not None else set()
-        if flags.get("func"):
+        if "vardepvalue" in flags:
+            # as in BitBake: the given value stands for the variable; only [vardeps] are followed
+            deps = set()
+        if flags.get("func") and "vardepvalue" not in flags:
             body = value if isinstance(value, str) else ""
             if flags.get("python"):
                 reads, calls, expands = python_refs(body)

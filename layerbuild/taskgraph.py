@@ -167,19 +167,19 @@ class _Builder:
                                       f"{self.recipes.infos[fn].pn} has no task {other.task}", Location(info.fn))
                 self.edge(other, tid, f"{tid.task}[depends] = {entry}", Location(info.fn))
                 todo.append(other)
-            for task in str(ti.flag("deptask", "") or "").split():
+            for task in map(ensure_prefix, str(ti.flag("deptask", "") or "").split()):
                 for fn in self.build_deps(info):
                     if task in _tasks(self.recipes.infos[fn]):
                         other = TaskId(fn, task)
                         self.edge(other, tid, f"{tid.task}[deptask] over DEPENDS", _recipe_loc(info, "DEPENDS"))
                         todo.append(other)
-            for task in str(ti.flag("rdeptask", "") or "").split():
+            for task in map(ensure_prefix, str(ti.flag("rdeptask", "") or "").split()):
                 for fn in self.runtime_deps(info):
                     if task in _tasks(self.recipes.infos[fn]):
                         other = TaskId(fn, task)
                         self.edge(other, tid, f"{tid.task}[rdeptask] over RDEPENDS", _recipe_loc(info, "RDEPENDS"))
                         todo.append(other)
-            rec = str(ti.flag("recrdeptask", "") or "").split()
+            rec = [ensure_prefix(t) for t in str(ti.flag("recrdeptask", "") or "").split()]
             if rec:
                 for fn in sorted(self.closure(tid.fn)):
                     other_tasks = _tasks(self.recipes.infos[fn])

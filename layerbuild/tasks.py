@@ -174,6 +174,9 @@ def open_log(d: DataStore, task: str) -> str:
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
+    # whatever sys.stdout/sys.stderr were in the parent (a terminal, a test's capture), here they are the log
+    sys.stdout = open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
     _symlink(log, os.path.join(tempdir, f"log.{task}"))
     return log
 
@@ -212,7 +215,8 @@ def worker_main(parsed: Any, job: TaskJob, result_fd: int) -> int:
         sys.stderr.flush()
         return 0
     except LayerbuildError as exc:
-        sys.stderr.write(f"ERROR: {exc.format()}\n")
+        # "path:line: error: message" for errors that have a place, the bare message otherwise
+        sys.stderr.write(f"ERROR: {exc.format() if exc.location else exc.format()[len('error: '):]}\n")
         if not log:
             os.write(result_fd, f"!{exc.format()}\n".encode())
         return 1

@@ -23,7 +23,7 @@ def _tree(root: Path) -> Path:
     recipes = {"classes/logtasks.bbclass": LOGTASKS}
     for i in range(4):
         dep = f'DEPENDS = "k{i - 1}"\n' if i else ""
-        recipes[f"recipes/k{i}/k{i}_1.0.bb"] = f'inherit logtasks\n{dep}MSG = "kill {i}"\nTASK_SLEEP = "0.02"\n'
+        recipes[f"recipes/k{i}/k{i}_1.0.bb"] = f'inherit logtasks\n{dep}MSG = "kill {i}"\nTASK_SLEEP = "0.3"\n'
     layer = make_layer(root, "kill", recipes)
     return make_build(root, [layer])
 
@@ -86,4 +86,15 @@ def test_kill_9_at_random_moments(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, f"seed {seed}: {err.decode()}"
     target = {k: v for k, v in want.items() if k.startswith("k3")}
+    # nothing of the killed builds is still running in the build directory
+    top = os.path.realpath(build) + os.sep
+    stale = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.path.realpath(f"/proc/{pid}/cwd").startswith(top):
+                    stale.append(pid)
+            except OSError:
+                pass
+    assert not stale, f"seed {seed}: processes left running: {stale}"
     assert {k: v for k, v in _outputs(build).items() if k.startswith("k3")} == target, f"seed {seed}"

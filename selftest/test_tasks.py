@@ -15,10 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import CORE, Runner, make_build, make_layer
 
 LOGTASKS = r'''
+INHIBIT_DEFAULT_DEPS = "1"
+deltask do_prepare_recipe_sysroot
 TASKLOG = "${TOPDIR}/tasks.log"
 TASKLOG[doc] = "where the mini layer's tasks record themselves"
 B = "${WORKDIR}/build"
@@ -30,7 +31,7 @@ logtask() {
     ( flock 9; echo "${PN}:$1 end $(date +%s.%N)" >> ${TASKLOG} ) 9>>${TASKLOG}.lock
 }
 TASK_SLEEP ?= "0"
-TASK_SLEEP[vardepsexclude] = "TASK_SLEEP"
+logtask[vardepsexclude] = "TASK_SLEEP"
 
 do_fetch() {
     logtask do_fetch
@@ -122,7 +123,7 @@ def test_order_follows_the_graph(tmp_path: Path, lb: Runner) -> None:
     end = {label: t for label, what, t in events if what == "end"}
     chain = ["do_fetch", "do_unpack", "do_patch", "do_configure", "do_compile", "do_install", "do_populate_sysroot"]
     for pn in ("r0", "r1", "r2"):
-        for a, b in zip(chain, chain[1:]):
+        for a, b in zip(chain, chain[1:], strict=False):
             assert end[f"{pn}:{a}"] <= start[f"{pn}:{b}"], (pn, a, b)
     # [deptask] over DEPENDS: r1 configures only after r0's sysroot is populated
     assert end["r0:do_populate_sysroot"] <= start["r1:do_configure"]
@@ -161,7 +162,7 @@ def test_unchanged_rebuild_runs_nothing_and_changed_variable_reruns_exactly_its_
     status, _, err = lb("-B", str(build), "r2")
     assert status == 0, err
     assert sorted(_ran(build)) == sorted([
-        "r1:do_compile", "r1:do_install", "r1:do_populate_sysroot",
+        "r1:do_compile", "r1:do_install", "r1:do_populate_sysroot", "r1:do_package",
         "r2:do_configure", "r2:do_compile", "r2:do_install", "r2:do_populate_sysroot",
         "r2:do_package", "r2:do_package_write_deb"])
     assert (build / "tmp/sysroots-components/r1/usr/share/r1/out.txt").read_text() == "changed\n"
@@ -324,3 +325,34 @@ def test_build_lock_makes_a_second_build_wait(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert "Another layerbuild (pid 4242)" in err and "waiting" in err
     assert "r0:do_compile" in _ran(build)
+
+
+def test_signature_flags(tmp_path: Path, lb: Runner) -> None:
+    recipe = ('inherit logtasks\nMSG = "m"\nMYVARS = "FOO"\nFOO = "1"\nBAR = "1"\n'
+              'VALUE = "keep-${BAR}"\nVALUE[vardepvalue] = "fixed"\n'
+              'do_hello() {\n    logtask do_hello\n    echo ${VALUE}\n}\n'
+              'do_hello[vardeps] = "${MYVARS}"\n'
+              'do_hello[file-checksums] = "${THISDIR}/files/input.txt:True"\n'
+              'addtask hello\n')
+    build = _layer(tmp_path, {"recipes/s/s_1.0.bb": recipe, "recipes/s/files/input.txt": "one\n"})
+    path = build.parent / "meta-tasks/recipes/s/s_1.0.bb"
+    assert lb("-B", str(build), "s:do_hello")[0] == 0
+    # [vardeps] is expanded: FOO, named through MYVARS, is a dependency
+    path.write_text(path.read_text().replace('FOO = "1"', 'FOO = "2"'))
+    _reset_log(build)
+    assert lb("-B", str(build), "s:do_hello")[0] == 0 and _ran(build) == ["s:do_hello"]
+    # [vardepvalue] stands for the value: what the real value references does not count
+    path.write_text(path.read_text().replace('BAR = "1"', 'BAR = "2"'))
+    _reset_log(build)
+    assert lb("-B", str(build), "s:do_hello")[0] == 0 and _ran(build) == []
+    # a [file-checksums] file changing reruns the task, although no metadata file changed
+    (build.parent / "meta-tasks/recipes/s/files/input.txt").write_text("two\n")
+    _reset_log(build)
+    status, _, err = lb("-B", str(build), "s:do_hello")
+    assert status == 0 and _ran(build) == ["s:do_hello"], err
+    status, out, _ = lb("-B", str(build), "-n", "-f", "s:do_hello")
+    assert status == 0 and "run      s:do_hello" in out
+    # a dry run changes nothing
+    assert not list((build / "tmp/stamps").rglob("*.taint"))
+    _reset_log(build)
+    assert lb("-B", str(build), "s:do_hello")[0] == 0 and _ran(build) == []

@@ -1,0 +1,154 @@
+"""Packages from the sample layer and small test recipes, checked with dpkg-deb.
+
+Splitting and the default PACKAGES/FILES, automatic shared-library dependencies found from ELF files,
+the missing-library error, dpkg-deb reading every package in agreement with its pkgdata, and
+byte-identical packages from two clean builds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import Runner, make_build, make_layer
+
+pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
+
+SAMPLES = ("glibc-external", "base-files", "lb-init", "hello", "libgreet", "greet", "lb-echod")
+
+
+def _debs(build: Path) -> dict[str, Path]:
+    return {p.name: p for p in sorted((build / "tmp/deploy/deb").rglob("*.deb"))}
+
+
+def _field(deb: Path, name: str) -> str:
+    return subprocess.run(["dpkg-deb", "--field", str(deb), name], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def _contents(deb: Path) -> list[str]:
+    out = subprocess.run(["dpkg-deb", "--contents", str(deb)], check=True, capture_output=True, text=True).stdout
+    return [line.split()[5] for line in out.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def sample_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample layer built from a clean build directory (shared by the tests of this module)."""
+    from layerbuild.cli import main
+    root = tmp_path_factory.mktemp("samples")
+    build = make_build(root, [])
+    assert main(["-B", str(build), *SAMPLES]) == 0
+    return build
+
+
+def test_every_sample_builds_and_a_second_build_runs_nothing(sample_build: Path, lb: Runner) -> None:
+    status, _, err = lb("-B", str(sample_build), *SAMPLES)
+    assert status == 0 and "0 tasks run" in err, err
+    names = set(_debs(sample_build))
+    for pkg in ("greet_1.0-r0_amd64.deb", "libgreet_1.0-r0_amd64.deb", "libgreet-dev_1.0-r0_amd64.deb",
+                "hello_1.0-r0_amd64.deb", "lb-init_1.0-r0_amd64.deb", "lb-echod_1.0-r0_amd64.deb",
+                "base-files_1.0-r0_amd64.deb"):
+        assert pkg in names, sorted(names)
+    assert any(n.startswith("libc6_") for n in names)
+
+
+def test_greet_depends_on_libgreet_and_libc_from_its_elf_file(sample_build: Path) -> None:
+    debs = _debs(sample_build)
+    depends = _field(debs["greet_1.0-r0_amd64.deb"], "Depends")
+    names = [d.split()[0] for d in depends.split(", ")]
+    assert names == ["libgreet", "libc6"], depends
+    recipe = Path(__file__).resolve().parents[1] / "recipes/recipes-example/greet/greet_1.0.bb"
+    assert "RDEPENDS" not in recipe.read_text()
+
+
+def test_split_defaults(sample_build: Path) -> None:
+    debs = _debs(sample_build)
+    assert _contents(debs["libgreet_1.0-r0_amd64.deb"]) == [
+        "./", "./usr/", "./usr/lib/", "./usr/lib/libgreet.so.1", "./usr/lib/libgreet.so.1.0"]
+    assert _contents(debs["libgreet-dev_1.0-r0_amd64.deb"]) == [
+        "./", "./usr/", "./usr/include/", "./usr/include/greet.h", "./usr/lib/", "./usr/lib/libgreet.so"]
+    assert _field(debs["libgreet-dev_1.0-r0_amd64.deb"], "Depends") == "libgreet (= 1.0-r0)"
+    dbg = _contents(debs["libgreet-dbg_1.0-r0_amd64.deb"])
+    assert "./usr/lib/debug/usr/lib/libgreet.so.1.0.debug" in dbg
+    unit = "./usr/lib/systemd/system/lb-echod.service"
+    assert unit in _contents(debs["lb-echod_1.0-r0_amd64.deb"])
+    # the stripped binary keeps a debuglink to its -dbg file
+    out = subprocess.run(["readelf", "--string-dump=.gnu_debuglink",
+                          str(sample_build / "tmp/work/x86_64/greet/1.0-r0/packages-split/greet/usr/bin/greet")],
+                         capture_output=True, text=True).stdout
+    assert "greet.debug" in out
+    assert not any(n.startswith(("hello-dev", "hello-doc", "hello-locale", "hello-staticdev")) for n in debs)
+
+
+def test_dpkg_deb_agrees_with_pkgdata(sample_build: Path) -> None:
+    pkgdata = sample_build / "tmp/pkgdata/genericx86-64/runtime"
+    for name, deb in _debs(sample_build).items():
+        pkg = _field(deb, "Package")
+        data = json.loads((pkgdata / f"{pkg}.json").read_text())
+        assert _field(deb, "Version") == data["VERSION"], name
+        assert _field(deb, "Depends") == data["RDEPENDS"], name
+        listed = {p.rstrip("/").lstrip(".") for p in _contents(deb)} - {""}
+        assert set(data["FILES"]) <= listed, name
+        subprocess.run(["dpkg-deb", "--info", str(deb)], check=True, capture_output=True)
+        ar = subprocess.run(["ar", "t", str(deb)], check=True, capture_output=True, text=True).stdout.split()
+        assert ar == ["debian-binary", "control.tar.zst", "data.tar.zst"]
+
+
+def test_base_files_layout_and_os_release(sample_build: Path) -> None:
+    deb = next(p for n, p in _debs(sample_build).items() if n.startswith("base-files_"))
+    contents = _contents(deb)
+    for path in ("./etc/hostname", "./etc/machine-id", "./etc/resolv.conf", "./usr/lib/os-release", "./bin"):
+        assert path in contents
+    root = sample_build / "tmp/work/genericx86_64/base-files/1.0-r0/image"
+    os_release = (root / "usr/lib/os-release").read_text()
+    assert 'ID="lbdistro"' in os_release and 'VERSION_ID="1.0"' in os_release
+    assert (root / "etc/machine-id").read_bytes() == b""
+    assert _field(deb, "Architecture") == "amd64"
+
+
+def test_clean_builds_give_identical_debs(sample_build: Path, tmp_path: Path) -> None:
+    from layerbuild.cli import main
+    other = make_build(tmp_path, [])
+    assert main(["-B", str(other), "greet", "libgreet", "hello"]) == 0
+    first, second = _debs(sample_build), _debs(other)
+    for name in ("greet_1.0-r0_amd64.deb", "libgreet_1.0-r0_amd64.deb", "libgreet-dev_1.0-r0_amd64.deb",
+                 "hello_1.0-r0_amd64.deb", "greet-dbg_1.0-r0_amd64.deb"):
+        a = hashlib.sha256(first[name].read_bytes()).hexdigest()
+        b = hashlib.sha256(second[name].read_bytes()).hexdigest()
+        assert a == b, name
+
+
+def test_missing_library_is_a_build_error(tmp_path: Path, lb: Runner) -> None:
+    layer = make_layer(tmp_path, "pk", {
+        "recipes/needy/files/needy.c": "int main(void) { return 0; }\n",
+        "recipes/needy/needy_1.0.bb": (
+            'LICENSE = "MIT"\nSRC_URI = "file://needy.c"\nS = "${UNPACKDIR}"\n'
+            "do_compile() {\n    echo 'int f(void) { return 1; }' > nowhere.c\n"
+            "    ${CC} -shared -fPIC -Wl,-soname,libnowhere.so.3 -o libnowhere.so.3 nowhere.c\n"
+            "    ${CC} ${CFLAGS} ${LDFLAGS} -o needy ${S}/needy.c -L. -Wl,--no-as-needed -l:libnowhere.so.3\n}\n"
+            "do_install() {\n    install -D -m 0755 needy ${D}${bindir}/needy\n}\n"),
+    })
+    build = make_build(tmp_path, [layer])
+    status, _, err = lb("-B", str(build), "needy")
+    assert status == 1
+    assert "/usr/bin/needy (package needy) needs libnowhere.so.3, which no package provides" in err
+    with open(build / "conf/local.conf", "a") as fh:
+        fh.write('SHLIB_ALLOWLIST = "libnowhere.so.3"\n')
+    status, _, err = lb("-B", str(build), "needy")
+    assert status == 0, err
+
+
+def test_unshipped_files_are_an_error(tmp_path: Path, lb: Runner) -> None:
+    layer = make_layer(tmp_path, "pk", {
+        "recipes/stray/stray_1.0.bb": ('LICENSE = "MIT"\nINHIBIT_DEFAULT_DEPS = "1"\n'
+                                       "do_install() {\n    install -d ${D}/weird/place\n"
+                                       "    echo x > ${D}/weird/place/file\n}\n"),
+    })
+    build = make_build(tmp_path, [layer])
+    status, _, err = lb("-B", str(build), "stray")
+    assert status == 1
+    assert "stray: 1 installed file(s) are in no package:" in err and "/weird/place/file" in err
