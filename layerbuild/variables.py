@@ -168,6 +168,14 @@ VARIABLES: tuple[Variable, ...] = (
 
     # -- directories --------------------------------------------------------------------------------
     _v("TMPDIR", "path", "${TOPDIR}/tmp", "Where all build output goes."),
+    _v("SRCREV", "string", None, "The commit a git:// SRC_URI entry checks out (a full commit id)."),
+    _v("PREMIRRORS", "list", None, "REGEX URL pairs tried before a source's own URL."),
+    _v("MIRRORS", "list", None, "REGEX URL pairs tried after a source's own URL failed."),
+    _v("BB_NO_NETWORK", "boolean", None, "1: refuse network access while fetching (file:// mirrors still work)."),
+    _v("BB_FETCH_TIMEOUT", "integer", None, "Seconds an http(s) download may stall before it fails."),
+    _v("FILESOVERRIDES", "list", None,
+       "Subdirectory names searched in each FILESPATH directory for file:// sources (default: OVERRIDES)."),
+    _v("FETCHER_CHECKSUMS", "string", None, "The SRC_URI checksum flags, so do_fetch's signature covers them."),
     _v("CC", "string", "gcc", "C compiler, exported to shell tasks."),
     _v("CXX", "string", "g++", "C++ compiler, exported to shell tasks."),
     _v("CPP", "string", "gcc -E", "C preprocessor, exported to shell tasks."),
