@@ -15,7 +15,7 @@ import pickle
 from dataclasses import dataclass
 
 from . import __version__
-from .fsutil import atomic_write
+from .fsutil import atomic_write, sha256_file
 from .recipe import RecipeInfo
 
 CACHE_FORMAT = 3
@@ -23,15 +23,7 @@ CACHE_FORMAT = 3
 Fingerprint = tuple[int, int, str] | None  # (mtime_ns, size, sha256) or None for "did not exist"
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _tree_sha256(path: str) -> str:
+def _treesha256_file(path: str) -> str:
     """A directory's identity: names, file contents and link targets below it."""
     h = hashlib.sha256()
     for root, dirs, files in os.walk(path):
@@ -42,7 +34,7 @@ def _tree_sha256(path: str) -> str:
             if os.path.islink(full):
                 h.update(f"L {rel} {os.readlink(full)}\n".encode())
             else:
-                h.update(f"F {rel} {_sha256(full)}\n".encode())
+                h.update(f"F {rel} {sha256_file(full)}\n".encode())
     return h.hexdigest()
 
 
@@ -67,7 +59,7 @@ class FileState:
     def sha(self, path: str) -> str:
         found = self._sha.get(path)
         if found is None:
-            found = _tree_sha256(path) if os.path.isdir(path) else _sha256(path)
+            found = _treesha256_file(path) if os.path.isdir(path) else sha256_file(path)
             self._sha[path] = found
         return found
 

@@ -8,6 +8,7 @@ build would trust.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -43,6 +44,15 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o
     payload = data.encode() if isinstance(data, str) else data
     with atomic_output(path, mode) as tmp:
         tmp.write_bytes(payload)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a file's content, read in blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def sorted_walk(top: str | os.PathLike[str]) -> Iterator[tuple[str, list[str], list[str]]]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from .codeparse import python_refs, shell_words
 from .datastore import DataStore
+from .fsutil import sha256_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +42,7 @@ class TaskSignature:
 
 def _hash_path(path: str) -> str | None:
     if os.path.isfile(path):
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        return h.hexdigest()
+        return sha256_file(path)
     if os.path.isdir(path):
         h = hashlib.sha256()
         for root, dirs, files in os.walk(path):

@@ -11,7 +11,6 @@ A restore verifies the checksum first: a corrupt or truncated object is reported
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -21,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 
 from .errors import LayerbuildError
-from .fsutil import atomic_output, atomic_write
+from .fsutil import atomic_output, atomic_write, sha256_file
 from .tarzst import extract_tar_zst, write_tar_zst
 
 logger = logging.getLogger("layerbuild.sstate")
@@ -36,14 +35,6 @@ class SstateObject:
 
 def object_name(pn: str, arch: str, pv: str, pr: str, taskhash: str, task: str) -> str:
     return f"{taskhash[:2]}/{taskhash[2:4]}/sstate:{pn}:{arch}:{pv}:{pr}:{taskhash}_{task}.tar.zst"
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _mirror_dirs(mirrors: str) -> list[str]:
@@ -79,7 +70,7 @@ class Sstate:
 
     def verify(self, obj: SstateObject) -> bool:
         try:
-            return _sha256(obj.path) == obj.sha256
+            return sha256_file(obj.path) == obj.sha256
         except OSError:
             return False
 
@@ -89,7 +80,7 @@ class Sstate:
         trees = [(directory, f"dir{i}") for i, directory in enumerate(inputdirs)]
         with atomic_output(path) as tmp:
             write_tar_zst(str(tmp), trees)
-        sha = _sha256(path)
+        sha = sha256_file(path)
         atomic_write(path + ".siginfo", json.dumps({**siginfo, "sha256": sha}, indent=1, sort_keys=True) + "\n")
         return SstateObject(path, path + ".siginfo", sha)
 

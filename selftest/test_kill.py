@@ -43,6 +43,17 @@ def _run(build: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, start_new_session=True)
 
 
+def _kill_after(build: Path, env: dict[str, str], seconds: float) -> None:
+    """Start a build and kill -9 its whole process group after ``seconds``."""
+    proc = _run(build, env)
+    time.sleep(seconds)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=60)
+
+
 def test_kill_9_at_random_moments(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=CORE)
     reference = _tree(tmp_path / "reference")
@@ -56,13 +67,7 @@ def test_kill_9_at_random_moments(tmp_path: Path) -> None:
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     for _round in range(10):
-        proc = _run(build, env)
-        time.sleep(rng.uniform(0.05, 1.2))
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=60)
+        _kill_after(build, env, rng.uniform(0.05, 1.2))
     proc = _run(build, env)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, f"seed {seed}: {err.decode()}"
@@ -75,13 +80,7 @@ def test_kill_9_at_random_moments(tmp_path: Path) -> None:
     # lose TMPDIR, then kill builds that are restoring from sstate
     shutil.rmtree(build / "tmp")
     for _round in range(4):
-        proc = _run(build, env)
-        time.sleep(rng.uniform(0.05, 0.6))
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=60)
+        _kill_after(build, env, rng.uniform(0.05, 0.6))
     proc = _run(build, env)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, f"seed {seed}: {err.decode()}"

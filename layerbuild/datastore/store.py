@@ -199,14 +199,15 @@ class DataStore:
         self._overrides = None
         self._cache = {}
 
-    def _register_override(self, var: str) -> None:
+    @staticmethod
+    def _override_parents(var: str) -> Iterator[tuple[str, str]]:
+        """(shorter variable, override) pairs ``var`` is a conditional variant of: A:x:y gives
+        (A:x, y) and (A, x:y), as BitBake registers them."""
         cut = var.rfind(":")
         override = var[cut + 1:]
         shortvar = var[:cut]
         while override and _OVERRIDE_RE.match(override):
-            pairs = self._overridedata.get(shortvar, ())
-            if (var, override) not in pairs:
-                self._overridedata[shortvar] = pairs + ((var, override),)
+            yield shortvar, override
             override = ""
             if ":" in shortvar:
                 cut = shortvar.rfind(":")
@@ -215,21 +216,17 @@ class DataStore:
                 if not shortvar:
                     override = ""
 
+    def _register_override(self, var: str) -> None:
+        for shortvar, override in self._override_parents(var):
+            pairs = self._overridedata.get(shortvar, ())
+            if (var, override) not in pairs:
+                self._overridedata[shortvar] = pairs + ((var, override),)
+
     def _unregister_override(self, var: str) -> None:
-        cut = var.rfind(":")
-        override = var[cut + 1:]
-        shortvar = var[:cut]
-        while override and _OVERRIDE_RE.match(override):
+        for shortvar, override in self._override_parents(var):
             pairs = self._overridedata.get(shortvar)
             if pairs and (var, override) in pairs:
                 self._overridedata[shortvar] = tuple(p for p in pairs if p != (var, override))
-            override = ""
-            if ":" in shortvar:
-                cut = shortvar.rfind(":")
-                override = var[cut + 1:]
-                shortvar = var[:cut]
-                if not shortvar:
-                    override = ""
 
     def _active(self, override: str | None) -> bool:
         if not override:
