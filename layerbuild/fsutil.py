@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +54,20 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def copy_tree(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Copy a tree with symlinks, modes, mtimes and (when running as root) owners."""
+    shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
+    if os.geteuid() != 0:
+        return
+    for root, dirs, files in os.walk(src):
+        rel = os.path.relpath(root, src)
+        for name in [".", *dirs, *files]:
+            path = os.path.normpath(os.path.join(root, name))
+            st = os.lstat(path)
+            if st.st_uid or st.st_gid:
+                os.lchown(os.path.normpath(os.path.join(dst, rel, name)), st.st_uid, st.st_gid)
 
 
 def sorted_walk(top: str | os.PathLike[str]) -> Iterator[tuple[str, list[str], list[str]]]:

@@ -146,5 +146,8 @@ def install_tree(source: str, dest: str, manifest: str) -> None:
                     os.symlink(os.readlink(src), target)
                 else:
                     shutil.copy2(src, target)
+                    if os.geteuid() == 0:
+                        st = os.lstat(src)
+                        os.chown(target, st.st_uid, st.st_gid)
                 installed.append(os.path.normpath(os.path.join(rel, name)))
     atomic_write(manifest, "".join(f"{p}\n" for p in installed))

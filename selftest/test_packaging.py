@@ -152,3 +152,38 @@ def test_unshipped_files_are_an_error(tmp_path: Path, lb: Runner) -> None:
     status, _, err = lb("-B", str(build), "stray")
     assert status == 1
     assert "stray: 1 installed file(s) are in no package:" in err and "/weird/place/file" in err
+
+
+def test_package_fields_scripts_owners_and_allarch(tmp_path: Path, lb: Runner) -> None:
+    layer = make_layer(tmp_path, "pk", {
+        "recipes/tool/tool_1.0.bb": (
+            'LICENSE = "MIT"\ninherit allarch\nSUMMARY = "A tool"\nPACKAGES = "${PN}-data ${PN}"\n'
+            'FILES:${PN}-data = "${datadir}/tool"\n'
+            'RDEPENDS:${PN} = "${PN}-data (>= 1.0) hello"\nRRECOMMENDS:${PN} = "extra"\n'
+            'RPROVIDES:${PN} = "tool-api"\nRCONFLICTS:${PN} = "oldtool (< 2.0)"\nRREPLACES:${PN} = "oldtool"\n'
+            "pkg_postinst:${PN}() {\n    echo configured\n}\n"
+            "do_install() {\n    install -d ${D}${bindir} ${D}${datadir}/tool ${D}${sysconfdir}\n"
+            "    printf '#!/bin/sh\\necho tool\\n' > ${D}${bindir}/tool\n    chmod 0755 ${D}${bindir}/tool\n"
+            "    echo data > ${D}${datadir}/tool/data.txt\n    chown 1234:5678 ${D}${datadir}/tool/data.txt\n"
+            "    echo setting=1 > ${D}${sysconfdir}/tool.conf\n}\n"),
+    })
+    build = make_build(tmp_path, [layer])
+    status, _, err = lb("-B", str(build), "tool")
+    assert status == 0, err
+    deb = build / "tmp/deploy/deb/all/tool_1.0-r0_all.deb"
+    data_deb = build / "tmp/deploy/deb/all/tool-data_1.0-r0_all.deb"
+    assert _field(deb, "Architecture") == "all"
+    assert _field(deb, "Depends") == "tool-data (>= 1.0), hello"
+    assert _field(deb, "Recommends") == "extra"
+    assert _field(deb, "Provides") == "tool-api"
+    assert _field(deb, "Conflicts") == "oldtool (<< 2.0)"
+    assert _field(deb, "Replaces") == "oldtool"
+    postinst = subprocess.run(["dpkg-deb", "--info", str(deb), "postinst"], capture_output=True, text=True,
+                              check=True).stdout
+    assert postinst == "#!/bin/sh\nset -e\n    echo configured\n"
+    conffiles = subprocess.run(["dpkg-deb", "--info", str(deb), "conffiles"], capture_output=True, text=True,
+                               check=True).stdout
+    assert conffiles == "/etc/tool.conf\n"
+    listing = subprocess.run(["dpkg-deb", "--contents", str(data_deb)], capture_output=True, text=True,
+                             check=True).stdout
+    assert "1234/5678" in next(line for line in listing.splitlines() if line.endswith("data.txt"))

@@ -356,3 +356,85 @@ def test_signature_flags(tmp_path: Path, lb: Runner) -> None:
     assert not list((build / "tmp/stamps").rglob("*.taint"))
     _reset_log(build)
     assert lb("-B", str(build), "s:do_hello")[0] == 0 and _ran(build) == []
+
+
+def test_prefuncs_postfuncs_lockfiles_and_diffsigs(tmp_path: Path, lb: Runner) -> None:
+    recipe = ('inherit logtasks\nMSG = "m"\n'
+              'pre_step() {\n    logtask pre_step\n}\n'
+              'post_step() {\n    logtask post_step\n}\n'
+              'do_compile[prefuncs] += "pre_step"\ndo_compile[postfuncs] += "post_step"\n'
+              'do_compile[lockfiles] = "${TOPDIR}/compile.lock"\n')
+    build = _layer(tmp_path, {"recipes/f/f_1.0.bb": recipe})
+    status, _, err = lb("-B", str(build), "f:do_compile")
+    assert status == 0, err
+    ran = _ran(build)
+    assert ran.index("f:pre_step") < ran.index("f:do_compile") < ran.index("f:post_step")
+    assert (build / "compile.lock").exists()
+    # why did it rebuild? -S explains, down to the variable
+    path = build.parent / "meta-tasks/recipes/f/f_1.0.bb"
+    path.write_text(path.read_text().replace('MSG = "m"', 'MSG = "changed"'))
+    status, out, err = lb("-B", str(build), "-S", "f:do_compile")
+    assert status == 0, err
+    assert "variable MSG changed: 'm' -> 'changed'" in out
+    old = sorted((build / "tmp/stamps").rglob("*.do_compile.sigdata.*"))
+    assert lb("-B", str(build), "f:do_compile")[0] == 0
+    new = sorted((build / "tmp/stamps").rglob("*.do_compile.sigdata.*"))
+    first, second = old[0], next(p for p in new if p not in old)
+    r = subprocess.run([sys.executable, "-c", "from layerbuild.build import diffsigs_main; diffsigs_main()",
+                        str(first), str(second)], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=CORE))
+    assert r.returncode == 0 and "variable MSG changed: 'm' -> 'changed'" in r.stdout, r.stderr
+
+
+def test_ctrl_c_stops_running_tasks_and_exits_130(tmp_path: Path) -> None:
+    import signal
+    recipe = 'inherit logtasks\nMSG = "m"\ndo_compile:append() {\n    sleep 30\n}\n'
+    build = _layer(tmp_path, {"recipes/c/c_1.0.bb": recipe})
+    env = dict(os.environ, PYTHONPATH=CORE)
+    proc = subprocess.Popen([sys.executable, "-m", "layerbuild.cli", "-B", str(build), "c"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "c:do_compile start" not in (
+            (build / "tasks.log").read_text() if (build / "tasks.log").exists() else ""):
+        time.sleep(0.1)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Build interrupted" in err
+    assert not list((build / "tmp/stamps").rglob("*.do_compile.*[0-9a-f]")), "an interrupted task was stamped"
+    top = os.path.realpath(build) + os.sep
+    left = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.path.realpath(f"/proc/{pid}/cwd").startswith(top):
+                    left.append(pid)
+            except OSError:
+                pass
+    assert not left, "task processes were left running"
+
+
+def test_rich_progress_on_a_terminal(tmp_path: Path) -> None:
+    import pty
+    build = _chain(tmp_path, n=1)
+    env = dict(os.environ, PYTHONPATH=CORE, TERM="xterm", COLUMNS="120")
+    main, child = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "layerbuild.cli", "-B", str(build), "r0"], stdin=child,
+                            stdout=child, stderr=child, env=env, close_fds=True)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(main)
+    text = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0, text
+    assert "Tasks" in text and "Build succeeded" in text
+    assert "NOTE: Running task" not in text  # the plain reporter is for pipes and logs

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BuildError, Location
+from ..fsutil import copy_tree
 from ..proc import run
 from .deps import format_depends, parse_depends
 from .elf import inspect
@@ -49,10 +50,9 @@ def _walk(root: str) -> list[str]:
 def _copy_tree(src: str, dst: str) -> None:
     if os.path.exists(dst):
         shutil.rmtree(dst)
+    os.makedirs(dst)
     if os.path.isdir(src):
-        shutil.copytree(src, dst, symlinks=True)
-    else:
-        os.makedirs(dst)
+        copy_tree(src, dst)
 
 
 def _matches(path: str, pattern: str) -> bool:
