@@ -106,3 +106,17 @@ def test_skipped_recipe_reports_reason(tmp_path: Path, lb: Runner) -> None:
     assert status == 0 and "1 skipped" in out
     status, _, err = lb("-B", str(build), "-e", "foo")
     assert status == 1 and "foo was skipped: needs the x11 feature" in err
+
+
+def test_layerdepends_with_versions(tmp_path: Path, lb: Runner) -> None:
+    base = ('BBPATH .= ":${{LAYERDIR}}"\nBBFILE_COLLECTIONS += "{n}"\nBBFILE_PATTERN_{n} = "^${{LAYERDIR}}/"\n'
+            'BBFILE_PRIORITY_{n} = "6"\nLAYERSERIES_COMPAT_{n} = "alder"\n')
+    lib = make_layer(tmp_path, "lib", layer_conf=base.format(n="lib") + 'LAYERVERSION_lib = "3"\n')
+    app = make_layer(tmp_path, "app", layer_conf=base.format(n="app") + 'LAYERDEPENDS_app = "core lib (>= 2)"\n')
+    build = make_build(tmp_path, [lib, app])
+    status, _, err = lb("-B", str(build), "-p")
+    assert status == 0, err
+    (app / "conf/layer.conf").write_text(base.format(n="app") + 'LAYERDEPENDS_app = "lib (>= 4)"\n')
+    status, _, err = lb("-B", str(build), "-p")
+    assert status == 1
+    assert err.startswith(f"{app}/conf/layer.conf: error: layer app needs lib version >= 4, but it is 3")
