@@ -33,23 +33,24 @@ class SkipRecipe(Exception):
     """Raised by metadata to skip a recipe (``bb.parse.SkipRecipe``)."""
 
 
-def _contains(variable: str, checkvalues: str | Iterable[str], truevalue: Any, falsevalue: Any, d: Any) -> Any:
+def _words(variable: str, checkvalues: str | Iterable[str], d: Any) -> tuple[set[str], set[str]] | None:
+    """The words of ``variable`` and the wanted words, or None when the variable is empty."""
     val = d.getVar(variable)
     if not val:
-        return falsevalue
-    have = set(val.split())
+        return None
     want = set(checkvalues.split()) if isinstance(checkvalues, str) else set(checkvalues)
-    return truevalue if want.issubset(have) else falsevalue
+    return set(val.split()), want
+
+
+def _contains(variable: str, checkvalues: str | Iterable[str], truevalue: Any, falsevalue: Any, d: Any) -> Any:
+    words = _words(variable, checkvalues, d)
+    return truevalue if words and words[1].issubset(words[0]) else falsevalue
 
 
 def _contains_any(variable: str, checkvalues: str | Iterable[str], truevalue: Any, falsevalue: Any,
                   d: Any) -> Any:
-    val = d.getVar(variable)
-    if not val:
-        return falsevalue
-    have = set(val.split())
-    want = set(checkvalues.split()) if isinstance(checkvalues, str) else set(checkvalues)
-    return truevalue if want & have else falsevalue
+    words = _words(variable, checkvalues, d)
+    return truevalue if words and words[1] & words[0] else falsevalue
 
 
 def _filter(variable: str, checkvalues: str | Iterable[str], d: Any) -> str:
