@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +50,20 @@ def make_build(root: Path, layers: list[Path], local: str = "", core: bool = Tru
         'BBPATH = "${TOPDIR}"\nBBFILES ?= ""\nBBLAYERS = "' + " ".join(all_layers) + '"\n')
     (build / "conf" / "local.conf").write_text('MACHINE ??= "genericx86-64"\nDISTRO ?= "lbdistro"\n' + local)
     return build
+
+
+def processes_in(directory: Path) -> list[str]:
+    """PIDs of processes whose working directory is below ``directory`` (leftovers of a build)."""
+    top = os.path.realpath(directory) + os.sep
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.path.realpath(f"/proc/{pid}/cwd").startswith(top):
+                    found.append(pid)
+            except OSError:
+                pass
+    return found
 
 
 Runner = Callable[..., tuple[int, str, str]]

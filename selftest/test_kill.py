@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import CORE, make_build, make_layer
+from conftest import CORE, make_build, make_layer, processes_in
 from test_tasks import LOGTASKS
 
 
@@ -86,14 +86,6 @@ def test_kill_9_at_random_moments(tmp_path: Path) -> None:
     assert proc.returncode == 0, f"seed {seed}: {err.decode()}"
     target = {k: v for k, v in want.items() if k.startswith("k3")}
     # nothing of the killed builds is still running in the build directory
-    top = os.path.realpath(build) + os.sep
-    stale = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if os.path.realpath(f"/proc/{pid}/cwd").startswith(top):
-                    stale.append(pid)
-            except OSError:
-                pass
+    stale = processes_in(build)
     assert not stale, f"seed {seed}: processes left running: {stale}"
     assert {k: v for k, v in _outputs(build).items() if k.startswith("k3")} == target, f"seed {seed}"

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CORE, Runner, make_build, make_layer
+from conftest import CORE, Runner, make_build, make_layer, processes_in
 
 LOGTASKS = r'''
 INHIBIT_DEFAULT_DEPS = "1"
@@ -403,16 +403,7 @@ def test_ctrl_c_stops_running_tasks_and_exits_130(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "Build interrupted" in err
     assert not list((build / "tmp/stamps").rglob("*.do_compile.*[0-9a-f]")), "an interrupted task was stamped"
-    top = os.path.realpath(build) + os.sep
-    left = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if os.path.realpath(f"/proc/{pid}/cwd").startswith(top):
-                    left.append(pid)
-            except OSError:
-                pass
-    assert not left, "task processes were left running"
+    assert not processes_in(build), "task processes were left running"
 
 
 def test_rich_progress_on_a_terminal(tmp_path: Path) -> None:

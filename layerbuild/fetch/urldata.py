@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -124,14 +123,6 @@ class FetchData:
     def expected_sha256(self, ctx: FetchContext) -> str | None:
         value = ctx.d.getVarFlag("SRC_URI", self.checksum_flag())
         return value.strip().lower() if value else None
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @contextlib.contextmanager

@@ -13,12 +13,12 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-from ..fsutil import atomic_output, atomic_write
+from ..fsutil import atomic_output, atomic_write, sha256_file
 from .errors import ChecksumError, MalformedUrl, NoChecksumError, ParameterError, UnpackError
 from .mirrors import TransferFailed, try_sources
 from .unpack import ArchiveProblem, unpack_file
 from .url import decodeurl, encodeurl
-from .urldata import FetchContext, FetchData, locked, sha256_file, to_bool
+from .urldata import FetchContext, FetchData, locked, to_bool
 
 NETWORK_TYPES = ("http", "https")
 USER_AGENT = "layerbuild"
