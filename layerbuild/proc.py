@@ -42,13 +42,15 @@ class CommandError(LayerbuildError):
 
 def run(argv: list[str], *, cwd: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,
         input: Input | None = None, stdout: int | IO[bytes] | None = None, log: Path | None = None,
-        check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        check: bool = True, merged: bool = False) -> subprocess.CompletedProcess[bytes]:
     """Run ``argv`` and wait for it.
 
     ``stdout`` is passed to :class:`subprocess.Popen` (``subprocess.PIPE`` captures it); when it is
     ``None`` and ``log`` is given, stdout goes to the log, which always receives stderr (appended, so
     one log can hold several commands). Without a log both streams are inherited.
-    With ``check`` a non-zero exit raises :class:`CommandError`.
+    With ``merged`` stdout and stderr are captured together (in ``stdout`` of the result) and, with
+    a log, copied to it afterwards. With ``check`` a non-zero exit raises :class:`CommandError`
+    (carrying the merged output as its detail).
     """
     argv = [os.fspath(a) for a in argv]
     logfh: IO[bytes] | None = None
@@ -67,10 +69,11 @@ def run(argv: list[str], *, cwd: str | os.PathLike[str] | None = None, env: Mapp
             logfh = open(log, "ab")
             logfh.write(f"$ {shlex.join(argv)}\n".encode())
             logfh.flush()
-        out = stdout if stdout is not None else logfh
+        out = subprocess.PIPE if merged else (stdout if stdout is not None else logfh)
+        err: int | IO[bytes] | None = subprocess.STDOUT if merged else logfh
         try:
             proc = subprocess.Popen(argv, cwd=cwd, env=None if env is None else dict(env), stdin=stdin,
-                                    stdout=out, stderr=logfh)
+                                    stdout=out, stderr=err)
         except OSError as exc:
             raise CommandError(argv, None, log, exc.strerror or str(exc)) from exc
         with proc:
@@ -100,6 +103,8 @@ def run(argv: list[str], *, cwd: str | os.PathLike[str] | None = None, env: Mapp
             else:
                 out_data, _ = proc.communicate(input if isinstance(input, bytes) else None)
             returncode = proc.wait()
+        if merged and logfh is not None and out_data:
+            logfh.write(out_data)
         if feeder_error:
             raise feeder_error[0]
     finally:
@@ -107,5 +112,8 @@ def run(argv: list[str], *, cwd: str | os.PathLike[str] | None = None, env: Mapp
             logfh.close()
     result = subprocess.CompletedProcess(argv, returncode, out_data, None)
     if check and returncode != 0:
-        raise CommandError(argv, returncode, log)
+        detail = None
+        if merged and out_data:
+            detail = out_data.decode("utf-8", "replace").strip()[-4000:] or None
+        raise CommandError(argv, returncode, log, detail)
     return result

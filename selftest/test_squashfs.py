@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from layerbuild import proc
 from layerbuild.errors import SquashfsError
-from layerbuild.image import manifest as M
-from layerbuild.image.manifest import Entry, EntryType, Manifest
+from layerbuild import fstree as M
+from layerbuild.fstree import Entry, EntryType, Manifest
 from layerbuild.image.mksquashfs_cli import main as cli_main
 from layerbuild.image.squashfs import SquashfsOptions, write_image
 

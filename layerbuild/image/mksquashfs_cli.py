@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Sequence
 
 from layerbuild.errors import LayerbuildError, UsageError
-from layerbuild.image.manifest import from_directory
+from layerbuild.fstree import from_directory
 from layerbuild.image.squashfs import BACKENDS, SquashfsOptions, write_image
 from layerbuild.image.squashfs.compressors import NAMES
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 
 from layerbuild.errors import SquashfsError
-from layerbuild.image.manifest import Manifest
+from layerbuild.fstree import Manifest
 from layerbuild.image.squashfs.writer import ImageInfo, SquashfsOptions, write_squashfs
 
 

@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 from layerbuild.errors import SquashfsError
 from layerbuild.fsutil import atomic_output
-from layerbuild.image.manifest import MAX_MTIME, Entry, EntryType, Manifest
+from layerbuild.fstree import MAX_MTIME, Entry, EntryType, Manifest
 from layerbuild.image.squashfs import format as fmt
 from layerbuild.image.squashfs.compressors import Compressor, make_compressor
 

@@ -1,4 +1,4 @@
-"""The manifest an image is assembled from: every entry with its type, owner, mode, time and content.
+"""The file-system tree model: every entry with its type, owner, mode, time and content (a manifest).
 
 Rootfs and packaging code produce manifests; image writers (squashfs, tar) consume them. A manifest
 says everything the image will hold, so writing it needs no root, no fakeroot and no host tool, and

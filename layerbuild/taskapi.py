@@ -1,0 +1,222 @@
+"""The task context: all the artifact side (fetch, packaging, rootfs, images) sees of a running task.
+
+A builtin task is a plain function ``func(ctx: TaskContext) -> None``. The context holds the task's
+paths, a read-only, expanding view of the recipe's variables, ``run()`` bound to the task log, and
+``note``/``warn``/``fatal``. Classes name builtins through one table (``layerbuild.builtins.BUILTINS``)
+and call them from an ordinary python task, so a recipe can still override or append to any task::
+
+    python do_package() {
+        run_builtin("package", d)
+    }
+
+The engine never imports the artifact side: the application (``session``) hands the table to the
+configuration as :class:`Hooks`, and metadata Python reaches it through ``run_builtin`` and
+``bb.fetch2``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType, ModuleType
+from typing import IO, Any, Protocol
+
+from .errors import BuildError, LayerbuildError, Location
+from .proc import Input, run
+
+logger = logging.getLogger("layerbuild.task")
+
+#: The prefix every task name carries; the one place that knows it.
+TASK_PREFIX = "do_"
+
+
+def task_name(name: str) -> str:
+    """``fetch`` or ``do_fetch`` -> ``do_fetch``."""
+    return name if name.startswith(TASK_PREFIX) else TASK_PREFIX + name
+
+
+def short_task_name(name: str) -> str:
+    """``do_fetch`` -> ``fetch`` (BitBake's BB_CURRENT_TASK)."""
+    return name[len(TASK_PREFIX):] if name.startswith(TASK_PREFIX) else name
+
+
+class VarSource(Protocol):
+    """What a variable view needs of a datastore."""
+
+    def getVar(self, var: str, expand: bool = True) -> Any: ...  # noqa: N802 - BitBake's names
+
+    def getVarFlag(self, var: str, flag: str, expand: bool = True) -> Any: ...  # noqa: N802
+
+    def getVarFlags(self, var: str) -> dict[str, Any] | None: ...  # noqa: N802
+
+    def location(self, var: str) -> Location | None: ...
+
+
+class VarView:
+    """A read-only view of a recipe's variables, with BitBake's reading method names.
+
+    Values are expanded. With ``record`` set, every variable read is added to it (a test uses this to
+    check that each builtin declares what it reads).
+    """
+
+    __slots__ = ("_d", "_record")
+
+    def __init__(self, d: VarSource, record: set[str] | None = None) -> None:
+        self._d = d
+        self._record = record
+
+    def getVar(self, var: str, expand: bool = True) -> str | None:  # noqa: N802
+        if self._record is not None:
+            self._record.add(var)
+        value = self._d.getVar(var, expand)
+        return None if value is None else str(value)
+
+    def getVarFlag(self, var: str, flag: str, expand: bool = True) -> str | None:  # noqa: N802
+        if self._record is not None:
+            self._record.add(f"{var}[{flag}]")
+        value = self._d.getVarFlag(var, flag, expand)
+        return None if value is None else str(value)
+
+    def getVarFlags(self, var: str) -> dict[str, Any]:  # noqa: N802
+        if self._record is not None:
+            self._record.add(f"{var}[]")
+        return dict(self._d.getVarFlags(var) or {})
+
+    def get(self, var: str, default: str = "") -> str:
+        """The expanded value of ``var``, or ``default`` when it is unset or empty."""
+        value = self.getVar(var)
+        return value if value else default
+
+    def words(self, var: str) -> list[str]:
+        """The whitespace-separated words of ``var``."""
+        return (self.getVar(var) or "").split()
+
+    def flag(self, var: str, flag: str, default: str = "") -> str:
+        value = self.getVarFlag(var, flag)
+        return value if value else default
+
+    def boolean(self, var: str, default: bool = False) -> bool:
+        value = (self.getVar(var) or "").strip().lower()
+        if not value:
+            return default
+        return value in ("1", "yes", "y", "true", "on")
+
+    def location(self, var: str) -> Location | None:
+        """Where ``var`` was last set, when the datastore knows."""
+        return self._d.location(var)
+
+    def expand(self, text: str) -> str:
+        expander = getattr(self._d, "expand", None)
+        if expander is None:
+            raise TypeError("this variable source cannot expand text")
+        return str(expander(text))
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """One running task, as the artifact side sees it."""
+
+    pn: str
+    task: str
+    #: the recipe file (its errors name it)
+    file: str
+    #: the task's log file; ``run`` appends to it
+    log: Path
+    vars: VarView
+    workdir: str
+    s: str
+    b: str
+    d: str
+    t: str
+    pkgd: str
+    pkgdest: str
+    recipe_sysroot: str
+    sysroot_destdir: str
+    tmpdir: str
+    deploy_dir: str
+    deploy_dir_deb: str
+    deploy_dir_image: str
+    pkgdata_dir: str
+
+    @property
+    def location(self) -> Location:
+        """The recipe, at the line that defines this task's function when known."""
+        return self.where(self.task)
+
+    def where(self, var: str) -> Location:
+        """Where ``var`` was set, else the recipe file."""
+        return self.vars.location(var) or Location(self.file)
+
+    def run(self, argv: list[str], *, cwd: str | os.PathLike[str] | None = None,
+            env: Mapping[str, str] | None = None, input: Input | None = None, capture: bool = False,
+            merged: bool = False, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        """Run ``argv`` with its output in the task log (``capture`` returns stdout instead;
+        ``merged`` returns stdout and stderr together). A failure names the command and the log."""
+        stdout: int | IO[bytes] | None = subprocess.PIPE if capture or merged else None
+        return run(argv, cwd=cwd, env=env, input=input, stdout=stdout, log=self.log, check=check,
+                   merged=merged)
+
+    def note(self, message: str) -> None:
+        logger.info("%s", message)
+
+    def warn(self, message: str) -> None:
+        logger.warning("%s", message)
+
+    def fatal(self, message: str, *, var: str | None = None, hint: str | None = None) -> BuildError:
+        """An error naming where ``var`` was set (or the recipe); raise what it returns."""
+        return BuildError(message, self.where(var) if var else Location(self.file), hint=hint)
+
+
+def context_from(d: Any, task: str | None = None, record: set[str] | None = None) -> TaskContext:
+    """The context of the task ``d`` is running (``BB_CURRENT_TASK``)."""
+    task = task_name(task or d.getVar("BB_CURRENT_TASK") or "")
+    view = VarView(d, record)
+    get = d.getVar
+
+    def path(var: str) -> str:
+        return str(get(var) or "")
+
+    t = path("T")
+    return TaskContext(
+        pn=path("PN"), task=task, file=path("FILE"), log=Path(t or ".") / f"log.{task}", vars=view,
+        workdir=path("WORKDIR"), s=path("S"), b=path("B"), d=path("D"), t=t, pkgd=path("PKGD"),
+        pkgdest=path("PKGDEST"), recipe_sysroot=path("RECIPE_SYSROOT"), sysroot_destdir=path("SYSROOT_DESTDIR"),
+        tmpdir=path("TMPDIR"), deploy_dir=path("DEPLOY_DIR"), deploy_dir_deb=path("DEPLOY_DIR_DEB"),
+        deploy_dir_image=path("DEPLOY_DIR_IMAGE"), pkgdata_dir=path("PKGDATA_DIR"))
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A builtin task function and the variables it reads (beyond the paths of its context)."""
+
+    name: str
+    func: Callable[[TaskContext], None]
+    reads: tuple[str, ...] = ()
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the application gives the engine to reach the artifact side: the builtin table and the
+    lazily imported modules metadata Python names (``bb.fetch2``)."""
+
+    builtins: Mapping[str, Builtin] = field(default_factory=lambda: MappingProxyType({}))
+    modules: Mapping[str, Callable[[], ModuleType]] = field(default_factory=lambda: MappingProxyType({}))
+
+
+#: no artifact side at all (engine tests, ``-e`` of the configuration)
+NO_HOOKS = Hooks()
+
+
+def run_builtin(hooks: Hooks, name: str, d: Any) -> None:
+    """Run the builtin ``name`` for the task ``d`` is running."""
+    builtin = hooks.builtins.get(name)
+    if builtin is None:
+        known = ", ".join(sorted(hooks.builtins)) or "none"
+        raise LayerbuildError(f"no builtin task function '{name}' (known: {known})",
+                              Location(str(d.getVar("FILE") or "")))
+    builtin.func(context_from(d))
