@@ -3,22 +3,15 @@
 # ${UNPACKDIR}, do_patch applies the .patch/.diff entries to ${S} in order.
 
 python fetcher_do_fetch() {
-    src_uri = (d.getVar('SRC_URI') or "").split()
-    if not src_uri:
-        return
-    bb.fetch2.Fetch(src_uri, d).download()
+    run_builtin("fetch", d)
 }
 
 python fetcher_do_unpack() {
-    src_uri = (d.getVar('SRC_URI') or "").split()
-    if not src_uri:
-        return
-    bb.fetch2.Fetch(src_uri, d).unpack(d.getVar('UNPACKDIR'))
+    run_builtin("unpack", d)
 }
 
 python fetcher_do_patch() {
-    from layerbuild.fetch.patch import apply_patches
-    apply_patches(d)
+    run_builtin("patch", d)
 }
 
 EXPORT_FUNCTIONS do_fetch do_unpack do_patch

@@ -26,8 +26,7 @@ RDEPENDS:${PN}-dev = "${PN} (= ${EXTENDPKGV})"
 RDEPENDS:${PN}-staticdev = "${PN}-dev (= ${EXTENDPKGV})"
 
 python do_package() {
-    from layerbuild.packaging.split import package_recipe
-    package_recipe(d)
+    run_builtin("package", d)
 }
 do_package[cleandirs] = "${PKGD} ${PKGDEST} ${WORKDIR}/pkgdata-out"
 # shared libraries of the recipes this one builds against must be in pkgdata first

@@ -2,8 +2,7 @@
 # for every package that has content (or ALLOW_EMPTY:<pkg> = "1").
 
 python do_package_write_deb() {
-    from layerbuild.packaging.write import write_debs
-    write_debs(d)
+    run_builtin("package_write_deb", d)
 }
 do_package_write_deb[cleandirs] = "${WORKDIR}/deploy-debs"
 do_package_write_deb[sstate-inputdirs] = "${WORKDIR}/deploy-debs"

@@ -6,8 +6,7 @@ SYSROOT_DIRS = "${includedir} ${libdir} ${base_libdir} ${nonarch_base_libdir} ${
 COMPONENTS_DIR = "${STAGING_DIR}"
 
 python do_populate_sysroot() {
-    from layerbuild.packaging.staging import populate_sysroot
-    populate_sysroot(d)
+    run_builtin("populate_sysroot", d)
 }
 do_populate_sysroot[cleandirs] = "${SYSROOT_DESTDIR}"
 do_populate_sysroot[sstate-inputdirs] = "${SYSROOT_DESTDIR}"
@@ -16,8 +15,7 @@ SSTATETASKS += "do_populate_sysroot"
 addtask populate_sysroot after do_install
 
 python do_prepare_recipe_sysroot() {
-    from layerbuild.packaging.staging import prepare_recipe_sysroot
-    prepare_recipe_sysroot(d)
+    run_builtin("prepare_recipe_sysroot", d)
 }
 do_prepare_recipe_sysroot[recrdeptask] = "do_populate_sysroot"
 addtask prepare_recipe_sysroot before do_configure after do_fetch

@@ -16,9 +16,20 @@ from .datastore import DataStore
 from .errors import LayerError, Location
 from .evaluate import Evaluator, expand_keys, fire_event, run_anonymous
 from .layers import LayerSet, read_layers
+from .pyenv import hook_globals
+from .taskapi import NO_HOOKS, Hooks
 
-#: The repository that holds this package is itself the default layer.
-DEFAULT_LAYER = str(Path(__file__).resolve().parent.parent)
+
+def _default_layer() -> str:
+    """A checkout is itself the default layer; an installed package carries a copy as ``layer/``."""
+    here = Path(__file__).resolve().parent
+    if (here.parent / "conf" / "layer.conf").is_file():
+        return str(here.parent)
+    return str(here / "layer")
+
+
+#: The layer every build directory made from the templates starts with (conf/, classes/, recipes/).
+DEFAULT_LAYER = _default_layer()
 CONFIG_INHERITS = "configuration INHERITs"
 
 
@@ -55,13 +66,18 @@ def configuration_view(d: DataStore) -> DataStore:
 
 
 def load_configuration(topdir: str, *, tracking: bool = False, evaluator: Evaluator | None = None,
-                       extra: dict[str, str] | None = None) -> Configuration:
-    """Read the configuration of the build directory ``topdir``."""
+                       extra: dict[str, str] | None = None, hooks: Hooks = NO_HOOKS) -> Configuration:
+    """Read the configuration of the build directory ``topdir``.
+
+    ``hooks`` is what metadata Python may reach of the artifact side (builtin tasks, ``bb.fetch2``);
+    every recipe's datastore is a copy of this one and inherits them.
+    """
     evaluator = evaluator or Evaluator()
     bblayers = os.path.join(topdir, "conf", "bblayers.conf")
     if not os.path.isfile(bblayers):
         raise LayerError(f"{bblayers} does not exist", hint="run layerbuild from a build directory, or pass -B DIR")
     d = DataStore(tracking=tracking)
+    d.pyglobals.update(hook_globals(hooks))
     d.setVar("TOPDIR", topdir)
     d.setVar("BB_CURRENT_MC", "")
     for name, value in (extra or {}).items():

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .errors import LayerbuildError, Location
+from .taskapi import NO_HOOKS, Hooks, run_builtin
 
 logger = logging.getLogger("layerbuild.metadata")
 
@@ -137,20 +138,24 @@ EVENT_NAMES = ("ConfigParsed", "RecipePreDeferredInherits", "RecipePreFinalise",
 EVENTS: dict[str, type[Event]] = {name: type(name, (Event,), {"__module__": "bb.event"}) for name in EVENT_NAMES}
 
 
-#: what ``bb.fetch2`` offers; layerbuild.fetch is imported on first use, so parsing never pays for it
+#: what ``bb.fetch2`` offers; the fetch module is imported on first use, so parsing never pays for it
 FETCH2_NAMES = ("Fetch", "FetchError", "FetchData", "MalformedUrl", "ParameterError", "ChecksumError",
                 "NoChecksumError", "NetworkAccess", "UnpackError", "decodeurl", "encodeurl",
                 "get_checksum_file_list")
 
 
-def _fetch2_attr(name: str) -> Any:
-    if name not in FETCH2_NAMES:
-        raise AttributeError(f"module 'bb.fetch2' has no attribute {name!r}")
-    from . import fetch
-    return getattr(fetch, name)
+def _module_attr(hooks: Hooks, module: str, names: tuple[str, ...]) -> Any:
+    def getattr_(name: str) -> Any:
+        if name not in names:
+            raise AttributeError(f"module '{module}' has no attribute {name!r}")
+        load = hooks.modules.get(module)
+        if load is None:
+            raise LayerbuildError(f"{module}.{name} is not available: this session has no fetchers")
+        return getattr(load(), name)
+    return getattr_
 
 
-def _make_bb() -> types.ModuleType:
+def _make_bb(hooks: Hooks) -> types.ModuleType:
     bb = types.ModuleType("bb", "layerbuild's BitBake compatibility namespace")
     utils = types.ModuleType("bb.utils")
     utils.contains = _contains  # type: ignore[attr-defined]
@@ -174,7 +179,7 @@ def _make_bb() -> types.ModuleType:
     for name, cls in EVENTS.items():
         setattr(event, name, cls)
     fetch2 = types.ModuleType("bb.fetch2")
-    fetch2.__getattr__ = _fetch2_attr  # type: ignore[method-assign]
+    fetch2.__getattr__ = _module_attr(hooks, "bb.fetch2", FETCH2_NAMES)  # type: ignore[method-assign]
     bb.event = event  # type: ignore[attr-defined]
     bb.fetch2 = fetch2  # type: ignore[attr-defined]
     bb.fetch = fetch2  # type: ignore[attr-defined]
@@ -192,14 +197,21 @@ def _make_bb() -> types.ModuleType:
     return bb
 
 
-#: The ``bb`` namespace; immutable after import.
-BB = _make_bb()
+#: The ``bb`` namespace of a session without an artifact side; immutable after import.
+BB = _make_bb(NO_HOOKS)
 
 
 def new_globals() -> dict[str, Any]:
     """A fresh globals dictionary for one recipe's (or the configuration's) metadata Python."""
     return {"__builtins__": builtins, "os": os, "sys": sys, "re": re, "time": time, "glob": glob,
             "shutil": shutil, "bb": BB}
+
+
+def hook_globals(hooks: Hooks) -> dict[str, Any]:
+    """What metadata Python sees of the artifact side: ``bb.fetch2`` and ``run_builtin(name, d)``."""
+    def run_builtin_(name: str, d: Any) -> None:
+        run_builtin(hooks, name, d)
+    return {"bb": _make_bb(hooks), "run_builtin": run_builtin_}
 
 
 class DataContext(dict[str, Any]):

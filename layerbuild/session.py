@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .builtins import HOOKS
 from .cache import FileState, ParseCache, config_key
 from .config import DEFAULT_LAYER, Configuration, load_configuration
 from .errors import LayerbuildError, LayerError, Location
@@ -76,7 +77,7 @@ def environment_settings() -> dict[str, str]:
 
 
 def start_configuration(topdir: str, *, tracking: bool = False) -> Configuration:
-    config = load_configuration(topdir, tracking=tracking, extra=environment_settings())
+    config = load_configuration(topdir, tracking=tracking, extra=environment_settings(), hooks=HOOKS)
     now = time.gmtime()
     config.d.setVar("DATE", time.strftime("%Y%m%d", now))
     config.d.setVar("TIME", time.strftime("%H%M%S", now))

@@ -130,7 +130,8 @@ class TaskContext:
     workdir: str
     s: str
     b: str
-    d: str
+    #: ${D}, where do_install puts files
+    destdir: str
     t: str
     pkgd: str
     pkgdest: str
@@ -183,7 +184,7 @@ def context_from(d: Any, task: str | None = None, record: set[str] | None = None
     t = path("T")
     return TaskContext(
         pn=path("PN"), task=task, file=path("FILE"), log=Path(t or ".") / f"log.{task}", vars=view,
-        workdir=path("WORKDIR"), s=path("S"), b=path("B"), d=path("D"), t=t, pkgd=path("PKGD"),
+        workdir=path("WORKDIR"), s=path("S"), b=path("B"), destdir=path("D"), t=t, pkgd=path("PKGD"),
         pkgdest=path("PKGDEST"), recipe_sysroot=path("RECIPE_SYSROOT"), sysroot_destdir=path("SYSROOT_DESTDIR"),
         tmpdir=path("TMPDIR"), deploy_dir=path("DEPLOY_DIR"), deploy_dir_deb=path("DEPLOY_DIR_DEB"),
         deploy_dir_image=path("DEPLOY_DIR_IMAGE"), pkgdata_dir=path("PKGDATA_DIR"))

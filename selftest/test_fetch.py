@@ -489,6 +489,7 @@ def test_missing_file_in_a_build(tmp_path: Path, lbt: Runner) -> None:
 
 
 def test_bb_fetch2_is_imported_lazily() -> None:
-    code = ("import sys, layerbuild.pyenv as p; assert 'layerbuild.fetch' not in sys.modules; "
-            "assert p.BB.fetch2.Fetch.__name__ == 'Fetch'; assert issubclass(p.BB.fetch2.FetchError, Exception)")
+    code = ("import sys, layerbuild.pyenv as p, layerbuild.builtins as b; "
+            "assert 'layerbuild.fetch' not in sys.modules; bb = p.hook_globals(b.HOOKS)['bb']; "
+            "assert bb.fetch2.Fetch.__name__ == 'Fetch'; assert issubclass(bb.fetch2.FetchError, Exception)")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from layerbuild import fstree as M
 from layerbuild import proc
 from layerbuild.errors import SquashfsError
-from layerbuild import fstree as M
 from layerbuild.fstree import Entry, EntryType, Manifest
 from layerbuild.image.mksquashfs_cli import main as cli_main
 from layerbuild.image.squashfs import SquashfsOptions, write_image

@@ -12,7 +12,6 @@ import logging
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from .errors import PatchError
 from .fetcher import Fetch
@@ -60,10 +59,9 @@ def patches(fetcher: Fetch, unpackdir: str, srcdir: str) -> list[Patch]:
     return out
 
 
-def apply_patches(d: Any) -> list[Patch]:
-    """Apply the patches of the recipe ``d``'s SRC_URI to ``${S}``; returns what was applied."""
-    fetcher = Fetch(None, d)
-    applied = patches(fetcher, d.getVar("UNPACKDIR") or "", d.getVar("S") or "")
+def apply_patches(fetcher: Fetch, unpackdir: str, srcdir: str) -> list[Patch]:
+    """Apply the patches of ``fetcher``'s SRC_URI entries to ``srcdir``; returns what was applied."""
+    applied = patches(fetcher, unpackdir, srcdir)
     for patch in applied:
         apply_patch(patch, fetcher.ctx)
     return applied

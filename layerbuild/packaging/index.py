@@ -6,6 +6,7 @@ import hashlib
 import os
 
 from ..fsutil import atomic_write
+from ..taskapi import TaskContext
 from .deb import read_control
 
 
@@ -31,3 +32,9 @@ def write_index(directory: str, relative_to: str | None = None) -> str:
     out = os.path.join(directory, "Packages")
     atomic_write(out, "\n\n".join(stanzas) + ("\n" if stanzas else ""))
     return out
+
+
+def package_index(ctx: TaskContext) -> None:
+    """The whole of ``do_package_index``: index everything in ``DEPLOY_DIR_DEB``."""
+    os.makedirs(ctx.deploy_dir_deb, exist_ok=True)
+    ctx.note(f"wrote {write_index(ctx.deploy_dir_deb)}")

@@ -15,12 +15,10 @@ import json
 import os
 import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ..errors import BuildError, Location
 from ..fsutil import copy_tree
-from ..proc import run
+from ..taskapi import TaskContext, VarView
 from .deps import format_depends, parse_depends
 from .elf import inspect
 
@@ -70,7 +68,7 @@ def _matches(path: str, pattern: str) -> bool:
     return False
 
 
-def strip_tree(d: Any, pkgd: str, log: str) -> None:
+def strip_tree(ctx: TaskContext, pkgd: str) -> None:
     """Strip ELF executables and shared objects, keeping their debug info beside them for -dbg."""
     seen: set[tuple[int, int]] = set()
     for rel in _walk(pkgd):
@@ -88,19 +86,19 @@ def strip_tree(d: Any, pkgd: str, log: str) -> None:
         os.makedirs(os.path.dirname(debug), exist_ok=True)
         mode = st.st_mode
         os.chmod(path, mode | 0o200)
-        run(["objcopy", "--only-keep-debug", path, debug], log=Path(log))
+        ctx.run(["objcopy", "--only-keep-debug", path, debug])
         strip = ["strip", "--remove-section=.comment", "--remove-section=.note"]
         if info.soname or (info.kind == "dyn" and info.interpreter is None):
             strip.append("--strip-unneeded")
-        run([*strip, path], log=Path(log))
-        run(["objcopy", f"--add-gnu-debuglink={debug}", path], log=Path(log))
+        ctx.run([*strip, path])
+        ctx.run(["objcopy", f"--add-gnu-debuglink={debug}", path])
         os.chmod(path, mode)
         os.chmod(debug, 0o644)
 
 
-def split(d: Any, pkgd: str, pkgdest: str, packages: list[str]) -> dict[str, Package]:
+def split(ctx: TaskContext, pkgd: str, pkgdest: str, packages: list[str]) -> dict[str, Package]:
     """Assign every path of ``pkgd`` to the first package whose FILES matches it; copy into ``pkgdest``."""
-    patterns = {pkg: (d.getVar(f"FILES:{pkg}") or "").split() for pkg in packages}
+    patterns = {pkg: ctx.vars.words(f"FILES:{pkg}") for pkg in packages}
     result = {pkg: Package(pkg) for pkg in packages}
     unshipped = []
     taken: dict[str, str] = {}
@@ -114,11 +112,10 @@ def split(d: Any, pkgd: str, pkgdest: str, packages: list[str]) -> dict[str, Pac
             continue
         taken[rel] = owner
         result[owner].files.append(rel)
-    if unshipped and "installed-vs-shipped" not in (d.getVar("INSANE_SKIP") or "").split():
+    if unshipped and "installed-vs-shipped" not in ctx.vars.words("INSANE_SKIP"):
         shown = "\n".join(f"    {p}" for p in unshipped[:20]) + ("\n    ..." if len(unshipped) > 20 else "")
-        raise BuildError(f"{d.getVar('PN')}: {len(unshipped)} installed file(s) are in no package:\n{shown}",
-                         Location(d.getVar("FILE") or ""),
-                         hint="add them to FILES:<package>, or do not install them")
+        raise ctx.fatal(f"{ctx.pn}: {len(unshipped)} installed file(s) are in no package:\n{shown}", var="PACKAGES",
+                        hint="add them to FILES:<package>, or do not install them")
     shutil.rmtree(pkgdest, ignore_errors=True)
     os.makedirs(pkgdest)
     for pkg in packages:
@@ -159,25 +156,24 @@ def _shlib_providers(pkgdata_dir: str) -> dict[str, tuple[str, str]]:
     return out
 
 
-def package_version(d: Any) -> str:
-    pe = d.getVar("PE") or ""
-    version = f"{d.getVar('PKGV')}-{d.getVar('PKGR')}"
+def package_version(v: VarView) -> str:
+    pe = v.get("PE")
+    version = f"{v.getVar('PKGV')}-{v.getVar('PKGR')}"
     return f"{pe}:{version}" if pe and pe != "0" else version
 
 
-def package_recipe(d: Any) -> None:
+def package_recipe(ctx: TaskContext) -> None:
     """The whole of ``do_package``."""
-    workdir = d.getVar("WORKDIR")
-    pkgd, pkgdest = d.getVar("PKGD"), d.getVar("PKGDEST")
-    out = os.path.join(workdir, "pkgdata-out")
+    v = ctx.vars
+    pkgd, pkgdest = ctx.pkgd, ctx.pkgdest
+    out = os.path.join(ctx.workdir, "pkgdata-out")
     shutil.rmtree(out, ignore_errors=True)
-    log = os.path.join(d.getVar("T"), f"log.strip.{os.getpid()}")
-    packages = (d.getVar("PACKAGES") or "").split()
-    _copy_tree(d.getVar("D"), pkgd)
-    if (d.getVar("INHIBIT_PACKAGE_STRIP") or "0") != "1":
-        strip_tree(d, pkgd, log)
-    split_result = split(d, pkgd, pkgdest, packages)
-    version = package_version(d)
+    packages = v.words("PACKAGES")
+    _copy_tree(ctx.destdir, pkgd)
+    if v.get("INHIBIT_PACKAGE_STRIP", "0") != "1":
+        strip_tree(ctx, pkgd)
+    split_result = split(ctx, pkgd, pkgdest, packages)
+    version = package_version(v)
     provided: dict[str, tuple[str, str]] = {}
     elf_needs: dict[str, dict[str, list[str]]] = {}
     for pkg in packages:
@@ -193,8 +189,8 @@ def package_recipe(d: Any) -> None:
                 split_result[pkg].provides_sonames.append(info.soname)
             if info.needed:
                 elf_needs.setdefault(pkg, {})[rel] = list(info.needed)
-    external = _shlib_providers(d.getVar("PKGDATA_DIR"))
-    allow = set((d.getVar("SHLIB_ALLOWLIST") or "").split())
+    external = _shlib_providers(ctx.pkgdata_dir)
+    allow = set(v.words("SHLIB_ALLOWLIST"))
     auto: dict[str, list[tuple[str, str | None, str | None]]] = {pkg: [] for pkg in packages}
     for pkg, files in elf_needs.items():
         for rel, needed in sorted(files.items()):
@@ -203,10 +199,9 @@ def package_recipe(d: Any) -> None:
                 if found is None:
                     if soname in allow:
                         continue
-                    raise BuildError(f"{d.getVar('PN')}: {rel} (package {pkg}) needs {soname}, which no package "
-                                     "provides", Location(d.getVar("FILE") or ""),
-                                     hint=f"add the recipe that provides {soname} to DEPENDS, or list it in "
-                                          "SHLIB_ALLOWLIST")
+                    raise ctx.fatal(f"{ctx.pn}: {rel} (package {pkg}) needs {soname}, which no package provides",
+                                    var="DEPENDS", hint=f"add the recipe that provides {soname} to DEPENDS, or "
+                                                        "list it in SHLIB_ALLOWLIST")
                 provider, pversion = found
                 if provider != pkg:
                     auto[pkg].append((provider, ">=", pversion.split(":")[-1] if pversion else None))
@@ -216,17 +211,17 @@ def package_recipe(d: Any) -> None:
         root = os.path.join(pkgdest, pkg)
         pkg_files = split_result[pkg].files
         payload = [f for f in pkg_files if not os.path.isdir(root + f) or os.path.islink(root + f)]
-        allow_empty = (d.getVar(f"ALLOW_EMPTY:{pkg}") or d.getVar("ALLOW_EMPTY") or "0") == "1"
-        rdepends = parse_depends(d.getVar(f"RDEPENDS:{pkg}")) + auto[pkg]
+        allow_empty = (v.getVar(f"ALLOW_EMPTY:{pkg}") or v.get("ALLOW_EMPTY", "0")) == "1"
+        rdepends = parse_depends(v.getVar(f"RDEPENDS:{pkg}")) + auto[pkg]
         data = {
-            "PN": d.getVar("PN"), "PKG": pkg, "PE": d.getVar("PE") or "", "PKGV": d.getVar("PKGV"),
-            "PKGR": d.getVar("PKGR"), "VERSION": version,
-            "PACKAGE_ARCH": d.getVar("PACKAGE_ARCH"),
+            "PN": ctx.pn, "PKG": pkg, "PE": v.get("PE"), "PKGV": v.getVar("PKGV"),
+            "PKGR": v.getVar("PKGR"), "VERSION": version,
+            "PACKAGE_ARCH": v.getVar("PACKAGE_ARCH"),
             "RDEPENDS": format_depends(rdepends),
-            "RRECOMMENDS": format_depends(parse_depends(d.getVar(f"RRECOMMENDS:{pkg}"))),
-            "RPROVIDES": format_depends(parse_depends(d.getVar(f"RPROVIDES:{pkg}"))),
-            "RCONFLICTS": format_depends(parse_depends(d.getVar(f"RCONFLICTS:{pkg}"))),
-            "RREPLACES": format_depends(parse_depends(d.getVar(f"RREPLACES:{pkg}"))),
+            "RRECOMMENDS": format_depends(parse_depends(v.getVar(f"RRECOMMENDS:{pkg}"))),
+            "RPROVIDES": format_depends(parse_depends(v.getVar(f"RPROVIDES:{pkg}"))),
+            "RCONFLICTS": format_depends(parse_depends(v.getVar(f"RCONFLICTS:{pkg}"))),
+            "RREPLACES": format_depends(parse_depends(v.getVar(f"RREPLACES:{pkg}"))),
             "SHLIB_DEPENDS": format_depends(auto[pkg]),
             "SONAMES": sorted(split_result[pkg].provides_sonames),
             "FILES": pkg_files,
@@ -239,8 +234,8 @@ def package_recipe(d: Any) -> None:
         with open(os.path.join(out, "shlibs", f"{pkg}.list"), "w", encoding="utf-8") as fh:
             for soname in sorted(split_result[pkg].provides_sonames):
                 fh.write(f"{soname}:{version}\n")
-    with open(os.path.join(out, f"{d.getVar('PN')}.json"), "w", encoding="utf-8") as fh:
-        json.dump({"PN": d.getVar("PN"), "PACKAGES": packages, "VERSION": version}, fh, indent=1, sort_keys=True)
+    with open(os.path.join(out, f"{ctx.pn}.json"), "w", encoding="utf-8") as fh:
+        json.dump({"PN": ctx.pn, "PACKAGES": packages, "VERSION": version}, fh, indent=1, sort_keys=True)
         fh.write("\n")
 
 

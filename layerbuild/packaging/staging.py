@@ -9,24 +9,25 @@ import os
 import shutil
 from typing import Any
 
-from ..errors import BuildError, Location
+from ..taskapi import TaskContext
 
 META = "sysroot-providers"
 
 
-def populate_sysroot(d: Any) -> None:
-    src, dest = d.getVar("D"), d.getVar("SYSROOT_DESTDIR")
+def populate_sysroot(ctx: TaskContext) -> None:
+    """The whole of ``do_populate_sysroot``."""
+    src, dest = ctx.destdir, ctx.sysroot_destdir
     os.makedirs(dest, exist_ok=True)
-    for directory in sorted(set((d.getVar("SYSROOT_DIRS") or "").split())):
+    for directory in sorted(set(ctx.vars.words("SYSROOT_DIRS"))):
         source = src + directory
         if os.path.isdir(source):
             target = dest + directory
             shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
     meta = os.path.join(dest, META)
     os.makedirs(meta, exist_ok=True)
-    with open(os.path.join(meta, d.getVar("PN") + ".json"), "w", encoding="utf-8") as fh:
-        json.dump({"PN": d.getVar("PN"), "PROVIDES": [d.getVar("PN")] + (d.getVar("PROVIDES") or "").split(),
-                   "DEPENDS": (d.getVar("DEPENDS") or "").split()}, fh, indent=1, sort_keys=True)
+    with open(os.path.join(meta, ctx.pn + ".json"), "w", encoding="utf-8") as fh:
+        json.dump({"PN": ctx.pn, "PROVIDES": [ctx.pn] + ctx.vars.words("PROVIDES"),
+                   "DEPENDS": ctx.vars.words("DEPENDS")}, fh, indent=1, sort_keys=True)
         fh.write("\n")
 
 
@@ -46,19 +47,19 @@ def _components(components: str) -> dict[str, tuple[str, dict[str, Any]]]:
     return out
 
 
-def prepare_recipe_sysroot(d: Any) -> None:
-    sysroot = d.getVar("RECIPE_SYSROOT")
+def prepare_recipe_sysroot(ctx: TaskContext) -> None:
+    """The whole of ``do_prepare_recipe_sysroot``."""
+    sysroot = ctx.recipe_sysroot
     shutil.rmtree(sysroot, ignore_errors=True)
     os.makedirs(sysroot)
-    index = _components(d.getVar("COMPONENTS_DIR"))
-    todo = list((d.getVar("DEPENDS") or "").split())
+    index = _components(ctx.vars.get("COMPONENTS_DIR"))
+    todo = ctx.vars.words("DEPENDS")
     seen: set[str] = set()
     while todo:
         name = todo.pop(0)
         found = index.get(name)
         if found is None:
-            raise BuildError(f"{d.getVar('PN')}: no sysroot component provides '{name}' (from DEPENDS)",
-                             Location(d.getVar("FILE") or ""))
+            raise ctx.fatal(f"{ctx.pn}: no sysroot component provides '{name}' (from DEPENDS)", var="DEPENDS")
         directory, record = found
         if directory in seen:
             continue

@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
+from ..taskapi import TaskContext, VarView
 from .deb import write_deb
 from .split import read_pkgdata
 
 _SCRIPT_VARS = {"preinst": "pkg_preinst", "postinst": "pkg_postinst", "prerm": "pkg_prerm", "postrm": "pkg_postrm"}
 
 
-def debian_arch(d: Any) -> str:
-    arch = d.getVar("PACKAGE_ARCH")
-    return "all" if arch == "all" else (d.getVar("DPKG_ARCH") or arch)
+def debian_arch(v: VarView) -> str:
+    arch = v.get("PACKAGE_ARCH")
+    return "all" if arch == "all" else (v.getVar("DPKG_ARCH") or arch)
 
 
-def write_debs(d: Any) -> list[str]:
-    pkgdest = d.getVar("PKGDEST")
-    pkgdata_dir = d.getVar("PKGDATA_DIR")
-    outdir = os.path.join(d.getVar("WORKDIR"), "deploy-debs", d.getVar("PACKAGE_ARCH"))
-    clamp = int(d.getVar("SOURCE_DATE_EPOCH") or 0)
-    written = []
-    for pkg in (d.getVar("PACKAGES") or "").split():
+def write_debs(ctx: TaskContext) -> None:
+    """The whole of ``do_package_write_deb``."""
+    d = ctx.vars
+    pkgdest = ctx.pkgdest
+    pkgdata_dir = ctx.pkgdata_dir
+    outdir = os.path.join(ctx.workdir, "deploy-debs", d.get("PACKAGE_ARCH"))
+    clamp = int(d.get("SOURCE_DATE_EPOCH", "0"))
+    for pkg in d.words("PACKAGES"):
         data = read_pkgdata(pkgdata_dir, pkg)
         if not data["PACKAGED"]:
             continue
@@ -55,6 +56,4 @@ def write_debs(d: Any) -> list[str]:
             conffiles = conf.split()
         summary = d.getVar(f"SUMMARY:{pkg}") or d.getVar("SUMMARY") or pkg
         description = d.getVar(f"DESCRIPTION:{pkg}") or d.getVar("DESCRIPTION") or ""
-        info = write_deb(root, outdir, fields, summary, description, scripts, conffiles, clamp)
-        written.append(info.path)
-    return written
+        write_deb(root, outdir, fields, summary, description, scripts, conffiles, clamp)

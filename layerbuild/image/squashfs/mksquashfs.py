@@ -15,8 +15,8 @@ from typing import IO
 
 from layerbuild import proc
 from layerbuild.errors import SquashfsError
-from layerbuild.fsutil import atomic_output
 from layerbuild.fstree import Entry, EntryType, Manifest
+from layerbuild.fsutil import atomic_output
 from layerbuild.image.squashfs.compressors import LEVELS
 from layerbuild.image.squashfs.writer import ImageInfo, SquashfsOptions, _check_manifest
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from layerbuild.errors import SquashfsError
-from layerbuild.fsutil import atomic_output
 from layerbuild.fstree import MAX_MTIME, Entry, EntryType, Manifest
+from layerbuild.fsutil import atomic_output
 from layerbuild.image.squashfs import format as fmt
 from layerbuild.image.squashfs.compressors import Compressor, make_compressor
 

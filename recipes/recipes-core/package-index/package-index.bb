@@ -6,11 +6,7 @@ LICENSE = "MIT"
 inherit nopackages
 
 python do_package_index() {
-    import os
-    from layerbuild.packaging.index import write_index
-    feed = d.getVar("DEPLOY_DIR_DEB")
-    os.makedirs(feed, exist_ok=True)
-    bb.note("wrote %s" % write_index(feed))
+    run_builtin("package_index", d)
 }
 do_package_index[nostamp] = "1"
 addtask package_index before do_build
