@@ -95,3 +95,36 @@ def test_corrupt_cache_is_ignored(tmp_path: Path, lb: Runner) -> None:
     caches[0].write_bytes(b"\x80\x04garbage")
     status, out, _ = lb("-B", str(build), "-p")
     assert status == 0 and _counts(out) == (0, 12 + C)
+
+
+def test_parallel_parse_matches_serial(tmp_path: Path) -> None:
+    """Worker processes give the same recipe summaries, signatures included, as parsing in this process."""
+    from layerbuild.session import parse_recipes, start_configuration
+
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    files = {f"recipes/r{i}/r{i}_1.{i}.bb":
+             f'DEPENDS = "r{i - 1}"\nX = "${{@int(d.getVar("PV").split(".")[1]) * 2}}"\n'
+             "do_compile() {\n    echo ${X}\n}\n"
+             "python __anonymous() {\n"
+             f'    open("{pids}/" + d.getVar("PN"), "w").write(str(os.getpid()))\n'
+             "}\n"
+             for i in range(1, 40)}
+    layer = make_layer(tmp_path, "many", files)
+    build = make_build(tmp_path, [layer])
+    config = start_configuration(str(build))
+
+    serial = parse_recipes(config, jobs=1, use_cache=False, signatures=True)
+    serial_pids = {p.read_text() for p in pids.iterdir()}
+    parallel = parse_recipes(config, jobs=2, use_cache=False, signatures=True)
+    parallel_pids = {p.read_text() for p in pids.iterdir()}
+
+    assert serial_pids == {str(os.getpid())}
+    assert str(os.getpid()) not in parallel_pids and parallel_pids, "the second parse did not run in workers"
+    assert serial.parsed == parallel.parsed == 39 + C
+    assert serial.recipes.infos == parallel.recipes.infos
+    assert serial.recipes.chosen == parallel.recipes.chosen
+    r17 = serial.recipes.infos[serial.recipes.chosen["r17"]]
+    assert "r16" in r17.depends
+    assert r17.signature("do_compile").values == parallel.recipes.infos[r17.fn].signature("do_compile").values
+    assert dict(r17.signature("do_compile").values)["X"] == '${@int(d.getVar("PV").split(".")[1]) * 2}'

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import CORE, Runner, make_build, make_layer
+from conftest import CORE, make_build, make_layer
 
 
 def _cmd(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -42,14 +42,3 @@ def test_user_error_exits_1_without_traceback_unless_debug(tmp_path: Path) -> No
     assert "Traceback" not in r.stderr
     r = _cmd("-B", str(build), "-p", "--debug", cwd=tmp_path)
     assert r.returncode == 1 and "Traceback" in r.stderr
-
-
-def test_parallel_parse_matches_serial(tmp_path: Path, lb: Runner) -> None:
-    files = {f"recipes/r{i}/r{i}_1.{i}.bb": f'DEPENDS = "r{i - 1}"\nX = "${{@int(d.getVar("PV").split(".")[1]) * 2}}"\n'
-             for i in range(1, 40)}
-    layer = make_layer(tmp_path, "many", files)
-    build = make_build(tmp_path, [layer])
-    status, out, err = lb("-B", str(build), "-p", "-j", "2")
-    assert status == 0, err
-    status1, out1, _ = lb("-B", str(build), "-e", "r17")
-    assert 'X="34"' in out1.splitlines() and 'DEPENDS="virtual/libc r16"' in out1.splitlines()
