@@ -1,32 +1,26 @@
-"""``layerbuild TARGET...``: lock, parse, graph, signatures, plan, run, report.
-
-Reads top to bottom as the steps of a build; each step is a function of its own module.
-"""
+"""What a build needs around the pipeline of :mod:`layerbuild.session`: the build-directory lock, reaping
+what a killed build left running, and printing plans and signature differences."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import glob
 import os
 import sys
-import uuid
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from .errors import LayerbuildError, UsageError
-from .fsutil import atomic_write
-from .reporters import make_reporter
-from .runqueue import WORKERS_DIR, Plan, RunQueue, make_plan, stamp_base
-from .session import ensure_signatures, parse_recipes, start_configuration
+from .errors import UsageError
+from .runqueue import WORKERS_DIR, Plan, stamp_base
 from .signatures import diff_sigdata, read_sigdata
-from .taskgraph import TaskGraph, TaskId, build_graph, write_dot
+from .taskgraph import TaskGraph, TaskId
 
 
 @contextlib.contextmanager
-def build_lock(topdir: str, out: TextIO = sys.stderr) -> Iterator[None]:
+def build_lock(topdir: str, out: TextIO | None = None) -> Iterator[None]:
     """One build per build directory: a second one waits, saying for whom."""
+    out = out or sys.stderr
     path = os.path.join(topdir, "layerbuild.lock")
     os.makedirs(topdir, exist_ok=True)
     fh = open(path, "a+")  # noqa: SIM115 - held for the whole build
@@ -49,47 +43,6 @@ def build_lock(topdir: str, out: TextIO = sys.stderr) -> Iterator[None]:
             fh.seek(0)
             fh.truncate()
         fh.close()
-
-
-def parse_targets(args: argparse.Namespace, default_task: str) -> list[tuple[str, str]]:
-    targets = []
-    for target in args.targets:
-        if ":" in target:
-            name, task = target.split(":", 1)
-            if not name or not task:
-                raise UsageError(f"target '{target}' is not of the form recipe or recipe:do_task")
-        else:
-            name, task = target, args.cmd or default_task
-        targets.append((name, task if task.startswith("do_") else "do_" + task))
-    return targets
-
-
-def build(args: argparse.Namespace, topdir: str) -> int:
-    with build_lock(topdir):
-        config = start_configuration(topdir)
-        result = parse_recipes(config, jobs=args.jobs)
-        default_task = config.d.getVar("BB_DEFAULT_TASK") or "do_build"
-        targets = parse_targets(args, default_task)
-        tg = build_graph(result.recipes, targets)
-        result = ensure_signatures(config, result, {tid.fn for tid in tg.graph.nodes}, args.jobs)
-        tg = build_graph(result.recipes, targets)
-        if args.graphviz:
-            dot, buildlist = write_dot(tg, os.getcwd())
-            print(f"PN dependencies saved to '{buildlist}'\nTask dependencies saved to '{dot}'")
-            return 0
-        if args.dump_signatures:
-            return dump_signatures(tg, sys.stdout)
-        force = set(tg.targets) if args.force else set()
-        if args.dry_run:
-            print_plan(tg, make_plan(tg, force), sys.stdout)
-            return 0
-        for tid in force:
-            atomic_write(stamp_base(tg, tid) + ".taint", uuid.uuid4().hex + "\n")
-        reap_orphans(topdir)
-        plan = make_plan(tg, force)
-        jobs = args.jobs or int(config.d.getVar("BB_NUMBER_THREADS") or os.cpu_count() or 1)
-        ok = RunQueue(tg, plan, config, jobs, make_reporter(sys.stderr), keep_going=args.keep_going).execute()
-        return 0 if ok else 1
 
 
 def reap_orphans(topdir: str) -> None:
@@ -185,21 +138,12 @@ def explain(tg: TaskGraph, tid: TaskId, old: dict[str, Any], new: dict[str, Any]
     return out
 
 
-def diffsigs_main(argv: list[str] | None = None) -> int:
+def diffsigs(a: str, b: str, out: TextIO) -> int:
     """``layerbuild-diffsigs A B``: why signature A became B."""
-    parser = argparse.ArgumentParser(prog="layerbuild-diffsigs",
-                                     description="Explain the difference between two task signatures (sigdata files).")
-    parser.add_argument("a")
-    parser.add_argument("b")
-    args = parser.parse_args(argv)
     try:
-        old, new = read_sigdata(args.a), read_sigdata(args.b)
+        old, new = read_sigdata(a), read_sigdata(b)
     except (OSError, ValueError) as exc:
-        print(f"error: cannot read signature data: {exc}", file=sys.stderr)
-        return 1
+        raise UsageError(f"cannot read signature data: {exc}") from exc
     for line in diff_sigdata(old, new):
-        print(line)
+        out.write(line + "\n")
     return 0
-
-
-__all__ = ["build", "build_lock", "diffsigs_main", "LayerbuildError"]

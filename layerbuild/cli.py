@@ -7,7 +7,7 @@ Exit status: 0 success, 1 build or user error (one clear message, no traceback u
 from __future__ import annotations
 
 import argparse
-import io
+import contextlib
 import logging
 import os
 import sys
@@ -38,13 +38,14 @@ def _setup_logging(debug: bool) -> None:
     root.propagate = False
 
 
-def _guard(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    debug = getattr(args, "debug", False)
+def _guard(prog: str, parse: Callable[[], argparse.Namespace], func: Callable[[argparse.Namespace], int],
+           debug: bool) -> int:
+    """Run a command: every error becomes a message and an exit status here, and nowhere else."""
     _setup_logging(debug)
     try:
-        return func(args)
+        return func(parse())
     except UsageError as exc:
-        print(f"layerbuild: {exc.format()}", file=sys.stderr)
+        print(f"{prog}: {exc.format()}", file=sys.stderr)
         return 2
     except LayerbuildError as exc:
         if debug:
@@ -55,6 +56,9 @@ def _guard(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) 
         print("Interrupted.", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        # the reader went away (``| head``): stop quietly, and keep Python from complaining at exit
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:
         if debug:
@@ -63,6 +67,10 @@ def _guard(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) 
             print(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)",
                   file=sys.stderr)
         return 1
+
+
+def _debug_flag(argv: Sequence[str] | None) -> bool:
+    return "--debug" in (sys.argv[1:] if argv is None else argv)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -95,51 +103,16 @@ def _topdir(args: argparse.Namespace) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .session import parse_recipes, start_configuration
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError("-j needs a number of at least 1")
-    topdir = _topdir(args)
-    if args.environment:
-        return _environment(args, topdir)
-    if args.parse_only:
-        config = start_configuration(topdir)
-        result = parse_recipes(config, jobs=args.jobs)
-        total = len(result.files.recipes)
-        print(f"Parsing of {total} .bb files complete ({result.cached} cached, {result.parsed} parsed). "
-              f"{total - result.skipped} targets, {result.skipped} skipped, {len(result.files.masked)} masked, "
-              "0 errors.")
-        return 0
-    if not args.targets:
-        raise UsageError("nothing to do: give a TARGET, -p or -e")
-    from .build import build
-    return build(args, topdir)
-
-
-def _environment(args: argparse.Namespace, topdir: str) -> int:
-    from .config import configuration_view
-    from .envdump import emit_env
-    from .session import parse_recipes, parse_target_recipe, start_configuration
-    out = io.StringIO()
-    if len(args.targets) > 1:
-        raise UsageError("-e takes at most one TARGET")
-    if args.targets:
-        target = args.targets[0].split(":", 1)[0]
-        config = start_configuration(topdir)
-        result = parse_recipes(config, jobs=args.jobs)
-        fn = result.recipes.resolve(target)
-        info = result.recipes.infos[fn]
-        d = parse_target_recipe(topdir, fn, info.appends, tracking=True)
-    else:
-        config = start_configuration(topdir, tracking=True)
-        d = configuration_view(config.d)
-    emit_env(d, out)
-    sys.stdout.write(out.getvalue())
-    return 0
+    from .session import Request, run
+    request = Request(targets=tuple(args.targets), cmd=args.cmd, force=args.force, keep_going=args.keep_going,
+                      dry_run=args.dry_run, environment=args.environment, graphviz=args.graphviz,
+                      parse_only=args.parse_only, dump_signatures=args.dump_signatures, jobs=args.jobs)
+    return run(request, _topdir(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
-    return _guard(_run, args)
+    """``layerbuild``."""
+    return _guard("layerbuild", lambda: _build_parser().parse_args(argv), _run, _debug_flag(argv))
 
 
 def _layers_parser() -> argparse.ArgumentParser:
@@ -162,8 +135,34 @@ def _layers(args: argparse.Namespace) -> int:
 
 
 def layers_main(argv: Sequence[str] | None = None) -> int:
-    args = _layers_parser().parse_args(argv)
-    return _guard(_layers, args)
+    """``layerbuild-layers``."""
+    return _guard("layerbuild-layers", lambda: _layers_parser().parse_args(argv), _layers, _debug_flag(argv))
+
+
+def _diffsigs_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="layerbuild-diffsigs",
+                                description="Explain the difference between two task signatures (sigdata files).")
+    p.add_argument("a", metavar="A", help="the older sigdata file")
+    p.add_argument("b", metavar="B", help="the newer sigdata file")
+    p.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    return p
+
+
+def _diffsigs(args: argparse.Namespace) -> int:
+    from .build import diffsigs
+    return diffsigs(args.a, args.b, sys.stdout)
+
+
+def diffsigs_main(argv: Sequence[str] | None = None) -> int:
+    """``layerbuild-diffsigs A B``."""
+    return _guard("layerbuild-diffsigs", lambda: _diffsigs_parser().parse_args(argv), _diffsigs,
+                  _debug_flag(argv))
+
+
+def mksquashfs_main(argv: Sequence[str] | None = None) -> int:
+    """``layerbuild-mksquashfs SOURCE_DIR OUTPUT``."""
+    from .image.mksquashfs_cli import mksquashfs, parser
+    return _guard("layerbuild-mksquashfs", lambda: parser().parse_args(argv), mksquashfs, _debug_flag(argv))
 
 
 if __name__ == "__main__":

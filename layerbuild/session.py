@@ -1,8 +1,11 @@
-"""The pipeline, top to bottom: build directory -> configuration -> recipes -> (tasks, artifacts).
+"""The pipeline, top to bottom: build directory -> configuration -> recipes -> providers -> one task
+graph -> signatures -> plan -> run.
 
-Each step is a function returning a value the next one reads. Parsing runs recipes through the parse
-cache and parses the rest in worker processes (forked after the configuration is read, so each worker
-starts with it and with every class already parsed once).
+:func:`run` is the whole of a ``layerbuild`` command (``-p``, ``-e``, ``-g``, ``-S``, ``-n`` and a build
+stop at different steps of the same list). Each step is a function returning a value the next one
+reads. Parsing runs recipes through the parse cache and parses the rest in worker processes (forked
+after the configuration is read, so each worker starts with it and with every class already parsed
+once).
 """
 
 from __future__ import annotations
@@ -11,19 +14,23 @@ import logging
 import multiprocessing
 import os
 import shutil
+import sys
 import time
+import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, TextIO
 
 from .builtins import HOOKS
 from .cache import FileState, ParseCache, config_key
 from .config import DEFAULT_LAYER, Configuration, load_configuration
-from .errors import LayerbuildError, LayerError, Location
+from .errors import LayerbuildError, LayerError, Location, UsageError
 from .evaluate import Evaluator
+from .fsutil import atomic_write
 from .layers import RecipeFiles, appends_for, collect_files, dangling_appends
 from .providers import Recipes, choose
 from .recipe import RecipeInfo, parse_recipe, recipe_info
+from .taskapi import task_name
 
 logger = logging.getLogger("layerbuild.parse")
 
@@ -208,8 +215,95 @@ def _run_parse(config: Configuration, todo: list[Job], jobs: int | None) -> Iter
         return list(pool.imap_unordered(_parse_in_worker, todo, chunksize=chunk))
 
 
-def parse_target_recipe(topdir: str, fn: str, appends: tuple[str, ...], *, tracking: bool = True) -> Any:
-    """Parse one recipe afresh (with history, for ``-e``) and return its datastore."""
-    config = start_configuration(topdir, tracking=tracking)
+def parse_target_recipe(config: Configuration, fn: str, appends: tuple[str, ...]) -> Any:
+    """Parse one recipe afresh (with history when the configuration tracks it) and return its datastore."""
     coll = config.layerset.collection_of(fn)
     return parse_recipe(config.d, config.evaluator, fn, appends, coll.name if coll else "")
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one ``layerbuild`` command asks for (the command line, parsed)."""
+
+    targets: tuple[str, ...] = ()
+    cmd: str | None = None
+    force: bool = False
+    keep_going: bool = False
+    dry_run: bool = False
+    environment: bool = False
+    graphviz: bool = False
+    parse_only: bool = False
+    dump_signatures: bool = False
+    jobs: int | None = None
+
+
+def target_tasks(request: Request, default_task: str) -> list[tuple[str, str]]:
+    """``recipe`` or ``recipe:do_task`` (``recipe:task``) -> (recipe, do_task)."""
+    targets = []
+    for target in request.targets:
+        if ":" in target:
+            name, task = target.split(":", 1)
+            if not name or not task:
+                raise UsageError(f"target '{target}' is not of the form recipe or recipe:do_task")
+        else:
+            name, task = target, request.cmd or default_task
+        targets.append((name, task_name(task)))
+    return targets
+
+
+def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """One ``layerbuild`` command, as a list of steps; returns the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    from .build import build_lock, dump_signatures, print_plan, reap_orphans
+    from .envdump import emit_env
+    from .reporters import make_reporter
+    from .runqueue import RunQueue, make_plan, stamp_base
+    from .taskgraph import build_graph, write_dot
+
+    if request.jobs is not None and request.jobs < 1:
+        raise UsageError("-j needs a number of at least 1")
+    if request.environment and len(request.targets) > 1:
+        raise UsageError("-e takes at most one TARGET")
+    if not (request.targets or request.parse_only or request.environment):
+        raise UsageError("nothing to do: give a TARGET, -p or -e")
+
+    config = start_configuration(topdir, tracking=request.environment)
+    if request.environment and not request.targets:
+        from .config import configuration_view
+        emit_env(configuration_view(config.d), out)
+        return 0
+    parsed = parse_recipes(config, jobs=request.jobs)
+    if request.parse_only:
+        total = len(parsed.files.recipes)
+        out.write(f"Parsing of {total} .bb files complete ({parsed.cached} cached, {parsed.parsed} parsed). "
+                  f"{total - parsed.skipped} targets, {parsed.skipped} skipped, {len(parsed.files.masked)} masked, "
+                  "0 errors.\n")
+        return 0
+    if request.environment:
+        fn = parsed.recipes.resolve(request.targets[0].split(":", 1)[0])
+        emit_env(parse_target_recipe(config, fn, parsed.recipes.infos[fn].appends), out)
+        return 0
+
+    with build_lock(topdir, err):
+        targets = target_tasks(request, config.d.getVar("BB_DEFAULT_TASK") or "do_build")
+        tg = build_graph(parsed.recipes, targets)
+        parsed = ensure_signatures(config, parsed, {tid.fn for tid in tg.graph.nodes}, request.jobs)
+        tg = replace(tg, recipes=parsed.recipes)
+        if request.graphviz:
+            dot, buildlist = write_dot(tg, os.getcwd())
+            out.write(f"PN dependencies saved to '{buildlist}'\nTask dependencies saved to '{dot}'\n")
+            return 0
+        if request.dump_signatures:
+            return dump_signatures(tg, out)
+        force = set(tg.targets) if request.force else set()
+        if request.dry_run:
+            print_plan(tg, make_plan(tg, force), out)
+            return 0
+        for tid in force:
+            atomic_write(stamp_base(tg, tid) + ".taint", uuid.uuid4().hex + "\n")
+        reap_orphans(topdir)
+        plan = make_plan(tg, force)
+        jobs = request.jobs or int(config.d.getVar("BB_NUMBER_THREADS") or os.cpu_count() or 1)
+        queue = RunQueue(tg, plan, config, jobs, make_reporter(err), keep_going=request.keep_going)
+        return 0 if queue.execute() else 1

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 from layerbuild import fstree as M
 from layerbuild import proc
+from layerbuild.cli import mksquashfs_main as cli_main
 from layerbuild.errors import SquashfsError
 from layerbuild.fstree import Entry, EntryType, Manifest
-from layerbuild.image.mksquashfs_cli import main as cli_main
 from layerbuild.image.squashfs import SquashfsOptions, write_image
 
 needs_tools = pytest.mark.skipif(not (shutil.which("unsquashfs") and shutil.which("mksquashfs")),

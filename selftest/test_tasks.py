@@ -380,7 +380,7 @@ def test_prefuncs_postfuncs_lockfiles_and_diffsigs(tmp_path: Path, lb: Runner) -
     assert lb("-B", str(build), "f:do_compile")[0] == 0
     new = sorted((build / "tmp/stamps").rglob("*.do_compile.sigdata.*"))
     first, second = old[0], next(p for p in new if p not in old)
-    r = subprocess.run([sys.executable, "-c", "from layerbuild.build import diffsigs_main; diffsigs_main()",
+    r = subprocess.run([sys.executable, "-c", "import sys; from layerbuild.cli import diffsigs_main; sys.exit(diffsigs_main())",
                         str(first), str(second)], capture_output=True, text=True,
                        env=dict(os.environ, PYTHONPATH=CORE))
     assert r.returncode == 0 and "variable MSG changed: 'm' -> 'changed'" in r.stdout, r.stderr

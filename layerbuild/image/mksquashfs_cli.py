@@ -1,16 +1,12 @@
 """``layerbuild-mksquashfs SOURCE_DIR OUTPUT``: the squashfs writer on its own.
 
-Errors become one ``error: ...`` line and exit status 1; bad usage exits 2; no traceback unless
-``--debug``.
+The command line and the command; :mod:`layerbuild.cli` turns its errors into exit statuses.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
-import traceback
-from collections.abc import Sequence
 
 from layerbuild.errors import LayerbuildError, UsageError
 from layerbuild.fstree import from_directory
@@ -23,7 +19,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="layerbuild-mksquashfs",
                 description="Write a reproducible squashfs image of SOURCE_DIR without root or host tools.")
     p.add_argument("source", metavar="SOURCE_DIR")
@@ -65,31 +61,13 @@ def _source_date_epoch() -> int | None:
         raise LayerbuildError(f"SOURCE_DATE_EPOCH is not a number: {value!r}") from None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
-    try:
-        args = _parser().parse_args(argv)
-        epoch = _source_date_epoch()
-        manifest = from_directory(args.source, all_root=args.all_root, source_date_epoch=epoch,
-                                  xattrs=not args.no_xattrs)
-        mkfs_time = args.mkfs_time if args.mkfs_time is not None else epoch
-        options = SquashfsOptions(compression=args.comp, level=args.level, block_size=args.block_size,
-                                  mkfs_time=mkfs_time, processors=args.processors,
-                                  exportable=not args.no_exports, tail_ends=not args.no_tailends)
-        write_image(manifest, args.output, options, backend=args.backend)
-    except UsageError as exc:
-        print(f"layerbuild-mksquashfs: {exc.format()}", file=sys.stderr)
-        print("usage: see layerbuild-mksquashfs --help", file=sys.stderr)
-        return 2
-    except LayerbuildError as exc:
-        if debug:
-            traceback.print_exc()
-        print(exc.format(), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+def mksquashfs(args: argparse.Namespace) -> int:
+    epoch = _source_date_epoch()
+    manifest = from_directory(args.source, all_root=args.all_root, source_date_epoch=epoch,
+                              xattrs=not args.no_xattrs)
+    mkfs_time = args.mkfs_time if args.mkfs_time is not None else epoch
+    options = SquashfsOptions(compression=args.comp, level=args.level, block_size=args.block_size,
+                              mkfs_time=mkfs_time, processors=args.processors,
+                              exportable=not args.no_exports, tail_ends=not args.no_tailends)
+    write_image(manifest, args.output, options, backend=args.backend)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
