@@ -6,7 +6,8 @@ that every variable ``conf/layerbuild.conf`` assigns is listed here.
 
 A name ending in ``_<collection>``, ``_<pn>`` or ``:<package>`` stands for a family of variables.
 ``default`` is the value as written in ``conf/layerbuild.conf`` (or ``conf/layer.conf``), before
-expansion; ``None`` when the core configuration does not set the variable.
+expansion; ``None`` when the core configuration does not set the variable (a value a core class sets is
+named in the doc).
 """
 
 from __future__ import annotations
@@ -130,6 +131,12 @@ VARIABLES: tuple[Variable, ...] = (
     _v("RDEPENDS:<package>", "list", None, "Run-time dependencies of a package."),
     _v("RRECOMMENDS:<package>", "list", None, "Recommended (weak) run-time dependencies of a package."),
     _v("RPROVIDES:<package>", "list", None, "Extra run-time names a package provides."),
+    _v("RCONFLICTS:<package>", "list", None,
+       "Packages a package cannot be installed with (Conflicts), in OE syntax such as \"foo (< 2)\"."),
+    _v("RREPLACES:<package>", "list", None, "Packages whose files a package may overwrite (Replaces)."),
+    _v("BASEDEPENDS", "list", None,
+       "The dependencies every recipe gets (base.bbclass: virtual/libc unless INHIBIT_DEFAULT_DEPS is 1); "
+       "prepended to DEPENDS."),
     _v("PREFERRED_VERSION_<pn>", "string", None,
        "The version of <pn> to use, as [PE:]PV[_PR]; a trailing % matches any rest of PV."),
     _v("PREFERRED_PROVIDER_<name>", "string", None,
@@ -139,6 +146,38 @@ VARIABLES: tuple[Variable, ...] = (
     _v("SECTION", "string", "base", "The package section."),
     _v("LICENSE", "string", "INVALID", "The licence of the recipe's sources (weak default)."),
     _v("HOMEPAGE", "string", "", "The upstream project's web page."),
+    _v("MAINTAINER", "string", None,
+       "The Maintainer field of every package; \"Unknown <unknown@example.invalid>\" when unset."),
+    _v("PRIORITY:<package>", "string", None, "The Priority field of a package (optional when unset)."),
+    _v("CONFFILES:<package>", "list", None,
+       "The package's configuration files (absolute paths) that dpkg keeps on upgrade; when unset, every "
+       "regular file the package ships below /etc."),
+
+    # -- packaging: splitting D into PACKAGES -------------------------------------------------------
+    _v("FILES:<package>", "list", None,
+       "Patterns (shell globs, absolute paths below ${D}) of the files a package takes; each file goes to "
+       "the first package in PACKAGES whose patterns match it, a directory takes everything below it. "
+       "package.bbclass sets them for ${PN}, ${PN}-dev, -staticdev, -doc, -locale and -dbg."),
+    _v("SOLIBS", "string", None, "The suffix pattern of versioned shared libraries (package.bbclass: .so.*)."),
+    _v("SOLIBSDEV", "string", None, "The suffix of development shared-library links (package.bbclass: .so)."),
+    _v("FILES_SOLIBSDEV", "list", None,
+       "The unversioned shared-library links that go to ${PN}-dev (package.bbclass: "
+       "${base_libdir}/lib*${SOLIBSDEV} ${libdir}/lib*${SOLIBSDEV}, weak)."),
+    _v("EXTENDPKGV", "string", None,
+       "The full package version ${EXTENDPE}${PKGV}-${PKGR} (package.bbclass), for exact dependencies such "
+       "as RDEPENDS:${PN}-dev = \"${PN} (= ${EXTENDPKGV})\"."),
+    _v("ALLOW_EMPTY", "boolean", None,
+       "1: write the recipe's packages even when they have no files; ALLOW_EMPTY:<package> does it for one "
+       "package. Without it an empty package is not written."),
+    _v("INSANE_SKIP", "list", None,
+       "Packaging checks to skip; installed-vs-shipped lets files that no FILES:<package> takes be dropped "
+       "instead of failing the build."),
+    _v("SYSROOT_DIRS", "list", None,
+       "The directories of ${D} that do_populate_sysroot stages for recipes that depend on this one "
+       "(staging.bbclass: ${includedir} ${libdir} ${base_libdir} ${nonarch_base_libdir} ${datadir}/pkgconfig)."),
+    _v("COMPONENTS_DIR", "path", None,
+       "Where each recipe's staged sysroot component goes, as ${COMPONENTS_DIR}/${PN} (staging.bbclass: "
+       "${STAGING_DIR}); do_prepare_recipe_sysroot assembles RECIPE_SYSROOT from the components of DEPENDS."),
 
     # -- machine, distro and architecture -----------------------------------------------------------
     _v("MACHINE", "string", None,
@@ -168,6 +207,10 @@ VARIABLES: tuple[Variable, ...] = (
 
     # -- directories --------------------------------------------------------------------------------
     _v("TMPDIR", "path", "${TOPDIR}/tmp", "Where all build output goes."),
+    _v("SRC_URI", "list", None,
+       "The recipe's sources: file://, http(s)://, git:// (and archives they name) entries with ;name=value "
+       "parameters; checksums are the varflags [sha256sum] or [NAME.sha256sum]. do_fetch downloads them into "
+       "DL_DIR, do_unpack unpacks them into UNPACKDIR, do_patch applies the .patch/.diff entries to S."),
     _v("SRCREV", "string", None, "The commit a git:// SRC_URI entry checks out (a full commit id)."),
     _v("PREMIRRORS", "list", None, "REGEX URL pairs tried before a source's own URL."),
     _v("MIRRORS", "list", None, "REGEX URL pairs tried after a source's own URL failed."),
@@ -264,6 +307,11 @@ VARIABLES: tuple[Variable, ...] = (
 
     # -- tasks --------------------------------------------------------------------------------------
     _v("BB_DEFAULT_TASK", "string", "build", "The task run for a target when neither -c nor recipe:do_task names one."),
+    _v("BB_CURRENT_TASK", "string", None,
+       "The task being run, without do_ (fetch, compile, ...); set by layerbuild in each task's datastore."),
+    _v("BB_ENV_PASSTHROUGH_ADDITIONS", "list", None,
+       "Read from the environment: names of further environment variables a build sees besides the "
+       "fixed list (PATH, HOME, LANG, SOURCE_DATE_EPOCH, DL_DIR, SSTATE_DIR, TMPDIR, proxies, ...)."),
     _v("SSTATE_MANIFESTS", "path", "${TMPDIR}/sstate-control", "Where the shared-state manifests are kept."),
     _v("LC_ALL", "string", "C.UTF-8", "The locale tasks run with (exported)."),
     _v("TZ", "string", "UTC", "The time zone tasks run in (exported)."),
