@@ -24,13 +24,12 @@ from layerbuild import osrelease
 from layerbuild.errors import LayerbuildError
 from layerbuild.fstree import Entry, EntryType, Manifest, directory, file, from_directory, symlink
 from layerbuild.fsutil import clamp_mtime
+from layerbuild.rootfs.dpkgdb import Database
 from layerbuild.tarzst import extract_tar_zst, write_manifest_tar_zst
 
 DPKG_DIR = "var/lib/dpkg"
 OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")  # systemd's lookup order
 _PARENTS = ("etc", "usr", "usr/lib", "var", "var/lib")
-#: dpkg states in which a package's files are on disk (``not-installed`` and ``config-files`` are not)
-_PRESENT = {"installed", "unpacked", "half-configured", "half-installed", "triggers-awaited", "triggers-pending"}
 _MAX_LINKS = 40
 
 
@@ -200,49 +199,17 @@ def read_base_info(root: str | os.PathLike[str], snapshot_paths: frozenset[str] 
             break
     if fields is None:
         raise PkgdbError(f"{top}: the pkgdb snapshot holds no os-release")
-    dpkg = top / DPKG_DIR
-    status = dpkg / "status"
-    if not status.is_file():
+    if not (top / DPKG_DIR / "status").is_file():
         raise PkgdbError(f"{top}: the pkgdb snapshot holds no {DPKG_DIR}/status")
-    packages = read_status_packages(status)
-    return BaseInfo(MappingProxyType(fields), MappingProxyType(packages),
-                    MappingProxyType(read_owners(dpkg / "info", set(packages))), snapshot_paths)
-
-
-def read_status_packages(status: str | os.PathLike[str]) -> dict[str, BasePackage]:
-    """Packages whose files are on disk, from a dpkg ``status`` file, by name."""
-    text = Path(status).read_text(encoding="utf-8", errors="replace")
-    found: dict[str, BasePackage] = {}
-    for para in text.split("\n\n"):
-        fields: dict[str, str] = {}
-        for line in para.splitlines():
-            if not line or line[0] in " \t":
-                continue  # continuation lines (descriptions, conffiles) are not needed here
-            key, sep, value = line.partition(":")
-            if sep:
-                fields[key.strip().lower()] = value.strip()
-        name = fields.get("package")
-        if not name:
-            continue
-        state = fields.get("status", "").split()
-        if len(state) != 3 or state[2] not in _PRESENT:
-            continue
-        found[name] = BasePackage(name, fields.get("version", ""), fields.get("architecture", ""))
-    return dict(sorted(found.items()))
-
-
-def read_owners(info_dir: str | os.PathLike[str], packages: set[str] | None = None) -> dict[str, str]:
-    """Path (relative) -> package, from ``info/*.list``; ``packages`` limits which lists are read."""
+    try:
+        database = Database.read(os.fspath(top))
+    except LayerbuildError as exc:
+        raise PkgdbError(f"{top}: the pkgdb snapshot's database cannot be read: {exc.message}",
+                         notes=exc.notes) from exc
+    packages = {name: BasePackage(name, rec.version, rec.arch) for name, rec in sorted(database.packages.items())}
     owners: dict[str, str] = {}
-    info = Path(info_dir)
-    if not info.is_dir():
-        return owners
-    for list_file in sorted(info.glob("*.list")):
-        package = list_file.name[:-len(".list")].partition(":")[0]
-        if packages is not None and package not in packages:
-            continue
-        for line in list_file.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
-            rel = line.strip("/")
-            if rel and rel != ".":
-                owners.setdefault(rel, package)
-    return owners
+    for listed, names in database.owners().items():
+        rel = listed.strip("/")
+        if rel and rel != ".":
+            owners.setdefault(rel, names[0])
+    return BaseInfo(MappingProxyType(fields), MappingProxyType(packages), MappingProxyType(owners), snapshot_paths)
