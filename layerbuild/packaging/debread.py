@@ -15,7 +15,7 @@ import lzma
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, cast
 
 import zstandard
 
@@ -62,7 +62,7 @@ class DebArchive:
         """The data archive as a streaming tar reader (members in archive order)."""
         with open(self.path, "rb") as fh:
             fh.seek(self.data_offset)
-            raw = _Window(fh, self.data_size)
+            raw = io.BufferedReader(_Window(fh, self.data_size), 1 << 16)
             with _decompressor(self.data_name, raw, self.path) as stream, \
                     tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
                 yield tar
@@ -98,19 +98,23 @@ def _decompressor(name: str, raw: IO[bytes], path: str) -> Iterator[IO[bytes]]:
             yield xr
     elif name.endswith(".gz"):
         with gzip.open(raw) as gr:
-            yield gr
+            yield cast(IO[bytes], gr)
     elif name == "data.tar" or name == "control.tar":
         yield raw
     else:
         raise DebError(f"{path}: unsupported archive member {name}")
 
 
-def _ar_members(blob: bytes, path: str) -> Iterator[tuple[str, int, int]]:
-    if not blob.startswith(b"!<arch>\n"):
+def _ar_members(fh: IO[bytes], path: str) -> Iterator[tuple[str, int, int]]:
+    """``(name, offset, size)`` of each member; reads headers only, seeking past member data."""
+    if fh.read(8) != b"!<arch>\n":
         raise DebError(f"{path} is not a Debian binary package (no ar header)")
     pos = 8
-    while pos + 60 <= len(blob):
-        header = blob[pos:pos + 60]
+    while True:
+        fh.seek(pos)
+        header = fh.read(60)
+        if len(header) < 60:
+            return
         if header[58:60] != b"`\n":
             raise DebError(f"{path}: corrupt ar member header at offset {pos}")
         name = header[:16].decode("ascii", "replace").strip().rstrip("/")
@@ -123,38 +127,23 @@ def _ar_members(blob: bytes, path: str) -> Iterator[tuple[str, int, int]]:
 
 
 def open_deb(path: str) -> DebArchive:
-    """Read the control archive of ``path`` and locate its data archive."""
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-        fh.seek(0)
-        if head != b"!<arch>\n":
-            raise DebError(f"{path} is not a Debian binary package (no ar header)")
-        blob = fh.read()
+    """Read the control archive of ``path`` and locate its data archive (whose bytes are not read)."""
     members: dict[str, ControlMember] = {}
     data: tuple[str, int, int] | None = None
     seen_version = False
-    for name, offset, size in _ar_members(blob, path):
-        if name == "debian-binary":
-            version = blob[offset:offset + size].decode("ascii", "replace").strip()
-            if not version.startswith("2."):
-                raise DebError(f"{path}: unsupported package format version {version}")
-            seen_version = True
-        elif name.startswith("control.tar"):
-            raw = io.BytesIO(blob[offset:offset + size])
-            with _decompressor(name, raw, path) as stream, \
-                    tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
-                for info in tar:
-                    if not info.isfile():
-                        continue
-                    member_name = info.name.removeprefix("./")
-                    if "/" in member_name:
-                        continue
-                    extracted = tar.extractfile(info)
-                    assert extracted is not None
-                    members[member_name] = ControlMember(member_name, extracted.read(), info.mode & 0o7777,
-                                                         int(info.mtime))
-        elif name.startswith("data.tar"):
-            data = (name, offset, size)
+    with open(path, "rb") as fh:
+        for name, offset, size in _ar_members(fh, path):
+            if name == "debian-binary":
+                fh.seek(offset)
+                version = fh.read(size).decode("ascii", "replace").strip()
+                if not version.startswith("2."):
+                    raise DebError(f"{path}: unsupported package format version {version}")
+                seen_version = True
+            elif name.startswith("control.tar"):
+                fh.seek(offset)
+                members = _control_members(name, fh.read(size), path)
+            elif name.startswith("data.tar"):
+                data = (name, offset, size)
     if not seen_version:
         raise DebError(f"{path}: no debian-binary member")
     if data is None:
@@ -162,3 +151,21 @@ def open_deb(path: str) -> DebArchive:
     if "control" not in members:
         raise DebError(f"{path}: the control archive has no control file")
     return DebArchive(path, members, data[0], data[1], data[2])
+
+
+def _control_members(name: str, blob: bytes, path: str) -> dict[str, ControlMember]:
+    members: dict[str, ControlMember] = {}
+    try:
+        with _decompressor(name, io.BytesIO(blob), path) as stream, \
+                tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
+            for info in tar:
+                member_name = info.name.removeprefix("./")
+                if not info.isfile() or "/" in member_name:
+                    continue
+                extracted = tar.extractfile(info)
+                assert extracted is not None
+                members[member_name] = ControlMember(member_name, extracted.read(), info.mode & 0o7777,
+                                                     int(info.mtime))
+    except (tarfile.TarError, OSError, EOFError, zstandard.ZstdError, lzma.LZMAError) as exc:
+        raise DebError(f"{path}: cannot read {name}: {exc}") from exc
+    return members
