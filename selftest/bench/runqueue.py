@@ -57,6 +57,8 @@ do_install[cleandirs] = "${D}"
 do_populate_sysroot() {
     mkdir -p ${SYSROOT_DESTDIR}
     cp -a ${D}/. ${SYSROOT_DESTDIR}/
+    mkdir -p ${SYSROOT_DESTDIR}/sysroot-providers
+    echo '{"PN": "${PN}", "PROVIDES": ["${PN}"], "DEPENDS": []}' > ${SYSROOT_DESTDIR}/sysroot-providers/${PN}.json
 }
 do_populate_sysroot[cleandirs] = "${SYSROOT_DESTDIR}"
 do_populate_sysroot[sstate-inputdirs] = "${SYSROOT_DESTDIR}"
