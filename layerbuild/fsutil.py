@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,7 +68,10 @@ def copy_tree(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
             path = os.path.normpath(os.path.join(root, name))
             st = os.lstat(path)
             if st.st_uid or st.st_gid:
-                os.lchown(os.path.normpath(os.path.join(dst, rel, name)), st.st_uid, st.st_gid)
+                target = os.path.normpath(os.path.join(dst, rel, name))
+                os.lchown(target, st.st_uid, st.st_gid)
+                if st.st_mode & (stat.S_ISUID | stat.S_ISGID) and not stat.S_ISLNK(st.st_mode):
+                    os.chmod(target, stat.S_IMODE(st.st_mode))  # chown cleared the set-id bits
 
 
 def sorted_walk(top: str | os.PathLike[str]) -> Iterator[tuple[str, list[str], list[str]]]:

@@ -1,0 +1,47 @@
+"""codeparse: the variables and functions shell and python bodies refer to (over-approximated, never missed)."""
+
+from __future__ import annotations
+
+from layerbuild.codeparse import python_refs, shell_words
+
+
+def test_shell_words_are_every_name_like_word() -> None:
+    words = shell_words('oe_runmake -C "${S}" install DESTDIR=${D}\nfor f in *.so; do my-helper.sh $f; done\n')
+    assert {"oe_runmake", "S", "install", "DESTDIR", "D", "my-helper.sh", "for", "f", "do", "done"} <= words
+    assert "-C" not in words and "*.so" not in words
+    assert shell_words("") == frozenset()
+
+
+def test_python_refs_reads_calls_and_expansions() -> None:
+    body = (
+        "    pn = d.getVar('PN')\n"
+        "    flag = d.getVarFlag(\"SRC_URI\", 'sha256sum')\n"
+        "    flags = d.getVarFlags('do_install')\n"
+        "    if bb.utils.contains('DISTRO_FEATURES', 'systemd', True, False, d):\n"
+        "        helper(d)\n"
+        "    bb.build.exec_func('do_other', d)\n"
+        "    path = d.expand('${WORKDIR}/x')\n"
+        "    name = d.getVar(pn + '_X')\n"  # not a literal: nothing to record
+        "    d.setVar('WRITTEN', '1')\n"
+    )
+    reads, calls, expands = python_refs(body)
+    assert reads == {"PN", "SRC_URI", "do_install", "DISTRO_FEATURES"}
+    assert {"helper", "do_other"} <= calls
+    assert expands == {"${WORKDIR}/x"}
+
+
+def test_python_refs_of_a_whole_def() -> None:
+    reads, calls, _ = python_refs("def my_func(d):\n    return other(d.getVar('A'))\n")
+    assert reads == {"A"} and "other" in calls
+
+
+def test_python_refs_of_unparsable_code_falls_back_to_string_arguments() -> None:
+    reads, calls, expands = python_refs("    if d.getVar('A') ==:\n        d.getVar(\"B\")\n")
+    assert reads == {"A", "B"}
+    assert calls == frozenset() and expands == frozenset()
+
+
+def test_results_are_cached() -> None:
+    text = "    d.getVar('CACHED')\n"
+    assert python_refs(text) is python_refs(text)
+    assert shell_words("echo ${CACHED}") is shell_words("echo ${CACHED}")

@@ -1,0 +1,98 @@
+"""fsutil: atomic publishing, file hashes, tree copies, sorted walks and mtime clamping."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from layerbuild.fsutil import atomic_output, atomic_write, clamp_mtime, copy_tree, sha256_file, sorted_walk
+
+
+def test_atomic_write_publishes_with_the_mode_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "dir" / "file"
+    atomic_write(target, "text", mode=0o600)
+    assert target.read_text() == "text"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    atomic_write(target, b"\x00bytes")
+    assert target.read_bytes() == b"\x00bytes"
+    assert os.listdir(target.parent) == ["file"]
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "published"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_output(target) as tmp:
+        tmp.write_text("half")
+        assert tmp.parent == target.parent and tmp != target
+        raise RuntimeError("killed")
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["published"]
+
+
+def test_atomic_output_replaces_in_one_rename(tmp_path: Path) -> None:
+    target = tmp_path / "obj"
+    target.write_text("old")
+    inode = target.stat().st_ino
+    with atomic_output(target, durable=True) as tmp:
+        tmp.write_text("new")
+        assert target.read_text() == "old"  # readers see the old content until the rename
+    assert target.read_text() == "new" and target.stat().st_ino != inode
+
+
+def test_sha256_file_reads_in_blocks(tmp_path: Path) -> None:
+    data = os.urandom(3 * (1 << 20) + 17)
+    path = tmp_path / "big"
+    path.write_bytes(data)
+    assert sha256_file(path) == hashlib.sha256(data).hexdigest()
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    assert sha256_file(empty) == hashlib.sha256(b"").hexdigest()
+
+
+def test_copy_tree_keeps_links_modes_times_and_owners(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "bin").mkdir(parents=True)
+    tool = src / "bin" / "tool"
+    tool.write_text("#!/bin/sh\n")
+    if os.geteuid() == 0:
+        os.lchown(tool, 123, 456)
+    tool.chmod(0o4755)  # after the chown, which clears set-id bits
+    os.utime(tool, (1_000_000, 1_000_000))
+    (src / "bin" / "link").symlink_to("tool")
+    (src / "dangling").symlink_to("/nowhere")
+    dst = tmp_path / "dst"
+    (dst / "bin").mkdir(parents=True)
+    (dst / "bin" / "other").write_text("kept")
+    copy_tree(src, dst)
+    copied = dst / "bin" / "tool"
+    assert copied.read_text() == "#!/bin/sh\n"
+    assert stat.S_IMODE(copied.stat().st_mode) == 0o4755 and copied.stat().st_mtime == 1_000_000
+    assert os.readlink(dst / "bin" / "link") == "tool" and os.readlink(dst / "dangling") == "/nowhere"
+    assert (dst / "bin" / "other").read_text() == "kept"
+    if os.geteuid() == 0:
+        assert (copied.stat().st_uid, copied.stat().st_gid) == (123, 456)
+
+
+def test_sorted_walk_is_in_byte_order(tmp_path: Path) -> None:
+    for name in ("b", "a", "C", "a/z", "a/y", "_"):
+        (tmp_path / name).mkdir()
+    for name in ("b/2", "b/10", "a/Z", "top"):
+        (tmp_path / name).write_text("")
+    walked = [(os.path.relpath(root, tmp_path), dirs, files) for root, dirs, files in sorted_walk(tmp_path)]
+    assert walked == [
+        (".", ["C", "_", "a", "b"], ["top"]),
+        ("C", [], []), ("_", [], []),
+        ("a", ["y", "z"], ["Z"]), ("a/y", [], []), ("a/z", [], []),
+        ("b", [], ["10", "2"]),
+    ]
+
+
+def test_clamp_mtime() -> None:
+    assert clamp_mtime(2000.9, 1000) == 1000
+    assert clamp_mtime(500.9, 1000) == 500
+    assert clamp_mtime(2000.9, None) == 2000
+    assert clamp_mtime(1000, 1000) == 1000
