@@ -1,0 +1,113 @@
+"""sstate: objects named by taskhash, stored atomically with a checksummed siginfo, found locally or on a
+mirror, verified before use; install_tree keeps a manifest so shared output directories stay consistent."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from layerbuild.errors import LayerbuildError
+from layerbuild.fsutil import sha256_file
+from layerbuild.sstate import Sstate, install_tree, object_name
+
+HASH = "ab12" + "0" * 60
+
+
+def test_object_name_is_sharded_by_taskhash() -> None:
+    assert object_name("zlib", "x86_64", "1.3", "r0", HASH, "populate_sysroot") == \
+        f"ab/12/sstate:zlib:x86_64:1.3:r0:{HASH}_populate_sysroot.tar.zst"
+
+
+def _outputs(tmp_path: Path, name: str = "out") -> list[str]:
+    first, second = tmp_path / name / "image", tmp_path / name / "deploy"
+    (first / "usr/lib").mkdir(parents=True)
+    (first / "usr/lib/libz.so.1").write_text("lib")
+    (first / "usr/lib/libz.so").symlink_to("libz.so.1")
+    second.mkdir()
+    (second / "zlib.deb").write_text("deb")
+    return [str(first), str(second)]
+
+
+def test_store_find_verify_unpack_round_trip(tmp_path: Path) -> None:
+    cache = Sstate(str(tmp_path / "sstate"))
+    name = object_name("zlib", "x86_64", "1.3", "r0", HASH, "package")
+    assert cache.find(name) is None
+    obj = cache.store(name, _outputs(tmp_path), {"task": "do_package", "taskhash": HASH})
+    assert obj.path == str(tmp_path / "sstate" / name) and obj.siginfo == obj.path + ".siginfo"
+    info = json.loads(Path(obj.siginfo).read_text())
+    assert info == {"task": "do_package", "taskhash": HASH, "sha256": sha256_file(obj.path)}
+    assert sorted(os.listdir(tmp_path / "sstate/ab/12")) == [os.path.basename(obj.path), os.path.basename(obj.siginfo)]
+
+    found = cache.find(name)
+    assert found == obj and cache.verify(found)
+    dirs = cache.unpack(found, str(tmp_path / "work"))
+    assert [os.path.basename(d) for d in dirs] == ["dir0", "dir1"]
+    assert Path(dirs[0], "usr/lib/libz.so.1").read_text() == "lib"
+    assert os.readlink(Path(dirs[0], "usr/lib/libz.so")) == "libz.so.1"
+    assert Path(dirs[1], "zlib.deb").read_text() == "deb"
+
+
+def test_an_object_without_its_siginfo_or_with_a_bad_one_is_not_used(tmp_path: Path) -> None:
+    cache = Sstate(str(tmp_path / "sstate"))
+    name = object_name("a", "all", "1", "r0", HASH, "deploy")
+    obj = cache.store(name, _outputs(tmp_path), {})
+    os.unlink(obj.siginfo)
+    assert cache.find(name) is None  # the siginfo is written last: an object without one is unfinished
+    Path(obj.siginfo).write_text("{not json")
+    assert cache.find(name) is None
+
+
+def test_a_corrupt_object_fails_verification_and_cannot_be_unpacked(tmp_path: Path) -> None:
+    cache = Sstate(str(tmp_path / "sstate"))
+    name = object_name("a", "all", "1", "r0", HASH, "deploy")
+    obj = cache.store(name, _outputs(tmp_path), {})
+    data = Path(obj.path).read_bytes()
+    Path(obj.path).write_bytes(data[: len(data) // 2])
+    assert not cache.verify(obj)
+    with pytest.raises(LayerbuildError, match="cannot be unpacked"):
+        cache.unpack(obj, str(tmp_path / "work"))
+    assert os.listdir(tmp_path / "work") == []  # the half-extracted staging directory is gone
+    os.unlink(obj.path)
+    assert not cache.verify(obj)
+
+
+def test_file_mirrors_are_read_after_the_local_directory(tmp_path: Path) -> None:
+    mirror = Sstate(str(tmp_path / "mirror"))
+    name = object_name("a", "all", "1", "r0", HASH, "deploy")
+    published = mirror.store(name, _outputs(tmp_path), {})
+    local = Sstate(str(tmp_path / "local"), f"file://.* file://{tmp_path / 'mirror'}/PATH \\n https://.* x")
+    assert local.mirrors == [str(tmp_path / "mirror")]
+    assert local.find(name) == published
+    own = local.store(name, _outputs(tmp_path, "again"), {})
+    assert local.find(name) == own
+
+
+def test_install_tree_replaces_what_the_task_installed_last_time(tmp_path: Path) -> None:
+    dest, manifest = tmp_path / "deploy", tmp_path / "manifests" / "a.deploy"
+    dest.mkdir()
+    (dest / "other-recipe.deb").write_text("not ours")
+    first = tmp_path / "first"
+    (first / "sub").mkdir(parents=True)
+    (first / "sub" / "a_1.deb").write_text("1")
+    (first / "link").symlink_to("sub/a_1.deb")
+    install_tree(str(first), str(dest), str(manifest))
+    assert sorted(manifest.read_text().splitlines()) == ["link", "sub", "sub/a_1.deb"]
+    assert os.readlink(dest / "link") == "sub/a_1.deb" and (dest / "sub/a_1.deb").read_text() == "1"
+
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / "a_2.deb").write_text("2")
+    install_tree(str(second), str(dest), str(manifest))
+    assert sorted(os.listdir(dest)) == ["a_2.deb", "other-recipe.deb"]
+    assert manifest.read_text().splitlines() == ["a_2.deb"]
+
+
+def test_install_tree_in_place_is_a_no_op(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "f").write_text("x")
+    install_tree(str(out), str(out), str(tmp_path / "manifest"))
+    assert (out / "f").read_text() == "x" and not (tmp_path / "manifest").exists()
