@@ -51,13 +51,6 @@ class LayerSet:
         coll = self.collection_of(path)
         return coll.priority if coll else 0
 
-    def layer_of(self, path: str) -> str | None:
-        best = None
-        for layer in self.layers:
-            if path.startswith(layer.rstrip("/") + "/") and (best is None or len(layer) > len(best)):
-                best = layer
-        return best
-
 
 def _literal_layerdir(d: DataStore, layer: str) -> None:
     """Replace ``${LAYERDIR}``/``${LAYERDIR_RE}`` references with the layer's path (BitBake's expandVarref)."""

@@ -7,7 +7,6 @@ holds what later stages need without parsing again.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +51,6 @@ class RecipeInfo:
     rrecommends: tuple[tuple[str, tuple[str, ...]], ...]
     rprovides: tuple[tuple[str, tuple[str, ...]], ...]
     tasks: tuple[TaskInfo, ...]
-    inherits: tuple[str, ...]
     skipped: str | None
     variables: tuple[tuple[str, str | None], ...] = field(default=())
     locations: tuple[tuple[str, str, int], ...] = field(default=())
@@ -146,7 +144,6 @@ def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str
         rrecommends=tuple((p, _split_deps(d.getVar(f"RRECOMMENDS:{p}"))) for p in packages),
         rprovides=tuple((p, _split_deps(d.getVar(f"RPROVIDES:{p}"))) for p in packages),
         tasks=tuple(tasks),
-        inherits=tuple(os.path.basename(c)[:-8] for c in d.getVar("__inherit_cache", False) or []),
         skipped=str(skipped) if skipped else None,
         variables=tuple((name, d.getVar(name)) for name in keep),
         locations=tuple(locations),

@@ -668,9 +668,6 @@ class DataStore:
             raise PythonError(f"shell function {func} can only run inside a task", self.current_location)
         return self.exec_hook(func, self)
 
-    def emit_location(self, var: str) -> Location | None:
-        return self.location(var)
-
 
 def python_location(exc: BaseException, fallback: Location | None) -> Location | None:
     tb = exc.__traceback__
