@@ -10,3 +10,6 @@ do_package_write_deb[sstate-outputdirs] = "${DEPLOY_DIR_DEB}"
 do_package_write_deb[vardeps] += "MAINTAINER SOURCE_DATE_EPOCH DPKG_ARCH"
 SSTATETASKS += "do_package_write_deb"
 addtask package_write_deb after do_package
+
+# as in OE: building a recipe writes the packages of its whole runtime closure, not only its own
+do_build[recrdeptask] += "do_package_write_deb"

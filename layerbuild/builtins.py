@@ -55,6 +55,46 @@ def _package_index(ctx: TaskContext) -> None:
     package_index(ctx)
 
 
+def _rootfs(ctx: TaskContext) -> None:
+    from .rootfs.task import rootfs
+    rootfs(ctx)
+
+
+def _read_only_rootfs(ctx: TaskContext) -> None:
+    from .rootfs.task import read_only_rootfs
+    read_only_rootfs(ctx)
+
+
+def _empty_root_password(ctx: TaskContext) -> None:
+    from .rootfs.task import empty_root_password
+    empty_root_password(ctx)
+
+
+def _image(ctx: TaskContext) -> None:
+    from .image.tasks import image
+    image(ctx)
+
+
+def _pkgdbfs(ctx: TaskContext) -> None:
+    from .image.tasks import pkgdbfs
+    pkgdbfs(ctx)
+
+
+def _image_complete(ctx: TaskContext) -> None:
+    from .image.tasks import image_complete
+    image_complete(ctx)
+
+
+def _extension_rootfs(ctx: TaskContext) -> None:
+    from .image.extension_tasks import extension_rootfs
+    extension_rootfs(ctx)
+
+
+def _extension_check(ctx: TaskContext) -> None:
+    from .image.extension_tasks import extension_check
+    extension_check(ctx)
+
+
 def _table(*entries: Builtin) -> MappingProxyType[str, Builtin]:
     return MappingProxyType({entry.name: entry for entry in entries})
 
@@ -69,6 +109,16 @@ BUILTINS = _table(
     Builtin("package", _package, doc="strip, split D into PACKAGES, shlib dependencies, pkgdata"),
     Builtin("package_write_deb", _package_write_deb, doc="one .deb per non-empty package"),
     Builtin("package_index", _package_index, doc="the Packages index of DEPLOY_DIR_DEB"),
+    Builtin("rootfs", _rootfs, doc="install PACKAGE_INSTALL from the feed into IMAGE_ROOTFS with a dpkg database"),
+    Builtin("read_only_rootfs", _read_only_rootfs, doc="IMAGE_FEATURES read-only-rootfs: no first-boot postinsts"),
+    Builtin("empty_root_password", _empty_root_password, doc="IMAGE_FEATURES empty-root-password"),
+    Builtin("image", _image, doc="write IMAGE_ROOTFS as the task's [imagetype] (one do_image_<type> each)"),
+    Builtin("pkgdbfs", _pkgdbfs, doc="the package-database snapshot of IMAGE_GEN_PKGDBFS"),
+    Builtin("image_complete", _image_complete, doc="IMAGE_LINK_NAME links, before the deploy"),
+    Builtin("extension_rootfs", _extension_rootfs,
+            doc="install an extension's packages against the base's snapshot (IMAGE_BASE_PKGDB)"),
+    Builtin("extension_check", _extension_check,
+            doc="an extension's payload: hierarchies, extension-release, shadowing, ABI closure"),
 )
 
 

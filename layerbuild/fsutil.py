@@ -88,3 +88,13 @@ def clamp_mtime(mtime: float, source_date_epoch: int | None) -> int:
     if source_date_epoch is not None and value > source_date_epoch:
         return source_date_epoch
     return value
+
+
+def atomic_symlink(target: str, path: str | os.PathLike[str]) -> None:
+    """Point the symlink ``path`` at ``target``, replacing whatever was there in one rename."""
+    final = Path(path)
+    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    os.symlink(target, tmp)
+    os.replace(tmp, final)

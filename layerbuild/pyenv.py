@@ -119,6 +119,18 @@ def _exec_func(func: str, d: Any, **_kw: Any) -> Any:
     return d.exec_func(func)
 
 
+def _addtask(task: str, before: str | None, after: str | None, d: Any) -> None:
+    """``bb.build.addtask``: the ``addtask`` statement, from Python (anonymous functions)."""
+    from .evaluate import add_task
+    add_task(d, task, before, after, d.current_location)
+
+
+def _deltask(task: str, d: Any) -> None:
+    """``bb.build.deltask``: the ``deltask`` statement, from Python."""
+    from .evaluate import del_task
+    del_task(d, task)
+
+
 def _vercmp_string(a: str, b: str) -> int:
     from .version import vercmp_string
     return vercmp_string(a, b)
@@ -167,6 +179,8 @@ def _make_bb(hooks: Hooks) -> types.ModuleType:
     utils.vercmp_string = _vercmp_string  # type: ignore[attr-defined]
     build = types.ModuleType("bb.build")
     build.exec_func = _exec_func  # type: ignore[attr-defined]
+    build.addtask = _addtask  # type: ignore[attr-defined]
+    build.deltask = _deltask  # type: ignore[attr-defined]
     parse = types.ModuleType("bb.parse")
     parse.SkipRecipe = SkipRecipe  # type: ignore[attr-defined]
     parse.SkipPackage = SkipRecipe  # type: ignore[attr-defined]

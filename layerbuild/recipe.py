@@ -115,6 +115,12 @@ def _split_deps(value: str | None) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _runtime(d: DataStore, var: str, packages: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    own = _split_deps(d.getVar(var))
+    per_package = tuple((p, _split_deps(d.getVar(f"{var}:{p}"))) for p in packages)
+    return ((("", own),) if own else ()) + per_package
+
+
 def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str, ...] = KEEP_VARS,
                 signatures: bool = False) -> RecipeInfo:
     """Summarise a parsed recipe for the parse cache."""
@@ -140,8 +146,9 @@ def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str
         fn=fn, appends=appends, pn=pn, pv=d.getVar("PV") or "", pe=d.getVar("PE") or "",
         pr=d.getVar("PR") or "", provides=tuple(provides), depends=_split_deps(d.getVar("DEPENDS")),
         packages=packages,
-        rdepends=tuple((p, _split_deps(d.getVar(f"RDEPENDS:{p}"))) for p in packages),
-        rrecommends=tuple((p, _split_deps(d.getVar(f"RRECOMMENDS:{p}"))) for p in packages),
+        # as in BitBake, the recipe's own RDEPENDS/RRECOMMENDS (an image's packages) count as package ""
+        rdepends=_runtime(d, "RDEPENDS", packages),
+        rrecommends=_runtime(d, "RRECOMMENDS", packages),
         rprovides=tuple((p, _split_deps(d.getVar(f"RPROVIDES:{p}"))) for p in packages),
         tasks=tuple(tasks),
         skipped=str(skipped) if skipped else None,

@@ -1,0 +1,37 @@
+# image-sysext: a systemd system extension (sysext), ${DEPLOY_DIR_IMAGE}/${EXTENSION_NAME}.raw.
+#
+# With IMAGE_BASE_PKGDB = "<base image recipe>" the extension is installed against the base's
+# package-database snapshot (the base sets IMAGE_GEN_PKGDBFS = "1"): packages the base has are not
+# installed again, so the extension holds only what the base lacks, and its extension-release file
+# comes from the base's recorded os-release. Without it the extension is standalone (all
+# dependencies, ID from SYSEXT_ID). Only /usr and /opt ship; see docs/images.md.
+
+IMAGE_FSTYPES ?= "squashfs"
+EXTENSION_NAME ?= "${IMAGE_BASENAME}"
+EXTENSION_KIND = "sysext"
+IMAGE_BASE_PKGDB ?= ""
+IMAGE_BASE_PKGDB_FILE ?= "${DEPLOY_DIR_IMAGE}/${IMAGE_BASE_PKGDB}-${MACHINE}-pkgdb.rootfs.tar.zst"
+SYSEXT_ID ?= "${DISTRO_ID}"
+SYSEXT_VERSION_ID ?= "${DISTRO_VERSION}"
+SYSEXT_LEVEL ?= ""
+SYSEXT_SCOPE ?= ""
+EXTENSION_RELOAD_MANAGER ?= ""
+SYSEXT_ALLOW_UPGRADE ?= ""
+SYSEXT_SHADOW ?= "warn"
+SYSEXT_ETC_TO_USR_SHARE ?= "0"
+EXTENSION_ALL_ROOT ?= "1"
+
+inherit image
+
+# the base's snapshot comes first (the base image is built, or restored, when needed)
+do_rootfs[depends] += "${@'%s:do_pkgdbfs' % d.getVar('IMAGE_BASE_PKGDB') if d.getVar('IMAGE_BASE_PKGDB') else ''}"
+do_rootfs[vardeps] += "IMAGE_BASE_PKGDB EXTENSION_NAME SYSEXT_ID SYSEXT_VERSION_ID SYSEXT_LEVEL SYSEXT_SCOPE \
+    EXTENSION_RELOAD_MANAGER SYSEXT_ALLOW_UPGRADE SYSEXT_SHADOW SYSEXT_ETC_TO_USR_SHARE EXTENSION_ALL_ROOT \
+    SYSTEMD_ARCHITECTURE"
+
+python do_rootfs() {
+    run_builtin("extension_rootfs", d)
+    for func in (d.getVar("ROOTFS_POSTPROCESS_COMMAND") or "").replace(";", " ").split():
+        bb.build.exec_func(func, d)
+    run_builtin("extension_check", d)
+}

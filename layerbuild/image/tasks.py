@@ -1,0 +1,93 @@
+"""The image tasks after ``do_rootfs``: ``do_image_<type>``, ``do_pkgdbfs`` and ``do_image_complete``.
+
+Every file is written under a temporary name in the image's deploy staging directory
+(``IMGDEPLOYDIR``) and renamed into place; ``do_image_complete`` adds the ``${IMAGE_LINK_NAME}``
+links, and the shared state publishes the directory into ``DEPLOY_DIR_IMAGE``, so a fresh build
+directory restores images without writing them again.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..fsutil import atomic_output, atomic_symlink
+from ..taskapi import TaskContext
+from .pkgdb import write_snapshot
+from .types import ImageOptions, ImageType, UnknownImageTypeError, image_type
+
+#: the types an extension or portable ``.raw`` may be written as (what systemd can dissect)
+RAW_TYPES = ("squashfs", "squashfs-zst", "squashfs-xz", "squashfs-gz", "erofs", "erofs-lz4", "erofs-lz4hc")
+PKGDB_SUFFIX = "-pkgdb.rootfs.tar.zst"
+
+
+def _epoch(ctx: TaskContext) -> int:
+    value = ctx.vars.get("SOURCE_DATE_EPOCH", "0")
+    try:
+        return int(value)
+    except ValueError:
+        raise ctx.fatal(f"SOURCE_DATE_EPOCH is not a number: {value!r}", var="SOURCE_DATE_EPOCH") from None
+
+
+def fstype(ctx: TaskContext, name: str) -> ImageType:
+    """The image type ``name`` of IMAGE_FSTYPES, or an error where IMAGE_FSTYPES was set."""
+    try:
+        return image_type(name)
+    except UnknownImageTypeError as exc:
+        raise ctx.fatal(f"IMAGE_FSTYPES: {exc.message}", var="IMAGE_FSTYPES", hint=exc.hint) from None
+
+
+def raw_fstype(ctx: TaskContext) -> ImageType:
+    """The one image type of an extension or portable image (it is a single ``.raw`` file)."""
+    names = ctx.vars.words("IMAGE_FSTYPES")
+    raw = [name for name in names if name in RAW_TYPES]
+    if len(names) != 1 or len(raw) != 1:
+        for name in names:
+            fstype(ctx, name)  # an unknown name is the clearer error
+        raise ctx.fatal(f"IMAGE_FSTYPES = \"{' '.join(names)}\": a {ctx.vars.get('IMAGE_RAW_KIND', 'raw')} image is "
+                        "one .raw file, so IMAGE_FSTYPES names exactly one of " + ", ".join(RAW_TYPES),
+                        var="IMAGE_FSTYPES")
+    return fstype(ctx, raw[0])
+
+
+def image(ctx: TaskContext) -> None:
+    """``do_image_<type>``: write IMAGE_ROOTFS as the type named in the task's ``[imagetype]`` flag."""
+    name = ctx.vars.flag(ctx.task, "imagetype")
+    raw_file = ctx.vars.get("IMAGE_RAW_FILE")
+    itype = raw_fstype(ctx) if raw_file else fstype(ctx, name)
+    deploy = ctx.vars.get("IMGDEPLOYDIR")
+    if raw_file:
+        output = os.path.join(deploy, raw_file)
+    else:
+        output = os.path.join(deploy, f"{ctx.vars.get('IMAGE_NAME')}{ctx.vars.get('IMAGE_NAME_SUFFIX')}.{itype.suffix}")
+    threads = ctx.vars.get("BB_NUMBER_THREADS")
+    options = ImageOptions(source_date_epoch=_epoch(ctx), all_root=bool(raw_file) and ctx.vars.boolean(
+        "EXTENSION_ALL_ROOT", True), processors=int(threads) if threads.isdigit() else None, log=ctx.log)
+    with atomic_output(output) as tmp:
+        itype.write(ctx.vars.get("IMAGE_ROOTFS"), tmp, options)
+    ctx.note(f"wrote {output}")
+
+
+def pkgdbfs(ctx: TaskContext) -> None:
+    """``do_pkgdbfs``: the package-database snapshot extension images are built against."""
+    deploy = ctx.vars.get("PKGDBFS_DEPLOYDIR")
+    name = ctx.vars.get("IMAGE_NAME") + PKGDB_SUFFIX
+    with atomic_output(os.path.join(deploy, name)) as tmp:
+        write_snapshot(ctx.vars.get("IMAGE_ROOTFS"), tmp, _epoch(ctx))
+    _link(deploy, name, ctx.vars.get("IMAGE_LINK_NAME") + PKGDB_SUFFIX)
+
+
+def _link(directory: str, target: str, name: str) -> None:
+    if name != target:
+        atomic_symlink(target, os.path.join(directory, name))
+
+
+def image_complete(ctx: TaskContext) -> None:
+    """``do_image_complete``: ``${IMAGE_LINK_NAME}`` links to this build's files, ready to deploy."""
+    deploy = ctx.vars.get("IMGDEPLOYDIR")
+    image_name, link_name = ctx.vars.get("IMAGE_NAME"), ctx.vars.get("IMAGE_LINK_NAME")
+    if not link_name:
+        return
+    for entry in sorted(os.listdir(deploy)):
+        if entry.startswith(image_name) and not os.path.islink(os.path.join(deploy, entry)) \
+                and not entry.endswith(".tmp"):
+            _link(deploy, entry, link_name + entry[len(image_name):])

@@ -1,0 +1,109 @@
+"""``do_rootfs`` of an image: its install request from the recipe's variables, the feed, the manifest.
+
+The request is ``PACKAGE_INSTALL`` (``IMAGE_INSTALL`` plus what ``IMAGE_FEATURES`` bring), each name
+remembered with the variable and the place that asked for it, so an unresolvable package is reported
+where a user would fix it. The feed is every ``.deb`` under ``DEPLOY_DIR_DEB``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..taskapi import TaskContext
+from .assemble import RootfsResult, build_rootfs
+from .manifest import write_manifest
+from .resolve import Request, Wanted
+
+#: what the image-feature hooks need: the files empty-root-password edits
+SHADOW_FILES = ("etc/shadow", "etc/passwd")
+
+
+def install_request(ctx: TaskContext) -> Request:
+    """The image's request and install policy, from PACKAGE_INSTALL and the policy variables."""
+    v = ctx.vars
+    direct = set(v.words("IMAGE_INSTALL"))
+    features = set(v.words("FEATURE_INSTALL"))
+    wanted: list[Wanted] = []
+    seen: set[str] = set()
+    for name in v.words("PACKAGE_INSTALL"):
+        if name in seen:
+            continue
+        seen.add(name)
+        variable = "IMAGE_FEATURES" if name in features and name not in direct else "IMAGE_INSTALL"
+        wanted.append(Wanted(name, variable, ctx.where(variable)))
+    return Request(tuple(wanted), exclude=frozenset(v.words("PACKAGE_EXCLUDE")),
+                   no_recommendations=v.boolean("NO_RECOMMENDATIONS"),
+                   bad_recommendations=frozenset(v.words("BAD_RECOMMENDATIONS")),
+                   allow_upgrade=frozenset(v.words("SYSEXT_ALLOW_UPGRADE")))
+
+
+def feed_dirs(ctx: TaskContext) -> list[str]:
+    """Every architecture directory of the package feed (``DEPLOY_DIR_DEB/<arch>/``)."""
+    top = ctx.deploy_dir_deb
+    try:
+        names = sorted(os.listdir(top))
+    except FileNotFoundError:
+        return []
+    return [os.path.join(top, name) for name in names if os.path.isdir(os.path.join(top, name))]
+
+
+def native_arch(ctx: TaskContext) -> str:
+    return ctx.vars.get("DPKG_ARCH") or ctx.vars.get("TARGET_ARCH")
+
+
+def source_date_epoch(ctx: TaskContext) -> int:
+    value = ctx.vars.get("SOURCE_DATE_EPOCH", "0")
+    try:
+        return int(value)
+    except ValueError:
+        raise ctx.fatal(f"SOURCE_DATE_EPOCH is not a number: {value!r}", var="SOURCE_DATE_EPOCH") from None
+
+
+def install(ctx: TaskContext, root: str) -> RootfsResult:
+    """Install the image's request into ``root`` (which may hold a database already)."""
+    result = build_rootfs(root, feed_dirs(ctx), install_request(ctx), native_arch=native_arch(ctx), log=ctx.log,
+                          clamp=source_date_epoch(ctx))
+    for name in result.skipped_recommends:
+        ctx.note(f"not installing recommended package {name}")
+    for path in result.deferred_postinsts:
+        ctx.note(f"postinst deferred to first boot: {path}")
+    return result
+
+
+def rootfs(ctx: TaskContext) -> None:
+    """The whole of an image's ``do_rootfs`` (before ROOTFS_POSTPROCESS_COMMAND)."""
+    root = ctx.vars.get("IMAGE_ROOTFS")
+    result = install(ctx, root)
+    write_manifest(ctx.vars.get("IMAGE_MANIFEST"), result.packages)
+    ctx.note(f"installed {len(result.packages)} packages into {root}")
+
+
+def read_only_rootfs(ctx: TaskContext) -> None:
+    """IMAGE_FEATURES read-only-rootfs: no postinst may wait for first boot, since / cannot change."""
+    root = ctx.vars.get("IMAGE_ROOTFS")
+    pending = os.path.join(root, "etc/layerbuild-postinsts")
+    if os.path.isdir(pending) and os.listdir(pending):
+        names = ", ".join(sorted(os.listdir(pending)))
+        raise ctx.fatal(f"read-only-rootfs: these postinst scripts could not run at build time and would need a "
+                        f"writable root at first boot: {names}", var="IMAGE_FEATURES",
+                        hint="make the scripts work offline (with $D), or drop read-only-rootfs")
+
+
+def empty_root_password(ctx: TaskContext) -> None:
+    """IMAGE_FEATURES empty-root-password: root logs in without a password (development images)."""
+    root = ctx.vars.get("IMAGE_ROOTFS")
+    for rel in SHADOW_FILES:
+        path = os.path.join(root, rel)
+        if not os.path.isfile(path) or os.path.islink(path):
+            continue
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+        out = []
+        for line in lines:
+            fields = line.split(":")
+            if fields and fields[0] == "root" and len(fields) > 1:
+                fields[1] = ""
+                line = ":".join(fields)
+            out.append(line)
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(out) + "\n")
