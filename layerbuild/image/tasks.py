@@ -9,6 +9,7 @@ directory restores images without writing them again.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from ..fsutil import atomic_output, atomic_symlink
 from ..taskapi import TaskContext
@@ -63,7 +64,7 @@ def image(ctx: TaskContext) -> None:
     options = ImageOptions(source_date_epoch=_epoch(ctx), all_root=bool(raw_file) and ctx.vars.boolean(
         "EXTENSION_ALL_ROOT", True), processors=int(threads) if threads.isdigit() else None, log=ctx.log)
     with atomic_output(output) as tmp:
-        itype.write(ctx.vars.get("IMAGE_ROOTFS"), tmp, options)
+        itype.write(Path(ctx.vars.get("IMAGE_ROOTFS")), tmp, options)
     ctx.note(f"wrote {output}")
 
 
