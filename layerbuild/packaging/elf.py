@@ -19,6 +19,7 @@ class ElfInfo:
     interpreter: str | None
     kind: str  # "exec", "dyn" (shared object or PIE), "rel" (object file)
     has_debug: bool
+    runpath: tuple[str, ...] = ()  # DT_RUNPATH (or DT_RPATH) entries, split at ':'
 
 
 def is_elf(path: str) -> bool:
@@ -40,6 +41,7 @@ def inspect(path: str) -> ElfInfo | None:
             soname = None
             needed: list[str] = []
             interp = None
+            runpath: list[str] = []
             for segment in elf.iter_segments():
                 if segment["p_type"] == "PT_INTERP":
                     interp = segment.get_interp_name()  # type: ignore[attr-defined]
@@ -50,8 +52,11 @@ def inspect(path: str) -> ElfInfo | None:
                             soname = tag.soname  # type: ignore[attr-defined]
                         elif tag.entry.d_tag == "DT_NEEDED":
                             needed.append(tag.needed)  # type: ignore[attr-defined]
+                        elif tag.entry.d_tag in ("DT_RUNPATH", "DT_RPATH"):
+                            value = tag.runpath if tag.entry.d_tag == "DT_RUNPATH" else tag.rpath  # type: ignore[attr-defined]
+                            runpath.extend(p for p in value.split(":") if p)
             kind = {"ET_EXEC": "exec", "ET_DYN": "dyn", "ET_REL": "rel"}.get(elf["e_type"], "other")
             has_debug = elf.get_section_by_name(".debug_info") is not None
-            return ElfInfo(path, soname, tuple(needed), interp, kind, has_debug)
+            return ElfInfo(path, soname, tuple(needed), interp, kind, has_debug, tuple(runpath))
     except (ELFError, OSError, ValueError):
         return None
