@@ -11,8 +11,10 @@ EXTENSION_NAME ?= "${IMAGE_BASENAME}"
 EXTENSION_KIND = "sysext"
 IMAGE_BASE_PKGDB ?= ""
 IMAGE_BASE_PKGDB_FILE ?= "${DEPLOY_DIR_IMAGE}/${IMAGE_BASE_PKGDB}-${MACHINE}-pkgdb.rootfs.tar.zst"
-SYSEXT_ID ?= "${DISTRO_ID}"
-SYSEXT_VERSION_ID ?= "${DISTRO_VERSION}"
+# with a base, ID and VERSION_ID (or SYSEXT_LEVEL) come from the base's os-release; set these only
+# for a standalone extension (SYSEXT_ID = "_any" matches every OS)
+SYSEXT_ID ?= ""
+SYSEXT_VERSION_ID ?= ""
 SYSEXT_LEVEL ?= ""
 SYSEXT_SCOPE ?= ""
 EXTENSION_RELOAD_MANAGER ?= ""
@@ -21,7 +23,14 @@ SYSEXT_SHADOW ?= "warn"
 SYSEXT_ETC_TO_USR_SHARE ?= "0"
 EXTENSION_ALL_ROOT ?= "1"
 
+IMAGE_RAW_FILE = "${EXTENSION_NAME}.raw"
+IMAGE_RAW_KIND = "system extension"
+
 inherit image
+
+BUILD_SUMMARY = "System extension: ${DEPLOY_DIR_IMAGE}/${EXTENSION_NAME}.raw\n\
+Deploy it on a device running ${@d.getVar('IMAGE_BASE_PKGDB') or 'a matching OS'}: copy it to /var/lib/extensions/ \
+(or /run/extensions/), then run 'systemd-sysext merge' and check with 'systemd-sysext list'."
 
 # the base's snapshot comes first (the base image is built, or restored, when needed)
 do_rootfs[depends] += "${@'%s:do_pkgdbfs' % d.getVar('IMAGE_BASE_PKGDB') if d.getVar('IMAGE_BASE_PKGDB') else ''}"

@@ -18,7 +18,7 @@ from . import __version__
 from .fsutil import atomic_write, sha256_file
 from .recipe import RecipeInfo
 
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 
 Fingerprint = tuple[int, int, str] | None  # (mtime_ns, size, sha256) or None for "did not exist"
 

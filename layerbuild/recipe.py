@@ -19,7 +19,7 @@ from .signatures import TaskSignature, task_signatures
 TASK_FLAGS = ("deps", "depends", "deptask", "rdeptask", "recrdeptask", "noexec", "nostamp", "_addtask_loc", "sstate-inputdirs", "sstate-outputdirs")
 #: Variables kept in the recipe summary for the scheduler (stamps, sstate names).
 KEEP_VARS = ("STAMP", "SSTATETASKS", "PACKAGE_ARCH", "SSTATE_DIR", "SSTATE_MIRRORS", "SSTATE_MANIFESTS",
-             "BB_CURRENT_MC")
+             "BB_CURRENT_MC", "BUILD_SUMMARY")
 
 
 @dataclass(frozen=True, slots=True)

@@ -306,4 +306,17 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
         plan = make_plan(tg, force)
         jobs = request.jobs or int(config.d.getVar("BB_NUMBER_THREADS") or os.cpu_count() or 1)
         queue = RunQueue(tg, plan, config, jobs, make_reporter(err), keep_going=request.keep_going)
-        return 0 if queue.execute() else 1
+        if not queue.execute():
+            return 1
+        print_summaries(tg, out)
+        return 0
+
+
+def print_summaries(tg: Any, out: TextIO) -> None:
+    """What a target recipe's ``BUILD_SUMMARY`` says after it was built (where its output is, what next)."""
+    shown: set[str] = set()
+    for tid in tg.targets:
+        text = tg.info(tid).var("BUILD_SUMMARY")
+        if text and tid.fn not in shown:
+            shown.add(tid.fn)
+            out.write(text.replace("\\n", "\n").rstrip("\n") + "\n")

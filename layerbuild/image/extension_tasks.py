@@ -1,0 +1,139 @@
+"""``do_rootfs`` of an extension image (sysext or confext): install against the base, then the payload.
+
+``extension_rootfs`` unpacks the base image's package-database snapshot (``IMAGE_BASE_PKGDB``) into
+the empty staging root and installs the extension's packages against it, so what the base has is not
+installed again. After ``ROOTFS_POSTPROCESS_COMMAND``, ``extension_check`` turns the staging root into
+the payload (database and snapshot gone, only the extension's hierarchies, extension-release from the
+base's recorded os-release) and checks that every ELF file finds its libraries in the extension or
+the base. Without ``IMAGE_BASE_PKGDB`` the extension is standalone: it carries all its dependencies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from ..errors import BuildError, LayerbuildError
+from ..rootfs.manifest import write_manifest
+from ..rootfs.task import install
+from ..taskapi import TaskContext
+from .abi import check_closure
+from .extension import ExtensionConfig, assemble, extension_owners, validate_name
+from .pkgdb import BaseInfo, unpack_snapshot
+from .tasks import raw_fstype
+
+
+def _located(ctx: TaskContext, exc: LayerbuildError, var: str) -> BuildError:
+    """``exc`` as a build error at the place ``var`` was set (when it has no place of its own)."""
+    return BuildError(exc.message, exc.location or ctx.where(var), exc.hint, exc.notes)
+
+
+def _prefix(ctx: TaskContext) -> str:
+    """SYSEXT or CONFEXT: the prefix of the kind's variables."""
+    return "CONFEXT" if ctx.vars.get("EXTENSION_KIND") == "confext" else "SYSEXT"
+
+
+def _snapshot(ctx: TaskContext) -> str | None:
+    base = ctx.vars.get("IMAGE_BASE_PKGDB")
+    if not base:
+        return None
+    path = ctx.vars.get("IMAGE_BASE_PKGDB_FILE")
+    if not os.path.exists(path):
+        raise ctx.fatal(f"IMAGE_BASE_PKGDB = \"{base}\": there is no package-database snapshot of {base} at {path}",
+                        var="IMAGE_BASE_PKGDB",
+                        hint=f"the base image recipe must set IMAGE_GEN_PKGDBFS = \"1\" (and be built for MACHINE "
+                             f"{ctx.vars.get('MACHINE')})")
+    return path
+
+
+def _base_info(ctx: TaskContext, snapshot: str, root: str) -> BaseInfo:
+    try:
+        info = unpack_snapshot(snapshot, root)
+    except LayerbuildError as exc:
+        raise _located(ctx, exc, "IMAGE_BASE_PKGDB") from None
+    arch = ctx.vars.get("DPKG_ARCH")
+    other = sorted(info.architectures - {arch})
+    if other:
+        raise ctx.fatal(f"IMAGE_BASE_PKGDB = \"{ctx.vars.get('IMAGE_BASE_PKGDB')}\": its snapshot is of an image for "
+                        f"architecture {', '.join(other)}, but this build is for {arch} (MACHINE "
+                        f"{ctx.vars.get('MACHINE')})", var="IMAGE_BASE_PKGDB",
+                        hint="an extension must be built for the machine its base image was built for")
+    return info
+
+
+def extension_rootfs(ctx: TaskContext) -> None:
+    """Install the extension's packages into IMAGE_ROOTFS, against the base's snapshot when there is one."""
+    try:
+        validate_name(ctx.vars.get("EXTENSION_NAME"))
+    except LayerbuildError as exc:
+        raise _located(ctx, exc, "EXTENSION_NAME") from None
+    raw_fstype(ctx)
+    root = ctx.vars.get("IMAGE_ROOTFS")
+    snapshot = _snapshot(ctx)
+    base = _base_info(ctx, snapshot, root) if snapshot else None
+    result = install(ctx, root)
+    write_manifest(ctx.vars.get("IMAGE_MANIFEST"), result.new)
+    if base is not None:
+        kept = sorted(p.name for p in result.packages if p.name in base.packages and
+                      base.packages[p.name].version == p.version)
+        ctx.note(f"already in the base image {ctx.vars.get('IMAGE_BASE_PKGDB')}: {' '.join(kept)}")
+    ctx.note(f"the extension adds {len(result.new)} packages: {' '.join(sorted(p.name for p in result.new))}")
+
+
+def _config(ctx: TaskContext, has_base: bool) -> ExtensionConfig:
+    v, prefix = ctx.vars, _prefix(ctx)
+    ident = v.get(f"{prefix}_ID") or (None if has_base else v.get("DISTRO_ID") or None)
+    version_id = v.get(f"{prefix}_VERSION_ID") or (None if has_base else v.get("DISTRO_VERSION") or None)
+    level = v.get(f"{prefix}_LEVEL") or (None if has_base else v.get(f"DISTRO_{prefix}_LEVEL") or None)
+    shadow = v.get(f"{prefix}_SHADOW", "warn")
+    if shadow not in ("warn", "error"):
+        raise ctx.fatal(f"{prefix}_SHADOW = \"{shadow}\": choose warn or error", var=f"{prefix}_SHADOW")
+    return ExtensionConfig(kind=v.get("EXTENSION_KIND", "sysext"), name=v.get("EXTENSION_NAME"),
+                           architecture=v.get("SYSTEMD_ARCHITECTURE") or None, id=ident, version_id=version_id,
+                           level=level, scope=v.get(f"{prefix}_SCOPE") or None,
+                           reload_manager=v.boolean("EXTENSION_RELOAD_MANAGER"),
+                           etc_to_usr_share=v.boolean("SYSEXT_ETC_TO_USR_SHARE"), shadow=shadow,
+                           keep_owners=not v.boolean("EXTENSION_ALL_ROOT", True))
+
+
+def _base_sonames(ctx: TaskContext, base: BaseInfo) -> dict[str, str]:
+    """SONAME -> base package, from the pkgdata of the base's packages (where this build has it)."""
+    out: dict[str, str] = {}
+    for name in sorted(base.packages):
+        path = os.path.join(ctx.pkgdata_dir, "runtime", f"{name}.json")
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            continue
+        for soname in data.get("SONAMES", []):
+            out.setdefault(soname, name)
+    return out
+
+
+def extension_check(ctx: TaskContext) -> None:
+    """Turn the staging root into the extension's payload and check it (after the postprocess hooks)."""
+    root = ctx.vars.get("IMAGE_ROOTFS")
+    snapshot = _snapshot(ctx)
+    base = None
+    if snapshot is not None:
+        with tempfile.TemporaryDirectory(prefix="base-", dir=ctx.workdir) as tmp:
+            base = _base_info(ctx, snapshot, tmp)
+    config = _config(ctx, base is not None)
+    try:
+        owners = extension_owners(root, base)
+        result = assemble(root, config, base, owners)
+    except LayerbuildError as exc:
+        raise _located(ctx, exc, "IMAGE_INSTALL") from None
+    for warning in result.warnings:
+        ctx.warn(warning)
+    for old, new in sorted(result.relocated.items()):
+        ctx.note(f"relocated /{old} to /{new}")
+    try:
+        report = check_closure(root, _base_sonames(ctx, base) if base else {},
+                               base.owners.keys() if base else (), what=config.kind)
+    except LayerbuildError as exc:
+        raise _located(ctx, exc, "IMAGE_INSTALL") from None
+    ctx.note(f"{report.binaries} ELF files checked, {len(report.found)} libraries found")
+    ctx.note(f"{result.release_path}: " + " ".join(f"{k}={v}" for k, v in result.release.items()))
