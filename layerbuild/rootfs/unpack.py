@@ -42,6 +42,8 @@ class Unpacked:
     conffiles: list[tuple[str, str]] = field(default_factory=list)
     #: conffiles kept because the root's copy was changed; the new version went to ``PATH.dpkg-dist``
     kept_conffiles: list[str] = field(default_factory=list)
+    #: symbolic links, which dpkg lists after every other entry
+    links: list[str] = field(default_factory=list)
 
 
 class Owners:
@@ -189,6 +191,8 @@ class Unpacker:
                     self._member(tar, member, info, conf, old_conffiles or {}, result, done)
         except (tarfile.TarError, EOFError) as exc:
             raise UnpackError(f"{info.name}: cannot read the data archive of {deb.path}: {exc}") from exc
+        result.listed.extend(result.links)
+        result.links.clear()
         self.owners.add(info.name, result.listed)
         return result
 
@@ -256,6 +260,8 @@ class Unpacker:
                 os.replace(tmp, full)
                 if stat.S_ISLNK(existing.st_mode):
                     self.root.forget()
+            result.links.append(listed)
+            return
         elif member.islnk():
             target_rel = _relative(member.linkname, info.name, "hard link target")
             target = done.get(target_rel)
