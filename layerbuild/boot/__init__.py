@@ -1,0 +1,1 @@
+"""overlay-boot subhosts: an image rootfs booted on an overlay in fresh namespaces (``layerbuild-boot``)."""

@@ -1,0 +1,119 @@
+"""``layerbuild-boot``: boot a subhost (``CONF``), run a command in one (``--exec NAME -- CMD...``), stop one
+(``--stop NAME``) or list them (``--list``).
+
+Exit status as for every layerbuild command: 0 success, 1 user error (one message), 2 usage error,
+130 interrupted; ``--exec`` returns the command's own status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from layerbuild import __version__
+from layerbuild.errors import LayerbuildError, UsageError
+
+from . import state as records
+from . import supervisor
+from .config import load_config
+from .subhost import exec_in
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="layerbuild-boot", description="Boot an image rootfs as an overlay-boot subhost, and manage "
+                "running subhosts.")
+    p.add_argument("conf", nargs="?", metavar="CONF", help="subhost config file to boot")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--exec", metavar="NAME", dest="exec_name", help="run CMD... (after --) in subhost NAME")
+    what.add_argument("--stop", metavar="NAME", help="stop subhost NAME and tear it down")
+    what.add_argument("--list", action="store_true", help="list the subhosts set up on this machine")
+    p.add_argument("-d", "--detach", action="store_true", help="return once the subhost is up (it keeps running)")
+    p.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    p.add_argument("--version", action="version", version=f"layerbuild-boot {__version__}")
+    return p
+
+
+def _guard(func: Callable[[argparse.Namespace], int], args: argparse.Namespace, debug: bool) -> int:
+    # The same mapping as layerbuild.cli._guard (the artifact side does not import the engine's CLI).
+    handler = logging.StreamHandler(sys.stderr)
+    logging.getLogger("layerbuild").handlers[:] = [handler]
+    try:
+        return func(args)
+    except UsageError as exc:
+        print(f"layerbuild-boot: {exc.format()}", file=sys.stderr)
+        return 2
+    except LayerbuildError as exc:
+        if debug:
+            traceback.print_exc()
+        print(exc.format(), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        else:
+            print(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)",
+                  file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.list:
+        print(f"{'NAME':12}  {'STATE':8}  {'PID':>7}  LIVE")
+        for record in records.running():
+            pid = record.init.pid if record.init else "-"
+            print(f"{record.name:12}  {record.status():8}  {pid:>7}  {record.live}")
+        return 0
+    if args.stop:
+        supervisor.stop(records.find(args.stop))
+        return 0
+    if args.exec_name:
+        return exec_in(args.exec_name, args.command)
+    if not args.conf:
+        raise UsageError("give a CONF to boot, or --exec, --stop or --list")
+    if args.command:
+        raise UsageError(f"unexpected arguments: {' '.join(args.command)}")
+    config = load_config(args.conf)
+    if args.detach:
+        state = supervisor.start_detached(config)
+        pid = state.supervisor.pid if state.supervisor else "?"
+        print(f"subhost {config.name} is up (boot process {pid}, log {config.log})")
+        return 0
+
+    def ready(state: records.State) -> None:
+        print(f"subhost {config.name} is up (log {config.log}); stop it with layerbuild-boot --stop {config.name}",
+              flush=True)
+
+    return supervisor.boot(config, on_ready=ready)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, command = argv[:cut], argv[cut + 1:]
+    debug = "--debug" in argv
+    try:
+        args = _parser().parse_args(argv)
+    except UsageError as exc:
+        print(f"layerbuild-boot: {exc.format()}", file=sys.stderr)
+        return 2
+    args.command = command
+    return _guard(_run, args, debug)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

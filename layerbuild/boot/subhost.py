@@ -1,0 +1,81 @@
+"""Running commands in a subhost, and :class:`Subhost`, the runtime that image tests drive."""
+
+from __future__ import annotations
+
+import os
+from types import TracebackType
+
+from layerbuild import proc
+from layerbuild.errors import LayerbuildError
+
+from . import supervisor
+from .config import BootConfig
+from .state import RUN_DIR, State, find
+from .units import DEFAULT_PATH
+
+
+def exec_argv(state: State, argv: list[str]) -> list[str]:
+    """``nsenter`` into every namespace of the running subhost and its root, then ``argv``."""
+    if state.init is None or not state.ready or not state.init.alive():
+        raise LayerbuildError(f"subhost {state.name} is not running ({state.status()})",
+                              hint=f"layerbuild-boot --stop {state.name} cleans up a stale one")
+    return ["nsenter", "-t", str(state.init.pid), "-m", "-u", "-i", "-n", "-p", "-r", "-w", "--", *argv]
+
+
+def exec_env() -> dict[str, str]:
+    """The environment a command in a subhost starts with (not the host's)."""
+    return {"PATH": DEFAULT_PATH, "HOME": "/root", "TERM": os.environ.get("TERM", "dumb"), "LANG": "C.UTF-8"}
+
+
+def exec_in(name: str, argv: list[str], run_dir: str = RUN_DIR) -> int:
+    """Run ``argv`` in the subhost ``name`` with this process's stdin, stdout and stderr; returns its status."""
+    if not argv:
+        raise LayerbuildError("--exec needs a command after --")
+    result = proc.run(exec_argv(find(name, run_dir), argv), env=exec_env(), check=False)
+    return result.returncode if result.returncode >= 0 else 128 - result.returncode
+
+
+class Subhost:
+    """A subhost booted for the length of a ``with`` block::
+
+        with Subhost(load_config("demo.conf")) as host:
+            status, output = host.run("hello")
+    """
+
+    def __init__(self, config: BootConfig, *, run_dir: str = RUN_DIR, stop_grace: float = supervisor.STOP_GRACE):
+        self.config, self.run_dir, self.stop_grace = config, run_dir, stop_grace
+        self._state: State | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def state(self) -> State:
+        if self._state is None:
+            raise LayerbuildError(f"subhost {self.name} is not started")
+        return self._state
+
+    def start(self) -> Subhost:
+        self._state = supervisor.start_detached(self.config, run_dir=self.run_dir, stop_grace=self.stop_grace)
+        return self
+
+    def run(self, cmd: str) -> tuple[int, str]:
+        """Run the shell command ``cmd`` (``/bin/sh -c``) in the subhost: ``(exit status, stdout+stderr)``."""
+        result = proc.run(exec_argv(self.state, ["/bin/sh", "-c", cmd]), env=exec_env(), input=b"", merged=True,
+                          check=False)
+        status = result.returncode if result.returncode >= 0 else 128 - result.returncode
+        return status, (result.stdout or b"").decode("utf-8", "replace")
+
+    def stop(self) -> None:
+        if self._state is not None:
+            state, self._state = self._state, None
+            if os.path.exists(state.path):
+                supervisor.stop(State.load(state.directory), self.stop_grace)
+
+    def __enter__(self) -> Subhost:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
