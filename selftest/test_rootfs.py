@@ -21,6 +21,7 @@ from layerbuild.errors import BuildError, Location
 from layerbuild.packaging.deb import _ar_member, _tar, _zst, write_deb
 from layerbuild.rootfs.assemble import build_rootfs
 from layerbuild.rootfs.dpkgdb import Database
+from layerbuild.rootfs.feed import Feed
 from layerbuild.rootfs.manifest import manifest_text, write_manifest
 from layerbuild.rootfs.resolve import Request, Wanted
 from layerbuild.rootfs.scripts import RUNNER, RUNNER_SCRIPT
@@ -133,6 +134,38 @@ def oracle_feed(feed: Path) -> None:
              Depends="coreutils")
 
 
+RICH_CONTROL = """Package: rich
+Source: rich-src (2.0)
+Version: 0:2.0-1
+Architecture: all
+Maintainer: Dev <dev@example.org>
+Installed-Size: 4
+Depends: libc6(>=2.0)|libc-alt, base-files (< 4)
+Suggests: greet
+Breaks: nothing-at-all (<< 1)
+Enhances: greet
+Essential: yes
+Multi-Arch: foreign
+Priority: optional
+Section: misc
+Built-Using: foo (= 1)
+X-Custom-Field: value
+Homepage: https://example.org
+Description: a package with every field
+ dpkg orders these fields its own way.
+ .
+ And keeps this text verbatim.
+"""
+
+
+def rich_deb(feed: Path) -> Path:
+    """A package with the fields packaging never writes, built by hand."""
+    return _raw_deb(feed, "rich", [_entry("./", tarfile.DIRTYPE), _entry("./usr/", tarfile.DIRTYPE),
+                                   _entry("./usr/share/", tarfile.DIRTYPE), _entry("./usr/share/rich"),
+                                   _entry("./usr/share/b-rich"), _entry("./usr/share/a-link", tarfile.LNKTYPE,
+                                                                        "./usr/share/rich")], RICH_CONTROL)
+
+
 def tree(root: Path, skip: tuple[str, ...] = ()) -> dict[str, tuple[object, ...]]:
     out: dict[str, tuple[object, ...]] = {}
     for dirpath, dirs, files in os.walk(root):
@@ -174,13 +207,14 @@ def query(root: Path) -> str:
 def test_oracle_matches_dpkg(tmp_path: Path) -> None:
     feed = tmp_path / "feed"
     oracle_feed(feed)
+    rich_deb(feed)
     mine = tmp_path / "mine"
-    result = build(mine, feed, "greet", "dash", "busybox", "zlib")
+    result = build(mine, feed, "greet", "dash", "busybox", "zlib", "rich")
     order = new_names(result)
     assert order == ["base-files", "coreutils", "greet-doc", "libc6", "busybox", "dash", "libgreet", "greet",
-                     "zlib"]
-    paths = {p.name: next(d for d in feed.glob(f"{p.name}_{p.version.split(':')[-1]}_*.deb"))
-             for p in result.new}  # type: ignore[attr-defined]
+                     "rich", "zlib"]
+    scanned = Feed.scan([str(feed)], "amd64")
+    paths = {name: scanned.best(name).path for name in order}  # type: ignore[union-attr]
     theirs = tmp_path / "theirs"
     dpkg_install(theirs, [str(paths[name]) for name in order])
     skip = ("var/lib/dpkg/status-old",)

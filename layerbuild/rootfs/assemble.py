@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..fsutil import atomic_write
 from ..packaging.debread import DebArchive, open_deb
 from .control import PackageInfo, status_stanza
 from .dpkgdb import ADMINDIR, INSTALLED, Database, InstalledPackage, init_admindir, write_list, write_status
@@ -189,7 +190,8 @@ def install(root: str, db: Database, resolution: Resolution, *, native_arch: str
                 os.unlink(script)
                 os.rmdir(tmpdir)
         old_conffiles = dict(old.conffiles) if old is not None else {}
-        result = unpacker.unpack(deb, info, _conffile_list(deb), old_conffiles)
+        result = unpacker.unpack(deb, info, _conffile_list(deb), old_conffiles,
+                                 digests="md5sums" not in deb.members)
         if old is not None:
             if os.path.exists(old_info + ".postrm"):
                 run_script(abs_root, old_info + ".postrm", old.name, old.arch, "postrm", ["upgrade", info.version],
@@ -198,6 +200,11 @@ def install(root: str, db: Database, resolution: Resolution, *, native_arch: str
             owners.drop(old.name, [p for p in old_paths if p not in set(result.listed)])
             _remove_obsolete(target, old_paths, set(result.listed), owners, old_conffiles)
         _write_info(admindir, deb, info.name, _info_members(admindir, info.name), clamp)
+        if "md5sums" not in deb.members and result.digests:
+            # dpkg writes the digests of a package that ships none
+            text = "".join(f"{md5}  {path}\n" for path, md5 in result.digests)
+            atomic_write(os.path.join(admindir, "info", f"{info.name}.md5sums"),
+                         text.encode("utf-8", "surrogateescape"))
         write_list(admindir, info.name, result.listed, None)
         unpacked.append((step, deb, result))
     deferred: list[str] = []

@@ -44,6 +44,8 @@ class Unpacked:
     kept_conffiles: list[str] = field(default_factory=list)
     #: symbolic links, which dpkg lists after every other entry
     links: list[str] = field(default_factory=list)
+    #: md5 of every regular file and hard link in archive order, when asked for (a package without md5sums)
+    digests: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Owners:
@@ -179,10 +181,14 @@ class Unpacker:
         self.lost: dict[str, set[str]] = {}
 
     def unpack(self, deb: DebArchive, info: PackageInfo, conffiles: Iterable[str],
-               old_conffiles: Mapping[str, str] | None = None) -> Unpacked:
-        """Unpack ``deb`` (whose control data is ``info``); ``old_conffiles`` are an upgraded version's."""
+               old_conffiles: Mapping[str, str] | None = None, digests: bool = False) -> Unpacked:
+        """Unpack ``deb`` (whose control data is ``info``); ``old_conffiles`` are an upgraded version's.
+
+        With ``digests`` the md5 of every file is kept (dpkg writes md5sums for a package without them).
+        """
         result = Unpacked(info.name)
         conf = set(conffiles)
+        self._digests: dict[str, str] | None = {} if digests else None
         self.owners.infos[info.name] = info
         done: dict[str, str] = {}
         try:
@@ -244,7 +250,12 @@ class Unpacker:
         if member.isreg():
             source = tar.extractfile(member)
             assert source is not None
-            digest = self._file(source, member, full, existing is not None, listed in conf)
+            digest = self._file(source, member, full, existing is not None,
+                                listed in conf or self._digests is not None)
+            if self._digests is not None:
+                assert digest is not None
+                self._digests[rel] = digest
+                result.digests.append((rel, digest))
             if listed in conf:
                 assert digest is not None
                 result.conffiles.append((listed, digest))
@@ -273,6 +284,9 @@ class Unpacker:
             if existing is not None:
                 os.replace(tmp, full)
             done[rel] = full
+            if self._digests is not None and target_rel in self._digests:
+                self._digests[rel] = self._digests[target_rel]
+                result.digests.append((rel, self._digests[rel]))
         elif member.ischr() or member.isblk() or member.isfifo():
             if not member.isfifo() and not self.root.chown:
                 raise UnpackError(f"{info.name}: cannot create device '{listed}' without root privileges")
