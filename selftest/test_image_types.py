@@ -81,6 +81,10 @@ def test_unknown_type_lists_known() -> None:
     text = str(exc.value)
     assert text.startswith("error: unknown image type 'ext9'")
     assert "hint: known image types: erofs, erofs-lz4, erofs-lz4hc, squashfs," in text
+    from layerbuild.errors import Location
+    with pytest.raises(UnknownImageTypeError) as exc:
+        types.image_type("ext9", Location("recipes/x.bb", 3))
+    assert str(exc.value).startswith("recipes/x.bb:3: error: unknown image type 'ext9'\n")
 
 
 def test_erofs_argv_is_reproducible_by_construction() -> None:

@@ -405,9 +405,10 @@ def extension_owners(staging_root: str | os.PathLike[str], base: BaseInfo | None
     """Path -> package for the packages the extension added to the staging database (those the base
     lacks or has at another version)."""
     database = Database.read(os.fspath(staging_root))
+    installed = database.packages
     owners: dict[str, str] = {}
-    for name in sorted(database.packages):
-        record = database.packages[name]
+    for name in sorted(installed):
+        record = installed[name]
         known = base.packages.get(name) if base is not None else None
         if known is not None and known.version == record.version:
             continue

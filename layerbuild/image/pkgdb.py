@@ -103,7 +103,7 @@ def write_snapshot(rootfs_dir: str | os.PathLike[str], output: str | os.PathLike
         full = root / rel
         entries.append(directory(rel, _mode(full) if full.is_dir() else 0o755, mtime=_mtime(full, clamp)))
     entries.append(directory("", _mode(root), mtime=_mtime(root, clamp)))
-    write_manifest_tar_zst(Manifest(tuple(entries)), output, level=19)
+    write_manifest_tar_zst(Manifest(tuple(entries)), output, level=12)
 
 
 def _mode(path: Path) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from layerbuild.errors import LayerbuildError
+from layerbuild.errors import LayerbuildError, Location
 from layerbuild.fstree import Manifest, from_directory
 from layerbuild.image.erofs import DEFAULT_UUID, ErofsOptions, write_erofs
 from layerbuild.image.squashfs import SquashfsOptions, write_image
@@ -96,11 +96,12 @@ IMAGE_TYPES: dict[str, ImageType] = _table(
 )
 
 
-def image_type(name: str) -> ImageType:
-    """The type called ``name``, or :class:`UnknownImageTypeError` listing the known ones."""
+def image_type(name: str, location: Location | None = None) -> ImageType:
+    """The type called ``name``, or :class:`UnknownImageTypeError` (at ``location``, where the name was
+    set) listing the known ones."""
     found = IMAGE_TYPES.get(name)
     if found is None:
-        raise UnknownImageTypeError(f"unknown image type '{name}'",
+        raise UnknownImageTypeError(f"unknown image type '{name}'", location,
                                     hint=f"known image types: {', '.join(sorted(IMAGE_TYPES))}")
     return found
 
