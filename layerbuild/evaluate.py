@@ -34,6 +34,7 @@ from .parse.statements import (
     Unset,
 )
 from .pyenv import EVENTS, FatalError, SkipRecipe
+from .taskapi import task_name
 
 logger = logging.getLogger("layerbuild.parse")
 
@@ -50,10 +51,6 @@ def _compile_block(text: str, filename: str, first_line: int) -> Any:
         return compile("\n" * max(first_line - 1, 0) + text, filename, "exec")
     except SyntaxError as exc:
         raise ParseError(f"Python syntax error: {exc.msg}", Location(filename, exc.lineno or first_line)) from exc
-
-
-def ensure_task_prefix(task: str) -> str:
-    return task if task.startswith("do_") else "do_" + task
 
 
 class Evaluator:
@@ -414,7 +411,7 @@ def run_anonymous(d: DataStore) -> None:
 
 def add_task(d: DataStore, task: str, before: str | None, after: str | None, loc: Location | None = None) -> None:
     """BitBake's ``addtask``: register the task and its ordering in the ``deps`` flags."""
-    task = ensure_task_prefix(task)
+    task = task_name(task)
     file, line = (loc.path, loc.line) if loc else (None, 0)
     d.setVarFlag(task, "task", 1, file=file, line=line)
     tasks = d.getVar("__BBTASKS", False) or []
@@ -424,13 +421,13 @@ def add_task(d: DataStore, task: str, before: str | None, after: str | None, loc
     existing = d.getVarFlag(task, "deps", False) or []
     if after is not None:
         for entry in after.split():
-            entry = ensure_task_prefix(entry)
+            entry = task_name(entry)
             if entry not in existing:
                 existing.append(entry)
     d.setVarFlag(task, "deps", existing, file=file, line=line)
     if before is not None:
         for entry in before.split():
-            entry = ensure_task_prefix(entry)
+            entry = task_name(entry)
             deps = d.getVarFlag(entry, "deps", False) or []
             if task not in deps:
                 d.setVarFlag(entry, "deps", [task] + deps, file=file, line=line)
@@ -439,7 +436,7 @@ def add_task(d: DataStore, task: str, before: str | None, after: str | None, loc
 
 
 def del_task(d: DataStore, task: str) -> None:
-    task = ensure_task_prefix(task)
+    task = task_name(task)
     tasks = d.getVar("__BBTASKS", False) or []
     if task in tasks:
         tasks.remove(task)

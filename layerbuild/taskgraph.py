@@ -16,6 +16,7 @@ import networkx as nx
 from .errors import Location, TargetError
 from .providers import Recipes
 from .recipe import RecipeInfo, TaskInfo
+from .taskapi import task_name
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -57,10 +58,6 @@ def _loc(value: Any) -> Location | None:
 def _recipe_loc(info: RecipeInfo, var: str) -> Location:
     found = info.location(var)
     return Location(found[0], found[1]) if found else Location(info.fn)
-
-
-def ensure_prefix(task: str) -> str:
-    return task if task.startswith("do_") else "do_" + task
 
 
 def runtime_providers(recipes: Recipes) -> dict[str, str]:
@@ -161,25 +158,25 @@ class _Builder:
                                       "recipe:task", Location(info.fn))
                 name, task = entry.split(":", 1)
                 fn = self.resolve_build(name, Location(info.fn))
-                other = TaskId(fn, ensure_prefix(task))
+                other = TaskId(fn, task_name(task))
                 if other.task not in _tasks(self.recipes.infos[fn]):
                     raise TargetError(f"{info.pn}: {tid.task}[depends] names {entry}, but "
                                       f"{self.recipes.infos[fn].pn} has no task {other.task}", Location(info.fn))
                 self.edge(other, tid, f"{tid.task}[depends] = {entry}", Location(info.fn))
                 todo.append(other)
-            for task in map(ensure_prefix, str(ti.flag("deptask", "") or "").split()):
+            for task in map(task_name, str(ti.flag("deptask", "") or "").split()):
                 for fn in self.build_deps(info):
                     if task in _tasks(self.recipes.infos[fn]):
                         other = TaskId(fn, task)
                         self.edge(other, tid, f"{tid.task}[deptask] over DEPENDS", _recipe_loc(info, "DEPENDS"))
                         todo.append(other)
-            for task in map(ensure_prefix, str(ti.flag("rdeptask", "") or "").split()):
+            for task in map(task_name, str(ti.flag("rdeptask", "") or "").split()):
                 for fn in self.runtime_deps(info):
                     if task in _tasks(self.recipes.infos[fn]):
                         other = TaskId(fn, task)
                         self.edge(other, tid, f"{tid.task}[rdeptask] over RDEPENDS", _recipe_loc(info, "RDEPENDS"))
                         todo.append(other)
-            rec = [ensure_prefix(t) for t in str(ti.flag("recrdeptask", "") or "").split()]
+            rec = [task_name(t) for t in str(ti.flag("recrdeptask", "") or "").split()]
             if rec:
                 for fn in sorted(self.closure(tid.fn)):
                     other_tasks = _tasks(self.recipes.infos[fn])
@@ -215,7 +212,7 @@ def build_graph(recipes: Recipes, targets: list[tuple[str, str]]) -> TaskGraph:
     for name, task in targets:
         fn = recipes.resolve(name)
         info = recipes.infos[fn]
-        task = ensure_prefix(task)
+        task = task_name(task)
         if task not in _tasks(info):
             names = ", ".join(sorted(t.name for t in info.tasks))
             raise TargetError(f"{info.pn} has no task {task}", Location(info.fn), hint=f"its tasks are: {names}")

@@ -28,6 +28,7 @@ from .datastore import DataStore
 from .datastore.store import compile_function
 from .envdump import emit_var
 from .errors import BuildError, LayerbuildError, Location
+from .taskapi import short_task_name
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ def worker_main(parsed: Any, job: TaskJob, result_fd: int) -> int:
         config = parsed
         d = parse_recipe(config.d, config.evaluator, job.fn, job.appends, job.layername)
         d.setVar("BB_TASKHASH", job.taskhash)
-        d.setVar("BB_CURRENT_TASK", job.task[3:] if job.task.startswith("do_") else job.task)
+        d.setVar("BB_CURRENT_TASK", short_task_name(job.task))
         log = open_log(d, job.task)
         os.write(result_fd, log.encode() + b"\n")
         handler = logging.StreamHandler(sys.stderr)
