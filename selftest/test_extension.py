@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -337,7 +338,9 @@ def _build_extension(tmp: Path, base_root: Path, recorded_release: str, fstype: 
     recorded = make_base(tmp / "recorded-base", recorded_release)
     staging, base = staging_from(recorded, tmp)
     install(staging, "tools", {"usr/bin/lbtool": "#!/bin/sh\necho from-extension\n", "bin/lbold": "old"})
-    result = assemble(staging, sysext(), base)
+    os.chown(staging / "usr/bin/lbtool", 1234, 1234)  # the image makes it root's
+    config = ExtensionConfig(kind="sysext", name="tools", architecture=systemd_architecture(platform.machine()))
+    result = assemble(staging, config, base)
     image = tmp / f"tools.{fstype}"
     types.write(fstype, staging, image, ImageOptions(source_date_epoch=SDE, all_root=result.all_root))
     return image
@@ -349,7 +352,8 @@ def _merge(base_root: Path, image: Path) -> str:
     # merges in a child namespace and relies on propagation to make the overlay visible here.
     script = (f"mount --make-rprivate / && mount --make-rshared / && mount -t tmpfs tmpfs /run && "
               f"systemd-sysext --root={base_root} merge; "
-              f"cat {base_root}/usr/bin/lbtool 2>/dev/null; echo ---; ls {base_root}/usr/bin; echo ---; "
+              f"cat {base_root}/usr/bin/lbtool 2>/dev/null; stat -c 'owner %u:%g' {base_root}/usr/bin/lbtool; "
+              f"echo ---; ls {base_root}/usr/bin; echo ---; "
               f"findmnt -n -o FSTYPE {base_root}/usr || true")
     result = subprocess.run(["unshare", "-m", "sh", "-c", script],
                             capture_output=True, text=True, timeout=60)
@@ -370,7 +374,7 @@ def test_real_merge(fstype: str, tmp_path: Path) -> None:
     image = _build_extension(tmp_path / "good", base_root, 'ID=lbtest\nVERSION_ID="1.0"\n', fstype)
     out = _merge(base_root, image)
     before, listing, mounted = out.split("---\n")
-    assert "from-extension" in before, out
+    assert "from-extension" in before and "owner 0:0" in before, out
     assert {"lbtool", "lbold", "sh"} <= set(listing.split()), out
     assert "overlay" in mounted, out
 

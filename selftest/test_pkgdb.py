@@ -57,6 +57,7 @@ def make_rootfs(root: Path, mtime: int) -> Path:
     (dpkg / "updates").mkdir()
     (dpkg / "status").write_text(STATUS)
     (dpkg / "available").write_text("")
+    (dpkg / "arch").write_text("x86-64\n")
     for name, lines in LISTS.items():
         (dpkg / "info" / f"{name}.list").write_text("\n".join(lines) + "\n")
     (dpkg / "info" / "hello.postinst").write_text("#!/bin/sh\nexit 0\n")
@@ -86,7 +87,7 @@ def test_snapshot_holds_exactly_the_database_and_os_release(tmp_path: Path) -> N
     write_snapshot(rootfs, out, SDE)
     names = [n for n, *_ in listing(out)]
     assert names == [".", "etc", "etc/os-release", "usr", "usr/lib", "usr/lib/os-release", "var", "var/lib",
-                     "var/lib/dpkg", "var/lib/dpkg/available", "var/lib/dpkg/info",
+                     "var/lib/dpkg", "var/lib/dpkg/arch", "var/lib/dpkg/available", "var/lib/dpkg/info",
                      "var/lib/dpkg/info/base-files.list", "var/lib/dpkg/info/hello.list",
                      "var/lib/dpkg/info/hello.postinst", "var/lib/dpkg/info/libc6.list",
                      "var/lib/dpkg/status", "var/lib/dpkg/updates"]
@@ -116,7 +117,7 @@ def test_round_trip(tmp_path: Path) -> None:
         "hello": BasePackage("hello", "1.0-r0", "x86-64"),
         "libc6": BasePackage("libc6", "2.36-r1", "x86-64"),
     }
-    assert base.architectures == {"x86-64"}
+    assert base.architectures == {"x86-64"} and base.native_architecture == "x86-64"
     assert base.owners["usr/lib/libc.so.6"] == "libc6"
     assert base.owners["usr/bin/hello"] == "hello"
     assert base.owners["usr/lib"] == "base-files"  # first in name order

@@ -57,6 +57,8 @@ class BaseInfo:
     packages: Mapping[str, BasePackage]
     owners: Mapping[str, str]
     snapshot_paths: frozenset[str]
+    #: the first line of ``var/lib/dpkg/arch`` (dpkg's native architecture), when the base has one
+    native_architecture: str | None = None
 
     @property
     def architectures(self) -> frozenset[str]:
@@ -212,4 +214,9 @@ def read_base_info(root: str | os.PathLike[str], snapshot_paths: frozenset[str] 
         rel = listed.strip("/")
         if rel and rel != ".":
             owners.setdefault(rel, names[0])
-    return BaseInfo(MappingProxyType(fields), MappingProxyType(packages), MappingProxyType(owners), snapshot_paths)
+    native = None
+    arch_file = top / DPKG_DIR / "arch"
+    if arch_file.is_file():
+        native = next(iter(arch_file.read_text(encoding="utf-8", errors="replace").split()), None)
+    return BaseInfo(MappingProxyType(fields), MappingProxyType(packages), MappingProxyType(owners), snapshot_paths,
+                    native)
