@@ -134,7 +134,7 @@ def test_relocation_and_cleanup(based: tuple[Path, BaseInfo]) -> None:
     }
     assert result.release_path == "usr/lib/extension-release.d/extension-release.tools"
     assert result.all_root and result.warnings == ()
-    assert result.relocated["usr/bin/tool"] == "bin/tool"
+    assert result.relocated["bin/tool"] == "usr/bin/tool" and result.relocated["bin/up"] == "usr/bin/up"
 
 
 def test_merged_usr_links_are_dropped(based: tuple[Path, BaseInfo]) -> None:
@@ -198,6 +198,7 @@ def test_etc_to_usr_share_as_dalec_does(based: tuple[Path, BaseInfo]) -> None:
         'C "/etc/tools.d/a b.conf" - - - - "/usr/share/tools/etc/tools.d/a b.conf"\n'
         "C /etc/tools.d/link - - - - /usr/share/tools/etc/tools.d/link\n")
     assert result.warnings == ()
+    assert result.relocated["etc/tools.conf"] == "usr/share/tools/etc/tools.conf"
 
 
 def test_tmpfiles_rule_copies_into_etc(based: tuple[Path, BaseInfo], tmp_path: Path) -> None:

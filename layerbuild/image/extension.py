@@ -82,7 +82,8 @@ class ExtensionConfig:
 
 @dataclass(frozen=True)
 class ExtensionResult:
-    """``release_path`` is relative to the staging root; ``warnings`` are for the caller to log."""
+    """``release_path`` is relative to the staging root; ``warnings`` are for the caller to log;
+    ``relocated`` maps each moved path to where it went (``bin/sh`` -> ``usr/bin/sh``)."""
 
     release_path: str
     release: Mapping[str, str]
@@ -462,4 +463,5 @@ def assemble(staging_root: str | os.PathLike[str], config: ExtensionConfig, base
     if shadows and config.shadow == "error":
         raise ExtensionError(f"{work.what} '{config.name}': {shadows[0]}", notes=tuple(shadows[1:]),
                              hint="leave the package out of the extension, or let shadowing pass with a warning")
-    return ExtensionResult(release_path, release, tuple(shadows), not config.keep_owners, dict(work.relocated))
+    moved = {old: new for new, old in sorted(work.relocated.items())}
+    return ExtensionResult(release_path, release, tuple(shadows), not config.keep_owners, moved)
