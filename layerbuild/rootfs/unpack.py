@@ -15,15 +15,17 @@ replaces the new package, the owner's file is kept and the new one is left out.
 from __future__ import annotations
 
 import hashlib
+import lzma
 import os
 import stat
-import tarfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import IO
+
+import zstandard
 
 from ..errors import BuildError
-from ..packaging.debread import DebArchive
+from ..packaging import debread
+from ..packaging.debread import DebArchive, DebError, TarEntry
 from .control import PackageInfo
 
 _CHUNK = 1 << 20
@@ -154,7 +156,7 @@ class Root:
         mtime = int(value)
         return min(mtime, self.clamp) if self.clamp is not None else mtime
 
-    def set_attrs(self, path: str, info: tarfile.TarInfo, link: bool = False) -> None:
+    def set_attrs(self, path: str, info: TarEntry, link: bool = False) -> None:
         if self.chown:
             os.lchown(path, info.uid, info.gid)
         if not link:
@@ -192,11 +194,13 @@ class Unpacker:
         self.owners.infos[info.name] = info
         done: dict[str, str] = {}
         try:
-            with deb.data() as tar:
-                for member in tar:
-                    self._member(tar, member, info, conf, old_conffiles or {}, result, done)
-        except (tarfile.TarError, EOFError) as exc:
+            with deb.data() as entries:
+                for member in entries:
+                    self._member(member, info, conf, old_conffiles or {}, result, done)
+        except (DebError, EOFError, ValueError, lzma.LZMAError, zstandard.ZstdError) as exc:
             raise UnpackError(f"{info.name}: cannot read the data archive of {deb.path}: {exc}") from exc
+        except OSError as exc:
+            raise UnpackError(f"{info.name}: cannot unpack {deb.path} into {self.root.root}: {exc}") from exc
         result.listed.extend(result.links)
         result.links.clear()
         self.owners.add(info.name, result.listed)
@@ -222,16 +226,17 @@ class Unpacker:
             self.lost.setdefault(other, set()).add(path)
         return True
 
-    def _member(self, tar: tarfile.TarFile, member: tarfile.TarInfo, info: PackageInfo, conf: set[str],
+    def _member(self, member: TarEntry, info: PackageInfo, conf: set[str],
                 old_conffiles: Mapping[str, str], result: Unpacked, done: dict[str, str]) -> None:
         rel = _relative(member.name, info.name)
         listed = "/" + rel if rel else "/."
+        kind = member.kind
         if not rel:
-            if not member.isdir():
+            if kind != debread.DIRECTORY:
                 raise UnpackError(f"{info.name}: the archive's root entry is not a directory")
             result.listed.append(listed)
             return
-        if not member.isdir() and not self._takeover(info, listed):
+        if kind != debread.DIRECTORY and not self._takeover(info, listed):
             return
         parent_logical, _, base = rel.rpartition("/")
         parent = self.root.resolve_dir(parent_logical, info.name)
@@ -241,16 +246,14 @@ class Unpacker:
             existing: os.stat_result | None = os.lstat(full)
         except FileNotFoundError:
             existing = None
-        if member.isdir():
+        if kind == debread.DIRECTORY:
             self._directory(member, rel, full, existing, info)
             result.listed.append(listed)
             return
         if existing is not None and stat.S_ISDIR(existing.st_mode):
             raise UnpackError(f"{info.name}: trying to overwrite directory '{listed}' with a non-directory")
-        if member.isreg():
-            source = tar.extractfile(member)
-            assert source is not None
-            digest = self._file(source, member, full, existing is not None,
+        if kind == debread.REGULAR:
+            digest = self._file(member, full, existing is not None,
                                 listed in conf or self._digests is not None)
             if self._digests is not None:
                 assert digest is not None
@@ -263,7 +266,7 @@ class Unpacker:
             elif existing is not None:
                 os.replace(full + ".lb-new", full)
             done[rel] = full
-        elif member.issym():
+        elif kind == debread.SYMLINK:
             tmp = full + ".lb-new" if existing is not None else full
             os.symlink(member.linkname, tmp)
             self.root.set_attrs(tmp, member, link=True)
@@ -273,7 +276,7 @@ class Unpacker:
                     self.root.forget()
             result.links.append(listed)
             return
-        elif member.islnk():
+        elif kind == debread.HARDLINK:
             target_rel = _relative(member.linkname, info.name, "hard link target")
             target = done.get(target_rel)
             if target is None:
@@ -287,12 +290,12 @@ class Unpacker:
             if self._digests is not None and target_rel in self._digests:
                 self._digests[rel] = self._digests[target_rel]
                 result.digests.append((rel, self._digests[rel]))
-        elif member.ischr() or member.isblk() or member.isfifo():
-            if not member.isfifo() and not self.root.chown:
+        elif kind in (debread.CHARDEV, debread.BLOCKDEV, debread.FIFO):
+            if kind != debread.FIFO and not self.root.chown:
                 raise UnpackError(f"{info.name}: cannot create device '{listed}' without root privileges")
-            kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK if member.isblk() else stat.S_IFIFO
+            node = {debread.CHARDEV: stat.S_IFCHR, debread.BLOCKDEV: stat.S_IFBLK}.get(kind, stat.S_IFIFO)
             tmp = full + ".lb-new" if existing is not None else full
-            os.mknod(tmp, kind | (member.mode & 0o7777), os.makedev(member.devmajor, member.devminor))
+            os.mknod(tmp, node | (member.mode & 0o7777), os.makedev(member.devmajor, member.devminor))
             self.root.set_attrs(tmp, member)
             if existing is not None:
                 os.replace(tmp, full)
@@ -300,7 +303,7 @@ class Unpacker:
             raise UnpackError(f"{info.name}: unsupported archive entry '{member.name}'")
         result.listed.append(listed)
 
-    def _directory(self, member: tarfile.TarInfo, rel: str, full: str, existing: os.stat_result | None,
+    def _directory(self, member: TarEntry, rel: str, full: str, existing: os.stat_result | None,
                    info: PackageInfo) -> None:
         if existing is not None:
             if stat.S_ISDIR(existing.st_mode):
@@ -314,7 +317,7 @@ class Unpacker:
         self.root.set_attrs(full, member)
         self.root._dirs[rel] = full[len(self.root.root) + 1:]
 
-    def _file(self, source: IO[bytes], member: tarfile.TarInfo, full: str, exists: bool,
+    def _file(self, member: TarEntry, full: str, exists: bool,
               digest: bool) -> str | None:
         path = full + ".lb-new" if exists else full
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -328,7 +331,7 @@ class Unpacker:
         try:
             remaining = member.size
             while remaining > 0:
-                block = source.read(min(_CHUNK, remaining))
+                block = member.read(min(_CHUNK, remaining))
                 if not block:
                     raise UnpackError(f"truncated archive entry '{member.name}'")
                 os.write(fd, block)
