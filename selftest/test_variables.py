@@ -43,17 +43,14 @@ def test_table_is_well_formed() -> None:
 
 
 # -- the variables the code reads ---------------------------------------------------------------------
-#: ``getVar("X")``, ``getVarFlag("X", ...)``, ``vars.get("X")``, ``vars.words("X")``, ``vars.flag("X", ...)`` in
-#: Python; an f-string ``getVar(f"X:{pkg}")`` reads X with a package override. Names are upper case, which keeps
-#: out dictionary look-ups such as ``data.get("task")``.
-_PY_READ = re.compile(r"""\b(?:getVar|getVarFlag|getVarFlags|get|words|flag)\(\s*f?["'](_*[A-Z][A-Z0-9_]*)(?=["':{])""")
+#: ``getVar("X")``, ``getVarFlag("X", ...)`` on any object, and ``get("X")``, ``words("X")``, ``flag("X", ...)``
+#: on a task context's variable view (``ctx.vars``, or ``v``/``d`` bound to it) in Python; an f-string
+#: ``getVar(f"X:{pkg}")`` reads X with a package override. Names are upper case. Other mappings
+#: (``os.environ``, os-release fields, unit-file settings) are not the datastore and are not read.
+_PY_READ = re.compile(r"""(?:\b(?:getVar|getVarFlag|getVarFlags)|(?:\.vars|\bv|\bd)\.(?:get|words|flag))"""
+                      r"""\(\s*f?["'](_*[A-Z][A-Z0-9_]*)(?=["':{])""")
 #: ``${X}`` and ``d.getVar('X')`` in classes (upper case: lower-case ``${...}`` are also shell variables).
 _CLASS_READ = (re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}"), re.compile(r"""getVar\(\s*["']([A-Za-z_][A-Za-z0-9_]*)"""))
-
-#: Files whose look-ups are not datastore variables.
-_NOT_DATASTORE = {
-    "layerbuild/boot/config.py": "keys of an overlay-boot CONF file (NAME, BASE, LOWER, ...), documented in DESIGN §5",
-}
 
 #: Names the code reads that are deliberately not in the table, each with the reason. Names starting with
 #: ``__`` (``__BBTASKS``, ``__SKIPPED``, ``__inherit_cache``...) are the engine's own bookkeeping, as in
@@ -71,8 +68,6 @@ def _reads() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for path in sorted((ROOT / "layerbuild").rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
-        if rel in _NOT_DATASTORE:
-            continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
             for m in _PY_READ.finditer(line):
                 found.setdefault(m.group(1), []).append(f"{rel}:{number}")
