@@ -24,6 +24,7 @@ from layerbuild.boot.state import RUN_DIR
 from layerbuild.boot.subhost import Subhost
 from layerbuild.errors import LayerbuildError, Location
 from layerbuild.fstree import from_directory
+from layerbuild.image.erofs import ErofsOptions, write_erofs
 from layerbuild.image.squashfs import SquashfsOptions, write_image
 from layerbuild.tarzst import write_tar_zst
 
@@ -290,7 +291,17 @@ def clean_after(name: str, tmp_path: Path) -> Iterator[None]:
 @needs_root
 @needs_busybox
 def test_boot_services_exec_hostname_reaper_and_cable(tmp_path: Path, tree: Path, name: str) -> None:
-    cfg = load_config(setup_conf(tmp_path, name, tree, 'START="prepare web legacy"\nCABLES="=02:00:00:00:00:42"\n'))
+    bridge = f"{name}br"
+    subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
+    try:
+        _boot_services_exec_hostname_reaper_and_cable(tmp_path, tree, name, bridge)
+    finally:
+        subprocess.run(["ip", "link", "delete", bridge], check=True)
+
+
+def _boot_services_exec_hostname_reaper_and_cable(tmp_path: Path, tree: Path, name: str, bridge: str) -> None:
+    cables = f'CABLES="=02:00:00:00:00:42 {bridge}="\n'
+    cfg = load_config(setup_conf(tmp_path, name, tree, 'START="prepare web legacy"\n' + cables))
     with Subhost(cfg) as host:
         pidns = host.state.pidns
         assert host.run("cat /run/greeting /run/prepared") == (0, "hello the subhost\nsecond\n")
@@ -307,6 +318,9 @@ def test_boot_services_exec_hostname_reaper_and_cable(tmp_path: Path, tree: Path
         subprocess.run(["ip", "netns", "exec", name, "ip", "addr", "add", "169.254.42.2/24", "dev", "eth0"], check=True)
         ping = subprocess.run([BUSYBOX, "ping", "-c", "1", "-W", "3", "169.254.42.2"], capture_output=True, text=True)
         assert ping.returncode == 0, ping.stdout + ping.stderr
+        # the second cable's host end is on the bridge
+        assert os.path.basename(os.readlink(f"/sys/class/net/{name}1/master")) == bridge
+        assert host.run("cat /sys/class/net/eth1/operstate") == (0, "up\n")
         assert host.run("echo kept > /etc/kept") == (0, "")
         listed = boot_cli("--list").stdout
         assert re.search(rf"^{name}\s+running\s+\d+\s+{tmp_path}/base/live$", listed, re.M), listed
@@ -352,6 +366,8 @@ def test_squashfs_lower_survives_sigkill_of_boot_process_then_stop(tmp_path: Pat
     assert str(image) in subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
     result = boot_cli("--exec", name, "--", "sh", "-c", "mount | grep ' on / '")
     assert result.returncode == 0 and "overlay" in result.stdout
+    again = boot_cli(str(tmp_path / f"{name}.conf"))
+    assert again.returncode == 1 and f"a subhost named {name} is already set up" in again.stderr
     assert boot_cli("--stop", name).returncode == 0
     assert_clean(name, tmp_path, pidns)
 
@@ -424,7 +440,11 @@ def test_init_less_tree_dummy_service_and_upper_program(tmp_path: Path, name: st
         exit 0
         """, 0o755)
     extra = f"UPPER={upper_program}\nWORK={tmp_path}/private/work\nRAM_SIZE=none\n"
-    cfg = load_config(setup_conf(tmp_path, name, tiny, extra))
+    lower: Path = tiny
+    if shutil.which("mkfs.erofs"):
+        lower = tmp_path / "tiny.erofs"
+        write_erofs(tiny, lower, ErofsOptions(source_date_epoch=1_700_000_000, all_root=True))
+    cfg = load_config(setup_conf(tmp_path, name, lower, extra))
     host = Subhost(cfg).start()
     try:
         bb = "/bin/busybox"
