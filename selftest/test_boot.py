@@ -214,6 +214,7 @@ def busybox_tree(root: Path, *, units_too: bool = True) -> Path:
     write(root / "srv/index.html", "served from the subhost\n")
     write(root / "etc/systemd/system/prepare.service", "[Service]\nType=oneshot\nExecStart=/bin/touch /run/prepared\n"
                                                         "ExecStart=/bin/sh -c 'echo second >> /run/prepared'\n")
+    write(root / "etc/systemd/system/broken.service", "[Service]\nType=oneshot\nExecStart=/bin/false\n")
     write(root / "etc/init.d/legacy", "#!/bin/sh\n[ \"$1\" = start ] && sleep 1000 &\nexit 0\n", 0o755)
     return root
 
@@ -424,6 +425,11 @@ def test_setup_failing_half_way_leaves_nothing(tmp_path: Path, tree: Path, name:
     path = setup_conf(tmp_path, name, tree, "START='web nosuch'\n")
     result = boot_cli(str(path))
     assert result.returncode == 1 and "service nosuch: no unit nosuch.service" in result.stderr, result.stderr
+    assert_clean(name, tmp_path)
+    result = boot_cli(str(setup_conf(tmp_path, name, tree, "START='web broken'\n")))
+    assert result.returncode == 1
+    assert result.stderr.startswith("/etc/systemd/system/broken.service: error: service broken.service: "
+                                    "/bin/false exited with status 1\n  log: "), result.stderr
     assert_clean(name, tmp_path)
 
 

@@ -256,7 +256,7 @@ def _supervise(runner: _InitRunner, state: State, stop: _Stop, grace: float) -> 
             _signal(state.init, signal.SIGKILL)
     if runner.error is not None:
         raise runner.error
-    return runner.returncode or 0
+    return 130 if stop.signum == signal.SIGINT else runner.returncode or 0
 
 
 def _signal(target: Proc | None, sig: int) -> None:
@@ -392,6 +392,12 @@ def start_detached(config: BootConfig, *, run_dir: str = RUN_DIR, stop_grace: fl
             os.dup2(devnull, 0)
             os.dup2(log, 1)
             os.dup2(log, 2)
+            # Hold none of the caller's pipes open (whoever waits for their end must not wait for the subhost),
+            # but keep the numbers taken: a stale file object of the caller may still close its fd one day.
+            for entry in os.listdir("/proc/self/fd"):
+                if int(entry) > 2 and int(entry) not in (write_fd, devnull):
+                    with contextlib.suppress(OSError):
+                        os.dup2(devnull, int(entry))
 
             channel = [write_fd]
 
