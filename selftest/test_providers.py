@@ -3,13 +3,27 @@ who provides each name (PREFERRED_PROVIDER between several); resolve() explains 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 
 import pytest
 
 from layerbuild.errors import Location, TargetError
 from layerbuild.providers import Recipes, choose
 from layerbuild.recipe import RecipeInfo
+
+
+@contextlib.contextmanager
+def _warnings(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Capture the providers' warnings even when the CLI has stopped layerbuild's loggers propagating."""
+    logger = logging.getLogger("layerbuild.providers")
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING, logger=logger.name):
+            yield
+    finally:
+        logger.removeHandler(caplog.handler)
 
 
 def _info(fn: str, pn: str, pv: str = "1.0", *, pe: str = "", pr: str = "r0", provides: tuple[str, ...] = (),
@@ -51,7 +65,7 @@ def test_preferred_version_beats_priority_and_takes_a_percent_suffix() -> None:
 
 
 def test_unavailable_preferred_version_warns_and_falls_back(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="layerbuild.providers"):
+    with _warnings(caplog):
         r = _choose([_info("a/foo_1.0.bb", "foo", "1.0")], settings={"PREFERRED_VERSION_foo": "3.%"})
     assert r.chosen["foo"] == "a/foo_1.0.bb"
     assert "preferred version 3.% of foo is not available (have 1.0)" in caplog.text
@@ -71,7 +85,7 @@ def test_provided_names_and_preferred_provider() -> None:
 def test_a_preferred_provider_that_does_not_provide_warns(caplog: pytest.LogCaptureFixture) -> None:
     r = _choose([_info("a/glibc.bb", "glibc", provides=("virtual/libc",)), _info("a/zlib.bb", "zlib")],
                 settings={"PREFERRED_PROVIDER_virtual/libc": "zlib"})
-    with caplog.at_level(logging.WARNING, logger="layerbuild.providers"):
+    with _warnings(caplog):
         assert r.resolve("virtual/libc") == "a/glibc.bb"
     assert "PREFERRED_PROVIDER_virtual/libc = zlib, but zlib does not provide it; using glibc" in caplog.text
 
