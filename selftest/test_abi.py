@@ -92,3 +92,10 @@ def test_library_outside_the_search_path(tmp_path: Path, built: Path) -> None:
         check_closure(root, LIBC)
     assert "/opt/tiny/bin/prog needs libtiny.so.1" in str(exc.value)
     assert "prog-rpath" not in str(exc.value)  # its RUNPATH ($ORIGIN/../lib) finds the library
+
+
+def test_multiarch_library_directory_in_the_extension(tmp_path: Path, built: Path) -> None:
+    root = payload(tmp_path, built, {"usr/bin/prog": "prog",
+                                     "usr/lib/x86_64-linux-gnu/libtiny.so.1": "libtiny.so.1"})
+    report = check_closure(root, LIBC)
+    assert report.found[("/usr/bin/prog", "libtiny.so.1")] == "extension"

@@ -108,7 +108,7 @@ def check_closure(payload_root: str | os.PathLike[str], base_sonames: Mapping[st
                     where = "extension"
                 elif target in base_all:
                     where = "base"
-            elif present.get(needed, set()) & search:
+            elif any(d in search or is_library_dir(d) for d in present.get(needed, ())):
                 where = "extension"
             elif needed in sonames:
                 where = f"base:{sonames[needed]}"
