@@ -16,26 +16,12 @@ from dataclasses import dataclass
 
 from . import __version__
 from .fsutil import atomic_write, sha256_file
+from .hashing import sha256_tree
 from .recipe import RecipeInfo
 
-CACHE_FORMAT = 5
+CACHE_FORMAT = 7
 
 Fingerprint = tuple[int, int, str] | None  # (mtime_ns, size, sha256) or None for "did not exist"
-
-
-def _treesha256_file(path: str) -> str:
-    """A directory's identity: names, file contents and link targets below it."""
-    h = hashlib.sha256()
-    for root, dirs, files in os.walk(path):
-        dirs.sort()
-        for name in sorted(files):
-            full = os.path.join(root, name)
-            rel = os.path.relpath(full, path)
-            if os.path.islink(full):
-                h.update(f"L {rel} {os.readlink(full)}\n".encode())
-            else:
-                h.update(f"F {rel} {sha256_file(full)}\n".encode())
-    return h.hexdigest()
 
 
 class FileState:
@@ -59,7 +45,7 @@ class FileState:
     def sha(self, path: str) -> str:
         found = self._sha.get(path)
         if found is None:
-            found = _treesha256_file(path) if os.path.isdir(path) else sha256_file(path)
+            found = sha256_tree(path) if os.path.isdir(path) else sha256_file(path)
             self._sha[path] = found
         return found
 

@@ -62,7 +62,7 @@ def copy_tree(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
     shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
     if os.geteuid() != 0:
         return
-    for root, dirs, files in os.walk(src):
+    for root, dirs, files in sorted_walk(src):
         rel = os.path.relpath(root, src)
         for name in [".", *dirs, *files]:
             path = os.path.normpath(os.path.join(root, name))
@@ -80,6 +80,18 @@ def sorted_walk(top: str | os.PathLike[str]) -> Iterator[tuple[str, list[str], l
         dirs.sort()
         files.sort()
         yield root, dirs, files
+
+
+def relative_paths(top: str | os.PathLike[str]) -> Iterator[str]:
+    """Every path below ``top`` (not ``top`` itself), relative to it, in :func:`sorted_walk` order: each
+    directory's entries in byte order, then what each subdirectory holds. Symlinks to directories are
+    listed, never followed."""
+    base = os.fspath(top)
+    for root, dirs, files in sorted_walk(base):
+        rel = os.path.relpath(root, base)
+        prefix = "" if rel == "." else rel + os.sep
+        for name in sorted(dirs + files):
+            yield prefix + name
 
 
 def clamp_mtime(mtime: float, source_date_epoch: int | None) -> int:
