@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from .errors import UsageError
-from .runqueue import WORKERS_DIR, Plan, stamp_base
-from .signatures import diff_sigdata, read_sigdata
+from .runqueue import WORKERS_DIR, Plan, dep_hashes, stamp_base
+from .signatures import DependencyChanged, describe, diff_sigdata, read_sigdata
 from .taskgraph import TaskGraph, TaskId
 
 
@@ -97,8 +97,7 @@ def dump_signatures(tg: TaskGraph, out: TextIO) -> int:
     def sigdata(tid: TaskId, h: str) -> dict[str, Any] | None:
         if h == hashes[tid]:
             info = tg.info(tid)
-            deps = {tg.label(p): hashes[p] for p in tg.graph.predecessors(tid)}
-            return info.signature(tid.task).sigdata(info.pn, h, deps)
+            return info.signature(tid.task).sigdata(info.pn, h, dep_hashes(tg, tid, hashes))
         path = f"{stamp_base(tg, tid)}.sigdata.{h}"
         return read_sigdata(path) if os.path.exists(path) else None
 
@@ -118,23 +117,19 @@ def dump_signatures(tg: TaskGraph, out: TextIO) -> int:
 
 def explain(tg: TaskGraph, tid: TaskId, old: dict[str, Any], new: dict[str, Any], sigdata: Any,
             depth: int = 0) -> list[str]:
-    """diff_sigdata, following changed task dependencies down to the first real change."""
+    """diff_sigdata in words, following changed task dependencies down to the first real change."""
     out = []
-    for line in diff_sigdata(old, new):
-        out.append(line)
-        if depth > 30 or not (line.startswith("task dependency ") and " changed its hash " in line):
+    for diff in diff_sigdata(old, new):
+        out.append(describe(diff))
+        if depth > 30 or not isinstance(diff, DependencyChanged) or not tg.graph.has_edge(diff.tid, tid):
             continue
-        label = line.split(" ")[2]
-        pred = next((p for p in tg.graph.predecessors(tid) if tg.label(p) == label), None)
-        if pred is None:
-            continue
-        a = sigdata(pred, old["runtaskhashes"][label])
-        b = sigdata(pred, new["runtaskhashes"][label])
+        a = sigdata(diff.tid, diff.old)
+        b = sigdata(diff.tid, diff.new)
         if a is not None and b is not None:
-            out.extend("  " + sub for sub in explain(tg, pred, a, b, sigdata, depth + 1))
+            out.extend("  " + sub for sub in explain(tg, diff.tid, a, b, sigdata, depth + 1))
         else:
-            missing = old["runtaskhashes"][label] if a is None else new["runtaskhashes"][label]
-            out.append(f"  (no signature of {label} {missing[:12]} is recorded in this build directory)")
+            missing = diff.old if a is None else diff.new
+            out.append(f"  (no signature of {diff.label} {missing[:12]} is recorded in this build directory)")
     return out
 
 
@@ -144,6 +139,6 @@ def diffsigs(a: str, b: str, out: TextIO) -> int:
         old, new = read_sigdata(a), read_sigdata(b)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read signature data: {exc}") from exc
-    for line in diff_sigdata(old, new):
-        out.write(line + "\n")
+    for diff in diff_sigdata(old, new):
+        out.write(describe(diff) + "\n")
     return 0

@@ -1,8 +1,14 @@
-"""Typed events the scheduler emits; reporters turn them into output. The scheduler never prints."""
+"""Typed events the scheduler emits; reporters turn them into output. The scheduler never prints.
+
+A task's events carry its :class:`~layerbuild.taskgraph.TaskId` and, for reporters, its human ``label``
+(``pn:do_task``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .taskgraph import TaskId
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,17 +20,20 @@ class BuildStarted:
 
 @dataclass(frozen=True, slots=True)
 class SetsceneRestored:
+    tid: TaskId
     label: str
 
 
 @dataclass(frozen=True, slots=True)
 class SetsceneFailed:
+    tid: TaskId
     label: str
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class TaskStarted:
+    tid: TaskId
     label: str
     number: int
     total: int
@@ -33,12 +42,14 @@ class TaskStarted:
 
 @dataclass(frozen=True, slots=True)
 class TaskSucceeded:
+    tid: TaskId
     label: str
     seconds: float
 
 
 @dataclass(frozen=True, slots=True)
 class TaskFailed:
+    tid: TaskId
     label: str
     log: str | None
     tail: tuple[str, ...]
@@ -47,6 +58,7 @@ class TaskFailed:
 
 @dataclass(frozen=True, slots=True)
 class TaskSkipped:
+    tid: TaskId
     label: str
     reason: str
 

@@ -17,6 +17,7 @@ from .events import (
     TaskStarted,
     TaskSucceeded,
 )
+from .taskgraph import TaskId
 
 
 def _summary(ev: BuildFinished) -> str:
@@ -73,12 +74,12 @@ class RichReporter:
                                  TimeElapsedColumn(), TextColumn("{task.fields[running]}"), console=self.console,
                                  transient=False)
         self.task: Any = None
-        self.running: dict[str, float] = {}
+        self.running: dict[TaskId, tuple[str, float]] = {}
         self.restored = 0
 
     def _running_text(self) -> str:
         now = time.monotonic()
-        return ", ".join(f"{label} ({now - start:.0f}s)" for label, start in sorted(self.running.items()))
+        return ", ".join(f"{label} ({now - start:.0f}s)" for label, start in sorted(self.running.values()))
 
     def _refresh(self) -> None:
         if self.task is not None:
@@ -94,14 +95,14 @@ class RichReporter:
         elif isinstance(ev, SetsceneFailed):
             self.console.print(f"[yellow]WARNING:[/] {ev.label}: {ev.reason}; running the task instead")
         elif isinstance(ev, TaskStarted):
-            self.running[ev.label] = time.monotonic()
+            self.running[ev.tid] = (ev.label, time.monotonic())
             self._refresh()
         elif isinstance(ev, TaskSucceeded):
-            self.running.pop(ev.label, None)
+            self.running.pop(ev.tid, None)
             self.progress.advance(self.task)
             self._refresh()
         elif isinstance(ev, TaskFailed):
-            self.running.pop(ev.label, None)
+            self.running.pop(ev.tid, None)
             self.progress.advance(self.task)
             self.console.print(_failure(ev), markup=False, highlight=False)
             self._refresh()

@@ -36,10 +36,10 @@ from .events import (
     TaskStarted,
     TaskSucceeded,
 )
-from .signatures import taskhash, write_sigdata
+from .signatures import DepHash, taskhash, write_sigdata
 from .sstate import Sstate, SstateObject, install_tree, object_name
 from .taskgraph import TaskGraph, TaskId
-from .tasks import TaskJob, tail, worker_main
+from .tasks import TaskJob, WorkerResult, read_results, tail, worker_main
 
 Reporter = Callable[[Event], None]
 #: where running task workers are registered (below TOPDIR), so a killed build's leftovers can be reaped
@@ -79,6 +79,11 @@ def compute_hashes(tg: TaskGraph) -> tuple[list[TaskId], dict[TaskId, str]]:
         base = tg.info(tid).signature(tid.task).basehash
         hashes[tid] = taskhash(base, [hashes[p] for p in tg.graph.predecessors(tid)], taint_of(tg, tid))
     return order, hashes
+
+
+def dep_hashes(tg: TaskGraph, tid: TaskId, hashes: dict[TaskId, str]) -> list[DepHash]:
+    """The taskhashes ``tid`` depends on, as its sigdata records them."""
+    return [DepHash(p, tg.info(p).pn, hashes[p]) for p in tg.graph.predecessors(tid)]
 
 
 def is_sstate_task(tg: TaskGraph, tid: TaskId) -> bool:
@@ -164,8 +169,7 @@ class StampWriter:
         tg, h = self.tg, self.hashes[tid]
         base = stamp_base(tg, tid)
         info = tg.info(tid)
-        deps = {tg.label(p): self.hashes[p] for p in tg.graph.predecessors(tid)}
-        write_sigdata(f"{base}.sigdata.{h}", info.signature(tid.task).sigdata(info.pn, h, deps))
+        write_sigdata(f"{base}.sigdata.{h}", info.signature(tid.task).sigdata(info.pn, h, dep_hashes(tg, tid, self.hashes)))
         directory, prefix = os.path.split(base)
         prefix += "."
         names = self._listing.get(directory)
@@ -233,8 +237,7 @@ class RunQueue:
     def _job(self, tid: TaskId) -> TaskJob:
         info = self.tg.info(tid)
         coll = self.parsed.layerset.collection_of(tid.fn)
-        return TaskJob(tid.fn, info.appends, coll.name if coll else "", tid.task, self.plan.hashes[tid],
-                       self.tg.label(tid))
+        return TaskJob(tid, info.appends, coll.name if coll else "", self.plan.hashes[tid], self.tg.label(tid))
 
     def _sstate_args(self, tid: TaskId) -> tuple[Any, ...] | None:
         if not is_sstate_task(self.tg, tid):
@@ -243,8 +246,7 @@ class RunQueue:
         h = self.plan.hashes[tid]
         info = tg.info(tid)
         outputs = _outputdirs(tg, tid)
-        deps = {tg.label(p): self.plan.hashes[p] for p in tg.graph.predecessors(tid)}
-        siginfo = info.signature(tid.task).sigdata(info.pn, h, deps)
+        siginfo = info.signature(tid.task).sigdata(info.pn, h, dep_hashes(tg, tid, self.plan.hashes))
         return (outputs, str(tg.taskinfo(tid).flag("sstate-inputdirs") or ""), sstate_name(tg, tid, h),
                 [_manifest(tg, tid, i) for i in range(len(outputs))], siginfo, _var(tg, tid, "SSTATE_DIR"),
                 _var(tg, tid, "SSTATE_MIRRORS"))
@@ -253,7 +255,7 @@ class RunQueue:
         plan, tg = self.plan, self.tg
         self.report(BuildStarted(len(plan.run), len(plan.setscene), len(plan.uptodate)))
         for tid, reason in sorted(plan.corrupt.items()):
-            self.report(SetsceneFailed(tg.label(tid), reason))
+            self.report(SetsceneFailed(tid, tg.label(tid), reason))
         stamp = StampWriter(tg, plan.hashes)
         restored = self._setscene()
         ran, failed, skipped = 0, 0, 0
@@ -285,10 +287,10 @@ class RunQueue:
                     number += 1
                     label = tg.label(tid)
                     if str(tg.taskinfo(tid).flag("noexec") or "0") not in ("0", ""):
-                        self.report(TaskStarted(label, number, len(plan.run), None))
+                        self.report(TaskStarted(tid, label, number, len(plan.run), None))
                         stamp(tid)
                         ran += 1
-                        self.report(TaskSucceeded(label, 0.0))
+                        self.report(TaskSucceeded(tid, label, 0.0))
                         finished(tid)
                         continue
                     r, w = os.pipe()
@@ -299,29 +301,31 @@ class RunQueue:
                     assert proc.pid is not None
                     self._register(proc.pid)
                     running[proc.sentinel] = _Running(proc, tid, r, time.monotonic())
-                    self.report(TaskStarted(label, number, len(plan.run), None))
+                    self.report(TaskStarted(tid, label, number, len(plan.run), None))
                 if not running:
                     break
                 for sentinel in wait(list(running)):
                     item = running.pop(sentinel)  # type: ignore[arg-type]
                     item.process.join()
                     self._unregister(item.process.pid)
-                    log, note = self._read_result(item.fd)
+                    result = self._read_result(item.fd)
+                    log = result.log
                     label = tg.label(item.tid)
                     if item.process.exitcode == 0:
                         stamp(item.tid)
                         ran += 1
-                        self.report(TaskSucceeded(label, time.monotonic() - item.started))
+                        self.report(TaskSucceeded(item.tid, label, time.monotonic() - item.started))
                         finished(item.tid)
                         continue
                     failed += 1
                     pending.discard(item.tid)
-                    reason = (_reason_from_log(log) if log else None) or note or f"exit status {item.process.exitcode}"
-                    self.report(TaskFailed(label, log, tail(log), reason))
+                    reason = ((_reason_from_log(log) if log else None) or result.error
+                              or f"exit status {item.process.exitcode}")
+                    self.report(TaskFailed(item.tid, label, log, tail(log), reason))
                     for desc in sorted(nx.descendants(tg.graph, item.tid) & pending, key=index.__getitem__):
                         pending.discard(desc)
                         skipped += 1
-                        self.report(TaskSkipped(tg.label(desc), f"it depends on {label}, which failed"))
+                        self.report(TaskSkipped(desc, tg.label(desc), f"it depends on {label}, which failed"))
                     if not self.keep_going:
                         stop = True
             skipped += len(pending)
@@ -355,11 +359,11 @@ class RunQueue:
         with ThreadPoolExecutor(self.jobs) as pool:
             for tid in pool.map(one, items):
                 restored.add(tid)
-                self.report(SetsceneRestored(self.tg.label(tid)))
+                self.report(SetsceneRestored(tid, self.tg.label(tid)))
         return restored
 
     @staticmethod
-    def _read_result(fd: int) -> tuple[str | None, str | None]:
+    def _read_result(fd: int) -> WorkerResult:
         chunks = []
         while True:
             data = os.read(fd, 65536)
@@ -367,14 +371,7 @@ class RunQueue:
                 break
             chunks.append(data)
         os.close(fd)
-        text = b"".join(chunks).decode("utf-8", "replace")
-        log, note = None, None
-        for line in text.splitlines():
-            if line.startswith("!"):
-                note = line[1:]
-            elif line:
-                log = line
-        return log, note
+        return read_results(b"".join(chunks))
 
     @staticmethod
     def _kill(running: dict[int, _Running]) -> None:

@@ -5,18 +5,20 @@ forked), then honours ``[cleandirs]``, ``[dirs]``, ``[lockfiles]``, ``[prefuncs]
 and runs the task function: a shell function as a ``temp/run.do_X.PID`` script (exported variables,
 the shell functions it calls, ``set -e``, ``cd`` to its directory, re-runnable by hand) and a python
 function with ``d``. All output goes to ``temp/log.do_X.PID``; ``log.do_X`` and ``run.do_X`` point at
-the newest.
+the newest. The worker tells the build where its log is, and why it failed when it could not even
+start the task, as :class:`WorkerResult` messages (JSON lines) on a pipe.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import io
+import json
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import traceback
 from collections.abc import Iterator
@@ -28,17 +30,48 @@ from .datastore import DataStore
 from .datastore.store import compile_function
 from .envdump import emit_var
 from .errors import BuildError, LayerbuildError, Location
+from .fsutil import atomic_symlink
+from .proc import run
 from .taskapi import short_task_name
+from .taskgraph import TaskId
 
 
 @dataclass(frozen=True)
 class TaskJob:
-    fn: str
+    tid: TaskId
     appends: tuple[str, ...]
     layername: str
-    task: str
     taskhash: str
     label: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerResult:
+    """What a task worker reports: its log, as soon as it has one, and why it failed when it has no log.
+
+    A worker sends one or more of these; a later message's fields add to an earlier one's
+    (see :func:`read_results`).
+    """
+
+    log: str | None = None
+    error: str | None = None
+
+    def encode(self) -> bytes:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True).encode() + b"\n"
+
+
+def read_results(data: bytes) -> WorkerResult:
+    """The messages a worker sent, merged; a line cut short by a dying worker is left out."""
+    log, error = None, None
+    for line in data.splitlines():
+        try:
+            fields = json.loads(line)
+            msg = WorkerResult(**fields)
+        except (ValueError, TypeError):
+            continue
+        log = msg.log or log
+        error = msg.error or error
+    return WorkerResult(log, error)
 
 
 class ShellFailed(BuildError):
@@ -46,11 +79,7 @@ class ShellFailed(BuildError):
 
 
 def _symlink(target: str, link: str) -> None:
-    tmp = f"{link}.{os.getpid()}.tmp"
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(tmp)
-    os.symlink(os.path.basename(target), tmp)
-    os.replace(tmp, link)
+    atomic_symlink(os.path.basename(target), link)
 
 
 def shell_functions_needed(d: DataStore, func: str) -> list[str]:
@@ -134,7 +163,9 @@ class TaskRunner:
         _symlink(script, os.path.join(self.tempdir, f"run.{func}"))
         sys.stdout.flush()
         sys.stderr.flush()
-        result = subprocess.run(["/bin/sh", script], cwd=cwd, stdin=subprocess.DEVNULL)
+        # the worker's stdout and stderr are the task log already: the script inherits them
+        with open(os.devnull, "rb") as devnull:
+            result = run(["/bin/sh", script], cwd=cwd, input=devnull, check=False)
         if result.returncode != 0:
             raise ShellFailed(f"{func} exited with status {result.returncode} (script {script})")
 
@@ -193,25 +224,27 @@ def _die_with_parent() -> None:
 
 
 def worker_main(parsed: Any, job: TaskJob, result_fd: int) -> int:
-    """Body of a task's worker process: returns the exit status; writes the log path to ``result_fd``."""
+    """Body of a task's worker process: returns the exit status; sends :class:`WorkerResult` messages
+    to ``result_fd``."""
     from .recipe import parse_recipe
     os.setpgrp()
     _die_with_parent()
     log = ""
     try:
         config = parsed
-        d = parse_recipe(config.d, config.evaluator, job.fn, job.appends, job.layername)
+        task = job.tid.task
+        d = parse_recipe(config.d, config.evaluator, job.tid.fn, job.appends, job.layername)
         d.setVar("BB_TASKHASH", job.taskhash)
-        d.setVar("BB_CURRENT_TASK", short_task_name(job.task))
-        log = open_log(d, job.task)
-        os.write(result_fd, log.encode() + b"\n")
+        d.setVar("BB_CURRENT_TASK", short_task_name(task))
+        log = open_log(d, task)
+        os.write(result_fd, WorkerResult(log=log).encode())
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         root = logging.getLogger("layerbuild")
         root.handlers[:] = [handler]
         root.setLevel(logging.DEBUG)
         sys.stderr.write(f"DEBUG: Executing task {job.label} ({job.taskhash})\n")
-        TaskRunner(d, job.task).run()
+        TaskRunner(d, task).run()
         sys.stdout.flush()
         sys.stderr.flush()
         return 0
@@ -219,12 +252,12 @@ def worker_main(parsed: Any, job: TaskJob, result_fd: int) -> int:
         # "path:line: error: message" for errors that have a place, the bare message otherwise
         sys.stderr.write(f"ERROR: {exc.format() if exc.location else exc.format()[len('error: '):]}\n")
         if not log:
-            os.write(result_fd, f"!{exc.format()}\n".encode())
+            os.write(result_fd, WorkerResult(error=exc.format()).encode())
         return 1
     except BaseException as exc:  # a worker must report, never hang or leak a traceback to the console
         sys.stderr.write("ERROR: " + "".join(traceback.format_exception(exc)))
         if not log:
-            os.write(result_fd, f"!{type(exc).__name__}: {exc}\n".encode())
+            os.write(result_fd, WorkerResult(error=f"{type(exc).__name__}: {exc}").encode())
         return 1
     finally:
         with contextlib.suppress(Exception):

@@ -429,3 +429,87 @@ def test_rich_progress_on_a_terminal(tmp_path: Path) -> None:
     assert proc.returncode == 0, text
     assert "Tasks" in text and "Build succeeded" in text
     assert "NOTE: Running task" not in text  # the plain reporter is for pipes and logs
+
+
+def test_dump_signatures_follows_a_changed_dependency_to_its_variable(tmp_path: Path, lb: Runner) -> None:
+    build = _chain(tmp_path, n=2)
+    assert lb("-B", str(build), "r1")[0] == 0
+    recipe = build.parent / "meta-tasks/recipes/r0/r0_1.0.bb"
+    recipe.write_text(recipe.read_text().replace('"hello 0"', '"changed"'))
+    status, out, err = lb("-B", str(build), "-S", "r1:do_configure")
+    assert status == 0, err
+    lines = out.splitlines()
+    first = next(i for i, line in enumerate(lines) if "task dependency r0:do_populate_sysroot changed its hash" in line)
+    below = lines[first + 1:]
+    assert any(line.startswith("    ") and "variable MSG changed: 'hello 0' -> 'changed'" in line for line in below), out
+
+
+def _sig(values: dict[str, str], deps: list[tuple[str, str, str]], taskhash: str = "t" * 64,
+         files: tuple[tuple[str, str | None], ...] = ()) -> dict[str, object]:
+    from layerbuild.signatures import DepHash, TaskSignature
+    from layerbuild.taskgraph import TaskId
+    sig = TaskSignature("do_compile", "b" * 64, tuple(sorted(values.items())), (), files)
+    return sig.sigdata("foo", taskhash, [DepHash(TaskId(fn, task), fn.rsplit("/", 1)[-1][:-3], h)
+                                         for fn, task, h in deps])
+
+
+def test_diff_sigdata_gives_typed_differences_and_one_renderer_words_them() -> None:
+    from layerbuild.signatures import (
+        DependencyAdded,
+        DependencyChanged,
+        DependencyRemoved,
+        FileChanged,
+        TaskCodeChanged,
+        VariableAdded,
+        VariableChanged,
+        VariableRemoved,
+        describe,
+        diff_sigdata,
+    )
+    from layerbuild.taskgraph import TaskId
+    old = _sig({"do_compile": "make", "CC": "gcc", "GONE": "x"},
+               [("/l/zlib.bb", "do_populate_sysroot", "1" * 64), ("/l/old.bb", "do_populate_sysroot", "2" * 64)],
+               files=(("/l/files/a", "f" * 64),))
+    new = _sig({"do_compile": "make -j4", "CC": "clang", "NEW": "y"},
+               [("/l/zlib.bb", "do_populate_sysroot", "3" * 64), ("/l/new.bb", "do_populate_sysroot", "4" * 64)],
+               files=(("/l/files/a", "e" * 64),))
+    diffs = diff_sigdata(old, new)
+    assert [type(d) for d in diffs] == [TaskCodeChanged, VariableChanged, VariableRemoved, VariableAdded, FileChanged,
+                                        DependencyAdded, DependencyRemoved, DependencyChanged]
+    changed = diffs[-1]
+    assert isinstance(changed, DependencyChanged)
+    assert (changed.tid, changed.old, changed.new) == (TaskId("/l/zlib.bb", "do_populate_sysroot"), "1" * 64, "3" * 64)
+    assert [describe(d) for d in diffs] == [
+        "task code of do_compile changed: 'make' -> 'make -j4'",
+        "variable CC changed: 'gcc' -> 'clang'",
+        "dependency on variable GONE removed (value was 'x')",
+        "dependency on variable NEW added (value 'y')",
+        "file /l/files/a changed",
+        "task dependency new:do_populate_sysroot added",
+        "task dependency old:do_populate_sysroot removed",
+        f"task dependency zlib:do_populate_sysroot changed its hash ({'1' * 12} -> {'3' * 12})",
+    ]
+    assert [describe(d) for d in diff_sigdata(new, dict(new, taskhash="u" * 64))] == [
+        "the task was forced or tainted (-f), which changes its hash"]
+    assert [describe(d) for d in diff_sigdata(new, new)] == ["the signatures are identical"]
+
+
+def test_sigdata_of_the_earlier_layout_is_still_compared() -> None:
+    from layerbuild.signatures import DependencyChanged, describe, diff_sigdata
+    from layerbuild.taskgraph import TaskId
+    new = _sig({"do_compile": "make"}, [("/l/zlib.bb", "do_populate_sysroot", "3" * 64)])
+    old = {k: v for k, v in new.items() if k != "format"}
+    old["runtaskhashes"] = {"zlib:do_populate_sysroot": "1" * 64}  # layout 1: "pn:do_task" keys
+    diffs = diff_sigdata(old, new)
+    assert diffs == [DependencyChanged(TaskId("/l/zlib.bb", "do_populate_sysroot"), "zlib:do_populate_sysroot",
+                                       "1" * 64, "3" * 64)]
+    assert describe(diffs[0]) == f"task dependency zlib:do_populate_sysroot changed its hash ({'1' * 12} -> {'3' * 12})"
+
+
+def test_worker_results_are_typed_messages() -> None:
+    from layerbuild.tasks import WorkerResult, read_results
+    data = WorkerResult(log="/t/log.do_compile.1").encode() + WorkerResult(error="boom").encode()
+    assert read_results(data) == WorkerResult("/t/log.do_compile.1", "boom")
+    # a worker killed while writing leaves a partial line: what came before still counts
+    assert read_results(WorkerResult(log="/t/log").encode() + b'{"error": "cut') == WorkerResult("/t/log", None)
+    assert read_results(b"") == WorkerResult()
