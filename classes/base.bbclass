@@ -45,3 +45,13 @@ do_configure[dirs] = "${B}"
 do_compile[dirs] = "${B}"
 do_install[dirs] = "${B}"
 do_install[cleandirs] = "${D}"
+
+# The configuration must name a machine: everything machine-specific (MACHINE_ARCH, the deploy
+# directory, the package architecture) follows from it.
+addhandler base_sanity_check
+base_sanity_check[eventmask] = "bb.event.ConfigParsed"
+python base_sanity_check() {
+    if not d.getVar("MACHINE"):
+        bb.fatal("MACHINE is not set. Please set a valid MACHINE in your local.conf (%s/conf/local.conf), "
+                 "for example MACHINE = \"genericx86-64\"" % d.getVar("TOPDIR"))
+}

@@ -34,6 +34,9 @@ Deploy it on a device running ${@d.getVar('IMAGE_BASE_PKGDB') or 'a matching OS'
 
 # the base's snapshot comes first (the base image is built, or restored, when needed)
 do_rootfs[depends] += "${@'%s:do_pkgdbfs' % d.getVar('IMAGE_BASE_PKGDB') if d.getVar('IMAGE_BASE_PKGDB') else ''}"
+do_rootfs[depends-hint] = 'IMAGE_BASE_PKGDB must name an image recipe that sets IMAGE_GEN_PKGDBFS = "1"'
+# and building the extension builds the base image too: the two are deployed together
+do_build[depends] += "${@'%s:do_build' % d.getVar('IMAGE_BASE_PKGDB') if d.getVar('IMAGE_BASE_PKGDB') else ''}"
 do_rootfs[vardeps] += "IMAGE_BASE_PKGDB EXTENSION_NAME SYSEXT_ID SYSEXT_VERSION_ID SYSEXT_LEVEL SYSEXT_SCOPE \
     EXTENSION_RELOAD_MANAGER SYSEXT_ALLOW_UPGRADE SYSEXT_SHADOW SYSEXT_ETC_TO_USR_SHARE EXTENSION_ALL_ROOT \
     SYSTEMD_ARCHITECTURE"

@@ -88,14 +88,14 @@ do_rootfs[dirs] = "${IMAGE_ROOTFS}"
 # the packages of everything the image installs, built (or restored) first
 do_rootfs[recrdeptask] += "do_package_write_deb"
 do_rootfs[vardeps] += "PACKAGE_INSTALL PACKAGE_EXCLUDE NO_RECOMMENDATIONS BAD_RECOMMENDATIONS ROOTFS_POSTPROCESS_COMMAND DPKG_ARCH SOURCE_DATE_EPOCH"
-addtask rootfs before do_build
+addtask rootfs
 
 python do_image() {
     for func in (d.getVar("IMAGE_PREPROCESS_COMMAND") or "").replace(";", " ").split():
         bb.build.exec_func(func, d)
 }
 do_image[dirs] = "${IMAGE_ROOTFS}"
-addtask image after do_rootfs before do_build
+addtask image after do_rootfs
 
 python do_pkgdbfs() {
     run_builtin("pkgdbfs", d)
@@ -105,7 +105,7 @@ do_pkgdbfs[sstate-inputdirs] = "${PKGDBFS_DEPLOYDIR}"
 do_pkgdbfs[sstate-outputdirs] = "${DEPLOY_DIR_IMAGE}"
 do_pkgdbfs[vardeps] += "SOURCE_DATE_EPOCH"
 SSTATETASKS += "do_pkgdbfs"
-addtask pkgdbfs after do_image before do_image_complete
+addtask pkgdbfs after do_image before do_build
 
 python do_image_complete() {
     run_builtin("image_complete", d)

@@ -16,7 +16,8 @@ from .pyenv import SkipRecipe
 from .signatures import TaskSignature, task_signatures
 
 #: Task flags kept in the recipe summary (the task graph reads them).
-TASK_FLAGS = ("deps", "depends", "deptask", "rdeptask", "recrdeptask", "noexec", "nostamp", "_addtask_loc", "sstate-inputdirs", "sstate-outputdirs")
+TASK_FLAGS = ("deps", "depends", "deptask", "rdeptask", "recrdeptask", "noexec", "nostamp", "_addtask_loc",
+              "sstate-inputdirs", "sstate-outputdirs", "depends-hint")
 #: Variables kept in the recipe summary for the scheduler (stamps, sstate names).
 KEEP_VARS = ("STAMP", "SSTATETASKS", "PACKAGE_ARCH", "SSTATE_DIR", "SSTATE_MIRRORS", "SSTATE_MANIFESTS",
              "BB_CURRENT_MC", "BUILD_SUMMARY")
@@ -136,9 +137,14 @@ def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str
                 value = d.getVarFlag(task, name, name not in ("deps", "_addtask_loc"))
                 if value is not None and value != "":
                     flags.append((name, tuple(value) if isinstance(value, list) else value))
+            raw = d.getVarFlag(task, "depends", False)
+            if raw and "${" in str(raw):
+                # the variables a [depends] entry came from, so an error can point at where they were set
+                flags.append(("_depends_refs", tuple(sorted(d.expandWithRefs(str(raw), None).refs))))
             tasks.append(TaskInfo(task, tuple(flags)))
     locations = []
-    for var in ("DEPENDS", "RDEPENDS", "PROVIDES"):
+    refs = {ref for task in tasks for ref in task.flag("_depends_refs", ()) or ()}
+    for var in ("DEPENDS", "RDEPENDS", "PROVIDES", *sorted(refs)):
         loc = d.location(var)
         if loc is not None:
             locations.append((var, loc.path, loc.line))

@@ -157,11 +157,15 @@ class _Builder:
                     raise TargetError(f"{info.pn}: {tid.task}[depends] entry '{entry}' is not of the form "
                                       "recipe:task", Location(info.fn))
                 name, task = entry.split(":", 1)
-                fn = self.resolve_build(name, Location(info.fn))
+                where = self._depends_origin(info, ti)
+                fn = self.resolve_build(name, where)
                 other = TaskId(fn, task_name(task))
                 if other.task not in _tasks(self.recipes.infos[fn]):
-                    raise TargetError(f"{info.pn}: {tid.task}[depends] names {entry}, but "
-                                      f"{self.recipes.infos[fn].pn} has no task {other.task}", Location(info.fn))
+                    there = self.recipes.infos[fn]
+                    raise TargetError(f"{info.pn}: {tid.task}[depends] names {entry}, but {there.pn} has no task "
+                                      f"{other.task}", where,
+                                      hint=ti.flag("depends-hint") or f"the tasks of {there.pn} are: "
+                                           f"{', '.join(sorted(t.name for t in there.tasks))}")
                 self.edge(other, tid, f"{tid.task}[depends] = {entry}", Location(info.fn))
                 todo.append(other)
             for task in map(task_name, str(ti.flag("deptask", "") or "").split()):
@@ -187,6 +191,16 @@ class _Builder:
                                 continue
                             self.edge(other, tid, f"{tid.task}[recrdeptask] = {task}", Location(info.fn))
                             todo.append(other)
+
+    @staticmethod
+    def _depends_origin(info: RecipeInfo, ti: TaskInfo) -> Location:
+        """Where a ``[depends]`` entry was set: the variable the flag took it from when there is one
+        (``${IMAGE_BASE_PKGDB}:do_pkgdbfs``), else the recipe."""
+        for var in ti.flag("_depends_refs", ()) or ():
+            found = info.location(var)
+            if found:
+                return Location(found[0], found[1])
+        return Location(info.fn)
 
     def _reaches(self, start: TaskId, goal: TaskId) -> bool:
         """Whether ``goal`` already depends on ``start`` within the recipe (a recrdeptask on a later task)."""

@@ -84,8 +84,10 @@ def extension_rootfs(ctx: TaskContext) -> None:
 def _config(ctx: TaskContext, has_base: bool) -> ExtensionConfig:
     v, prefix = ctx.vars, _prefix(ctx)
     ident = v.get(f"{prefix}_ID") or (None if has_base else v.get("DISTRO_ID") or None)
-    version_id = v.get(f"{prefix}_VERSION_ID") or (None if has_base else v.get("DISTRO_VERSION") or None)
-    level = v.get(f"{prefix}_LEVEL") or (None if has_base else v.get(f"DISTRO_{prefix}_LEVEL") or None)
+    # a standalone extension for one OS matches its version; one for every OS (ID=_any) none
+    own = not has_base and ident != "_any"
+    version_id = v.get(f"{prefix}_VERSION_ID") or (v.get("DISTRO_VERSION") or None if own else None)
+    level = v.get(f"{prefix}_LEVEL") or (v.get(f"DISTRO_{prefix}_LEVEL") or None if own else None)
     shadow = v.get(f"{prefix}_SHADOW", "warn")
     if shadow not in ("warn", "error"):
         raise ctx.fatal(f"{prefix}_SHADOW = \"{shadow}\": choose warn or error", var=f"{prefix}_SHADOW")
