@@ -20,10 +20,9 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from conftest import LAYER_CONF, make_build
 
 from layerbuild.osrelease import parse as parse_os_release
-
-from conftest import LAYER_CONF, make_build
 
 MACHINE = "genericx86-64"
 ROOT = os.geteuid() == 0
