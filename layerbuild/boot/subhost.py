@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from types import TracebackType
 
 from layerbuild import proc
@@ -61,11 +62,22 @@ class Subhost:
         return self
 
     def run(self, cmd: str) -> tuple[int, str]:
-        """Run the shell command ``cmd`` (``/bin/sh -c``) in the subhost: ``(exit status, stdout+stderr)``."""
-        result = proc.run(exec_argv(self.state, ["/bin/sh", "-c", cmd]), env=exec_env(), input=b"", merged=True,
-                          check=False)
+        """Run the shell command ``cmd`` (``/bin/sh -c``) in the subhost: ``(exit status, stdout+stderr)``.
+
+        In a tree without ``/bin/sh``, ``cmd`` is split into words and run directly (no shell syntax).
+        """
+        state = self.state
+        argv = ["/bin/sh", "-c", cmd] if self._has_shell(state) else shlex.split(cmd)
+        if not argv:
+            raise LayerbuildError("an empty command")
+        result = proc.run(exec_argv(state, argv), env=exec_env(), input=b"", merged=True, check=False)
         status = result.returncode if result.returncode >= 0 else 128 - result.returncode
         return status, (result.stdout or b"").decode("utf-8", "replace")
+
+    @staticmethod
+    def _has_shell(state: State) -> bool:
+        # through the init's root; lexists, because an absolute symlink would resolve on the host
+        return state.init is not None and os.path.lexists(f"/proc/{state.init.pid}/root/bin/sh")
 
     def stop(self) -> None:
         if self._state is not None:
