@@ -11,16 +11,18 @@ A restore verifies the checksum first: a corrupt or truncated object is reported
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 
 from .errors import LayerbuildError
-from .fsutil import atomic_output, atomic_write, sha256_file
+from .fsutil import atomic_output, atomic_symlink, atomic_write, relative_paths, sha256_file
 from .tarzst import extract_tar_zst, write_tar_zst
 
 logger = logging.getLogger("layerbuild.sstate")
@@ -101,53 +103,89 @@ def _dir_index(name: str) -> int:
     return int(m.group(1)) if m else 1 << 30
 
 
-def install_tree(source: str, dest: str, manifest: str) -> None:
-    """Copy ``source`` into ``dest``, first removing what this task installed there last time.
+def _read_manifest(path: str) -> list[str] | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return [line.rstrip("\n") for line in fh if line.strip()]
+    except FileNotFoundError:
+        return None
 
-    The manifest lists the files installed, so output directories shared by several recipes (such
-    as the deploy directory) are updated without touching other recipes' files.
+
+def _write_manifest(path: str, paths: list[str]) -> None:
+    atomic_write(path, "".join(f"{p}\n" for p in paths))
+
+
+def _publish_file(src: str, target: str, st: os.stat_result) -> None:
+    """Copy ``src`` to ``target`` through a temporary name beside it: ``target`` is the old file or the
+    whole new one, never part of it. A temporary name a killed install left is reused next time."""
+    directory, name = os.path.split(target)
+    tmp = os.path.join(directory, f".{name}.install.tmp")
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        shutil.copyfile(src, tmp, follow_symlinks=False)
+        shutil.copystat(src, tmp, follow_symlinks=False)
+        if os.geteuid() == 0 and (st.st_uid or st.st_gid):
+            os.chown(tmp, st.st_uid, st.st_gid)
+            os.chmod(tmp, stat.S_IMODE(st.st_mode))  # chown cleared the set-id bits
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _make_room(dest: str, rel: str, old: list[str]) -> None:
+    """``rel`` was a directory and is no longer one: remove what this task installed below it, then it."""
+    target = os.path.join(dest, rel)
+    if os.path.isdir(target) and not os.path.islink(target):
+        for path in sorted((p for p in old if p.startswith(rel + "/")), reverse=True):
+            _remove(os.path.join(dest, path))
+        os.rmdir(target)
+
+
+def _remove(full: str) -> None:
+    if os.path.islink(full) or os.path.isfile(full):
+        os.unlink(full)
+    elif os.path.isdir(full):
+        with contextlib.suppress(OSError):
+            os.rmdir(full)  # only when nothing else is left in it
+
+
+def install_tree(source: str, dest: str, manifest: str) -> None:
+    """Install ``source`` into ``dest``, replacing what this task installed there last time.
+
+    The manifest lists the paths installed, so output directories shared by several recipes (such
+    as the deploy directory) are updated without touching other recipes' files. Every file and link
+    is published under its final name in one rename, so a reader of ``dest`` (or a killed build)
+    never sees a half-copied file; the manifest covers every path this task may have left there.
     """
     if os.path.isdir(source) and os.path.isdir(dest) and os.path.samefile(source, dest):
         return  # the task wrote its output in place; nothing to install
-    if os.path.exists(manifest):
-        with open(manifest, encoding="utf-8") as fh:
-            old = [line.rstrip("\n") for line in fh if line.strip()]
-        for path in sorted(old, reverse=True):
-            full = os.path.join(dest, path)
-            if os.path.islink(full) or os.path.isfile(full):
-                os.unlink(full)
-            elif os.path.isdir(full):
-                try:
-                    os.rmdir(full)
-                except OSError:
-                    pass
-    installed = []
+    recorded = _read_manifest(manifest)
+    old = recorded or []
+    entries = list(relative_paths(source)) if os.path.isdir(source) else []
+    new = sorted(entries)
+    if set(new) - set(old):
+        # first record everything that may be present if this is interrupted
+        recorded = sorted(set(old) | set(new))
+        _write_manifest(manifest, recorded)
     os.makedirs(dest, exist_ok=True)
-    if os.path.isdir(source):
-        for root, dirs, files in os.walk(source):
-            dirs.sort()
-            rel = os.path.relpath(root, source)
-            for name in sorted(dirs):
-                target = os.path.join(dest, rel, name)
-                src = os.path.join(root, name)
-                if os.path.islink(src):
-                    if os.path.lexists(target):
-                        os.unlink(target)
-                    os.symlink(os.readlink(src), target)
-                else:
-                    os.makedirs(target, exist_ok=True)
-                installed.append(os.path.normpath(os.path.join(rel, name)))
-            for name in sorted(files):
-                src = os.path.join(root, name)
-                target = os.path.join(dest, rel, name)
-                if os.path.lexists(target):
-                    os.unlink(target)
-                if os.path.islink(src):
-                    os.symlink(os.readlink(src), target)
-                else:
-                    shutil.copy2(src, target)
-                    if os.geteuid() == 0:
-                        st = os.lstat(src)
-                        os.chown(target, st.st_uid, st.st_gid)
-                installed.append(os.path.normpath(os.path.join(rel, name)))
-    atomic_write(manifest, "".join(f"{p}\n" for p in installed))
+    for rel in entries:
+        src = os.path.join(source, rel)
+        target = os.path.join(dest, rel)
+        st = os.lstat(src)
+        if stat.S_ISLNK(st.st_mode):
+            _make_room(dest, rel, old)
+            atomic_symlink(os.readlink(src), target)
+        elif stat.S_ISDIR(st.st_mode):
+            if os.path.lexists(target) and not os.path.isdir(target):
+                os.unlink(target)  # a file or a link last time, a directory now
+            os.makedirs(target, exist_ok=True)
+        else:
+            _make_room(dest, rel, old)
+            _publish_file(src, target, st)
+    for path in sorted(set(old) - set(new), reverse=True):
+        _remove(os.path.join(dest, path))
+    if recorded != new:
+        _write_manifest(manifest, new)

@@ -111,3 +111,49 @@ def test_install_tree_in_place_is_a_no_op(tmp_path: Path) -> None:
     (out / "f").write_text("x")
     install_tree(str(out), str(out), str(tmp_path / "manifest"))
     assert (out / "f").read_text() == "x" and not (tmp_path / "manifest").exists()
+
+
+def test_install_tree_publishes_each_file_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import layerbuild.sstate as sstate_mod
+    dest, manifest = tmp_path / "deploy", tmp_path / "manifests" / "a.deploy"
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / "a.deb").write_text("old")
+    install_tree(str(first), str(dest), str(manifest))
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / "a.deb").write_text("new " * 1000)
+    (second / "b.deb").write_text("b")
+
+    def half_copy(src: str, dst: str, **kw: object) -> None:
+        with open(dst, "w") as fh:
+            fh.write("new")  # part of the file, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sstate_mod.shutil, "copyfile", half_copy)
+    with pytest.raises(OSError, match="No space"):
+        install_tree(str(second), str(dest), str(manifest))
+    # the final name still holds the whole old file; nothing half-written is left; the manifest already
+    # covers what the new install may leave behind
+    assert (dest / "a.deb").read_text() == "old" and sorted(os.listdir(dest)) == ["a.deb"]
+    assert manifest.read_text().splitlines() == ["a.deb", "b.deb"]
+    monkeypatch.undo()
+    install_tree(str(second), str(dest), str(manifest))
+    assert (dest / "a.deb").read_text() == "new " * 1000 and (dest / "b.deb").read_text() == "b"
+    assert manifest.read_text().splitlines() == ["a.deb", "b.deb"]
+
+
+def test_install_tree_follows_a_path_changing_its_type(tmp_path: Path) -> None:
+    dest, manifest = tmp_path / "out", tmp_path / "manifest"
+    first = tmp_path / "first"
+    (first / "x").mkdir(parents=True)
+    (first / "x" / "inner").write_text("1")
+    (first / "y").write_text("file")
+    install_tree(str(first), str(dest), str(manifest))
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / "x").symlink_to("y")  # a directory last time, a link now
+    (second / "y").mkdir()  # a file last time, a directory now
+    install_tree(str(second), str(dest), str(manifest))
+    assert os.readlink(dest / "x") == "y" and (dest / "y").is_dir()
+    assert manifest.read_text().splitlines() == ["x", "y"]
