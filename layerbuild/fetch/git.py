@@ -10,24 +10,38 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 
+from ..proc import CommandError, run
 from .errors import FetchError, ParameterError, UnpackError
 from .mirrors import TransferFailed, try_sources
 from .url import decodeurl
-from .urldata import CommandFailed, FetchContext, FetchData, locked, run_captured, to_bool
+from .urldata import FetchContext, FetchData, locked, to_bool
 
 _COMMIT = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 
 
+class GitFailed(Exception):
+    """A git command failed; ``output`` holds what it printed (stdout and stderr, in order)."""
+
+    def __init__(self, command: str, output: str) -> None:
+        super().__init__(command)
+        self.command = command
+        self.output = output
+
+
 def _git(args: list[str], cwd: str | None = None, check: bool = True) -> tuple[int, str]:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    argv = ["git", *args]
     try:
-        return run_captured(["git", *args], cwd=cwd, env=env, check=check)
-    except CommandFailed as exc:
-        if exc.missing:
-            raise FetchError(exc.command, hint="install git (apt-get install git)") from None
-        raise
+        result = run(argv, cwd=cwd, env=env, merged=True, check=False)
+    except CommandError as exc:  # git could not start
+        raise FetchError(exc.message, hint="install git (apt-get install git)") from None
+    output = "\n".join(result.stdout.decode("utf-8", "replace").splitlines())
+    if check and result.returncode != 0:
+        raise GitFailed(f"command failed with exit status {result.returncode}: {shlex.join(argv)}", output)
+    return result.returncode, output
 
 
 def mangled_name(host: str, path: str) -> str:
@@ -112,7 +126,7 @@ class GitMethod:
                     os.rename(tmp, ud.localpath)
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
-        except CommandFailed as exc:
+        except GitFailed as exc:
             lines = [line for line in exc.output.splitlines() if line.strip()]
             raise TransferFailed(lines[-1] if lines else exc.command) from None
         if not self._has_revision(ud):
@@ -131,7 +145,7 @@ class GitMethod:
                 _git(["-c", "advice.detachedHead=false", "checkout", "--quiet", ud.revision], cwd=dest)
             else:
                 _git(["checkout", "--quiet", "-B", ud.branch, ud.revision], cwd=dest)
-        except CommandFailed as exc:
+        except GitFailed as exc:
             raise ctx.fail(UnpackError, f"cannot check out {ud.url} at {ud.revision}: {exc.command}",
                            exc.output.splitlines()[-5:]) from None
 

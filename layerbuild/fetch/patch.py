@@ -13,10 +13,11 @@ import os
 import re
 from dataclasses import dataclass
 
+from ..proc import CommandError, run
 from .errors import PatchError
 from .fetcher import Fetch
 from .unpack import SINGLE_SUFFIXES
-from .urldata import CommandFailed, FetchContext, run_captured, to_bool
+from .urldata import FetchContext, to_bool
 
 logger = logging.getLogger("layerbuild.fetch")
 
@@ -76,10 +77,10 @@ def apply_patch(patch: Patch, ctx: FetchContext) -> None:
             "-d", patch.patchdir]
     logger.info("Applying patch %s (-p%d) in %s", name, patch.striplevel, patch.patchdir)
     try:
-        status, output = run_captured([*argv, "--dry-run"], check=False)
+        status, output = _patch([*argv, "--dry-run"])
         if status == 0:
-            status, output = run_captured(argv, check=False)
-    except CommandFailed:
+            status, output = _patch(argv)
+    except CommandError:
         raise ctx.fail(PatchError, f"cannot apply {name}: the patch command is not installed",
                        hint="install patch (apt-get install patch)") from None
     if output:
@@ -91,6 +92,12 @@ def apply_patch(patch: Patch, ctx: FetchContext) -> None:
                    + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""),
                    [f"patch: {patch.path}", f"from: {patch.url}", f"in: {patch.patchdir}",
                     *(f"| {line}" for line in output.splitlines()[-15:])], hint=hint)
+
+
+def _patch(argv: list[str]) -> tuple[int, str]:
+    """Run patch; its status and what it printed (stdout and stderr, in order)."""
+    result = run(argv, merged=True, check=False)
+    return result.returncode, "\n".join(result.stdout.decode("utf-8", "replace").splitlines())
 
 
 def _problems(output: str, striplevel: int) -> tuple[list[str], str | None]:

@@ -8,14 +8,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import Location
-from ..proc import CommandError, run
 from .errors import FetchError, MalformedUrl, ParameterError
 from .mirrors import mirror_pairs
 from .url import decodeurl
@@ -132,29 +129,3 @@ def locked(path: str) -> Iterator[None]:
     with open(path, "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         yield
-
-
-class CommandFailed(Exception):
-    """An external command of a fetcher failed; ``output`` holds what it printed."""
-
-    def __init__(self, command: str, output: str, missing: bool = False) -> None:
-        super().__init__(command)
-        self.command = command
-        self.output = output
-        self.missing = missing
-
-
-def run_captured(argv: list[str], cwd: str | None = None, env: Mapping[str, str] | None = None,
-                 check: bool = True) -> tuple[int, str]:
-    """Run ``argv`` with stdout and stderr captured together, in order; returns (status, output)."""
-    with tempfile.TemporaryDirectory(prefix="layerbuild-fetch-") as tmp:
-        log = Path(tmp) / "output.log"
-        try:
-            result = run(argv, cwd=cwd, env=env, log=log, check=False)
-        except CommandError as exc:  # the program could not start
-            raise CommandFailed(exc.message, "", missing=True) from exc
-        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-        output = "\n".join(lines[1:])  # the first line is the command itself
-    if check and result.returncode != 0:
-        raise CommandFailed(f"command failed with exit status {result.returncode}: {lines[0][2:]}", output)
-    return result.returncode, output
