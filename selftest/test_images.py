@@ -368,7 +368,9 @@ def _unpack_base(demo: Build, root: Path) -> None:
 def _merged(root: Path, command: str) -> subprocess.CompletedProcess[str]:
     """Merge ROOT/var/lib/extensions with the real systemd-sysext in a private mount namespace, then run
     ``command``; systemd 252 exits 0 even when a merge fails, so callers check what is mounted."""
-    script = (f"mount -t tmpfs tmpfs /run && systemd-sysext --root={root} merge; "
+    # private first, so nothing mounted here can reach the host's mounts, then shared as systemd-sysext wants
+    script = (f"mount --make-rprivate / && mount --make-rshared / && mount -t tmpfs tmpfs /run && "
+              f"systemd-sysext --root={root} merge; "
               f"echo MOUNTS; grep ' {root}/usr ' /proc/self/mountinfo; echo END; {command}")
     return subprocess.run(["unshare", "-m", "--propagation", "shared", "sh", "-c", script], capture_output=True,
                           text=True, timeout=60)
