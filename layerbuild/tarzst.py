@@ -6,15 +6,20 @@ clamped (SOURCE_DATE_EPOCH) and owners become root, so the same tree gives the s
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import tarfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import zstandard
 
 from .errors import LayerbuildError
 from .fstree import EntryType, Manifest
+from .fsutil import relative_paths
+
+#: A member to write: its header and, for a regular file, the path to read or the content itself.
+Member = tuple[tarfile.TarInfo, "str | bytes | None"]
 
 _TAR_TYPES = {
     EntryType.DIR: tarfile.DIRTYPE, EntryType.SYMLINK: tarfile.SYMTYPE, EntryType.CHARDEV: tarfile.CHRTYPE,
@@ -25,11 +30,69 @@ _TAR_TYPES = {
 
 def _entries(root: str) -> Iterable[str]:
     yield ""
-    for dirpath, dirs, files in os.walk(root):
-        dirs.sort()
-        rel = os.path.relpath(dirpath, root)
-        for name in sorted(dirs + files):
-            yield name if rel == "." else os.path.join(rel, name)
+    yield from relative_paths(root)
+
+
+def tree_members(source: str, prefix: str = "", *, clamp: int | None = None, paths: Iterable[str] | None = None,
+                 hardlinks: dict[tuple[int, int], str] | None = None) -> Iterator[tuple[tarfile.TarInfo, str | None]]:
+    """The members of a tree archive: ``source`` itself (named ``prefix``, or ``.``), then ``paths``
+    below it (default: all, in :func:`~layerbuild.fsutil.relative_paths` order) named ``prefix/path``.
+
+    Owners are numeric with no user or group names; mtimes later than ``clamp`` become ``clamp``; a
+    regular file seen before under another name (``hardlinks``, shared between trees when given)
+    becomes a link to that name. Sockets cannot be stored and are left out. The second item is the
+    file to read for a regular file, else None.
+    """
+    links = {} if hardlinks is None else hardlinks
+    for rel in ("", *(relative_paths(source) if paths is None else paths)):
+        full = os.path.join(source, rel) if rel else source
+        st = os.lstat(full)
+        mode = st.st_mode
+        info = tarfile.TarInfo(os.path.join(prefix, rel) if rel else (prefix or "."))
+        info.mode = stat.S_IMODE(mode)
+        info.uid, info.gid = st.st_uid, st.st_gid
+        info.mtime = clamp if clamp is not None and st.st_mtime > clamp else st.st_mtime
+        data = None
+        if stat.S_ISREG(mode):
+            key = (st.st_dev, st.st_ino)
+            if st.st_nlink > 1 and key in links:
+                info.type, info.linkname = tarfile.LNKTYPE, links[key]
+            else:
+                if st.st_nlink > 1:
+                    links[key] = info.name
+                info.size, data = st.st_size, full
+        elif stat.S_ISDIR(mode):
+            info.type = tarfile.DIRTYPE
+        elif stat.S_ISLNK(mode):
+            info.type, info.linkname = tarfile.SYMTYPE, os.readlink(full)
+        elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            info.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
+            info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+        elif stat.S_ISFIFO(mode):
+            info.type = tarfile.FIFOTYPE
+        else:
+            continue
+        yield info, data
+
+
+def add_members(tar: tarfile.TarFile, members: Iterable[Member]) -> None:
+    """Write ``members`` to ``tar``, reading each regular file's content from its path or bytes."""
+    for info, data in members:
+        if isinstance(data, bytes):
+            tar.addfile(info, io.BytesIO(data))
+        elif data is not None:
+            with open(data, "rb") as fh:
+                tar.addfile(info, fh)
+        else:
+            tar.addfile(info)
+
+
+def tar_bytes(members: Iterable[Member], *, format: int = tarfile.GNU_FORMAT) -> bytes:
+    """An uncompressed tar archive of ``members``, in memory (the members of a .deb)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=format) as tar:
+        add_members(tar, members)
+    return buf.getvalue()
 
 
 def write_tar_zst(output: str, trees: list[tuple[str, str]], *, clamp: int | None = None, level: int = 3,
@@ -45,30 +108,16 @@ def write_tar_zst(output: str, trees: list[tuple[str, str]], *, clamp: int | Non
         for source, prefix in trees:
             if not os.path.isdir(source):
                 continue
-            for rel in _entries(source):
-                full = os.path.join(source, rel) if rel else source
-                arcname = os.path.join(prefix, rel) if rel else (prefix or ".")
-                info = tar.gettarinfo(full, arcname)
-                st = os.lstat(full)
-                if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
-                    key = (st.st_dev, st.st_ino)
-                    if key in hardlinks:
-                        info.type = tarfile.LNKTYPE
-                        info.linkname = hardlinks[key]
-                        info.size = 0
-                    else:
-                        hardlinks[key] = arcname
-                if clamp is not None and info.mtime > clamp:
-                    info.mtime = clamp
-                info.uname = info.gname = ""
-                if root_owner:
-                    info.uid = info.gid = 0
-                info.pax_headers = {}
-                if info.isreg():
-                    with open(full, "rb") as fh:
-                        tar.addfile(info, fh)
-                else:
-                    tar.addfile(info)
+            members = tree_members(source, prefix, clamp=clamp, hardlinks=hardlinks)
+            if root_owner:
+                members = _root_owned(members)
+            add_members(tar, members)
+
+
+def _root_owned(members: Iterable[tuple[tarfile.TarInfo, str | None]]) -> Iterator[tuple[tarfile.TarInfo, str | None]]:
+    for info, data in members:
+        info.uid = info.gid = 0
+        yield info, data
 
 
 def write_manifest_tar_zst(manifest: Manifest, output: str | os.PathLike[str], *, level: int = 3) -> None:

@@ -153,3 +153,18 @@ def test_check_sees_every_member_and_may_refuse(tmp_path: Path) -> None:
     with pytest.raises(LayerbuildError, match="bad member"):
         extract_tar_zst(str(archive), str(tmp_path / "dest"), check=check)
     assert seen == ["ok", "bad"] and (tmp_path / "dest" / "ok").exists() and not (tmp_path / "dest" / "bad").exists()
+
+
+def test_a_socket_in_a_tree_is_left_out(tmp_path: Path) -> None:
+    import socket
+    tree = tmp_path / "t"
+    tree.mkdir()
+    (tree / "f").write_text("1")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tree / "sock"))
+    try:
+        out = tmp_path / "t.tar.zst"
+        write_tar_zst(str(out), [(str(tree), "dir0")])
+    finally:
+        sock.close()
+    assert [_name(line) for line in _listing(out)] == ["dir0", "dir0/f"]

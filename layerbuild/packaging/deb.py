@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import stat
 import tarfile
 import textwrap
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import zstandard
+
+from ..fsutil import atomic_write, relative_paths
+from ..tarzst import Member, tar_bytes, tree_members
 
 ZSTD_LEVEL = 19
 FIELD_ORDER = ("Package", "Source", "Version", "Architecture", "Maintainer", "Installed-Size", "Depends",
@@ -34,79 +35,43 @@ class DebInfo:
     control: str
 
 
-def _tarinfo(name: str, st: os.stat_result, clamp: int, owner_map: bool) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.mode = stat.S_IMODE(st.st_mode)
-    info.mtime = min(int(st.st_mtime), clamp)
-    uid, gid = st.st_uid, st.st_gid
-    if owner_map:
-        uid = 0 if uid == os.geteuid() else uid
-        gid = 0 if gid == os.getegid() else gid
-    info.uid, info.gid = uid, gid
-    info.uname = "root" if uid == 0 else ""
-    info.gname = "root" if gid == 0 else ""
-    return info
-
-
-def _tar(entries: Iterable[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for info, data in entries:
-            tar.addfile(info, io.BytesIO(data) if data is not None else None)
-    return buf.getvalue()
-
-
 def _zst(data: bytes) -> bytes:
     return zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=0, write_checksum=True,
                                     write_content_size=True).compress(data)
 
 
 def data_tar(root: str, clamp: int) -> tuple[bytes, dict[str, str], int]:
-    """The data archive of ``root``; returns it, md5sums of regular files and the installed size (KiB)."""
-    owner_map = os.geteuid() != 0
-    entries: list[tuple[tarfile.TarInfo, bytes | None]] = []
+    """The data archive of ``root``; returns it, md5sums of regular files and the installed size (KiB).
+
+    Members are in sorted order of their paths, named ``./path``. Built as root, owners are the installed
+    files' own; otherwise the builder's uid and gid become root's.
+    """
+    builder = (os.geteuid(), os.getegid()) if os.geteuid() != 0 else None
+    entries: list[Member] = []
     md5sums: dict[str, str] = {}
     size_kib = 0
-    st = os.lstat(root)
-    top = _tarinfo("./", st, clamp, owner_map)
-    top.type = tarfile.DIRTYPE
-    top.uid = top.gid = 0
-    top.uname = top.gname = "root"
-    entries.append((top, None))
-    links: dict[tuple[int, int], str] = {}
-    paths = []
-    for dirpath, dirs, files in os.walk(root):
-        dirs.sort()
-        for name in sorted(dirs + files):
-            paths.append(os.path.relpath(os.path.join(dirpath, name), root))
-    for rel in sorted(paths):
-        full = os.path.join(root, rel)
-        st = os.lstat(full)
-        name = "./" + rel + ("/" if stat.S_ISDIR(st.st_mode) else "")
-        info = _tarinfo(name, st, clamp, owner_map)
+    for info, path in tree_members(root, ".", clamp=clamp, paths=sorted(relative_paths(root))):
+        if info.name == ".":
+            info.uid = info.gid = 0
+        elif builder is not None:
+            info.uid = 0 if info.uid == builder[0] else info.uid
+            info.gid = 0 if info.gid == builder[1] else info.gid
+        info.uname = "root" if info.uid == 0 else ""
+        info.gname = "root" if info.gid == 0 else ""
         data = None
-        if stat.S_ISDIR(st.st_mode):
-            info.type = tarfile.DIRTYPE
-            size_kib += 1
-        elif stat.S_ISLNK(st.st_mode):
-            info.type = tarfile.SYMTYPE
-            info.linkname = os.readlink(full)
-        elif stat.S_ISREG(st.st_mode):
-            key = (st.st_dev, st.st_ino)
-            if st.st_nlink > 1 and key in links:
-                info.type = tarfile.LNKTYPE
-                info.linkname = links[key]
-            else:
-                links[key] = "./" + rel
-                with open(full, "rb") as fh:
-                    data = fh.read()
-                info.size = len(data)
-                md5sums[rel] = hashlib.md5(data).hexdigest()  # noqa: S324 - dpkg's md5sums format
-                size_kib += (len(data) + 1023) // 1024
-        else:
-            continue
+        if info.isdir():
+            if info.name != ".":
+                size_kib += 1
+        elif path is not None:
+            with open(path, "rb") as fh:
+                data = fh.read()
+            info.size = len(data)
+            md5sums[info.name[2:]] = hashlib.md5(data).hexdigest()  # noqa: S324 - dpkg's md5sums format
+            size_kib += (len(data) + 1023) // 1024
+        elif not (info.issym() or info.islnk()):
+            continue  # device nodes and fifos are not packaged
         entries.append((info, data))
-    return _tar(entries), md5sums, size_kib
+    return tar_bytes(entries), md5sums, size_kib
 
 
 def control_text(fields: dict[str, str], summary: str, description: str) -> str:
@@ -141,7 +106,7 @@ def write_deb(root: str, output_dir: str, fields: dict[str, str], summary: str, 
     fields = dict(fields)
     fields["Installed-Size"] = str(size_kib)
     control = control_text(fields, summary, description)
-    members: list[tuple[tarfile.TarInfo, bytes | None]] = []
+    members: list[Member] = []
 
     def member(name: str, content: bytes | None, mode: int) -> None:
         info = tarfile.TarInfo(name)
@@ -165,18 +130,14 @@ def write_deb(root: str, output_dir: str, fields: dict[str, str], summary: str, 
             files[script] = scripts[script].encode()
     for name in sorted(files):
         member(f"./{name}", files[name], 0o755 if name in SCRIPTS else 0o644)
-    control_tar = _tar(members)
+    control_tar = tar_bytes(members)
     version = fields["Version"]
     arch = fields["Architecture"]
     filename = f"{fields['Package']}_{version.split(':', 1)[-1]}_{arch}.deb"
     path = os.path.join(output_dir, filename)
-    os.makedirs(output_dir, exist_ok=True)
     blob = b"!<arch>\n" + _ar_member("debian-binary", b"2.0\n", clamp) + \
         _ar_member("control.tar.zst", _zst(control_tar), clamp) + _ar_member("data.tar.zst", _zst(data), clamp)
-    tmp = path + f".{os.getpid()}.tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(blob)
-    os.replace(tmp, path)
+    atomic_write(path, blob)
     return DebInfo(path, fields["Package"], version, arch, control)
 
 

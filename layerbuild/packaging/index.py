@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from ..fsutil import atomic_write
+from ..fsutil import atomic_write, sorted_walk
 from ..taskapi import TaskContext
 from .deb import read_control
 
@@ -14,9 +14,8 @@ def write_index(directory: str, relative_to: str | None = None) -> str:
     """Write ``directory/Packages`` for every .deb below it; ``Filename`` is relative to ``relative_to``."""
     base = relative_to or directory
     stanzas = []
-    for root, dirs, files in os.walk(directory):
-        dirs.sort()
-        for name in sorted(files):
+    for root, _dirs, files in sorted_walk(directory):
+        for name in files:
             if not name.endswith(".deb"):
                 continue
             path = os.path.join(root, name)

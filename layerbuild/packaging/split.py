@@ -17,7 +17,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..fsutil import copy_tree
+from ..fsutil import copy_tree, relative_paths
 from ..taskapi import TaskContext, VarView
 from .deps import format_depends, parse_depends
 from .elf import inspect
@@ -35,14 +35,7 @@ class Package:
 
 def _walk(root: str) -> list[str]:
     """Every path below ``root`` as ``/rel/path``, directories before their contents, sorted."""
-    out = []
-    for dirpath, dirs, files in os.walk(root):
-        dirs.sort()
-        rel = os.path.relpath(dirpath, root)
-        base = "" if rel == "." else "/" + rel
-        for name in sorted(dirs + files):
-            out.append(f"{base}/{name}")
-    return sorted(out)
+    return sorted("/" + rel for rel in relative_paths(root))
 
 
 def _copy_tree(src: str, dst: str) -> None:
