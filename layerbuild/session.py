@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import shutil
 import sys
 import time
 import uuid
@@ -66,10 +65,7 @@ def prepare_build_dir(topdir: str, templates: str | None = None) -> bool:
             continue
         with open(os.path.join(templates, name), encoding="utf-8") as fh:
             text = fh.read().replace(TEMPLATE_MARK, DEFAULT_LAYER)
-        tmp = target + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        shutil.move(tmp, target)
+        atomic_write(target, text)
     return True
 
 
