@@ -118,7 +118,7 @@ class _Init:
         self.mount("-t", "proc", "-o", "nosuid,nodev,noexec", "proc", self.mountpoint("proc"))
         self.mount("-t", "sysfs", "-o", "nosuid,nodev,noexec", "sysfs", self.mountpoint("sys"))
         dev = self.mountpoint("dev")
-        self.mount("-t", "tmpfs", "-o", "nosuid,mode=755,size=4m", "devtmpfs", dev)
+        self.mount("-t", "tmpfs", "-o", "nosuid,mode=755,size=4m", "tmpfs", dev)
         for name, (major, minor) in _DEVICES.items():
             os.mknod(os.path.join(dev, name), 0o666 | stat.S_IFCHR, os.makedev(major, minor))
             os.chmod(os.path.join(dev, name), 0o666)
@@ -261,6 +261,11 @@ def _dummy_service(log_fd: int) -> int:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(sig, signal.SIG_DFL)
             _set_name(b"dummy_service")
+            devnull = os.open("/dev/null", os.O_RDWR)
+            os.dup2(devnull, 0)
+            os.dup2(log_fd, 1)
+            os.dup2(log_fd, 2)
+            os.closerange(3, 65536)
             fd = os.open(DUMMY_FIFO, os.O_RDONLY)
             os.read(fd, 1)
         finally:
@@ -309,6 +314,9 @@ def _signal_all(sig: int) -> None:
 
 def main(argv: list[str]) -> int:
     report_fd = os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)  # the subhost reads nothing from the terminal of whoever booted it
+    os.close(devnull)
 
     def report(message: bytes) -> None:
         os.write(report_fd, message)
