@@ -87,7 +87,8 @@ def _config(ctx: TaskContext, has_base: bool) -> ExtensionConfig:
     # a standalone extension for one OS matches its version; one for every OS (ID=_any) none
     own = not has_base and ident != "_any"
     version_id = v.get(f"{prefix}_VERSION_ID") or (v.get("DISTRO_VERSION") or None if own else None)
-    level = v.get(f"{prefix}_LEVEL") or (v.get(f"DISTRO_{prefix}_LEVEL") or None if own else None)
+    distro_level = "DISTRO_SYSEXT_LEVEL" if prefix == "SYSEXT" else "DISTRO_CONFEXT_LEVEL"
+    level = v.get(f"{prefix}_LEVEL") or (v.get(distro_level) or None if own else None)
     shadow = v.get(f"{prefix}_SHADOW", "warn")
     if shadow not in ("warn", "error"):
         raise ctx.fatal(f"{prefix}_SHADOW = \"{shadow}\": choose warn or error", var=f"{prefix}_SHADOW")
