@@ -16,9 +16,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from layerbuild.errors import BuildError, Location
-from layerbuild.packaging.deb import _ar_member, _tar, _zst, write_deb
+from layerbuild.packaging.deb import write_deb
 from layerbuild.rootfs.assemble import build_rootfs
 from layerbuild.rootfs.dpkgdb import Database
 from layerbuild.rootfs.feed import Feed
@@ -574,6 +575,23 @@ def _raw_deb(feed: Path, name: str, entries: list[tarfile.TarInfo], control_text
     out = feed / f"{name}_1.0_amd64.deb"
     out.write_bytes(blob)
     return out
+
+
+def _ar_member(name: str, data: bytes, mtime: int) -> bytes:
+    header = f"{name:<16}{mtime:<12}{0:<6}{0:<6}{'100644':<8}{len(data):<10}`\n".encode()
+    return header + data + (b"\n" if len(data) % 2 else b"")
+
+
+def _tar(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buf.getvalue()
+
+
+def _zst(data: bytes) -> bytes:
+    return zstandard.ZstdCompressor(level=3).compress(data)
 
 
 def _gz(data: bytes) -> bytes:

@@ -171,7 +171,7 @@ def install(root: str, db: Database, resolution: Resolution, *, native_arch: str
     unpacked: list[tuple[Step, DebArchive, Unpacked]] = []
     for step in resolution.steps:
         info = step.package.info
-        deb = open_deb(step.package.path)
+        deb = step.package.archive or open_deb(step.package.path)
         old = step.replaces_installed
         old_info = os.path.join(admindir, "info", f"{info.name}")
         if old is not None and os.path.exists(old_info + ".prerm"):
@@ -199,7 +199,8 @@ def install(root: str, db: Database, resolution: Resolution, *, native_arch: str
             old_paths = db.files(old.name)
             owners.drop(old.name, [p for p in old_paths if p not in set(result.listed)])
             _remove_obsolete(target, old_paths, set(result.listed), owners, old_conffiles)
-        _write_info(admindir, deb, info.name, _info_members(admindir, info.name), clamp)
+        _write_info(admindir, deb, info.name, _info_members(admindir, info.name) if old is not None else set(),
+                    clamp)
         if "md5sums" not in deb.members and result.digests:
             # dpkg writes the digests of a package that ships none
             text = "".join(f"{md5}  {path}\n" for path, md5 in result.digests)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import BuildError
-from ..packaging.debread import DebError, open_deb
+from ..packaging.debread import DebArchive, DebError, open_deb
 from ..version import vercmp_string
 from .control import ControlError, PackageInfo, package_info, parse_stanzas
 
@@ -24,6 +24,8 @@ class FeedPackage:
 
     info: PackageInfo
     path: str
+    #: the control members, when the feed read them already
+    archive: DebArchive | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -68,7 +70,7 @@ class Feed:
                     raise BuildError(f"cannot read package {path}: {exc.message}") from exc
                 if info.arch not in (native_arch, "all"):
                     continue
-                found.append(FeedPackage(info, path))
+                found.append(FeedPackage(info, path, deb))
         return cls(found)
 
     def best(self, name: str) -> FeedPackage | None:
