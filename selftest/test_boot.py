@@ -428,6 +428,15 @@ def test_setup_failing_half_way_leaves_nothing(tmp_path: Path, tree: Path, name:
     assert result.stderr.startswith(f"{path}:4: error: CABLES: bridge nosuchbr0 does not exist"), result.stderr
     assert "ip link add" in (tmp_path / "boot.log").read_text()  # the first cable was made, then undone
     assert_clean(name, tmp_path)
+    # an interface of the host that has a cable's name is refused, and left alone
+    subprocess.run(["ip", "link", "add", f"{name}1", "type", "bridge"], check=True)
+    try:
+        result = boot_cli(str(setup_conf(tmp_path, name, tree, "CABLES='= ='\n")))
+        assert f"CABLES: the host already has an interface {name}1" in result.stderr, result.stderr
+        assert os.path.exists(f"/sys/class/net/{name}1") and not os.path.exists(f"/sys/class/net/{name}0")
+    finally:
+        subprocess.run(["ip", "link", "delete", f"{name}1"], check=True)
+    assert_clean(name, tmp_path)
     path = setup_conf(tmp_path, name, tree, "START='web nosuch'\n")
     result = boot_cli(str(path))
     assert result.returncode == 1 and "service nosuch: no unit nosuch.service" in result.stderr, result.stderr

@@ -36,8 +36,8 @@ def delete_netns(name: str, log: Path) -> None:
         proc.run(["ip", "netns", "delete", name], log=log)
 
 
-def add_cable(name: str, cable: Cable, log: Path, where: Location) -> None:
-    """Create the veth pair of ``cable``: host end on its bridge (or up on its own), subhost end in netns ``name``."""
+def check_cable(name: str, cable: Cable, where: Location) -> None:
+    """Raise unless ``cable`` can be laid: its bridge exists and its host end's name is free."""
     host = cable.host_end(name)
     if cable.bridge and not link_exists(cable.bridge):
         raise LayerbuildError(f"CABLES: bridge {cable.bridge} does not exist", where,
@@ -47,6 +47,11 @@ def add_cable(name: str, cable: Cable, log: Path, where: Location) -> None:
         raise LayerbuildError(f"CABLES: {cable.bridge} is not a bridge", where)
     if link_exists(host):
         raise LayerbuildError(f"CABLES: the host already has an interface {host}", where)
+
+
+def add_cable(name: str, cable: Cable, log: Path) -> None:
+    """Create the veth pair of ``cable``: host end on its bridge (or up on its own), subhost end in netns ``name``."""
+    host = cable.host_end(name)
     peer = ["peer", "name", cable.guest_end] + (["address", cable.mac] if cable.mac else []) + ["netns", name]
     proc.run(["ip", "link", "add", host, "type", "veth", *peer], log=log)
     if cable.bridge:

@@ -108,9 +108,6 @@ def _setup(config: BootConfig, state: State, stop: _Stop, stop_grace: float) -> 
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as fh:
         fh.write(f"== layerbuild-boot {config.name}: {config.source} ==\n")
-    if network.netns_exists(config.name):
-        raise LayerbuildError(f"a network namespace named {config.name} exists already", config.where("NAME"),
-                              hint=f"ip netns delete {config.name}, or choose another NAME")
     upper = _upper(config, state, log)
     lower_dir, lower_image = _lower(config)
     if config.overlay:
@@ -121,13 +118,17 @@ def _setup(config: BootConfig, state: State, stop: _Stop, stop_grace: float) -> 
                                   config.where("WORK"))
     elif not os.path.isdir(config.live):
         raise LayerbuildError(f"LIVE {config.live} is not a directory", config.where("LIVE"))
+    if network.netns_exists(config.name):
+        raise LayerbuildError(f"a network namespace named {config.name} exists already", config.where("NAME"),
+                              hint=f"ip netns delete {config.name}, or choose another NAME")
     state.netns = True
     state.save()
     network.add_netns(config.name, log)
     for cable in config.cables:
+        network.check_cable(config.name, cable, config.where("CABLES"))  # before it is ours to remove
         state.cables.append(cable.host_end(config.name))
         state.save()
-        network.add_cable(config.name, cable, log, config.where("CABLES"))
+        network.add_cable(config.name, cable, log)
     mount_dir = os.path.join(state.directory, "mnt")
     os.mkdir(mount_dir)
     plan = Plan(config=config, lower_dir=lower_dir, lower_image=lower_image, upper=upper, mount_dir=mount_dir,
