@@ -291,6 +291,35 @@ def test_manifest(tmp_path: Path) -> None:
     assert manifest_text(result.packages) == out.read_text()  # type: ignore[attr-defined]
 
 
+@needs_dpkg
+@pytest.mark.parametrize("compression", ["xz", "gzip", "none", "zstd"])
+def test_reads_packages_built_by_dpkg_deb(tmp_path: Path, compression: str) -> None:
+    src = tmp_path / "src"
+    (src / "DEBIAN").mkdir(parents=True)
+    (src / "DEBIAN/control").write_text("Package: built\nVersion: 2:1.0-3\nArchitecture: amd64\n"
+                                        "Maintainer: x <x@example.org>\nDescription: built by dpkg-deb\n")
+    (src / "DEBIAN/postinst").write_text('#!/bin/sh\necho "$1" > "$D/configured"\n')
+    (src / "DEBIAN/postinst").chmod(0o755)
+    long_dir = src / ("usr/share/" + "d" * 120)
+    long_dir.mkdir(parents=True)
+    (long_dir / ("f" * 120)).write_text("long name\n")
+    (src / "usr/bin").mkdir()
+    (src / "usr/bin/tool").write_text("tool\n")
+    os.link(src / "usr/bin/tool", src / "usr/bin/tool2")
+    (src / "usr/bin/link").symlink_to("tool")
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    subprocess.run(["dpkg-deb", "--root-owner-group", f"-Z{compression}", "--build", str(src),
+                    str(feed / "built.deb")], check=True, capture_output=True)
+    mine, theirs = tmp_path / "mine", tmp_path / "theirs"
+    result = build(mine, feed, "built")
+    assert [(p.name, p.version) for p in result.packages] == [("built", "2:1.0-3")]  # type: ignore[attr-defined]
+    dpkg_install(theirs, [str(feed / "built.deb")])
+    skip = ("var/lib/dpkg/status-old",)
+    assert tree(mine, skip) == tree(theirs, skip)
+    assert query(mine) == query(theirs)
+
+
 # -- the resolver ----------------------------------------------------------------------------------
 
 def small_feed(feed: Path) -> None:

@@ -76,6 +76,14 @@ class RootfsResult:
         return tuple(p.name for p in self.new)
 
 
+def _note(log: Path | None, text: str) -> None:
+    """A progress line in the log, in dpkg's words."""
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+
+
 def _write_info(admindir: str, deb: DebArchive, name: str, old: set[str], clamp: int | None) -> None:
     """Copy the control members to ``info/NAME.*`` (as dpkg does), dropping an old version's extras."""
     info = os.path.join(admindir, "info")
@@ -190,6 +198,9 @@ def install(root: str, db: Database, resolution: Resolution, *, native_arch: str
                 os.unlink(script)
                 os.rmdir(tmpdir)
         old_conffiles = dict(old.conffiles) if old is not None else {}
+        verb = f"Unpacking {info.name} ({info.version}) over ({old.version})" if old else \
+            f"Unpacking {info.name} ({info.version})"
+        _note(log, f"{verb} from {step.package.path} ...")
         result = unpacker.unpack(deb, info, _conffile_list(deb), old_conffiles,
                                  digests="md5sums" not in deb.members)
         if old is not None:
@@ -211,6 +222,7 @@ def install(root: str, db: Database, resolution: Resolution, *, native_arch: str
     deferred: list[str] = []
     for step, deb, _ in unpacked:
         info = step.package.info
+        _note(log, f"Setting up {info.name} ({info.version}) ...")
         if "postinst" not in deb.members:
             continue
         script = os.path.join(admindir, "info", f"{info.name}.postinst")
@@ -218,6 +230,7 @@ def install(root: str, db: Database, resolution: Resolution, *, native_arch: str
         if not run_script(abs_root, script, info.name, info.arch, "postinst", ["configure", old_version], log,
                           may_defer=True):
             deferred.append(info.name)
+            _note(log, f"{info.name}: postinst deferred to first boot")
     saved = defer_postinsts(abs_root, deferred)
     new_names = {step.name for step, _, _ in unpacked}
     for name, paths in sorted(unpacker.lost.items()):

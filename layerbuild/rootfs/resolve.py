@@ -21,7 +21,7 @@ from __future__ import annotations
 import difflib
 import heapq
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import BuildError, Location
@@ -53,10 +53,12 @@ class Request:
     upgrade_variable: str = "SYSEXT_ALLOW_UPGRADE"
 
     @classmethod
-    def of(cls, names: Sequence[str], variable: str = "IMAGE_INSTALL", location: Location | None = None,
-           **policy: object) -> Request:
+    def of(cls, names: Sequence[str], variable: str = "IMAGE_INSTALL", location: Location | None = None, *,
+           exclude: Iterable[str] = (), no_recommendations: bool = False, bad_recommendations: Iterable[str] = (),
+           allow_upgrade: Iterable[str] = ()) -> Request:
         """A request for ``names``, all asked for by one variable at one place."""
-        return cls(tuple(Wanted(n, variable, location) for n in names), **policy)  # type: ignore[arg-type]
+        return cls(tuple(Wanted(n, variable, location) for n in names), frozenset(exclude), no_recommendations,
+                   frozenset(bad_recommendations), frozenset(allow_upgrade))
 
 
 @dataclass(frozen=True)
