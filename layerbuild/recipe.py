@@ -56,6 +56,15 @@ class RecipeInfo:
     variables: tuple[tuple[str, str | None], ...] = field(default=())
     locations: tuple[tuple[str, str, int], ...] = field(default=())
     signatures: tuple[TaskSignature, ...] | None = None
+    #: (word, variable, path, line): which variable named each word of the recipe's own RDEPENDS, and
+    #: where it was set (an image's IMAGE_INSTALL, reached through PACKAGE_INSTALL)
+    origins: tuple[tuple[str, str, str, int], ...] = field(default=())
+
+    def origin(self, word: str) -> tuple[str, str, int] | None:
+        for name, var, path, line in self.origins:
+            if name == word:
+                return var, path, line
+        return None
 
     def signature(self, task: str) -> TaskSignature:
         for sig in self.signatures or ():
@@ -122,6 +131,31 @@ def _runtime(d: DataStore, var: str, packages: tuple[str, ...]) -> tuple[tuple[s
     return ((("", own),) if own else ()) + per_package
 
 
+def _origins(d: DataStore, var: str) -> tuple[tuple[str, str, str, int], ...]:
+    """For each word of ``var``, the deepest variable in its expansion that names it, and where it was set."""
+    words = _split_deps(d.getVar(var))
+    if not words:
+        return ()
+    found: dict[str, tuple[str, str, str, int]] = {}
+    seen = {var}
+    level = [var]
+    while level:
+        nxt: list[str] = []
+        for name in level:
+            loc = d.location(name)
+            value = set((d.getVar(name) or "").split())
+            for word in words:
+                if word in value and loc is not None:
+                    found[word] = (word, name, loc.path, loc.line)
+            raw = d.getVar(name, False)
+            for ref in sorted(d.expandWithRefs(raw, None).refs if isinstance(raw, str) else ()):
+                if ref not in seen:
+                    seen.add(ref)
+                    nxt.append(ref)
+        level = nxt
+    return tuple(found[w] for w in words if w in found)
+
+
 def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str, ...] = KEEP_VARS,
                 signatures: bool = False) -> RecipeInfo:
     """Summarise a parsed recipe for the parse cache."""
@@ -162,4 +196,5 @@ def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str
         locations=tuple(locations),
         signatures=tuple(task_signatures(d, [t.name for t in tasks]).values()) if signatures and not skipped
         else (() if skipped else None),
+        origins=_origins(d, "RDEPENDS") if not skipped else (),
     )

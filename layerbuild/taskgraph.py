@@ -7,6 +7,7 @@ dependencies, ``[recrdeptask]``) and where that was declared, so a cycle can be 
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,7 +84,8 @@ class _Builder:
     def resolve_build(self, name: str, asked_by: Location, pn: str = "") -> str:
         return self.recipes.resolve(name, asked_by=asked_by, what=f"needed by {pn}" if pn else "build dependency")
 
-    def resolve_runtime(self, name: str, asked_by: Location, required: bool = True) -> str | None:
+    def resolve_runtime(self, name: str, asked_by: Location, required: bool = True,
+                        asked_by_var: str | None = None) -> str | None:
         fn = self.runtime.get(name)
         if fn is None:
             try:
@@ -91,16 +93,25 @@ class _Builder:
             except TargetError:
                 if not required:
                     return None
-                raise TargetError(f"nothing provides runtime dependency '{name}'", asked_by,
-                                  hint="add a recipe whose PACKAGES or RPROVIDES names it") from None
+                close = difflib.get_close_matches(name, sorted(self.runtime), n=3, cutoff=0.6)
+                hint = (f"did you mean {' or '.join(close)}?" if close
+                        else "add a recipe whose PACKAGES or RPROVIDES names it")
+                where = f" (in {asked_by_var})" if asked_by_var else ""
+                raise TargetError(f"nothing provides runtime dependency '{name}'{where}", asked_by,
+                                  hint=hint) from None
         return fn
 
     def runtime_deps(self, info: RecipeInfo, recommends: bool = True) -> list[str]:
         fns = []
         loc = _recipe_loc(info, "RDEPENDS")
-        for _pkg, names in info.rdepends:
+        for pkg, names in info.rdepends:
             for name in names:
-                fn = self.resolve_runtime(name, loc)
+                origin = info.origin(name) if not pkg else None
+                if origin is not None:
+                    var, path, line = origin
+                    fn = self.resolve_runtime(name, Location(path, line), asked_by_var=f"{var} of {info.pn}")
+                else:
+                    fn = self.resolve_runtime(name, loc)
                 if fn:
                     fns.append(fn)
         if recommends:

@@ -133,6 +133,15 @@ def _layer(root: Path) -> Path:
             IMAGE_INSTALL = "greet"
             """,
         "recipes/images/plain-image.bb": "inherit core-image\n",
+        "recipes/images/typo-image.bb": """\
+            inherit core-image
+            IMAGE_INSTALL += "gret"
+            """,
+        "recipes/images/excluded-image.bb": """\
+            inherit core-image
+            IMAGE_INSTALL += "greet"
+            PACKAGE_EXCLUDE = "libgreet"
+            """,
         "recipes/images/ext-no-pkgdb.bb": """\
             inherit image-sysext
             IMAGE_BASE_PKGDB = "plain-image"
@@ -323,6 +332,10 @@ def test_other_paths_are_errors_naming_package_and_path(demo: Build) -> None:
     ("ext-no-pkgdb", "ext-no-pkgdb.bb:2: error: ext-no-pkgdb: do_rootfs[depends] names plain-image:do_pkgdbfs, "
                      "but plain-image has no task do_pkgdbfs"),
     ("bad-fstype", "bad-fstype.bb:2: error: IMAGE_FSTYPES: unknown image type 'ext9'"),
+    ("typo-image", "typo-image.bb:2: error: nothing provides runtime dependency 'gret' (in IMAGE_INSTALL of "
+                   "typo-image)\n  hint: did you mean greet or libgreet or greet-doc?"),
+    ("excluded-image", "excluded-image.bb:2: error: greet (IMAGE_INSTALL) -> libgreet (>= 1.0-r0): libgreet is "
+                       "excluded by PACKAGE_EXCLUDE"),
     ("bad-name", "bad-name.bb:2: error: invalid extension name '../evil': it contains '/'"),
 ])
 def test_clear_errors(demo: Build, recipe: str, message: str) -> None:
