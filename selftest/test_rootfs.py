@@ -225,6 +225,10 @@ def test_oracle_matches_dpkg(tmp_path: Path) -> None:
     assert (mine / "var/lib/dpkg/status").read_text() == (theirs / "var/lib/dpkg/status").read_text()
     assert query(mine) == query(theirs)
     assert "greet 1.2-r0 install ok installed" in query(mine)
+    # the reader gives back dpkg's own stanzas verbatim
+    records = Database.read(str(theirs)).records
+    assert "".join(records[n].stanza + "\n" for n in sorted(records)) == \
+        (theirs / "var/lib/dpkg/status").read_text()
     assert (mine / "usr/bin/sh").read_text() == "dash\n"
     assert (mine / "usr/share/common").read_text() == "from coreutils\n"
     assert (mine / "var/lib/greet/state").read_text() == "greet configure\n"
@@ -565,6 +569,20 @@ def test_failing_scripts(tmp_path: Path) -> None:
     assert not (tmp_path / "r2/usr/bin/badpre").exists()
 
 
+def test_failure_leaves_the_database_as_it_was(tmp_path: Path) -> None:
+    feed = tmp_path / "feed"
+    small_feed(feed)
+    make_deb(feed, "broken", "1.0", {"usr/bin/broken": "b\n"}, Depends="libgreet",
+             scripts={"postinst": "#!/bin/sh\nexit 3\n"})
+    root = tmp_path / "r"
+    build(root, feed, "libc6")
+    before = (root / "var/lib/dpkg/status").read_bytes()
+    with pytest.raises(BuildError):
+        build(root, feed, "broken")
+    assert (root / "var/lib/dpkg/status").read_bytes() == before
+    assert sorted(Database.read(str(root)).packages) == ["libc6"]
+
+
 # -- files -----------------------------------------------------------------------------------------
 
 def test_file_conflict(tmp_path: Path) -> None:
@@ -574,6 +592,18 @@ def test_file_conflict(tmp_path: Path) -> None:
     assert error_of(tmp_path / "r", feed, "one", "two") == (
         "error: two 2.0: trying to overwrite '/usr/bin/tool', which is also in package one 1.0\n"
         "  hint: one of the two packages must declare Replaces (RREPLACES) for the other")
+
+
+def test_file_over_directory_of_base(tmp_path: Path) -> None:
+    feed = tmp_path / "feed"
+    make_deb(feed, "one", "1.0", {"usr/lib/plugins/a.so": "a\n"})
+    make_deb(feed, "two", "2.0", {"usr/lib/plugins": "not a directory\n"})
+    base = tmp_path / "base"
+    build(base, feed, "one")
+    staging = tmp_path / "staging"
+    snapshot(base, staging)
+    assert error_of(staging, feed, "two") == (
+        "error: two 2.0: trying to overwrite directory '/usr/lib/plugins' of package one with a non-directory")
 
 
 def test_file_conflict_with_base_database(tmp_path: Path) -> None:

@@ -209,8 +209,11 @@ class Unpacker:
     def _takeover(self, info: PackageInfo, path: str) -> bool:
         """Whether ``info`` may install ``path``; False when an owner that replaces it keeps the file."""
         owners = [o for o in self.owners.owner.get(path, ()) if o != info.name]
-        if not owners or path in self.owners.dirs:
+        if not owners:
             return True
+        if path in self.owners.dirs:
+            raise UnpackError(f"{info.name} {info.version}: trying to overwrite directory '{path}' of package "
+                              f"{owners[0]} with a non-directory")
         for other in owners:
             other_info = self.owners.infos.get(other)
             if other_info is not None and any(other_info.satisfies(r) for r in info.replaces):
