@@ -19,6 +19,7 @@ from layerbuild.errors import LayerbuildError, UsageError
 from . import state as records
 from . import supervisor
 from .config import load_config
+from .daemon import start_detached
 from .subhost import exec_in
 
 
@@ -87,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"unexpected arguments: {' '.join(args.command)}")
     config = load_config(args.conf)
     if args.detach:
-        state = supervisor.start_detached(config)
+        state = start_detached(config)
         pid = state.supervisor.pid if state.supervisor else "?"
         print(f"subhost {config.name} is up (boot process {pid}, log {config.log})")
         return 0

@@ -11,6 +11,7 @@ from layerbuild.errors import LayerbuildError
 
 from . import supervisor
 from .config import BootConfig
+from .daemon import start_detached
 from .state import RUN_DIR, State, find
 from .units import DEFAULT_PATH
 
@@ -58,7 +59,7 @@ class Subhost:
         return self._state
 
     def start(self) -> Subhost:
-        self._state = supervisor.start_detached(self.config, run_dir=self.run_dir, stop_grace=self.stop_grace)
+        self._state = start_detached(self.config, run_dir=self.run_dir, stop_grace=self.stop_grace)
         return self
 
     def run(self, cmd: str) -> tuple[int, str]:

@@ -377,60 +377,6 @@ def _wait(condition: Callable[[], bool], timeout: float) -> bool:
     return True
 
 
-def start_detached(config: BootConfig, *, run_dir: str = RUN_DIR, stop_grace: float = STOP_GRACE) -> State:
-    """Boot the subhost in a daemon process; return its record once it is ready, or raise the boot's error."""
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the daemon: this process, continued in a session of its own; it never returns
-        status = 1
-        try:
-            os.close(read_fd)
-            os.setsid()
-            if os.fork():
-                os._exit(0)
-            devnull = os.open(os.devnull, os.O_RDWR)
-            log = os.open(config.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            os.dup2(devnull, 0)
-            os.dup2(log, 1)
-            os.dup2(log, 2)
-            # Hold none of the caller's pipes open (whoever waits for their end must not wait for the subhost),
-            # but keep the numbers taken: a stale file object of the caller may still close its fd one day.
-            for entry in os.listdir("/proc/self/fd"):
-                if int(entry) > 2 and int(entry) not in (write_fd, devnull):
-                    with contextlib.suppress(OSError):
-                        os.dup2(devnull, int(entry))
-
-            channel = [write_fd]
-
-            def tell(message: bytes) -> None:
-                if channel:
-                    os.write(channel[0], message)
-                    os.close(channel.pop())
-
-            try:
-                status = boot(config, on_ready=lambda state: tell(wire.encode("ready")), run_dir=run_dir,
-                              stop_grace=stop_grace)
-            except LayerbuildError as exc:
-                print(exc.format(), file=sys.stderr, flush=True)
-                tell(wire.encode_error(exc))
-            except BaseException as exc:
-                print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-                tell(wire.encode_error(LayerbuildError(f"internal error: {type(exc).__name__}: {exc}")))
-        finally:
-            os._exit(status)
-    os.close(write_fd)
-    os.waitpid(pid, 0)
-    with os.fdopen(read_fd, "rb") as fh:
-        answer = fh.read()
-    message = wire.decode(answer.split(b"\n", 1)[0]) if answer else {}
-    if message.get("event") == "ready":
-        return State.load(state_dir(config.name, run_dir))
-    if message.get("event") == "error":
-        raise wire.decode_error(message)
-    raise LayerbuildError(f"subhost {config.name}: the boot process ended before the subhost was ready",
-                          notes=(f"log: {config.log}",))
-
-
 def stop(state: State, grace: float = STOP_GRACE, timeout: float = 60.0) -> None:
     """Stop a subhost: ask its boot process to tear it down, or tear it down here when that process is gone."""
     supervisor = state.supervisor
