@@ -109,6 +109,29 @@ def test_docs_cover_every_setting() -> None:
     assert table == set(SETTINGS)
 
 
+def test_lower_kinds_and_the_unpack_cache(tmp_path: Path) -> None:
+    from layerbuild.boot.supervisor import _lower
+    tree = tmp_path / "tree"
+    write(tree / "etc/os-release", RELEASE)
+    archive = tmp_path / "img.rootfs.tar.zst"
+    write_tar_zst(str(archive), [(str(tree), "")])
+    (tmp_path / "base").mkdir()
+    cfg = make_config({"BASE": str(tmp_path / "base"), "LOWER": str(archive)}, default_name="t")
+    unpacked, image = _lower(cfg)
+    assert image is None and unpacked is not None and Path(unpacked, "etc/os-release").read_text() == RELEASE
+    inode = os.stat(Path(unpacked, "etc/os-release")).st_ino
+    assert _lower(cfg) == (unpacked, None) and os.stat(Path(unpacked, "etc/os-release")).st_ino == inode
+    squashfs = tmp_path / "img.squashfs"
+    write_image(from_directory(tree), squashfs, SquashfsOptions())
+    assert _lower(make_config({"BASE": str(tmp_path / "base"), "LOWER": str(squashfs)}, default_name="t")) == \
+        (None, str(squashfs))
+    junk = write(tmp_path / "junk.img", "not an image")
+    path = conf(tmp_path, f"BASE={tmp_path}/base\nLOWER={junk}\n", "junk.conf")
+    with pytest.raises(LayerbuildError, match="is not a directory, a .tar.zst or a squashfs/erofs image") as info:
+        _lower(load_config(path))
+    assert info.value.location == Location(str(path), 2)
+
+
 # -- units ----------------------------------------------------------------------------------------------
 
 def test_unit_exec_lines_environment_and_dropins(tmp_path: Path) -> None:
@@ -440,6 +463,11 @@ def test_setup_failing_half_way_leaves_nothing(tmp_path: Path, tree: Path, name:
     path = setup_conf(tmp_path, name, tree, "START='web nosuch'\n")
     result = boot_cli(str(path))
     assert result.returncode == 1 and "service nosuch: no unit nosuch.service" in result.stderr, result.stderr
+    assert_clean(name, tmp_path)
+    liar = write(tmp_path / "liar.sh", "#!/bin/sh\necho /no/such/dir\n", 0o755)
+    result = boot_cli(str(setup_conf(tmp_path, name, tree, f"UPPER={liar}\n")))
+    assert result.stderr.startswith(f"{tmp_path}/{name}.conf:4: error: the UPPER program {liar} printed "
+                                    "'/no/such/dir', not an upper directory"), result.stderr
     assert_clean(name, tmp_path)
     result = boot_cli(str(setup_conf(tmp_path, name, tree, "START='web broken'\n")))
     assert result.returncode == 1
