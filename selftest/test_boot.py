@@ -34,8 +34,18 @@ RELEASE = "ID=lbtest\nVERSION_ID=1.0\n"
 BOOT = [sys.executable, "-m", "layerbuild.boot.cli"]
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
-needs_busybox = pytest.mark.skipif(not os.path.exists(BUSYBOX) or shutil.which("unshare") is None
-                                   or shutil.which("ip") is None, reason="needs busybox-static, util-linux, iproute2")
+
+
+def _can_boot() -> bool:
+    if os.geteuid() != 0 or not os.path.exists(BUSYBOX) or not all(map(shutil.which, ("unshare", "nsenter", "ip"))):
+        return False
+    probe = subprocess.run(["unshare", "--mount", "--pid", "--fork", "--net", "--uts", "--ipc", "true"],
+                           capture_output=True)
+    return probe.returncode == 0
+
+
+needs_busybox = pytest.mark.skipif(not _can_boot(), reason="needs root with namespaces, busybox-static, util-linux, "
+                                                           "iproute2")
 
 
 def write(path: Path, text: str, mode: int = 0o644) -> Path:
