@@ -17,10 +17,6 @@ from layerbuild import __version__
 from layerbuild.errors import LayerbuildError, UsageError
 
 from . import state as records
-from . import supervisor
-from .config import load_config
-from .daemon import start_detached
-from .subhost import exec_in
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,6 +67,11 @@ def _guard(func: Callable[[argparse.Namespace], int], args: argparse.Namespace, 
 
 
 def _run(args: argparse.Namespace) -> int:
+    from . import supervisor
+    from .config import load_config
+    from .daemon import start_detached
+    from .subhost import exec_in
+
     if args.list:
         print(f"{'NAME':12}  {'STATE':8}  {'PID':>7}  LIVE")
         for record in records.running():

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from layerbuild import osrelease
 from layerbuild.errors import LayerbuildError
-from layerbuild.image.extension import systemd_architecture
 
 #: extension kind -> the hierarchies it brings
 HIERARCHIES = {"sysext": ("usr", "opt"), "confext": ("etc",)}
@@ -45,6 +44,7 @@ def extension_name(path: str) -> str:
 
 def host_architecture() -> str:
     """This machine's architecture by systemd's name (``x86-64``, ``arm64``, ...), as systemd-sysext compares it."""
+    from layerbuild.image.extension import systemd_architecture  # only when an extension is merged
     try:
         return systemd_architecture(platform.machine())
     except LayerbuildError:
