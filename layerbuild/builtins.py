@@ -95,6 +95,11 @@ def _extension_check(ctx: TaskContext) -> None:
     extension_check(ctx)
 
 
+def _portable_rootfs(ctx: TaskContext) -> None:
+    from .image.portable import portable_rootfs
+    portable_rootfs(ctx)
+
+
 def _table(*entries: Builtin) -> MappingProxyType[str, Builtin]:
     return MappingProxyType({entry.name: entry for entry in entries})
 
@@ -119,6 +124,8 @@ BUILTINS = _table(
             doc="install an extension's packages against the base's snapshot (IMAGE_BASE_PKGDB)"),
     Builtin("extension_check", _extension_check,
             doc="an extension's payload: hierarchies, extension-release, shadowing, ABI closure"),
+    Builtin("portable_rootfs", _portable_rootfs,
+            doc="a portable service image's tree, checked against systemd's PORTABLE_SERVICES requirements"),
 )
 
 

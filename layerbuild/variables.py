@@ -399,6 +399,26 @@ VARIABLES: tuple[Variable, ...] = (
        "1: /etc content of a sysext moves to /usr/share/${EXTENSION_NAME}/etc with a tmpfiles.d copy rule "
        "(otherwise it is an error: /etc belongs in a confext)."),
     _v("EXTENSION_ALL_ROOT", "boolean", None, "1 (default): every file of the extension is owned by root."),
+    _v("CONFEXT_ID", "string", None, "ID of a standalone confext (image-confext; default DISTRO_ID)."),
+    _v("CONFEXT_VERSION_ID", "string", None, "VERSION_ID of a standalone confext (default DISTRO_VERSION)."),
+    _v("CONFEXT_LEVEL", "string", None, "CONFEXT_LEVEL of a standalone confext (default DISTRO_CONFEXT_LEVEL)."),
+    _v("DISTRO_CONFEXT_LEVEL", "string", None, "The distro's CONFEXT_LEVEL, used instead of VERSION_ID."),
+    _v("CONFEXT_SCOPE", "list", None, "CONFEXT_SCOPE of the confext's extension-release file."),
+    _v("CONFEXT_ALLOW_UPGRADE", "list", None, "Packages a confext may carry at another version than the base."),
+    _v("CONFEXT_SHADOW", "string", None, "warn (default) or error: a confext file that shadows a base file."),
+    _v("IMAGE_SQUASHFS_BLOCK_SIZE", "integer", None,
+       "Data block size of squashfs image types in bytes (default 131072; image-portable: 1048576)."),
+    _v("PORTABLE_NAME", "string", None,
+       "The portable service's name and unit prefix (default ${PN}); the image is ${PORTABLE_NAME}_${PV}.raw."),
+    _v("PORTABLE_UNITS", "list", None,
+       "Units to ship in usr/lib/systemd/system: NAME (installed by a package), SOURCE:NAME (renamed) or "
+       "file://FILE[:NAME] (next to the recipe). Each name must start with ${PORTABLE_NAME} followed by "
+       "-, . or @."),
+    _v("PORTABLE_SYMLINKS", "list", None, "Links to create in the image: target:/linkname pairs."),
+    _v("PORTABLE_CONTENTS", "list", None, "Extra packages for the portable image."),
+    _v("PORTABLE_SQUASHFS_COMP", "string", None, "Compressor of the portable image: xz (default), gzip or zstd."),
+    _v("PORTABLE_SQUASHFS_BLOCK_SIZE", "integer", None, "Block size of the portable image (default 1048576)."),
+    _v("PORTABLE_OS_ID", "string", None, "ID of the portable image's os-release (default ${DISTRO_ID})."),
     _v("DISTRO_ID", "string", None, "The distro's os-release ID (lbdistro)."),
     _v("DISTRO_VERSION", "string", None, "The distro's version: os-release VERSION_ID."),
 )

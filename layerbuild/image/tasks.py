@@ -61,8 +61,13 @@ def image(ctx: TaskContext) -> None:
     else:
         output = os.path.join(deploy, f"{ctx.vars.get('IMAGE_NAME')}{ctx.vars.get('IMAGE_NAME_SUFFIX')}.{itype.suffix}")
     threads = ctx.vars.get("BB_NUMBER_THREADS")
+    block = ctx.vars.get("IMAGE_SQUASHFS_BLOCK_SIZE")
+    if block and not block.isdigit():
+        raise ctx.fatal(f"IMAGE_SQUASHFS_BLOCK_SIZE = \"{block}\" is not a number of bytes",
+                        var="IMAGE_SQUASHFS_BLOCK_SIZE")
     options = ImageOptions(source_date_epoch=_epoch(ctx), all_root=bool(raw_file) and ctx.vars.boolean(
-        "EXTENSION_ALL_ROOT", True), processors=int(threads) if threads.isdigit() else None, log=ctx.log)
+        "EXTENSION_ALL_ROOT", True), processors=int(threads) if threads.isdigit() else None,
+        block_size=int(block) if block else None, log=ctx.log)
     with atomic_output(output) as tmp:
         itype.write(Path(ctx.vars.get("IMAGE_ROOTFS")), tmp, options)
     ctx.note(f"wrote {output}")

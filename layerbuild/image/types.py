@@ -10,6 +10,7 @@ was made.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,13 +31,15 @@ class UnknownImageTypeError(LayerbuildError):
 class ImageOptions:
     """How to write any image type.
 
-    ``processors`` bounds the squashfs compression threads (None: one per CPU); ``uuid`` is the
-    EROFS file-system UUID; ``log`` receives the output of host tools.
+    ``processors`` bounds the squashfs compression threads (None: one per CPU); ``block_size`` is the
+    squashfs data block size (None: the writer's 128 KiB); ``uuid`` is the EROFS file-system UUID;
+    ``log`` receives the output of host tools.
     """
 
     source_date_epoch: int
     all_root: bool = False
     processors: int | None = None
+    block_size: int | None = None
     uuid: str = DEFAULT_UUID
     log: Path | None = None
 
@@ -67,6 +70,8 @@ def _squashfs(compression: str) -> Writer:
     def write(root_dir: Path, output: Path, options: ImageOptions) -> None:
         squashfs = SquashfsOptions(compression=compression, mkfs_time=options.source_date_epoch,
                                    processors=options.processors)
+        if options.block_size is not None:
+            squashfs = dataclasses.replace(squashfs, block_size=options.block_size)
         write_image(manifest_of(root_dir, options), output, squashfs)
     return write
 
