@@ -210,8 +210,8 @@ def make_portable(root: str | os.PathLike[str], config: PortableConfig, *, merge
         if (top / rel).is_symlink() or (top / rel).exists():
             (top / rel).unlink()
     release.write_text(osrelease.render(fields), encoding="utf-8")
-    for target, link in config.symlinks:
-        path = _inside(top, os.path.dirname(link)) / os.path.basename(link)
+    for target, linkname in config.symlinks:
+        path = _inside(top, os.path.dirname(linkname)) / os.path.basename(linkname)
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_symlink() or path.exists():
             path.unlink()
