@@ -173,7 +173,8 @@ def make_config(values: Mapping[str, str], *, source: str = "<config>", lines: M
         live = lower
     if live == lower and not os.path.isdir(lower):
         raise fail("LIVE", "LIVE equals LOWER, which then must be a mounted root directory, not an image")
-    for key, value in (("UPPER", upper), ("WORK", work), ("LIVE", live)):
+    for key, value in (("LOWER", lower if os.path.isdir(lower) else ""), ("UPPER", upper), ("WORK", work),
+                       ("LIVE", live)):
         if live != lower and any(c in value for c in ",:\\"):
             raise fail(key, f"{key} {value} holds ',', ':' or '\\', which overlay mount options cannot carry")
     log = path("LOG", f"/tmp/overlay-{name}.log")
@@ -233,7 +234,7 @@ class _Reader:
 
 def parse_assignments(text: str, source: str, environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str, int]]:
     """The assignments of a shell-style config text: ``(values, line of each key)``."""
-    r = _Reader(text, source)
+    r = _Reader(text.replace("\r\n", "\n"), source)
     values: dict[str, str] = {}
     lines: dict[str, int] = {}
     while True:
