@@ -80,7 +80,8 @@ RULES: dict[str, set[str]] = {
     "fetch": _ARTIFACT_BASE,
     "packaging": _ARTIFACT_BASE,
     "rootfs": _ARTIFACT_BASE | {"packaging", "image"},
-    "image": _ARTIFACT_BASE | {"packaging", "rootfs"},
+    # image code finds files next to the recipe (portable units) the way the fetcher does
+    "image": _ARTIFACT_BASE | {"packaging", "rootfs", "fetch"},
     "boot": _ARTIFACT_BASE | {"image"},
     "deploy": _ARTIFACT_BASE,
 }
