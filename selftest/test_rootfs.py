@@ -561,7 +561,7 @@ def test_failing_scripts(tmp_path: Path) -> None:
     root = tmp_path / "r"
     log = root.parent / "rootfs.log"
     message = error_of(root, feed, "bad")
-    assert message == f"error: bad: postinst script (configure ) failed with exit status 2\n  log: {log}"
+    assert message == f"error: bad: postinst script (configure) failed with exit status 2\n  log: {log}"
     assert "broken" in log.read_text()
     assert "bad" not in (root / "var/lib/dpkg/status").read_text()
     assert error_of(tmp_path / "r2", feed, "badpre").startswith(

@@ -75,8 +75,9 @@ def run_script(root: str, path: str, package: str, arch: str, script: str, args:
     notes: tuple[str, ...] = (f"log: {log}",) if log is not None else ()
     if log is None and result.stdout:
         notes = (result.stdout.decode("utf-8", "replace").strip()[-2000:],)
-    raise ScriptError(f"{package}: {script} script ({' '.join(args) or 'no arguments'}) failed with exit "
-                      f"status {result.returncode}", notes=notes)
+    shown = " ".join(a for a in args if a) or "no arguments"
+    raise ScriptError(f"{package}: {script} script ({shown}) failed with exit status {result.returncode}",
+                      notes=notes)
 
 
 def defer_postinsts(root: str, packages: Sequence[str]) -> list[str]:
