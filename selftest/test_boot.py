@@ -346,6 +346,7 @@ def _boot_services_exec_hostname_reaper_and_cable(tmp_path: Path, tree: Path, na
         pidns = host.state.pidns
         assert host.run("cat /run/greeting /run/prepared") == (0, "hello the subhost\nsecond\n")
         assert host.run("hostname") == (0, f"{name}\n")
+        assert host.run("echo started; sleep 30", timeout=0.5) == (124, "started\n")
         assert host.run("cat /proc/1/comm") == (0, "lb-reaper\n")
         status, ps = host.run("ps -o pid,args")
         assert re.search(r"^\s*\d+\s+httpd -f -p 8080", ps, re.M) and "sleep 1000" in ps, ps

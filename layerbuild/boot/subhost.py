@@ -62,16 +62,21 @@ class Subhost:
         self._state = start_detached(self.config, run_dir=self.run_dir, stop_grace=self.stop_grace)
         return self
 
-    def run(self, cmd: str) -> tuple[int, str]:
+    def run(self, cmd: str, timeout: float | None = None) -> tuple[int, str]:
         """Run the shell command ``cmd`` (``/bin/sh -c``) in the subhost: ``(exit status, stdout+stderr)``.
 
         In a tree without ``/bin/sh``, ``cmd`` is split into words and run directly (no shell syntax).
+        With ``timeout`` (seconds) the wait ends then with status 124, as timeout(1) reports it (what the
+        command started may go on in the subhost until it stops).
         """
         state = self.state
         argv = ["/bin/sh", "-c", cmd] if self._has_shell(state) else shlex.split(cmd)
         if not argv:
             raise LayerbuildError("an empty command")
-        result = proc.run(exec_argv(state, argv), env=exec_env(), input=b"", merged=True, check=False)
+        argv = exec_argv(state, argv)
+        if timeout is not None:
+            argv = ["timeout", "--kill-after=2", f"{timeout:g}", *argv]
+        result = proc.run(argv, env=exec_env(), input=b"", merged=True, check=False)
         status = result.returncode if result.returncode >= 0 else 128 - result.returncode
         return status, (result.stdout or b"").decode("utf-8", "replace")
 
