@@ -7,6 +7,7 @@ the system's site-packages for the dependencies.
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -18,8 +19,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _layer_dirs() -> tuple[str, ...]:
+    """The default layer's directories, as setup.py ships them."""
+    for node in ast.parse((ROOT / "setup.py").read_text()).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "LAYER_DIRS" for t in node.targets):
+            return tuple(ast.literal_eval(node.value))
+    raise AssertionError("setup.py has no LAYER_DIRS")
+
+
 #: What an sdist is made from (everything else in a checkout is tests, docs and CI).
-SOURCES = ("layerbuild", "conf", "classes", "recipes", "pyproject.toml", "setup.py", "MANIFEST.in", "README.md")
+SOURCES = ("layerbuild", *_layer_dirs(), "pyproject.toml", "setup.py", "MANIFEST.in", "README.md")
 
 
 def _run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
