@@ -23,7 +23,13 @@ EXTENSION_ALL_ROOT ?= "1"
 IMAGE_RAW_FILE = "${EXTENSION_NAME}.raw"
 IMAGE_RAW_KIND = "configuration extension"
 
+TESTIMAGE_KIND = "confext"
+TEST_SUITES ?= "basic confext"
+
 inherit image
+
+# testimage boots the base image with the extension merged
+do_testimage[depends] += "${@'%s:do_image_complete' % d.getVar('IMAGE_BASE_PKGDB') if d.getVar('IMAGE_BASE_PKGDB') else ''}"
 
 do_rootfs[depends] += "${@'%s:do_pkgdbfs' % d.getVar('IMAGE_BASE_PKGDB') if d.getVar('IMAGE_BASE_PKGDB') else ''}"
 do_rootfs[depends-hint] = 'IMAGE_BASE_PKGDB must name an image recipe that sets IMAGE_GEN_PKGDBFS = "1"'

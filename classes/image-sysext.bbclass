@@ -26,7 +26,13 @@ EXTENSION_ALL_ROOT ?= "1"
 IMAGE_RAW_FILE = "${EXTENSION_NAME}.raw"
 IMAGE_RAW_KIND = "system extension"
 
+TESTIMAGE_KIND = "sysext"
+TEST_SUITES ?= "basic sysext"
+
 inherit image
+
+# testimage boots the base image with the extension merged
+do_testimage[depends] += "${@'%s:do_image_complete' % d.getVar('IMAGE_BASE_PKGDB') if d.getVar('IMAGE_BASE_PKGDB') else ''}"
 
 BUILD_SUMMARY = "System extension: ${DEPLOY_DIR_IMAGE}/${EXTENSION_NAME}.raw\n\
 Deploy it on a device running ${@d.getVar('IMAGE_BASE_PKGDB') or 'a matching OS'}: copy it to /var/lib/extensions/ \

@@ -116,6 +116,8 @@ do_image_complete[sstate-outputdirs] = "${DEPLOY_DIR_IMAGE}"
 SSTATETASKS += "do_image_complete"
 addtask image_complete after do_image before do_build
 
+inherit testimage
+
 # IMAGE_FEATURES hooks (ROOTFS_POSTPROCESS_COMMAND functions, run in ${IMAGE_ROOTFS})
 python read_only_rootfs_hook() {
     run_builtin("read_only_rootfs", d)

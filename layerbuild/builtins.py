@@ -100,6 +100,11 @@ def _portable_rootfs(ctx: TaskContext) -> None:
     portable_rootfs(ctx)
 
 
+def _testimage(ctx: TaskContext) -> None:
+    from .testimage.task import testimage
+    testimage(ctx)
+
+
 def _table(*entries: Builtin) -> MappingProxyType[str, Builtin]:
     return MappingProxyType({entry.name: entry for entry in entries})
 
@@ -124,6 +129,7 @@ BUILTINS = _table(
             doc="install an extension's packages against the base's snapshot (IMAGE_BASE_PKGDB)"),
     Builtin("extension_check", _extension_check,
             doc="an extension's payload: hierarchies, extension-release, shadowing, ABI closure"),
+    Builtin("testimage", _testimage, doc="boot the image in a subhost and run TEST_SUITES"),
     Builtin("portable_rootfs", _portable_rootfs,
             doc="a portable service image's tree, checked against systemd's PORTABLE_SERVICES requirements"),
 )

@@ -304,14 +304,16 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
         queue = RunQueue(tg, plan, config, jobs, make_reporter(err), keep_going=request.keep_going)
         if not queue.execute():
             return 1
-        print_summaries(tg, out)
+        print_summaries(tg, out, task_name(config.d.getVar("BB_DEFAULT_TASK") or "do_build"))
         return 0
 
 
-def print_summaries(tg: Any, out: TextIO) -> None:
+def print_summaries(tg: Any, out: TextIO, default_task: str) -> None:
     """What a target recipe's ``BUILD_SUMMARY`` says after it was built (where its output is, what next)."""
     shown: set[str] = set()
     for tid in tg.targets:
+        if tid.task != default_task:
+            continue
         text = tg.info(tid).var("BUILD_SUMMARY")
         if text and tid.fn not in shown:
             shown.add(tid.fn)

@@ -419,6 +419,19 @@ VARIABLES: tuple[Variable, ...] = (
     _v("PORTABLE_SQUASHFS_COMP", "string", None, "Compressor of the portable image: xz (default), gzip or zstd."),
     _v("PORTABLE_SQUASHFS_BLOCK_SIZE", "integer", None, "Block size of the portable image (default 1048576)."),
     _v("PORTABLE_OS_ID", "string", None, "ID of the portable image's os-release (default ${DISTRO_ID})."),
+    _v("TEST_SUITES", "list", None,
+       "The image test suites -c testimage runs: lib/testimage/NAME.py in any layer (default basic; "
+       "extensions add sysext or confext, portable images portable)."),
+    _v("TEST_START_SERVICES", "list", None, "Services the test boot starts besides the image's own."),
+    _v("TESTIMAGE_KIND", "string", None, "How the image boots for its tests: image, sysext, confext or portable."),
+    _v("TESTIMAGE_RAM_SIZE", "string", None, "Size of the test boot's /run tmpfs (default 50M)."),
+    _v("TESTIMAGE_CABLE", "boolean", None,
+       "1: the test boot gets a veth cable, 169.254.N.1 on the host, 169.254.N.2 in the subhost (default: "
+       "for portable service images)."),
+    _v("TESTIMAGE_ENVIRONMENT", "string", None,
+       "Flags TESTIMAGE_ENVIRONMENT[unit] = \"K=V ...\": Environment= drop-ins in the test boot's /etc."),
+    _v("TESTIMAGE_REPORT", "path", None,
+       "The JUnit XML report of -c testimage: ${DEPLOY_DIR_IMAGE}/${PN}-${MACHINE}.testimage.xml."),
     _v("DISTRO_ID", "string", None, "The distro's os-release ID (lbdistro)."),
     _v("DISTRO_VERSION", "string", None, "The distro's version: os-release VERSION_ID."),
 )

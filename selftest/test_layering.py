@@ -26,7 +26,7 @@ ENGINE = frozenset({
 })
 #: The artifact side: sources, packages, root filesystems, images. ``builtins`` is its table of builtin task
 #: functions; only the pipeline (session, build, cli) imports it.
-ARTIFACT = frozenset({"fetch", "packaging", "rootfs", "image", "boot", "deploy", "builtins"})
+ARTIFACT = frozenset({"fetch", "packaging", "rootfs", "image", "boot", "testimage", "deploy", "builtins"})
 #: Neutral modules either side may import: small utilities and data models. ``taskapi`` is the boundary
 #: (the task context and the builtin-registry types).
 NEUTRAL = frozenset({"errors", "fsutil", "proc", "version", "hashing", "log", "tarzst", "fstree", "osrelease",
@@ -76,13 +76,15 @@ RULES: dict[str, set[str]] = {
     "layertool": _UTIL | ENGINE | {"session"},
     "cli": {"*"},
     # the artifact side
-    "builtins": _ARTIFACT_BASE | {"fetch", "packaging", "rootfs", "image", "boot", "deploy"},
+    "builtins": _ARTIFACT_BASE | {"fetch", "packaging", "rootfs", "image", "boot", "testimage", "deploy"},
     "fetch": _ARTIFACT_BASE,
     "packaging": _ARTIFACT_BASE,
     "rootfs": _ARTIFACT_BASE | {"packaging", "image"},
     # image code finds files next to the recipe (portable units) the way the fetcher does
     "image": _ARTIFACT_BASE | {"packaging", "rootfs", "fetch"},
     "boot": _ARTIFACT_BASE | {"image"},
+    # image tests boot images in subhosts
+    "testimage": _ARTIFACT_BASE | {"boot", "image", "rootfs"},
     "deploy": _ARTIFACT_BASE,
 }
 

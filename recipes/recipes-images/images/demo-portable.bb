@@ -8,3 +8,6 @@ inherit image-portable
 
 IMAGE_INSTALL = "lb-echod"
 PORTABLE_UNITS = "lb-echod.service:demo-portable.service"
+
+# the tests reach the daemon over the subhost's cable, so it listens on every address of its namespace
+TESTIMAGE_ENVIRONMENT[demo-portable.service] = "LB_ECHOD_ADDRESS=0.0.0.0"

@@ -6,3 +6,5 @@ inherit core-image
 
 IMAGE_INSTALL += "hello"
 IMAGE_GEN_PKGDBFS = "1"
+
+TEST_SUITES = "basic hello"

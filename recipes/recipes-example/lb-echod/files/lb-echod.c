@@ -1,7 +1,8 @@
 /*
  * lb-echod: a tiny line echo daemon for the portable-service demo.
  *
- * Listens on a TCP port (LB_ECHOD_PORT, default 7777) on the loopback address, or on a socket passed
+ * Listens on a TCP port (LB_ECHOD_PORT, default 7777) on the loopback address (or LB_ECHOD_ADDRESS, an
+ * IPv4 address such as 0.0.0.0 for every address of its network namespace), or on a socket passed
  * by systemd socket activation (LISTEN_FDS), and echoes every line back prefixed with "echo: ".
  * Exits cleanly on SIGTERM.
  */
@@ -42,6 +43,7 @@ static int listen_socket(void)
 {
     const char *fds = getenv("LISTEN_FDS");
     const char *port_text = getenv("LB_ECHOD_PORT");
+    const char *address = getenv("LB_ECHOD_ADDRESS");
     struct sockaddr_in addr;
     int one = 1;
     int fd;
@@ -56,6 +58,11 @@ static int listen_socket(void)
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port_text ? atoi(port_text) : 7777);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (address && *address && inet_pton(AF_INET, address, &addr.sin_addr) != 1) {
+        fprintf(stderr, "lb-echod: LB_ECHOD_ADDRESS %s is not an IPv4 address\n", address);
+        close(fd);
+        return -1;
+    }
     if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 16) < 0) {
         close(fd);
         return -1;

@@ -1,0 +1,104 @@
+"""``layerbuild -c testimage``: the demo images boot in subhosts and pass their suites; a broken suite
+fails the task with the failing test's output; nothing of the test boots is left behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from conftest import LAYER_CONF, make_build
+
+MACHINE = "genericx86-64"
+
+pytestmark = [pytest.mark.root, pytest.mark.slow,
+              pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"),
+                                 reason="needs root, unshare and iproute2")]
+
+
+def _leftovers() -> list[str]:
+    found = []
+    mounts = Path("/proc/self/mountinfo").read_text()
+    found += [line for line in mounts.splitlines() if "/testimage/" in line]
+    found += [line for line in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines()
+              if ": lbt" in line]
+    found += [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+              if n.startswith("lbt")]
+    found += [line for line in subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout.splitlines()
+              if "images" in line and "deploy" in line]
+    return found
+
+
+class Build:
+    def __init__(self, top: Path) -> None:
+        self.top = top
+        self.deploy = top / "tmp" / "deploy" / "images" / MACHINE
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "layerbuild.cli", "-B", str(self.top), *args],
+                              capture_output=True, text=True, cwd=self.top.parent, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    root = tmp_path_factory.mktemp("testimage")
+    layer = root / "meta-broken"
+    files = {
+        "conf/layer.conf": LAYER_CONF.format(name="broken", priority=7),
+        "lib/testimage/broken.py": """\
+            from layerbuild.testimage.case import TestCase
+
+            class BrokenTest(TestCase):
+                def test_hello_says_goodbye(self):
+                    status, output = self.target.run("hello")
+                    self.assertIn("Goodbye", output)
+
+                def test_still_passes(self):
+                    self.assertEqual(self.target.run("hello")[0], 0)
+            """,
+        "recipes/images/broken-image.bb": """\
+            inherit core-image
+            IMAGE_INSTALL += "hello"
+            TEST_SUITES = "basic broken"
+            """,
+    }
+    for name, text in files.items():
+        path = layer / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return Build(make_build(root, [layer]))
+
+
+@pytest.mark.parametrize(("recipe", "tests"), [
+    ("some-core-image", {"basic.BasicTest.test_os_release", "hello.HelloTest.test_hello_runs"}),
+    ("extending-image", {"sysext.ExtensionTest.test_greet_runs_with_libgreet_from_the_extension"}),
+    ("extending-confext", {"confext.ConfextTest.test_configuration_file_appears_in_etc"}),
+    ("demo-portable", {"portable.PortableTest.test_daemon_answers_over_the_cable"}),
+])
+def test_demo_images_pass_their_tests(build: Build, recipe: str, tests: set[str]) -> None:
+    result = build.run("-c", "testimage", recipe)
+    assert result.returncode == 0, result.stderr
+    report = ET.parse(build.deploy / f"{recipe}-{MACHINE}.testimage.xml").getroot()
+    cases = {f"{c.get('classname', '').split('.', 1)[1]}.{c.get('name')}": c for c in report.iter("testcase")}
+    assert tests <= set(cases), sorted(cases)
+    for name in tests:
+        assert not list(cases[name]), f"{name} did not pass"
+    assert report.get("failures") == "0" and report.get("errors") == "0"
+    assert not _leftovers()
+
+
+def test_a_failing_test_fails_the_task_with_its_output(build: Build) -> None:
+    result = build.run("-c", "testimage", "broken-image")
+    assert result.returncode == 1
+    assert "broken-image.bb:3: error: testimage broken-image: 4 passed, 1 failed, 0 skipped; " \
+           "broken.BrokenTest.test_hello_says_goodbye failed:" in result.stderr, result.stderr
+    assert "AssertionError: 'Goodbye' not found in 'Hello from layerbuild" in result.stderr
+    report = ET.parse(build.deploy / f"broken-image-{MACHINE}.testimage.xml").getroot()
+    failed = [c for c in report.iter("testcase") if c.find("failure") is not None]
+    assert [c.get("name") for c in failed] == ["BrokenTest.test_hello_says_goodbye"]
+    assert not _leftovers()
