@@ -514,6 +514,36 @@ def test_upgrade_refused_and_allowed(tmp_path: Path) -> None:
         assert verify.returncode == 0 and verify.stdout == ""
 
 
+@needs_dpkg
+def test_upgrade_matches_dpkg(tmp_path: Path) -> None:
+    old_feed, new_feed = tmp_path / "old", tmp_path / "new"
+    make_deb(old_feed, "lib", "1.0", {"usr/lib/lib.so.1": "v1\n", "usr/lib/gone.so": "old only\n",
+                                      "usr/share/lib/old/x": "x\n", "etc/lib.conf": "a=1\n",
+                                      "etc/old.conf": "obsolete\n", "usr/lib/lib.so": ("link", "lib.so.1")},
+             conffiles=["/etc/lib.conf", "/etc/old.conf"],
+             scripts={"prerm": '#!/bin/sh\necho "prerm $*" >> "$D/var/lib-scripts"\n',
+                      "postrm": '#!/bin/sh\necho "postrm $*" >> "$D/var/lib-scripts"\n'})
+    make_deb(new_feed, "lib", "2.0", {"usr/lib/lib.so.2": "v2\n", "etc/lib.conf": "a=2\n",
+                                      "usr/lib/lib.so": ("link", "lib.so.2")}, conffiles=["/etc/lib.conf"],
+             scripts={"preinst": '#!/bin/sh\necho "preinst $*" >> "$D/var/lib-scripts"\n',
+                      "postinst": '#!/bin/sh\necho "postinst $*" >> "$D/var/lib-scripts"\n'})
+    mine, theirs = tmp_path / "mine", tmp_path / "theirs"
+    (mine / "var").mkdir(parents=True)
+    build(mine, old_feed, "lib")
+    build_rootfs(str(mine), [str(new_feed)], req("lib", allow_upgrade=frozenset({"lib"})), native_arch="amd64",
+                 log=None, clamp=CLAMP)
+    dpkg_install(theirs, [str(next(old_feed.glob("*.deb")))])
+    env = dict(os.environ, D=str(theirs))
+    common = ["dpkg", f"--root={theirs}", "--force-script-chrootless", "--force-not-root", "--log=/dev/null"]
+    subprocess.run([*common, "--unpack", str(next(new_feed.glob("*.deb")))], check=True, env=env,
+                   capture_output=True)
+    subprocess.run([*common, "--configure", "-a"], check=True, env=env, capture_output=True)
+    skip = ("var/lib/dpkg/status-old",)
+    assert tree(mine, skip) == tree(theirs, skip)
+    assert (mine / "var/lib/dpkg/status").read_text() == (theirs / "var/lib/dpkg/status").read_text()
+    assert (mine / "var/lib-scripts").read_text() == (theirs / "var/lib-scripts").read_text()
+
+
 def test_upgrade_keeps_changed_conffile(tmp_path: Path) -> None:
     feed, later = tmp_path / "feed", tmp_path / "later"
     make_deb(feed, "cfg", "1.0", {"etc/cfg.conf": "v1\n"}, conffiles=["/etc/cfg.conf"])

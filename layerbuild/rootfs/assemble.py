@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from .dpkgdb import ADMINDIR, INSTALLED, Database, InstalledPackage, init_admind
 from .feed import Feed
 from .resolve import Request, Resolution, Step, resolve
 from .scripts import defer_postinsts, run_script
-from .unpack import Owners, Root, Unpacked, Unpacker, md5_file
+from .unpack import Owners, Root, Unpacked, Unpacker
 
 #: control members that are dpkg's own, never copied to info/ (dpkg keeps the rest)
 _NOT_INFO = frozenset({"control"})
@@ -121,8 +121,7 @@ def _conffile_list(deb: DebArchive) -> list[str]:
     return [line.strip() for line in (deb.text("conffiles") or "").splitlines() if line.strip()]
 
 
-def _remove_obsolete(root: Root, old_paths: Sequence[str], new_paths: set[str], owners: Owners,
-                     old_conffiles: Mapping[str, str]) -> None:
+def _remove_obsolete(root: Root, old_paths: Sequence[str], new_paths: set[str], owners: Owners) -> None:
     """Remove an upgraded package's files that the new version no longer has (and no one else owns)."""
     gone = [p for p in old_paths if p not in new_paths and p != "/." and not owners.owner.get(p)]
     for path in sorted(gone, key=lambda p: (-p.count("/"), p)):
@@ -143,10 +142,6 @@ def _remove_obsolete(root: Root, old_paths: Sequence[str], new_paths: set[str], 
             except OSError:
                 pass  # still holds files of other packages or the user's
             continue
-        digest = old_conffiles.get(path)
-        if digest is not None:
-            if not (stat.S_ISREG(st.st_mode) and md5_file(full) == digest):
-                continue  # a changed conffile stays, as dpkg keeps it
         os.unlink(full)
     root.forget()
 
@@ -191,7 +186,7 @@ def install(root: str, db: Database, resolution: Resolution, *, native_arch: str
             with open(script, "wb") as fh:
                 fh.write(deb.members["preinst"].data)
             os.chmod(script, 0o755)
-            args = ["upgrade", old.version] if old is not None else ["install"]
+            args = ["upgrade", old.version, info.version] if old is not None else ["install"]
             try:
                 run_script(abs_root, script, info.name, info.arch, "preinst", args, log)
             finally:
@@ -207,9 +202,16 @@ def install(root: str, db: Database, resolution: Resolution, *, native_arch: str
             if os.path.exists(old_info + ".postrm"):
                 run_script(abs_root, old_info + ".postrm", old.name, old.arch, "postrm", ["upgrade", info.version],
                            log)
+            # dpkg keeps conffiles the new version dropped, on disk and in the database, marked obsolete
+            current = {path for path, _ in result.conffiles}
+            for path, digest in old.conffiles:
+                if path not in current:
+                    result.listed.append(path)
+                    result.obsolete_conffiles.append((path, digest))
             old_paths = db.files(old.name)
-            owners.drop(old.name, [p for p in old_paths if p not in set(result.listed)])
-            _remove_obsolete(target, old_paths, set(result.listed), owners, old_conffiles)
+            kept = set(result.listed)
+            owners.drop(old.name, [p for p in old_paths if p not in kept])
+            _remove_obsolete(target, old_paths, kept, owners)
         _write_info(admindir, deb, info.name, _info_members(admindir, info.name) if old is not None else set(),
                     clamp)
         if "md5sums" not in deb.members and result.digests:
@@ -242,7 +244,8 @@ def install(root: str, db: Database, resolution: Resolution, *, native_arch: str
             write_list(admindir, name, entry.listed, None)
     stanzas = {name: rec.stanza for name, rec in db.records.items()}
     for step, _, result in unpacked:
-        stanzas[step.name] = status_stanza(step.package.info, INSTALLED, result.conffiles)
+        conffiles = result.conffiles + [(path, f"{digest} obsolete") for path, digest in result.obsolete_conffiles]
+        stanzas[step.name] = status_stanza(step.package.info, INSTALLED, conffiles)
     write_status(admindir, stanzas)
     final = Database.read(root)
     packages = tuple(RootfsPackage(r.name, r.version, r.arch) for r in sorted(final.packages.values(),

@@ -46,6 +46,8 @@ class Unpacked:
     kept_conffiles: list[str] = field(default_factory=list)
     #: symbolic links, which dpkg lists after every other entry
     links: list[str] = field(default_factory=list)
+    #: conffiles of an upgraded version that this one dropped: kept, as dpkg keeps them (path, md5)
+    obsolete_conffiles: list[tuple[str, str]] = field(default_factory=list)
     #: md5 of every regular file and hard link in archive order, when asked for (a package without md5sums)
     digests: list[tuple[str, str]] = field(default_factory=list)
 
