@@ -18,4 +18,7 @@ python do_prepare_recipe_sysroot() {
     run_builtin("prepare_recipe_sysroot", d)
 }
 do_prepare_recipe_sysroot[recrdeptask] = "do_populate_sysroot"
+# it may run while do_unpack empties the unpack directory (which holds ${B} in many recipes): it works
+# in ${WORKDIR}, which nothing else removes
+do_prepare_recipe_sysroot[dirs] = "${WORKDIR}"
 addtask prepare_recipe_sysroot before do_configure after do_fetch

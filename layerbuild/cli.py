@@ -159,6 +159,13 @@ def diffsigs_main(argv: Sequence[str] | None = None) -> int:
                   _debug_flag(argv))
 
 
+def boot_main(argv: Sequence[str] | None = None) -> int:
+    """``layerbuild-boot CONF | --exec NAME -- CMD... | --stop NAME | --list``."""
+    from .boot.cli import parse, run
+    args = sys.argv[1:] if argv is None else argv
+    return _guard("layerbuild-boot", lambda: parse(args), run, _debug_flag(argv))
+
+
 def mksquashfs_main(argv: Sequence[str] | None = None) -> int:
     """``layerbuild-mksquashfs SOURCE_DIR OUTPUT``."""
     from .image.mksquashfs_cli import mksquashfs, parser

@@ -31,7 +31,7 @@ from layerbuild.tarzst import write_tar_zst
 BUSYBOX = "/bin/busybox"
 LB_INIT_C = Path(__file__).resolve().parents[1] / "recipes/recipes-core/lb-init/files/lb-init.c"
 RELEASE = "ID=lbtest\nVERSION_ID=1.0\n"
-BOOT = [sys.executable, "-m", "layerbuild.boot.cli"]
+BOOT = [sys.executable, "-c", "import sys; from layerbuild.cli import boot_main; sys.exit(boot_main())"]
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 

@@ -1,20 +1,18 @@
 """``layerbuild-boot``: boot a subhost (``CONF``), run a command in one (``--exec NAME -- CMD...``), stop one
 (``--stop NAME``) or list them (``--list``).
 
-Exit status as for every layerbuild command: 0 success, 1 user error (one message), 2 usage error,
-130 interrupted; ``--exec`` returns the command's own status.
+The command line and the command; :func:`layerbuild.cli.boot_main` turns errors into exit statuses as
+for every layerbuild command (0 success, 1 user error, 2 usage error, 130 interrupted); ``--exec``
+returns the command's own status.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from layerbuild import __version__
-from layerbuild.errors import LayerbuildError, UsageError
+from layerbuild.errors import UsageError
 
 from . import state as records
 
@@ -24,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="layerbuild-boot", description="Boot an image rootfs as an overlay-boot subhost, and manage "
                 "running subhosts.")
     p.add_argument("conf", nargs="?", metavar="CONF", help="subhost config file to boot")
@@ -38,35 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _guard(func: Callable[[argparse.Namespace], int], args: argparse.Namespace, debug: bool) -> int:
-    # The same mapping as layerbuild.cli._guard (the artifact side does not import the engine's CLI).
-    handler = logging.StreamHandler(sys.stderr)
-    logging.getLogger("layerbuild").handlers[:] = [handler]
-    try:
-        return func(args)
-    except UsageError as exc:
-        print(f"layerbuild-boot: {exc.format()}", file=sys.stderr)
-        return 2
-    except LayerbuildError as exc:
-        if debug:
-            traceback.print_exc()
-        print(exc.format(), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        else:
-            print(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)",
-                  file=sys.stderr)
-        return 1
-
-
-def _run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from . import supervisor
     from .config import load_config
     from .daemon import start_detached
@@ -101,21 +71,13 @@ def _run(args: argparse.Namespace) -> int:
     return supervisor.boot(config, on_ready=ready)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """The options before ``--``; what follows it is ``args.command`` (for ``--exec``)."""
+    argv = list(argv)
     command: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
         argv, command = argv[:cut], argv[cut + 1:]
-    debug = "--debug" in argv
-    try:
-        args = _parser().parse_args(argv)
-    except UsageError as exc:
-        print(f"layerbuild-boot: {exc.format()}", file=sys.stderr)
-        return 2
+    args = parser().parse_args(argv)
     args.command = command
-    return _guard(_run, args, debug)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return args
