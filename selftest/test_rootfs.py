@@ -574,14 +574,20 @@ def test_postinst_offline_and_deferred(tmp_path: Path) -> None:
     assert stat.S_IMODE(saved.stat().st_mode) == 0o755
     runner = root / RUNNER
     assert runner.read_text() == RUNNER_SCRIPT and stat.S_IMODE(runner.stat().st_mode) == 0o755
-    assert "ontarget 1.0 install ok installed" in query(root) if HAVE_DPKG else True
-    # the runner, pointed at this root's directory, runs each script once without D and removes it
+    status = (root / "var/lib/dpkg/status").read_text()
+    assert "Package: ontarget\nStatus: install ok unpacked\n" in status
+    assert "Package: offline\nStatus: install ok installed\n" in status
+    assert sorted(Database.read(str(root)).packages) == ["offline", "ontarget"]
+    # the runner, pointed at this root, runs each script once without D, removes it and marks the package
     marker = tmp_path / "marker"
-    script = RUNNER_SCRIPT.replace("/etc/layerbuild-postinsts", str(root / "etc/layerbuild-postinsts"))
+    script = RUNNER_SCRIPT.replace("/etc/layerbuild-postinsts", str(root / "etc/layerbuild-postinsts")) \
+        .replace("/var/lib/dpkg/status", str(root / "var/lib/dpkg/status"))
     saved.write_text(saved.read_text().replace("/tmp/ontarget-ran", str(marker)))
     subprocess.run(["sh", "-c", script], check=True, env=dict(os.environ, D=str(root)))
     assert marker.read_text() == "first boot configure\n"
     assert not (root / "etc/layerbuild-postinsts").exists()
+    assert (root / "var/lib/dpkg/status").read_text() == status.replace(
+        "Package: ontarget\nStatus: install ok unpacked\n", "Package: ontarget\nStatus: install ok installed\n")
 
 
 def test_failing_scripts(tmp_path: Path) -> None:

@@ -23,7 +23,16 @@ from pathlib import Path
 from ..fsutil import atomic_write
 from ..packaging.debread import DebArchive, open_deb
 from .control import PackageInfo, status_stanza
-from .dpkgdb import ADMINDIR, INSTALLED, Database, InstalledPackage, init_admindir, write_list, write_status
+from .dpkgdb import (
+    ADMINDIR,
+    INSTALLED,
+    UNPACKED,
+    Database,
+    InstalledPackage,
+    init_admindir,
+    write_list,
+    write_status,
+)
 from .feed import Feed
 from .resolve import Request, Resolution, Step, resolve
 from .scripts import defer_postinsts, run_script
@@ -245,7 +254,8 @@ def install(root: str, db: Database, resolution: Resolution, *, native_arch: str
     stanzas = {name: rec.stanza for name, rec in db.records.items()}
     for step, _, result in unpacked:
         conffiles = result.conffiles + [(path, f"{digest} obsolete") for path, digest in result.obsolete_conffiles]
-        stanzas[step.name] = status_stanza(step.package.info, INSTALLED, conffiles)
+        state = UNPACKED if step.name in deferred else INSTALLED
+        stanzas[step.name] = status_stanza(step.package.info, state, conffiles)
     write_status(admindir, stanzas)
     final = Database.read(root)
     packages = tuple(RootfsPackage(r.name, r.version, r.arch) for r in sorted(final.packages.values(),

@@ -23,6 +23,10 @@ from .control import PackageInfo, package_info, parse_stanzas
 
 ADMINDIR = "var/lib/dpkg"
 INSTALLED = "install ok installed"
+#: a package whose postinst was deferred to first boot: its files are in place, it is not configured yet
+UNPACKED = "install ok unpacked"
+#: dpkg states in which a package's files are all in place
+_PRESENT = frozenset({"installed", "unpacked", "half-configured", "triggers-awaited", "triggers-pending"})
 #: Empty files dpkg (or its helpers) create on first use, with their modes.
 _EMPTY_FILES = {"available": 0o644, "diversions": 0o644, "statoverride": 0o644, "lock": 0o640,
                 "lock-frontend": 0o640, "triggers/Lock": 0o600, "triggers/Unincorp": 0o644}
@@ -51,7 +55,9 @@ class InstalledPackage:
 
     @property
     def installed(self) -> bool:
-        return self.status.split()[-1:] == ["installed"]
+        """Whether the package's files are in the root (configured or, postinst deferred, unpacked)."""
+        words = self.status.split()
+        return len(words) == 3 and words[0] in ("install", "hold") and words[2] in _PRESENT
 
 
 def _conffiles(value: str | None) -> tuple[tuple[str, str], ...]:
@@ -93,7 +99,7 @@ class Database:
 
     @property
     def packages(self) -> dict[str, InstalledPackage]:
-        """Packages whose state is installed, by name."""
+        """Packages whose files are in the root (installed, or unpacked with a deferred postinst), by name."""
         return {name: rec for name, rec in self.records.items() if rec.installed}
 
     def files(self, name: str) -> tuple[str, ...]:

@@ -4,9 +4,10 @@ A script runs on the build host with the root in ``$D`` (also ``DPKG_ROOT``, ``O
 working directory ``/``, and dpkg's ``DPKG_MAINTSCRIPT_*`` variables, with the arguments dpkg passes
 (``preinst install``, ``postinst configure ''``, ``preinst upgrade OLD`` ...). Scripts must use
 ``$D``. A ``postinst`` that exits 1 under ``$D`` says "I can only run on the target": it is saved as
-``/etc/layerbuild-postinsts/NNN-PKG`` and run once, without ``$D``, by
-``/usr/libexec/layerbuild/run-postinsts`` at first boot (the image's init calls it). Any other failure
-is an error naming the package, the script and the log.
+``/etc/layerbuild-postinsts/NNN-PKG``, the package stays ``install ok unpacked`` in the database (as
+OpenEmbedded leaves it), and ``/usr/libexec/layerbuild/run-postinsts`` runs it once, without ``$D``, at
+first boot (the image's init calls it) and then marks the package configured. Any other failure is an
+error naming the package, the script and the log.
 """
 
 from __future__ import annotations
@@ -28,15 +29,31 @@ DEFER_STATUS = 1
 
 RUNNER_SCRIPT = """#!/bin/sh
 # Runs, once, the package configuration scripts that could not run when the image was built.
-# Each /etc/layerbuild-postinsts/NNN-PKG is run in order and removed when it succeeds.
+# Each /etc/layerbuild-postinsts/NNN-PKG is run in order and removed when it succeeds; the package
+# is then marked configured in the dpkg database (where it was left unpacked).
 dir=/etc/layerbuild-postinsts
+status_file=/var/lib/dpkg/status
 [ -d "$dir" ] || exit 0
 unset D DPKG_ROOT OFFLINE_ROOT
+
+mark_configured() {
+    [ -f "$status_file" ] && command -v awk >/dev/null 2>&1 || return 0
+    awk -v pkg="$1" '
+        /^Package: / { current = substr($0, 10) }
+        /^$/ { current = "" }
+        current == pkg && $0 == "Status: install ok unpacked" { $0 = "Status: install ok installed" }
+        { print }
+    ' "$status_file" > "$status_file.new" && mv "$status_file.new" "$status_file"
+}
+
 status=0
 for script in "$dir"/[0-9][0-9][0-9]-*; do
     [ -e "$script" ] || continue
+    name=${script##*/}
+    name=${name#[0-9][0-9][0-9]-}
     if "$script" configure ""; then
         rm -f "$script"
+        mark_configured "$name"
     else
         echo "run-postinsts: $script failed" >&2
         status=1
@@ -45,7 +62,6 @@ done
 rmdir "$dir" 2>/dev/null
 exit $status
 """
-
 
 class ScriptError(BuildError):
     """A maintainer script failed."""
