@@ -44,8 +44,19 @@ def atomic_output(path: str | os.PathLike[str], mode: int = 0o644, durable: bool
 def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` atomically."""
     payload = data.encode() if isinstance(data, str) else data
-    with atomic_output(path, mode) as tmp:
-        tmp.write_bytes(payload)
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmpname = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    try:
+        # written through the descriptor mkstemp opened: a stamp's sigdata is one of thousands per build
+        with open(fd, "wb") as fh:
+            fh.write(payload)
+            os.fchmod(fh.fileno(), mode)
+        os.replace(tmpname, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmpname)
+        raise
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

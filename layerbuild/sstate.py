@@ -136,7 +136,8 @@ def _publish_file(src: str, target: str, st: os.stat_result) -> None:
 
 
 def _make_room(dest: str, rel: str, old: list[str]) -> None:
-    """``rel`` was a directory and is no longer one: remove what this task installed below it, then it."""
+    """If ``rel``, installed by this task last time, is a directory: remove what this task installed below
+    it, then it (it is something else now)."""
     target = os.path.join(dest, rel)
     if os.path.isdir(target) and not os.path.islink(target):
         for path in sorted((p for p in old if p.startswith(rel + "/")), reverse=True):
@@ -171,19 +172,22 @@ def install_tree(source: str, dest: str, manifest: str) -> None:
         recorded = sorted(set(old) | set(new))
         _write_manifest(manifest, recorded)
     os.makedirs(dest, exist_ok=True)
+    before = set(old)
     for rel in entries:
         src = os.path.join(source, rel)
         target = os.path.join(dest, rel)
         st = os.lstat(src)
         if stat.S_ISLNK(st.st_mode):
-            _make_room(dest, rel, old)
+            if rel in before:
+                _make_room(dest, rel, old)
             atomic_symlink(os.readlink(src), target)
         elif stat.S_ISDIR(st.st_mode):
             if os.path.lexists(target) and not os.path.isdir(target):
                 os.unlink(target)  # a file or a link last time, a directory now
             os.makedirs(target, exist_ok=True)
         else:
-            _make_room(dest, rel, old)
+            if rel in before:
+                _make_room(dest, rel, old)
             _publish_file(src, target, st)
     for path in sorted(set(old) - set(new), reverse=True):
         _remove(os.path.join(dest, path))
