@@ -12,7 +12,6 @@ import contextlib
 import gzip
 import io
 import lzma
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, cast
@@ -118,7 +117,7 @@ def _text(field: bytes) -> str:
     return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
-def _read_exact(stream: IO[bytes], size: int, path: str) -> bytes:
+def _read_exact(stream: IO[bytes] | TarEntry, size: int, path: str) -> bytes:
     chunks = []
     while size > 0:
         data = stream.read(size)
@@ -285,16 +284,13 @@ def open_deb(path: str) -> DebArchive:
 def _control_members(name: str, blob: bytes, path: str) -> dict[str, ControlMember]:
     members: dict[str, ControlMember] = {}
     try:
-        with _decompressor(name, io.BytesIO(blob), path) as stream, \
-                tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
-            for info in tar:
-                member_name = info.name.removeprefix("./")
-                if not info.isfile() or "/" in member_name:
+        with _decompressor(name, io.BytesIO(blob), path) as stream:
+            for entry in _entries(stream, path):
+                member_name = entry.name.removeprefix("./")
+                if entry.kind != REGULAR or "/" in member_name:
                     continue
-                extracted = tar.extractfile(info)
-                assert extracted is not None
-                members[member_name] = ControlMember(member_name, extracted.read(), info.mode & 0o7777,
-                                                     int(info.mtime))
-    except (tarfile.TarError, OSError, EOFError, zstandard.ZstdError, lzma.LZMAError) as exc:
+                members[member_name] = ControlMember(member_name, _read_exact(entry, entry.size, path),
+                                                     entry.mode, entry.mtime)
+    except (OSError, EOFError, ValueError, zstandard.ZstdError, lzma.LZMAError) as exc:
         raise DebError(f"{path}: cannot read {name}: {exc}") from exc
     return members

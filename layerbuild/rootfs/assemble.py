@@ -257,9 +257,10 @@ def install(root: str, db: Database, resolution: Resolution, *, native_arch: str
         state = UNPACKED if step.name in deferred else INSTALLED
         stanzas[step.name] = status_stanza(step.package.info, state, conffiles)
     write_status(admindir, stanzas)
-    final = Database.read(root)
-    packages = tuple(RootfsPackage(r.name, r.version, r.arch) for r in sorted(final.packages.values(),
-                                                                            key=lambda r: r.name))
+    present = {name: RootfsPackage(name, rec.version, rec.arch) for name, rec in db.packages.items()}
+    present.update((step.name, RootfsPackage(step.name, step.package.info.version, step.package.info.arch))
+                   for step, _, _ in unpacked)
+    packages = tuple(present[name] for name in sorted(present))
     new = tuple(NewPackage(step.name, step.package.info.version, step.package.info.arch,
                            tuple(p for p in result.listed if p != "/."),
                            step.replaces_installed.version if step.replaces_installed else None)

@@ -71,9 +71,11 @@ def parse_relations(text: str | None, field: str = "Depends") -> tuple[Dependenc
             continue
         alternatives: list[Relation] = []
         for alt in group.split("|"):
-            alt = re.sub(r"\(\s*<\s*(?![<=])", "(<= ", re.sub(r"\(\s*>\s*(?![>=])", "(>= ", alt))
-            head, paren, tail = alt.partition("(")
-            alt = re.sub(r":(any|native|[a-z0-9-]+)\s*$", "", head.rstrip()) + (" " + paren + tail if paren else "")
+            if "<" in alt or ">" in alt:
+                alt = re.sub(r"\(\s*<\s*(?![<=])", "(<= ", re.sub(r"\(\s*>\s*(?![>=])", "(>= ", alt))
+            if ":" in alt:
+                head, paren, tail = alt.partition("(")
+                alt = re.sub(r":(any|native|[a-z0-9-]+)\s*$", "", head.rstrip()) + (" " + paren + tail if paren else "")
             try:
                 entries = parse_depends(alt)
             except LayerbuildError as exc:
