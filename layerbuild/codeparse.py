@@ -62,3 +62,23 @@ def python_refs(text: str) -> tuple[frozenset[str], frozenset[str], frozenset[st
         elif isinstance(func, ast.Name):
             calls.add(func.id)
     return frozenset(reads), frozenset(calls), frozenset(expands)
+
+
+@functools.lru_cache(maxsize=4096)
+def builtin_calls(text: str) -> frozenset[str]:
+    """The builtin task functions a python body runs: the literal names of its ``run_builtin("NAME", d)``."""
+    if "run_builtin" not in text:
+        return frozenset()
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        try:
+            tree = ast.parse("def _f(d):\n" + text)
+        except SyntaxError:
+            return frozenset()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "run_builtin" \
+                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            names.add(node.args[0].value)
+    return frozenset(names)

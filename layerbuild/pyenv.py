@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .errors import LayerbuildError, Location
-from .taskapi import NO_HOOKS, Hooks, run_builtin
+from .taskapi import NO_HOOKS, Hooks, builtin_vardeps, run_builtin
 
 logger = logging.getLogger("layerbuild.metadata")
 
@@ -222,10 +222,14 @@ def new_globals() -> dict[str, Any]:
 
 
 def hook_globals(hooks: Hooks) -> dict[str, Any]:
-    """What metadata Python sees of the artifact side: ``bb.fetch2`` and ``run_builtin(name, d)``."""
+    """What metadata Python sees of the artifact side: ``bb.fetch2``, ``run_builtin(name, d)``, and
+    ``builtin_vardeps(name, d)``, which the signatures read for tasks that run a builtin."""
     def run_builtin_(name: str, d: Any) -> None:
         run_builtin(hooks, name, d)
-    return {"bb": _make_bb(hooks), "run_builtin": run_builtin_}
+
+    def builtin_vardeps_(name: str, d: Any) -> list[str]:
+        return builtin_vardeps(hooks, name, d)
+    return {"bb": _make_bb(hooks), "run_builtin": run_builtin_, "builtin_vardeps": builtin_vardeps_}
 
 
 class DataContext(dict[str, Any]):

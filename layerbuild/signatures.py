@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .codeparse import python_refs, shell_words
+from .codeparse import builtin_calls, python_refs, shell_words
 from .datastore import DataStore
 from .fsutil import atomic_write
 from .hashing import sha256_path
@@ -94,6 +94,11 @@ class _DepFinder:
                 reads, calls, expands = python_refs(body)
                 deps |= reads
                 deps |= calls & self.funcs
+                if "run_builtin" in calls:
+                    # a builtin declares what it reads (the session's hooks know the table)
+                    declared = d.pyglobals.get("builtin_vardeps")
+                    for name in sorted(builtin_calls(body)):
+                        deps |= set(declared(name, d)) if declared is not None else set()
                 for text in expands:
                     deps |= set(d.expandWithRefs(text, None).refs)
             else:

@@ -192,12 +192,31 @@ def context_from(d: Any, task: str | None = None, record: set[str] | None = None
 
 @dataclass(frozen=True)
 class Builtin:
-    """A builtin task function and the variables it reads (beyond the paths of its context)."""
+    """A builtin task function and the variables it reads.
+
+    ``reads`` become dependencies of the signature of every task that runs the builtin, so changing
+    one rebuilds the task (and a shared state object built with another value is never restored). A
+    name may hold ``{pkg}``, which stands for each word of ``PACKAGES`` (``FILES:{pkg}``), as OE's
+    PACKAGEVARS do. ``unhashed`` are the reads that deliberately do not change the output (where a
+    download comes from, a task's own flags), each with the reason in the table. A test runs every
+    builtin with a recording view and fails on any read that is in neither.
+    """
 
     name: str
     func: Callable[[TaskContext], None]
     reads: tuple[str, ...] = ()
+    unhashed: tuple[str, ...] = ()
     doc: str = ""
+
+    def vardeps(self, packages: list[str]) -> list[str]:
+        """``reads`` with ``{pkg}`` expanded over ``packages``."""
+        out: list[str] = []
+        for name in self.reads:
+            if "{pkg}" in name:
+                out.extend(name.replace("{pkg}", pkg) for pkg in packages)
+            else:
+                out.append(name)
+        return out
 
 
 @dataclass(frozen=True)
@@ -211,6 +230,14 @@ class Hooks:
 
 #: no artifact side at all (engine tests, ``-e`` of the configuration)
 NO_HOOKS = Hooks()
+
+
+def builtin_vardeps(hooks: Hooks, name: str, d: Any) -> list[str]:
+    """The variables the builtin ``name`` reads, for the signature of a task that runs it."""
+    builtin = hooks.builtins.get(name)
+    if builtin is None:
+        return []  # running it says which builtins exist
+    return builtin.vardeps((d.getVar("PACKAGES") or "").split())
 
 
 def run_builtin(hooks: Hooks, name: str, d: Any) -> None:
