@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from .errors import UsageError
 from .runqueue import WORKERS_DIR, Plan, dep_hashes, stamp_base
-from .signatures import DependencyChanged, describe, diff_sigdata, read_sigdata
+from .signatures import read_sigdata
 from .taskgraph import TaskGraph, TaskId
 
 
@@ -118,6 +118,7 @@ def dump_signatures(tg: TaskGraph, out: TextIO) -> int:
 def explain(tg: TaskGraph, tid: TaskId, old: dict[str, Any], new: dict[str, Any], sigdata: Any,
             depth: int = 0) -> list[str]:
     """diff_sigdata in words, following changed task dependencies down to the first real change."""
+    from .sigdiff import DependencyChanged, describe, diff_sigdata  # only -S and diffsigs compare signatures
     out = []
     for diff in diff_sigdata(old, new):
         out.append(describe(diff))
@@ -135,6 +136,7 @@ def explain(tg: TaskGraph, tid: TaskId, old: dict[str, Any], new: dict[str, Any]
 
 def diffsigs(a: str, b: str, out: TextIO) -> int:
     """``layerbuild-diffsigs A B``: why signature A became B."""
+    from .sigdiff import describe, diff_sigdata
     try:
         old, new = read_sigdata(a), read_sigdata(b)
     except (OSError, ValueError) as exc:

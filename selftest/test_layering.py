@@ -21,7 +21,7 @@ ROOT = PACKAGE.parent
 #: The engine: metadata in, a task graph with signatures out, tasks scheduled. It knows nothing of
 #: packages or images.
 ENGINE = frozenset({
-    "parse", "datastore", "evaluate", "cache", "providers", "taskgraph", "signatures", "runqueue", "sstate",
+    "parse", "datastore", "evaluate", "cache", "providers", "taskgraph", "signatures", "sigdiff", "runqueue", "sstate",
     "tasks", "recipe", "config", "layers", "codeparse", "pyenv", "events", "reporters", "envdump", "variables",
 })
 #: The artifact side: sources, packages, root filesystems, images. ``builtins`` is its table of builtin task
@@ -58,6 +58,7 @@ RULES: dict[str, set[str]] = {
     "evaluate": {"errors", "datastore", "parse", "pyenv", "taskapi", "log"},
     "codeparse": {"errors"},
     "signatures": {"errors", "fsutil", "hashing", "codeparse", "datastore", "taskgraph", "version"},
+    "sigdiff": {"errors", "signatures", "taskgraph"},
     "recipe": {"errors", "datastore", "evaluate", "pyenv", "signatures", "version"},
     "layers": {"errors", "datastore", "evaluate", "version", "log"},
     "config": {"errors", "datastore", "evaluate", "layers", "pyenv", "taskapi", "log"},

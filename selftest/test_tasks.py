@@ -455,7 +455,7 @@ def _sig(values: dict[str, str], deps: list[tuple[str, str, str]], taskhash: str
 
 
 def test_diff_sigdata_gives_typed_differences_and_one_renderer_words_them() -> None:
-    from layerbuild.signatures import (
+    from layerbuild.sigdiff import (
         DependencyAdded,
         DependencyChanged,
         DependencyRemoved,
@@ -496,7 +496,7 @@ def test_diff_sigdata_gives_typed_differences_and_one_renderer_words_them() -> N
 
 
 def test_sigdata_of_the_earlier_layout_is_still_compared() -> None:
-    from layerbuild.signatures import DependencyChanged, describe, diff_sigdata
+    from layerbuild.sigdiff import DependencyChanged, describe, diff_sigdata
     from layerbuild.taskgraph import TaskId
     new = _sig({"do_compile": "make"}, [("/l/zlib.bb", "do_populate_sysroot", "3" * 64)])
     old = {k: v for k, v in new.items() if k != "format"}

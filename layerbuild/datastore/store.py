@@ -26,7 +26,8 @@ _WS_SPLIT = re.compile(r"(\s)")
 _OVERRIDE_RE = re.compile(r"[a-z0-9]+")
 _OLD_SYNTAX_RE = re.compile(r"_(append|prepend|remove)(_|$)")
 _OLD_SYNTAX_FIX_RE = re.compile(r"_(append|prepend|remove)(_(?=.))?")
-_PY_GETVAR_RE = re.compile(r"""(?:getVar|getVarFlag)\(\s*['"]([^'"]+)['"]""")
+# as BitBake's code parser: getVar and the bb.utils helpers that read a variable named by their first argument
+_PY_GETVAR_RE = re.compile(r"""(?:getVar|getVarFlag|contains|contains_any|filter)\(\s*['"]([^'"]+)['"]""")
 _KEYWORDS = (":append", ":prepend", ":remove")
 _MUTABLE = (list, set, dict)
 
