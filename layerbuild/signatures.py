@@ -89,6 +89,12 @@ class _DepFinder:
         flags = d.getVarFlags(key, expand=_EXPANDED_FLAGS) or {}
         value, parser = d.getVarFlag(key, "_content", False, retparser=True)
         deps: set[str] = set(parser.refs) if parser is not None else set()
+        removes = sorted(parser.removes or ()) if parser is not None else []
+        if removes and isinstance(value, str):
+            # as in BitBake: a :remove that takes effect is part of the value, and what it references a dependency
+            for removed in removes:
+                deps |= set(d.expandWithRefs(removed, None).refs)
+            value += "".join(f"\n_remove of {removed}" for removed in removes)
         if "vardepvalue" in flags:
             # as in BitBake: the given value stands for the variable; only [vardeps] are followed
             deps = set()

@@ -122,3 +122,37 @@ def test_sigdata_round_trip_without_temporaries(tmp_path: Path) -> None:
     assert read_sigdata(str(path)) == data
     assert data["basehash"] == sig.basehash and data["values"]["CFLAGS"] == "-O2 ${EXTRA}"
     assert os.listdir(path.parent) == [path.name]
+
+
+def test_a_remove_that_takes_effect_is_part_of_the_signature() -> None:
+    """BitBake's TaskHash test: the removed value and what it references are dependencies."""
+    def recipe(removed: str) -> DataStore:
+        d = DataStore()
+        d.setVar("FEATURES", "one two three")
+        d.setVar("FEATURES:remove", "${DROP}")
+        d.setVar("DROP", removed)
+        _shell(d, "do_compile", "echo ${FEATURES}\n")
+        return d
+
+    sig = _sig(recipe("two"), "do_compile")
+    assert "DROP" in dict(sig.deps)["FEATURES"]
+    assert "_remove of ${DROP}" in dict(sig.values)["FEATURES"]
+    # another value to remove changes what the task sees, and its signature
+    assert _sig(recipe("three"), "do_compile").basehash != sig.basehash
+    # a remove that removes nothing leaves the value as it was
+    assert "_remove of" not in dict(_sig(recipe("four"), "do_compile").values)["FEATURES"]
+
+
+def test_variables_read_by_bb_utils_in_an_expansion_are_dependencies() -> None:
+    d = DataStore()
+    d.setVar("DISTRO_FEATURES", "systemd x11")
+    d.setVar("MACHINE_FEATURES", "wifi")
+    d.setVar("CONFIG", "${@bb.utils.contains('DISTRO_FEATURES', 'systemd', 'sd', '', d)} "
+                       "${@bb.utils.contains_any('MACHINE_FEATURES', 'wifi bt', 'net', '', d)} "
+                       "${@bb.utils.filter('PACKAGECONFIG', 'a b', d)}")
+    _shell(d, "do_configure", "configure ${CONFIG}\n")
+    deps = dict(_sig(d, "do_configure").deps)["CONFIG"]
+    assert {"DISTRO_FEATURES", "MACHINE_FEATURES", "PACKAGECONFIG"} <= set(deps)
+    before = _sig(d, "do_configure").basehash
+    d.setVar("DISTRO_FEATURES", "x11")
+    assert _sig(d, "do_configure").basehash != before
