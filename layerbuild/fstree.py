@@ -12,6 +12,7 @@ does. Entries are kept in image order: by path, compared component by component 
 from __future__ import annotations
 
 import enum
+import logging
 import os
 import stat
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ from layerbuild.fsutil import clamp_mtime
 XATTR_NAMESPACES = ("user.", "trusted.", "security.")
 
 MAX_MTIME = 2**32 - 1
+
+logger = logging.getLogger("layerbuild.fstree")
 
 
 class ManifestError(LayerbuildError):
@@ -203,7 +206,8 @@ def from_directory(root: str | os.PathLike[str], *, all_root: bool = False,
     File contents are referenced by path and read when the image is written. Files with several links
     inside the tree become one FILE and HARDLINKs to it (the first path in image order owns the inode).
     ``all_root`` records uid and gid 0; ``source_date_epoch`` clamps every mtime to it; mtimes outside
-    what squashfs can store (before 1970, after 2106) are clamped to the nearest end.
+    what squashfs can store (before 1970, after 2106) are clamped to the nearest end, with a warning
+    that names the file.
     Extended attributes outside :data:`XATTR_NAMESPACES` are left out.
     """
     top = Path(root)
@@ -249,7 +253,12 @@ def from_directory(root: str | os.PathLike[str], *, all_root: bool = False,
 
 def _entry_from_stat(full: Path, rel: str, st: os.stat_result, all_root: bool,
                      source_date_epoch: int | None, want_xattrs: bool) -> Entry:
-    mtime = min(max(clamp_mtime(st.st_mtime, source_date_epoch), 0), MAX_MTIME)
+    mtime = clamp_mtime(st.st_mtime, source_date_epoch)
+    if not 0 <= mtime <= MAX_MTIME:
+        stored = min(max(mtime, 0), MAX_MTIME)
+        logger.warning("%s: mtime %d is outside what an image can store (0 to %d); stored as %d",
+                       full, mtime, MAX_MTIME, stored)
+        mtime = stored
     uid, gid = (0, 0) if all_root else (st.st_uid, st.st_gid)
     mode = stat.S_IMODE(st.st_mode)
     attrs = _read_xattrs(full) if want_xattrs else ()

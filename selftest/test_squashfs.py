@@ -8,8 +8,10 @@ import os
 import random
 import re
 import shutil
+import signal
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -403,6 +405,164 @@ def test_proc_run_failure_names_command_and_log(tmp_path: Path) -> None:
     assert proc.run(["cat"], input=lambda f: f.write(b"x" * 100_000), stdout=subprocess.PIPE).stdout == b"x" * 100_000
     with pytest.raises(proc.CommandError, match="cannot run no-such-tool"):
         proc.run(["no-such-tool"])
+
+
+
+# ---------------------------------------------------------------- the command never destroys what it should not
+
+def _small_tree(root: Path) -> Path:
+    tree = root / "tree"
+    tree.mkdir()
+    (tree / "f").write_text("data")
+    return tree
+
+
+def _devices_untouched(node: Path, before: os.stat_result) -> None:
+    after = os.lstat(node)
+    assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+
+
+def test_cli_refuses_a_device_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """/dev/null is renamed over by nothing: a device node is never replaced with an image."""
+    tree = _small_tree(tmp_path)
+    before = os.lstat("/dev/null")
+    assert cli_main([str(tree), "/dev/null"]) == 1
+    err = capsys.readouterr().err
+    assert "error: /dev/null: is a character device; the image can only replace a regular file" in err
+    _devices_untouched(Path("/dev/null"), before)
+    assert not [n for n in os.listdir("/dev") if n.startswith(".null.")]
+    # through a symlink too
+    (tmp_path / "link").symlink_to("/dev/null")
+    assert cli_main([str(tree), str(tmp_path / "link")]) == 1
+    assert "is a character device" in capsys.readouterr().err
+    assert (tmp_path / "link").is_symlink()
+    _devices_untouched(Path("/dev/null"), before)
+
+
+@pytest.mark.root
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to make a device node")
+def test_cli_refuses_a_device_node_made_for_the_test(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tree = _small_tree(tmp_path)
+    full = tmp_path / "full"
+    os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))  # as /dev/full
+    before = os.lstat(full)
+    assert cli_main([str(tree), str(full)]) == 1
+    assert "full: is a character device" in capsys.readouterr().err
+    _devices_untouched(full, before)
+    assert sorted(os.listdir(tmp_path)) == ["full", "tree"]
+
+
+@pytest.mark.parametrize("kind, message", [("dir", "is a directory"), ("fifo", "is a FIFO"),
+                                           ("socket", "is a socket")])
+def test_cli_refuses_other_non_regular_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               kind: str, message: str) -> None:
+    import socket
+    tree = _small_tree(tmp_path)
+    out = tmp_path / "out"
+    sock = None
+    if kind == "dir":
+        out.mkdir()
+        (out / "keep").write_text("kept")
+    elif kind == "fifo":
+        os.mkfifo(out)
+    else:
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(out))
+    try:
+        before = os.lstat(out)
+        assert cli_main([str(tree), str(out)]) == 1
+        assert f"out: {message}" in capsys.readouterr().err
+        after = os.lstat(out)
+        assert (stat.S_IFMT(after.st_mode), after.st_ino) == (stat.S_IFMT(before.st_mode), before.st_ino)
+        assert sorted(os.listdir(tmp_path)) == ["out", "tree"]
+        if kind == "dir":
+            assert os.listdir(out) == ["keep"]
+        # the library refuses it as well, with either backend
+        with pytest.raises(SquashfsError, match=message):
+            write_image(M.from_directory(tree), out)
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+def test_cli_replaces_a_regular_file_and_writes_through_a_symlink(tmp_path: Path) -> None:
+    tree = _small_tree(tmp_path)
+    out = tmp_path / "out.sqfs"
+    out.write_text("old")
+    assert cli_main([str(tree), str(out)]) == 0
+    assert out.read_bytes()[:4] == b"hsqs"
+    target = tmp_path / "target.sqfs"
+    target.write_text("old")
+    (tmp_path / "link.sqfs").symlink_to("target.sqfs")
+    assert cli_main([str(tree), str(tmp_path / "link.sqfs")]) == 0
+    assert (tmp_path / "link.sqfs").is_symlink() and sha256(target) == sha256(out)
+
+
+def test_cli_does_not_create_missing_directories(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tree = _small_tree(tmp_path)
+    assert cli_main([str(tree), str(tmp_path / "no" / "such" / "x.sqfs")]) == 1
+    err = capsys.readouterr().err
+    assert f"x.sqfs: directory {tmp_path}/no/such does not exist" in err and "hint: create it first" in err
+    assert not (tmp_path / "no").exists()
+    (tmp_path / "file").write_text("")
+    assert cli_main([str(tree), str(tmp_path / "file" / "x.sqfs")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_warns_about_mtimes_squashfs_cannot_store(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    tree = _small_tree(tmp_path)
+    (tree / "old").write_text("")
+    (tree / "future").write_text("")
+    os.utime(tree / "old", (-100, -100))
+    os.utime(tree / "future", (2**33, 2**33))
+    out = tmp_path / "out.sqfs"
+    assert cli_main([str(tree), str(out), "--mkfs-time", "0"]) == 0
+    err = capsys.readouterr().err
+    assert f"WARNING: {tree}/old: mtime -100 is outside what an image can store (0 to 4294967295); " \
+           "stored as 0" in err
+    assert f"WARNING: {tree}/future: mtime 8589934592 is outside what an image can store (0 to 4294967295); " \
+           "stored as 4294967295" in err
+    assert f"{tree}/f:" not in err
+    # SOURCE_DATE_EPOCH brings the future back into range: that clamp is the reproducible one, no warning
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1000")
+    assert cli_main([str(tree), str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "future" not in err and f"WARNING: {tree}/old: mtime -100" in err
+
+
+def _spawn_writer(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """A layerbuild-mksquashfs that needs seconds (40 MB of noise through xz on one thread)."""
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "noise").write_bytes(random.Random(7).randbytes(40_000_000))
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from layerbuild.cli import mksquashfs_main as m; "
+                             "sys.exit(m(sys.argv[1:]))", str(big), str(outdir / "x.sqfs"), "--comp", "xz",
+                             "--processors", "1"], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not [n for n in os.listdir(outdir) if n.endswith(".tmp")]:
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, "the temporary image never appeared"
+        time.sleep(0.02)
+    # once the writing is under way: between mkstemp and its try block, atomic_output itself would
+    # leave the file behind
+    time.sleep(0.3)
+    assert proc.poll() is None
+    return proc, outdir
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGHUP, -signal.SIGHUP),
+                                         (signal.SIGINT, 130)])
+def test_cli_signal_removes_the_temporary_image(tmp_path: Path, sig: signal.Signals, status: int) -> None:
+    proc, outdir = _spawn_writer(tmp_path)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == status, err.decode()
+    assert os.listdir(outdir) == []
+    assert b"Traceback" not in err
 
 
 # ---------------------------------------------------------------- generated trees

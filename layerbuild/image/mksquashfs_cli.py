@@ -1,17 +1,27 @@
 """``layerbuild-mksquashfs SOURCE_DIR OUTPUT``: the squashfs writer on its own.
 
 The command line and the command; :mod:`layerbuild.cli` turns its errors into exit statuses.
+OUTPUT is only ever a regular file, created or replaced in one rename when the image is complete:
+a device, directory or other node there is refused, so is a missing parent directory, and a
+SIGTERM, SIGHUP or SIGINT removes the partial image before the command ends.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
 
 from layerbuild.errors import LayerbuildError, UsageError
 from layerbuild.fstree import from_directory
 from layerbuild.image.squashfs import BACKENDS, SquashfsOptions, write_image
 from layerbuild.image.squashfs.compressors import NAMES
+from layerbuild.image.squashfs.writer import check_output
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,11 +73,53 @@ def _source_date_epoch() -> int | None:
 
 def mksquashfs(args: argparse.Namespace) -> int:
     epoch = _source_date_epoch()
-    manifest = from_directory(args.source, all_root=args.all_root, source_date_epoch=epoch,
-                              xattrs=not args.no_xattrs)
-    mkfs_time = args.mkfs_time if args.mkfs_time is not None else epoch
+    _check_parent(args.output)
+    check_output(args.output)
     options = SquashfsOptions(compression=args.comp, level=args.level, block_size=args.block_size,
-                              mkfs_time=mkfs_time, processors=args.processors,
-                              exportable=not args.no_exports, tail_ends=not args.no_tailends)
-    write_image(manifest, args.output, options, backend=args.backend)
+                              mkfs_time=args.mkfs_time if args.mkfs_time is not None else epoch,
+                              processors=args.processors, exportable=not args.no_exports,
+                              tail_ends=not args.no_tailends)
+    options.check()
+    with _terminated_as_exception() as caught:
+        try:
+            manifest = from_directory(args.source, all_root=args.all_root, source_date_epoch=epoch,
+                                      xattrs=not args.no_xattrs)
+            write_image(manifest, args.output, options, backend=args.backend)
+        except _Terminated:
+            pass
+    if caught:
+        # the partial image is gone (removed as the exception passed); end as the signal would have
+        signal.signal(caught[0], signal.SIG_DFL)
+        os.kill(os.getpid(), caught[0])
     return 0
+
+
+def _check_parent(output: str) -> None:
+    parent = Path(os.path.realpath(output)).parent
+    if not parent.is_dir():
+        raise LayerbuildError(f"{output}: directory {parent} does not exist",
+                              hint="create it first; layerbuild-mksquashfs does not make directories")
+
+
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C, so the temporary image is removed."""
+
+
+@contextlib.contextmanager
+def _terminated_as_exception() -> Iterator[list[int]]:
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught  # signals reach the main thread only
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if not caught:
+            caught.append(signum)
+            raise _Terminated()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield caught
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

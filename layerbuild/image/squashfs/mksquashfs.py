@@ -18,7 +18,7 @@ from layerbuild.errors import SquashfsError
 from layerbuild.fstree import Entry, EntryType, Manifest
 from layerbuild.fsutil import atomic_output
 from layerbuild.image.squashfs.compressors import LEVELS
-from layerbuild.image.squashfs.writer import ImageInfo, SquashfsOptions, _check_manifest
+from layerbuild.image.squashfs.writer import ImageInfo, SquashfsOptions, _check_manifest, check_output
 
 _TAR_TYPES = {
     EntryType.DIR: tarfile.DIRTYPE, EntryType.SYMLINK: tarfile.SYMTYPE, EntryType.CHARDEV: tarfile.CHRTYPE,
@@ -73,7 +73,7 @@ def write_with_mksquashfs(manifest: Manifest, output: str | os.PathLike[str],
     if shutil.which("mksquashfs") is None:
         raise SquashfsError("mksquashfs not found; install squashfs-tools or use the python backend")
     mkfs_time = options.mkfs_time if options.mkfs_time is not None else manifest.newest_mtime()
-    out_path = Path(output)
+    out_path = check_output(output)
     # mksquashfs would take SOURCE_DATE_EPOCH over every timestamp in the manifest.
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
     with atomic_output(out_path) as tmp:

@@ -100,7 +100,7 @@ def write_squashfs(manifest: Manifest, output: str | os.PathLike[str],
     options.check()
     compressor = make_compressor(options.compression, options.level, options.block_size)
     _check_manifest(manifest)
-    out_path = Path(output)
+    out_path = check_output(output)
     try:
         with atomic_output(out_path) as tmp, open(tmp, "wb") as fh:
             info = _Writer(manifest, options, compressor, fh).write()
@@ -110,6 +110,31 @@ def write_squashfs(manifest: Manifest, output: str | os.PathLike[str],
         # Source files report their own errors; what is left comes from the image being written.
         raise SquashfsError(f"{out_path}: {_strerror(exc)}") from exc
     return ImageInfo(out_path, size, *info)
+
+
+def check_output(output: str | os.PathLike[str]) -> Path:
+    """The path the image is renamed to: ``output``, or the file a symlink there points to.
+
+    The image is written beside it and renamed over it, so only a regular file (or nothing) may be
+    there: renaming over a device, a FIFO or a socket would replace the node itself.
+    """
+    path = Path(output)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return path
+    except OSError as exc:
+        raise SquashfsError(f"{output}: {exc.strerror}") from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise SquashfsError(f"{output}: is {_KINDS.get(stat.S_IFMT(st.st_mode), 'not a regular file')}; "
+                            "the image can only replace a regular file")
+    return path
+
+
+_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+          stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket"}
 
 
 def _strerror(exc: OSError) -> str:
