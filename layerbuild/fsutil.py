@@ -1,4 +1,4 @@
-"""File-system helpers: atomic writes and publishing, sorted walks, mtime clamping.
+"""File-system helpers: atomic writes and publishing, joining names under a root, sorted walks, mtime clamping.
 
 Everything a build publishes goes through a temporary name in the same directory and an
 ``os.replace`` into place, so a killed build never leaves a half-written file under a name a later
@@ -8,6 +8,7 @@ build would trust.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
@@ -15,6 +16,8 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from .errors import LayerbuildError
 
 
 @contextlib.contextmanager
@@ -121,3 +124,47 @@ def atomic_symlink(target: str, path: str | os.PathLike[str]) -> None:
         tmp.unlink()
     os.symlink(target, tmp)
     os.replace(tmp, final)
+
+
+class PathEscape(LayerbuildError):
+    """A name that would leave the directory it belongs under (absolute, ``..`` climbing out, empty root)."""
+
+
+def join_under(root: str | os.PathLike[str], *names: str, what: str = "name") -> str:
+    """``root/names...``, refusing a result that is not strictly below ``root``.
+
+    Every place a name from metadata (a recipe, package or task name, a ``subdir=``, an archive
+    entry) becomes a path goes through here. The check is lexical (``..`` is resolved against the
+    names given, not the disk); :func:`inside_real` checks links on the disk.
+    """
+    base = os.fspath(root)
+    if not base:
+        raise PathEscape(f"{what} {'/'.join(names)!r} has no directory to go under (the directory is empty)")
+    for name in names:
+        if name.startswith("/"):
+            raise PathEscape(f"{what} {name!r} is an absolute path; it must stay below {base}")
+    joined = os.path.normpath(os.path.join(base, *names))
+    top = os.path.normpath(base)
+    if joined == top or not joined.startswith(top.rstrip(os.sep) + os.sep):
+        raise PathEscape(f"{what} {'/'.join(names)!r} would leave {base}")
+    return joined
+
+
+def inside_real(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> bool:
+    """Whether ``path``, with every link on the disk followed, is ``root`` or below it."""
+    top = os.path.realpath(root)
+    real = os.path.realpath(path)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
+#: errno values that mean "the file system is full" (no space, no inodes, over quota)
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` is (or was caused by) a full file system."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False

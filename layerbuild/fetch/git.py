@@ -13,6 +13,7 @@ import re
 import shlex
 import shutil
 
+from ..fsutil import PathEscape, join_under
 from ..proc import CommandError, run
 from .errors import FetchError, ParameterError, UnpackError
 from .mirrors import TransferFailed, try_sources
@@ -136,7 +137,11 @@ class GitMethod:
         if not self._has_revision(ud):
             raise ctx.fail(UnpackError, f"{ud.url}: commit {ud.revision} has not been fetched to "
                            f"{ud.localpath} (run do_fetch first)")
-        dest = os.path.normpath(os.path.join(root, ud.destsuffix))
+        try:
+            dest = join_under(root, ud.destsuffix, what="destsuffix")
+        except PathEscape as exc:
+            raise ctx.fail(UnpackError, f"{ud.url}: {exc.message}",
+                           hint="destsuffix names a directory below the unpack directory, such as git/") from None
         shutil.rmtree(dest, ignore_errors=True)
         try:
             _git(["clone", "--shared", "--no-checkout", "--quiet", ud.localpath, dest])

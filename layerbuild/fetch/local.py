@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from .errors import LocalFileNotFound, UnpackError
-from .unpack import ArchiveProblem, unpack_file
+from .unpack import ArchiveProblem, unpack_dir, unpack_file
 from .urldata import FetchContext, FetchData, to_bool
 
 
@@ -65,8 +65,8 @@ class LocalMethod:
     def unpack(self, ud: FetchData, root: str, ctx: FetchContext) -> None:
         self.download(ud, ctx)
         relname = ud.basename if os.path.isabs(ud.path) else os.path.normpath(ud.path)
-        dest = os.path.join(root, ud.parm.get("subdir", ""))
         try:
+            dest = unpack_dir(root, ud.parm.get("subdir", ""))
             unpack_file(ud.localpath, dest, relname, to_bool(ud.parm.get("unpack"), True),
                         ud.int_param("striplevel", 0, ctx))
         except ArchiveProblem as exc:

@@ -3,7 +3,10 @@ single compressed files, and plain files and directories copied as they are.
 
 No entry may land outside the unpack directory: absolute names, ``..`` components, and symbolic or
 hard links that resolve outside are refused. Paths are checked against the disk as it is when each
-entry is written, so a chain of links cannot smuggle a write outside.
+entry is written, so a chain of links cannot smuggle a write outside. A ``subdir=`` and a ``file://``
+name are joined under the unpack directory the same way (:func:`layerbuild.fsutil.join_under`). A zip
+archive is checked whole (names, link targets, an entry that is both a file and a directory) before
+anything is created.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import shutil
 import stat
 from collections.abc import Callable
 from typing import IO, Any
+
+from ..fsutil import PathEscape, join_under
 
 #: suffix -> compression for tar archives ("" = none)
 TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tbz", ".tar.zst", ".tzst", ".tar")
@@ -39,6 +44,16 @@ def archive_kind(name: str) -> str | None:
 def _inside(root: str, path: str) -> bool:
     real = os.path.realpath(path)
     return real == root or real.startswith(root + os.sep)
+
+
+def unpack_dir(root: str, subdir: str) -> str:
+    """Where a ``subdir=`` entry is unpacked: ``root`` itself, or a directory below it."""
+    if not subdir:
+        return root
+    try:
+        return join_under(root, subdir, what="subdir")
+    except PathEscape as exc:
+        raise ArchiveProblem(exc.message) from None
 
 
 def _clean_name(name: str, striplevel: int) -> str | None:
@@ -114,39 +129,83 @@ def extract_tar(path: str, dest: str, striplevel: int = 0) -> None:
     _check_links(root, links)
 
 
+def _zip_plan(archive: Any, striplevel: int) -> list[tuple[Any, str, str | None]]:
+    """Every entry of a zip archive checked before anything is created: (info, name, link target)."""
+    plan: list[tuple[Any, str, str | None]] = []
+    kinds: dict[str, str] = {}
+    for info in archive.infolist():
+        name = _clean_name(info.filename, striplevel)
+        if name is None:
+            continue
+        linkname = None
+        kind = "directory" if info.is_dir() else "file"
+        if not info.is_dir() and stat.S_ISLNK(info.external_attr >> 16):
+            linkname = archive.read(info).decode("utf-8", "surrogateescape")
+            resolved = os.path.normpath(os.path.join(os.path.dirname(name), linkname))
+            if os.path.isabs(linkname) or resolved == ".." or resolved.startswith("../"):
+                raise ArchiveProblem(f"symbolic link {info.filename!r} -> {linkname!r} points outside the "
+                                     "unpack directory")
+            kind = "link"
+        parts = name.split("/")
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i])
+            if kinds.get(parent, "directory") != "directory":
+                raise ArchiveProblem(f"entry {info.filename!r} needs {parent!r} to be a directory, but the "
+                                     f"archive has it as a {kinds[parent]}")
+            kinds[parent] = "directory"
+        if kinds.get(name, kind) != kind:
+            raise ArchiveProblem(f"entry {info.filename!r} is a {kind}, but the archive also has it as a "
+                                 f"{kinds[name]}")
+        kinds[name] = kind
+        plan.append((info, name, linkname))
+    return plan
+
+
 def extract_zip(path: str, dest: str, striplevel: int = 0) -> None:
     import zipfile
-    os.makedirs(dest, exist_ok=True)
-    root = os.path.realpath(dest)
-    links: list[str] = []
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
         raise ArchiveProblem(f"not a readable zip archive: {exc}") from exc
     with archive:
-        for info in archive.infolist():
-            name = _clean_name(info.filename, striplevel)
-            if name is None:
-                continue
+        plan = _zip_plan(archive, striplevel)
+        os.makedirs(dest, exist_ok=True)
+        root = os.path.realpath(dest)
+        links: list[str] = []
+        for info, name, linkname in plan:
             target = os.path.join(dest, name)
-            mode = info.external_attr >> 16
-            if info.is_dir():
-                _check_target(root, target.rstrip("/"), info.filename)
-                os.makedirs(target, exist_ok=True)
-                continue
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            _check_target(root, target, info.filename)
-            if stat.S_ISLNK(mode):
-                linkname = archive.read(info).decode("utf-8", "surrogateescape")
-                _check_symlink(root, target, linkname, info.filename)
-                os.symlink(linkname, target)
-                links.append(target)
-                continue
-            with archive.open(info) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
-            if mode & 0o777:
-                os.chmod(target, mode & 0o777)
+            try:
+                _extract_zip_entry(archive, info, root, target, linkname, links)
+            except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
+                raise ArchiveProblem(f"entry {info.filename!r} clashes with what is already in the unpack "
+                                     f"directory ({exc.strerror}: {os.path.relpath(exc.filename or target, dest)})"
+                                     ) from None
+            except (OSError, zipfile.BadZipFile, EOFError) as exc:
+                raise ArchiveProblem(f"cannot unpack entry {info.filename!r}: {exc}") from exc
     _check_links(root, links)
+
+
+def _extract_zip_entry(archive: Any, info: Any, root: str, target: str, linkname: str | None,
+                       links: list[str]) -> None:
+    if info.is_dir():
+        _check_target(root, target.rstrip("/"), info.filename)
+        os.makedirs(target, exist_ok=True)
+        return
+    parent = os.path.dirname(target)
+    if not _inside(root, parent):
+        raise ArchiveProblem(f"entry {info.filename!r} would be written outside the unpack directory (through a link)")
+    os.makedirs(parent, exist_ok=True)
+    _check_target(root, target, info.filename)
+    if linkname is not None:
+        _check_symlink(root, target, linkname, info.filename)
+        os.symlink(linkname, target)
+        links.append(target)
+        return
+    mode = info.external_attr >> 16
+    with archive.open(info) as src, open(target, "wb") as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+    if mode & 0o777:
+        os.chmod(target, mode & 0o777)
 
 
 def _check_links(root: str, links: list[str]) -> None:
@@ -207,7 +266,10 @@ def unpack_file(path: str, dest: str, relname: str, unpack: bool, striplevel: in
     if kind == "zip":
         extract_zip(path, dest, striplevel)
         return dest
-    target = os.path.join(dest, relname)
+    try:
+        target = join_under(dest, relname, what="file name")
+    except PathEscape as exc:
+        raise ArchiveProblem(exc.message) from None
     if kind == "single":
         target = os.path.splitext(target)[0]
         decompress(path, target)

@@ -16,7 +16,7 @@ from typing import IO, Any
 from ..fsutil import atomic_output, atomic_write, sha256_file
 from .errors import ChecksumError, MalformedUrl, NoChecksumError, ParameterError, UnpackError
 from .mirrors import TransferFailed, try_sources
-from .unpack import ArchiveProblem, unpack_file
+from .unpack import ArchiveProblem, unpack_dir, unpack_file
 from .url import decodeurl, encodeurl
 from .urldata import FetchContext, FetchData, locked, to_bool
 
@@ -86,8 +86,8 @@ class WebMethod:
     def unpack(self, ud: FetchData, root: str, ctx: FetchContext) -> None:
         if not os.path.isfile(ud.localpath + ".done"):
             raise ctx.fail(UnpackError, f"{ud.url} has not been downloaded to {ud.localpath} (run do_fetch first)")
-        dest = os.path.join(root, ud.parm.get("subdir", ""))
         try:
+            dest = unpack_dir(root, ud.parm.get("subdir", ""))
             unpack_file(ud.localpath, dest, ud.basename, to_bool(ud.parm.get("unpack"), True),
                         ud.int_param("striplevel", 0, ctx))
         except ArchiveProblem as exc:
