@@ -4,10 +4,16 @@ Every file is written under a temporary name in the image's deploy staging direc
 (``IMGDEPLOYDIR``) and renamed into place; ``do_image_complete`` adds the ``${IMAGE_LINK_NAME}``
 links, and the shared state publishes the directory into ``DEPLOY_DIR_IMAGE``, so a fresh build
 directory restores images without writing them again.
+
+A build may be killed between these tasks: the next one runs the rest under another ``DATETIME``,
+so the image files take the name the rootfs's manifest has (``do_rootfs`` empties the directory and
+writes it first), and whatever temporary file a killed writer left is removed before anything is
+deployed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -59,7 +65,9 @@ def image(ctx: TaskContext) -> None:
     if raw_file:
         output = os.path.join(deploy, raw_file)
     else:
-        output = os.path.join(deploy, f"{ctx.vars.get('IMAGE_NAME')}{ctx.vars.get('IMAGE_NAME_SUFFIX')}.{itype.suffix}")
+        name = rootfs_image_name(deploy, ctx.vars.get("IMAGE_NAME"))
+        output = os.path.join(deploy, f"{name}{ctx.vars.get('IMAGE_NAME_SUFFIX')}.{itype.suffix}")
+    _remove_temporaries(deploy, f"{os.path.basename(output)}.")
     threads = ctx.vars.get("BB_NUMBER_THREADS")
     block = ctx.vars.get("IMAGE_SQUASHFS_BLOCK_SIZE")
     if block and not block.isdigit():
@@ -87,10 +95,43 @@ def _link(directory: str, target: str, name: str) -> None:
         atomic_symlink(target, os.path.join(directory, name))
 
 
+def rootfs_image_name(deploy: str, image_name: str) -> str:
+    """IMAGE_NAME as the ``do_rootfs`` that filled ``deploy`` spelled it in its manifest's name.
+
+    That is ``image_name`` unless the rootfs was made by an earlier build (one later killed): then the
+    names differ in the digits of ``DATETIME`` only. Without such a manifest, ``image_name``.
+    """
+    try:
+        entries = os.listdir(deploy)
+    except FileNotFoundError:
+        return image_name
+    found = [entry[:-len(".manifest")] for entry in entries
+             if entry.endswith(".manifest") and _differs_in_digits(entry[:-len(".manifest")], image_name)
+             and os.path.isfile(os.path.join(deploy, entry)) and not os.path.islink(os.path.join(deploy, entry))]
+    return found[0] if len(found) == 1 else image_name
+
+
+def _differs_in_digits(a: str, b: str) -> bool:
+    return len(a) == len(b) and all(x == y or (x.isdigit() and y.isdigit()) for x, y in zip(a, b, strict=True))
+
+
+def _remove_temporaries(directory: str, name: str = "") -> None:
+    """What atomic writes of a killed task left in ``directory``: ``.NAME.XXXX.tmp``, and the writer's own
+    ``..NAME.XXXX.tmp.YYYY.tmp`` inside that; only those of ``NAME`` when it is given."""
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.listdir(directory):
+            if entry.startswith(".") and entry.endswith(".tmp") and entry.lstrip(".").startswith(name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(directory, entry))
+
+
 def image_complete(ctx: TaskContext) -> None:
-    """``do_image_complete``: ``${IMAGE_LINK_NAME}`` links to this build's files, ready to deploy."""
+    """``do_image_complete``: ``${IMAGE_LINK_NAME}`` links to this rootfs's files, ready to deploy."""
     deploy = ctx.vars.get("IMGDEPLOYDIR")
-    image_name, link_name = ctx.vars.get("IMAGE_NAME"), ctx.vars.get("IMAGE_LINK_NAME")
+    # every writer of this image is done: a temporary file here is a killed one's, never to be deployed
+    _remove_temporaries(deploy)
+    image_name = rootfs_image_name(deploy, ctx.vars.get("IMAGE_NAME"))
+    link_name = ctx.vars.get("IMAGE_LINK_NAME")
     if not link_name:
         return
     for entry in sorted(os.listdir(deploy)):
