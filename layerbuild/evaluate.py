@@ -13,10 +13,11 @@ import difflib
 import functools
 import logging
 import os
+import re
 from typing import Any
 
 from .datastore import DataStore
-from .datastore.store import python_location
+from .datastore.store import python_location, system_exit_message
 from .errors import ExpansionError, Location, ParseError, PythonError
 from .parse.parser import parse_file
 from .parse.statements import (
@@ -40,6 +41,8 @@ logger = logging.getLogger("layerbuild.parse")
 
 _ANON_TR = str.maketrans("/.+-@%&~", "________")
 _EXPORT_SENTINEL = "    # Export function set\n"
+_EXIT_HINT = 'stop with bb.fatal("why"), or skip the recipe with raise bb.parse.SkipRecipe("why")'
+_TASK_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
 _OP_NAMES = {"=": "set", "?=": "set?", "??=": "set", ":=": "immediate", "+=": "append", "=+": "prepend",
              ".=": "postdot", "=.": "predot"}
 
@@ -96,9 +99,14 @@ class Evaluator:
             d.setVar("FILE", oldfile)
 
     def eval_statements(self, d: DataStore, statements: tuple[Statement, ...]) -> None:
-        for st in statements:
-            handler = _HANDLERS[type(st)]
-            handler(self, d, st)
+        previous = d.current_location
+        try:
+            for st in statements:
+                # an expansion error with no variable to blame (an include line, a := value) names the statement
+                d.current_location = st.loc
+                _HANDLERS[type(st)](self, d, st)
+        finally:
+            d.current_location = previous
 
     # -- statements --------------------------------------------------------------------------------
 
@@ -185,8 +193,10 @@ class Evaluator:
                              hint="guard the include with a condition or remove it")
         if found is None:
             if required:
-                raise ParseError(f"could not require file {name}", loc,
-                                 hint="searched " + ", ".join(os.path.dirname(c) or "." for c in candidates))
+                unset = sorted(set(re.findall(r"\$\{([^}@]+)\}", name)))
+                hint = (f"{', '.join(unset)} {'is' if len(unset) == 1 else 'are'} not set" if unset else
+                        "searched " + ", ".join(os.path.dirname(c) or "." for c in candidates))
+                raise ParseError(f"could not require file {name}", loc, hint=hint)
             return
         try:
             self.eval_file(d, found, include=True)
@@ -352,7 +362,11 @@ class Evaluator:
         tasks = d.getVar("__BBTASKS", False) or []
         fire_event(d, "RecipeTaskPreProcess", fn=fn, tasklist=list(tasks))
         for task in tasks:
-            d.setVarFlag(d.expand(task), "task", 1)
+            name = d.expand(task)
+            if name != task:
+                where = d.getVarFlag(task, "_addtask_loc", False)
+                check_task_name(name, Location(*where) if where else None)
+            d.setVarFlag(name, "task", 1)
         fire_event(d, "RecipeParsed", fn=fn)
 
 
@@ -379,6 +393,9 @@ def fire_event(d: DataStore, name: str, **attrs: Any) -> None:
             env[handler](event, d)
         except (SkipRecipe, ParseError, PythonError, ExpansionError, FatalError):
             raise
+        except SystemExit as exc:
+            raise PythonError(f"event handler {handler} called {system_exit_message(exc)}",
+                              python_location(exc, loc), hint=_EXIT_HINT) from None
         except Exception as exc:
             raise PythonError(f"event handler {handler} raised {type(exc).__name__}: {exc}",
                               python_location(exc, loc)) from exc
@@ -402,6 +419,9 @@ def run_anonymous(d: DataStore) -> None:
             if exc.location is None:
                 exc.location = python_location(exc, loc)
             raise
+        except SystemExit as exc:
+            raise PythonError(f"anonymous Python called {system_exit_message(exc)}", python_location(exc, loc),
+                              hint=_EXIT_HINT) from None
         except Exception as exc:
             raise PythonError(f"anonymous Python raised {type(exc).__name__}: {exc}",
                               python_location(exc, loc)) from exc
@@ -412,6 +432,9 @@ def run_anonymous(d: DataStore) -> None:
 def add_task(d: DataStore, task: str, before: str | None, after: str | None, loc: Location | None = None) -> None:
     """BitBake's ``addtask``: register the task and its ordering in the ``deps`` flags."""
     task = task_name(task)
+    check_task_name(task, loc)
+    for entry in (before or "").split() + (after or "").split():
+        check_task_name(entry, loc)
     file, line = (loc.path, loc.line) if loc else (None, 0)
     d.setVarFlag(task, "task", 1, file=file, line=line)
     tasks = d.getVar("__BBTASKS", False) or []
@@ -435,6 +458,16 @@ def add_task(d: DataStore, task: str, before: str | None, after: str | None, loc
         d.setVarFlag(task, "_addtask_loc", (loc.path, loc.line))
 
 
+def check_task_name(name: str, loc: Location | None) -> None:
+    """A task name is a function name: letters, digits, ``_``, ``-``, ``+`` and ``.`` (and ``${...}``
+    references, checked once they are expanded)."""
+    if "${" in name or _TASK_NAME_RE.match(name):
+        return
+    bad = sorted({c for c in name if not (c.isalnum() or c in "_.+-")})
+    raise ParseError(f"'{name}' is not a valid task name (it contains {' '.join(repr(c) for c in bad)})", loc,
+                     hint="a task name may hold only letters, digits and '_', '-', '+', '.'")
+
+
 def del_task(d: DataStore, task: str) -> None:
     task = task_name(task)
     tasks = d.getVar("__BBTASKS", False) or []
@@ -450,18 +483,20 @@ def del_task(d: DataStore, task: str) -> None:
             d.setVarFlag(other, "deps", deps)
 
 
-def expand_keys(d: DataStore) -> None:
-    """Rename every variable whose name contains ``${...}`` to its expanded name."""
+def expand_keys(d: DataStore, readdata: DataStore | None = None) -> None:
+    """Rename every variable whose name contains ``${...}`` to its expanded name (expanded against
+    ``readdata`` when given, as BitBake's ``bb.data.expandKeys(alterdata, readdata)``)."""
+    reader = readdata if readdata is not None else d
     todo = {}
     for key in list(d._vars):
         if "${" in key:
-            expanded = d.expand(key)
+            expanded = reader.expand(key)
             if expanded != key:
                 todo[key] = expanded
     for key in sorted(todo):
         new = todo[key]
         if d.getVar(new, False) is not None and d.getVar(key, False) is not None:
-            logger.warning("variable key %s (%s) replaces original key %s (%s)", key, d.getVar(key, False),
+            logger.warning("Variable key %s (%s) replaces original key %s (%s).", key, d.getVar(key, False),
                            new, d.getVar(new, False))
         d.renameVar(key, new)
 

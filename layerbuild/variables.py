@@ -62,6 +62,9 @@ VARIABLES: tuple[Variable, ...] = (
     _v("BBFILES_DYNAMIC", "list", None,
        "Entries collection:pattern (or !collection:pattern) whose pattern is added to BBFILES only when "
        "the collection is present (or absent)."),
+    _v("BBCLASSEXTEND", "list", None,
+       "BitBake's recipe variants (native, nativesdk...). layerbuild builds each recipe for the target "
+       "only, so a recipe that sets it is an error naming the line."),
     _v("BBMASK", "list", None,
        "Regular expressions; recipe and append files whose path matches any of them are ignored."),
     _v("BBFILE_COLLECTIONS", "list", None,

@@ -30,9 +30,9 @@ ARTIFACT = frozenset({"fetch", "packaging", "rootfs", "image", "boot", "testimag
 #: Neutral modules either side may import: small utilities and data models. ``taskapi`` is the boundary
 #: (the task context and the builtin-registry types).
 NEUTRAL = frozenset({"errors", "fsutil", "proc", "version", "hashing", "log", "tarzst", "fstree", "osrelease",
-                     "taskapi"})
+                     "taskapi", "relations"})
 
-_UTIL = {"errors", "fsutil", "proc", "version", "hashing", "log"}
+_UTIL = {"errors", "fsutil", "proc", "version", "hashing", "log", "relations"}
 _ARTIFACT_BASE = _UTIL | {"taskapi", "tarzst", "fstree", "osrelease"}
 
 #: Module (or package: the rule covers everything below it) -> the layerbuild modules it may import
@@ -42,6 +42,7 @@ RULES: dict[str, set[str]] = {
     # foundation
     "errors": set(),
     "version": {"errors"},
+    "relations": set(),
     "fsutil": {"errors"},
     "hashing": {"errors", "fsutil"},
     "log": {"errors"},
@@ -59,7 +60,7 @@ RULES: dict[str, set[str]] = {
     "codeparse": {"errors"},
     "signatures": {"errors", "fsutil", "hashing", "codeparse", "datastore", "taskgraph", "version"},
     "sigdiff": {"errors", "signatures", "taskgraph"},
-    "recipe": {"errors", "datastore", "evaluate", "pyenv", "signatures", "version"},
+    "recipe": {"errors", "datastore", "evaluate", "pyenv", "relations", "signatures", "version"},
     "layers": {"errors", "datastore", "evaluate", "version", "log"},
     "config": {"errors", "datastore", "evaluate", "layers", "pyenv", "taskapi", "log"},
     "cache": {"errors", "fsutil", "hashing", "recipe"},

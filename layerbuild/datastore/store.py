@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import ExpansionError, Location, ParseError, PythonError
+from ..errors import ExpansionError, LayerbuildError, Location, ParseError, PythonError
 from ..pyenv import DataContext, FatalError, SkipRecipe, new_globals
 from .history import Event, History
 
@@ -147,6 +147,12 @@ class DataStore:
             path, line = entry["_loc"]
             return Location(path, line)
         return None
+
+    def flag_location(self, var: str, flag: str) -> Location | None:
+        """Where the flag ``var[flag]`` was last set, when known."""
+        entry = self._vars.get(var)
+        where = entry.get("_flocs", {}).get(flag) if entry else None
+        return Location(*where) if where else None
 
     # -- overrides ---------------------------------------------------------------------------------
 
@@ -412,6 +418,13 @@ class DataStore:
             value = eval(codeobj, self.pyglobals, DataContext(self, self.pyglobals))
         except (ExpansionError, ParseError, SkipRecipe, FatalError):
             raise
+        except LayerbuildError as exc:
+            if exc.location is not None:
+                # the code it called knows better where the bad input is (a SRC_URI entry, a file name)
+                raise
+            raise self._python_error(varname, match.group(), exc) from exc
+        except SystemExit as exc:
+            raise self._python_error(varname, match.group(), exc, "called " + system_exit_message(exc)) from None
         except Exception as exc:
             raise self._python_error(varname, match.group(), exc) from exc
         return str(value)
@@ -421,24 +434,38 @@ class DataStore:
         seen: set[str] = set()
         for name in chain:
             base = name.split("[", 1)[0]
-            if base in seen:
+            if base in seen or name.endswith("[:=]"):
+                # (a := value is being expanded before it is set: its own line is the error's location)
                 continue
             seen.add(base)
-            loc = self.location(base)
+            loc = self._where(name)
             where = f"set at {loc}" if loc else "no location recorded"
-            notes.append(f"{'which uses' if notes else 'while reading'} {base} ({where})")
+            notes.append(f"{'which uses' if notes else 'while reading'} {name if '[' in name else base} ({where})")
         return tuple(notes)
 
-    def _expansion_error(self, message: str, chain: list[str]) -> ExpansionError:
-        base = chain[-1].split("[", 1)[0] if chain else None
-        return ExpansionError(message, self.location(base) if base else None,
-                              notes=self._chain_notes(chain))
+    def _where(self, name: str) -> Location | None:
+        """Where ``VAR`` or the flag ``VAR[flag]`` was set: a flag set in a recipe is the recipe's, even
+        when its variable (a task function) comes from a class."""
+        if name.endswith("]") and "[" in name:
+            var, flag = name[:-1].split("[", 1)
+            return self.flag_location(var, flag) or self.location(var)
+        return self.location(name)
 
-    def _python_error(self, varname: str | None, expression: str, exc: BaseException) -> ExpansionError:
+    def _expansion_error(self, message: str, chain: list[str]) -> ExpansionError:
+        return ExpansionError(message, self._where(chain[-1]) if chain else None, notes=self._chain_notes(chain))
+
+    def _python_error(self, varname: str | None, expression: str, exc: BaseException,
+                      raised: str | None = None) -> ExpansionError:
         chain = list(self._expanding) + ([varname] if varname and varname not in self._expanding else [])
-        what = f"variable {varname}" if varname else f"expression {expression}"
-        return self._expansion_error(f"failure expanding {what}: {expression} raised {type(exc).__name__}: {exc}",
-                                     chain)
+        if raised is None:
+            raised = (f"is not valid Python: {exc.msg}" if isinstance(exc, SyntaxError)
+                      else f"raised {type(exc).__name__}: {exc}")
+        what = f"variable {varname}: {expression}" if varname else expression
+        error = self._expansion_error(f"failure expanding {what} {raised}", chain)
+        if error.location is None:
+            # an expansion outside any variable (an include, inherit or deltask line): where metadata runs
+            error.location = self.current_location
+        return error
 
     def expand(self, s: Any, varname: str | None = None) -> Any:
         return self.expandWithRefs(s, varname).value
@@ -498,6 +525,11 @@ class DataStore:
             self._record(var, op, value if detail is None else detail, file, line, flag)
         entry = self._writable(var)
         entry[flag] = value
+        if flag[0] != "_":
+            where = (file, line) if file else (
+                (self.current_location.path, self.current_location.line) if self.current_location else None)
+            if where is not None:
+                entry["_flocs"] = {**entry.get("_flocs", {}), flag: where}
         if flag == "_defaultval":
             self._mark_loc(entry, file, line)
             if ":" in var:
@@ -648,6 +680,9 @@ class DataStore:
             exec(code, env)
         except (ExpansionError, ParseError, SkipRecipe, FatalError, PythonError):
             raise
+        except SystemExit as exc:
+            raise PythonError(f"Python code called {system_exit_message(exc)}", python_location(exc, location)) \
+                from None
         except Exception as exc:
             raise PythonError(f"Python code raised {type(exc).__name__}: {exc}", python_location(exc, location)) \
                 from exc
@@ -684,5 +719,14 @@ def python_location(exc: BaseException, fallback: Location | None) -> Location |
 @functools.lru_cache(maxsize=4096)
 def compile_function(name: str, body: str, filename: str, lineno: int) -> Any:
     """Compile a python function's body as ``def name(d):`` with line numbers matching its file."""
-    text = "\n" * max(lineno - 2, 0) + f"def {name}(d):\n" + (body if body.strip() else "    pass\n")
+    # ``lineno`` is the line of ``python name() {``: the ``def`` stands there, the body below it
+    text = "\n" * max(lineno - 1, 0) + f"def {name}(d):\n" + (body if body.strip() else "    pass\n")
     return compile(text, filename, "exec")
+
+
+def system_exit_message(exc: SystemExit) -> str:
+    """``sys.exit(3)`` / ``sys.exit('why')`` as the words of an error message."""
+    code = exc.code
+    if code is None:
+        return "sys.exit()"
+    return f"sys.exit({code!r})"

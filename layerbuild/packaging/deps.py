@@ -6,7 +6,8 @@ import re
 
 from ..errors import LayerbuildError
 
-_TOKEN = re.compile(r"\s*([^\s(]+)(?:\s*\(\s*(<=|>=|<<|>>|=|<|>)\s*([^)\s]+)\s*\))?")
+# a version never starts with an operator character: ``foo (>> )`` is refused, not read as ``>> >``
+_TOKEN = re.compile(r"\s*([^\s(]+)(?:\s*\(\s*(<=|>=|<<|>>|=|<|>)\s*([^)\s<>=][^)\s]*)\s*\))?")
 _DEBIAN_OP = {"<": "<<", ">": ">>", "<=": "<=", ">=": ">=", "=": "=", "<<": "<<", ">>": ">>"}
 
 

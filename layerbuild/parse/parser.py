@@ -7,6 +7,8 @@ BitBake, an ``.inc`` is read with the recipe rules wherever it is included from)
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import re
 
@@ -26,6 +28,8 @@ from .statements import (
     Statement,
     Unset,
 )
+
+logger = logging.getLogger("layerbuild.parse")
 
 _CONFIG_RE = re.compile(r"""
     ^
@@ -66,11 +70,31 @@ def is_conf(path: str) -> bool:
     return path.endswith(".conf")
 
 
+def decode_metadata(path: str, data: bytes) -> str:
+    """The text of a metadata file: UTF-8 without NUL bytes, or a ParseError at the first bad line."""
+    nul = data.find(b"\0")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if nul < 0 or nul > exc.start:
+            line = data.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise ParseError(f"invalid UTF-8 (byte 0x{data[exc.start]:02x} in column {column}): metadata files "
+                             "must be UTF-8", Location(path, line),
+                             hint="convert the file to UTF-8, for example with iconv -f latin1 -t utf-8") from None
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        column = nul - (data.rfind(b"\n", 0, nul) + 1) + 1
+        raise ParseError(f"NUL byte in column {column}: metadata files are text", Location(path, line),
+                         hint="remove the NUL byte (was the file saved as UTF-16, or is it binary?)")
+    return text
+
+
 def parse_file(path: str, text: str | None = None) -> tuple[Statement, ...]:
     """Read ``path`` (or ``text`` given for it) into statements."""
     if text is None:
-        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:
+            text = decode_metadata(path, fh.read())
     if is_conf(path):
         return _Reader(path, conf=True).read(text)
     return _Reader(path, conf=False).read(text)
@@ -219,6 +243,7 @@ class _Reader:
                 if any(f"{kw}_" in word for kw in (":append", ":prepend", ":remove")):
                     raise ParseError(f"task name '{word}' contains an override keyword", self.loc(lineno),
                                      hint="rename the task")
+            _check_addtask(tasks, before, after, self.loc(lineno))
             self.out.append(AddTask(self.loc(lineno), tasks, before, after))
             return True
         m = _DELTASK_RE.match(s)
@@ -248,6 +273,7 @@ class _Reader:
             if _OLD_OVERRIDE_RE.search(var) and not var.startswith("__anon_"):
                 raise ParseError(f"'{var}' uses the old override syntax, which is no longer supported",
                                  self.loc(lineno), hint=f"write {old_syntax_fix(var)}")
+            _check_overrides(var, self.loc(lineno))
             self.out.append(Assign(self.loc(lineno), var, m.group("op"), m.group("value"), m.group("flag"),
                                    m.group("exp") is not None))
             return
@@ -272,6 +298,53 @@ class _Reader:
         raise ParseError(f"unparsed line: '{s}'", self.loc(lineno), hint=_hint_for(s, self.conf))
 
 
+_KEYWORD_OVERRIDE_RE = re.compile(r":(append|prepend|remove):(?P<override>[^${}]*)$")
+
+
+def _check_overrides(var: str, loc: Location) -> None:
+    """``A::append`` (an empty override) is an error and ``A:append:Machine`` (an override that can never
+    be active: OVERRIDES are lower case) a warning: typos BitBake takes silently as other variable names."""
+    plain = re.sub(r"\$\{[^}]*\}", "x", var)
+    if "::" in plain or plain.endswith(":") or plain.startswith(":"):
+        fixed = re.sub(r":{2,}", ":", var).strip(":")
+        raise ParseError(f"'{var}' has an empty override (a ':' with nothing before or after it)", loc,
+                         hint=f"write {fixed}")
+    m = _KEYWORD_OVERRIDE_RE.search(var)
+    if m and any(c.isupper() for c in m.group("override")):
+        # BitBake takes it as a variable of that name; a warning, so the semantics stay BitBake's
+        override = m.group("override")
+        logger.warning("%s: '%s': the override '%s' has upper-case letters, so it never applies (OVERRIDES are "
+                       "lower case); write %s%s", loc, var, override, var[:len(var) - len(override)],
+                       override.lower())
+
+
+def _check_addtask(tasks: str, before: str, after: str, loc: Location) -> None:
+    """``addtask NAME... [before NAME...] [after NAME...]``: refuse words that are neither task names
+    nor the two keywords (BitBake would silently add them as tasks)."""
+    words = tasks.split()
+    if not words:
+        raise ParseError("addtask names no task", loc, hint="write: addtask do_NAME [after do_X] [before do_Y]")
+    prefixed = any(w.startswith("do_") for w in words)
+    for word in words:
+        if word in ("before", "after"):
+            raise ParseError(f"addtask: nothing follows '{word}'", loc,
+                             hint=f"name the tasks, as in: addtask {words[0]} {word} do_compile")
+        close = [] if word.startswith(("do_", "${")) else \
+            difflib.get_close_matches(word, ("before", "after"), n=1, cutoff=0.6)
+        if close or (prefixed and not word.startswith(("do_", "${"))):
+            what = f"did you mean '{close[0]}'?" if close else \
+                f"addtask knows only 'before' and 'after'; a task is named do_{word}"
+            raise ParseError(f"addtask: '{word}' is not a task name, 'before' or 'after'", loc, hint=what)
+    for part in (before, after):
+        for word in part.split():
+            if word in ("before", "after"):
+                raise ParseError(f"addtask: nothing follows '{word}'", loc)
+
+
+_OPERATORS = ("=", "?=", "??=", ":=", "+=", "=+", ".=", "=.")
+_OPERATOR_TYPO_RE = re.compile(r"""[\w${}:/.+-]+(\[[^\]]*\])?\s*(?P<op>[=:+.?<>!]+)\s*['"]""")
+
+
 def _hint_for(s: str, conf: bool) -> str | None:
     stripped = s.lstrip()
     if stripped != s:
@@ -279,8 +352,23 @@ def _hint_for(s: str, conf: bool) -> str | None:
     word = s.split(None, 1)[0] if s.split() else ""
     if conf and word in ("inherit", "addtask", "deltask", "EXPORT_FUNCTIONS", "python", "def", "inherit_defer"):
         return f"'{word}' is not allowed in a .conf file; use INHERIT += \"...\" for classes"
+    m = _OPERATOR_TYPO_RE.match(s)
+    if m and m.group("op") not in _OPERATORS:
+        return f"'{m.group('op')}' is not an operator; the operators are {' '.join(_OPERATORS)}"
     if "=" in s and '"' not in s and "'" not in s:
         return "values must be quoted: VAR = \"value\""
     if s.count('"') % 2 or s.count("'") % 2:
         return "a quote is not closed"
+    if re.match(r"[\w${}:.+-]+\[[^\]]*(\s|$)", s) or re.match(r"unset\s+\S+\[[^\]]*$", s):
+        return "a flag is written VAR[flag]: the ']' is missing"
+    if s == "}":
+        return "a '}' closes a function, and no function is open here"
+    m = re.match(r"((?:python\s+|fakeroot\s+)*)([\w.+${}:-]+)\s*\{$", s)
+    if m:
+        return f"write {m.group(1)}{m.group(2)}() {{"
+    if word == "export":
+        return "export takes one variable name (export VAR, or export VAR = \"value\")"
+    if re.match(r"[\w.+-]+$", s):
+        return "a line is an assignment (VAR = \"value\"), a directive (include, require, inherit, addtask...) " \
+               "or a function"
     return None
