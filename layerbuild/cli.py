@@ -17,6 +17,9 @@ from collections.abc import Callable, Sequence
 from . import __version__
 from .errors import LayerbuildError, UsageError
 
+#: the environment variable that tells task workers to log full tracebacks (``--debug``)
+DEBUG_ENV = "LAYERBUILD_DEBUG"
+
 
 class _Formatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -42,6 +45,10 @@ def _guard(prog: str, parse: Callable[[], argparse.Namespace], func: Callable[[a
            debug: bool) -> int:
     """Run a command: every error becomes a message and an exit status here, and nowhere else."""
     _setup_logging(debug)
+    # task workers are other processes: they learn of --debug (a full traceback in the task log) from here
+    saved = os.environ.get(DEBUG_ENV)
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
     try:
         return func(parse())
     except UsageError as exc:
@@ -67,6 +74,9 @@ def _guard(prog: str, parse: Callable[[], argparse.Namespace], func: Callable[[a
             print(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)",
                   file=sys.stderr)
         return 1
+    finally:
+        if debug and saved is None:
+            os.environ.pop(DEBUG_ENV, None)
 
 
 def _debug_flag(argv: Sequence[str] | None) -> bool:

@@ -49,8 +49,8 @@ class Configuration:
 def inherit_global_classes(d: DataStore, evaluator: Evaluator) -> None:
     """Inherit ``base`` and each class in ``INHERIT`` into the configuration."""
     d.setVar("__bbclasstype", "global")
-    loc = Location(CONFIG_INHERITS, 0)
-    evaluator.inherit(d, "base", loc)
+    evaluator.inherit(d, "base", Location(CONFIG_INHERITS, 0))
+    loc = d.location("INHERIT") or Location(CONFIG_INHERITS, 0)
     for cls in (d.getVar("INHERIT") or "").split():
         evaluator.inherit(d, cls, loc)
     fire_event(d, "ConfigParsed")
@@ -97,4 +97,21 @@ def load_configuration(topdir: str, *, tracking: bool = False, evaluator: Evalua
         raise LayerError("conf/layerbuild.conf was not found in BBPATH (" + ":".join(bbpath) + ")",
                          Location(bblayers), hint="add the core layer (which provides it) to BBLAYERS")
     inherit_global_classes(d, evaluator)
+    check_numbers(d)
     return Configuration(d, layerset, evaluator, topdir)
+
+
+#: configuration variables that must be whole numbers of at least 1 when set
+POSITIVE_NUMBERS = ("BB_NUMBER_THREADS", "BB_NUMBER_PARSE_THREADS")
+
+
+def check_numbers(d: DataStore) -> None:
+    """Refuse a ``BB_NUMBER_THREADS = "four"`` where it was set, before anything reads it."""
+    for var in POSITIVE_NUMBERS:
+        value = d.getVar(var)
+        if value is None or value == "":
+            continue
+        text = str(value).strip()
+        if not text.isdigit() or int(text) < 1:
+            raise LayerError(f"{var} must be a whole number of at least 1, not '{value}'", d.location(var),
+                             hint=f'for example {var} = "4", or "${{@os.cpu_count()}}" for one per CPU')

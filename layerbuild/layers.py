@@ -17,6 +17,9 @@ from .datastore import DataStore
 from .errors import LayerError, Location
 from .evaluate import Evaluator
 
+#: the per-collection variables of a layer.conf (``NAME_<collection>``), whose lines errors name
+_LAYER_VARS = ("BBFILE_PATTERN", "BBFILE_PRIORITY", "LAYERDEPENDS", "LAYERSERIES_COMPAT", "LAYERVERSION")
+
 
 @dataclass(frozen=True, slots=True)
 class Collection:
@@ -81,7 +84,7 @@ def read_layers(d: DataStore, evaluator: Evaluator, bblayers_conf: str) -> Layer
     """Evaluate ``bblayers.conf`` and every layer's ``layer.conf`` onto ``d``; check the layer set."""
     evaluator.eval_file(d, bblayers_conf, include=False)
     layers = [os.path.abspath(os.path.expanduser(p)).rstrip("/") for p in (d.getVar("BBLAYERS") or "").split()]
-    bbloc = Location(bblayers_conf, 0)
+    bbloc = d.location("BBLAYERS") or Location(bblayers_conf, 0)
     if not layers:
         raise LayerError("BBLAYERS is empty: no layers are configured", bbloc,
                          hint="list layer directories in BBLAYERS")
@@ -91,10 +94,13 @@ def read_layers(d: DataStore, evaluator: Evaluator, bblayers_conf: str) -> Layer
     series: set[str] = set()
     compat: dict[str, set[str]] = {}
     owner: dict[str, str] = {}
+    #: where each layer variable was set (collection name -> variable -> location), for errors
+    where: dict[str, dict[str, Location]] = {}
     for layer in layers:
         conf = os.path.join(layer, "conf", "layer.conf")
         if not os.path.isfile(conf):
-            raise LayerError(f"layer {layer} has no conf/layer.conf", bbloc)
+            raise LayerError(f"layer {layer} has no conf/layer.conf", bbloc,
+                             hint="BBLAYERS lists layer directories, each with a conf/layer.conf")
         before = (d.getVar("BBFILE_COLLECTIONS") or "").split()
         d.setVar("LAYERDIR", layer, file=conf)
         d.setVar("LAYERDIR_RE", re.escape(layer), file=conf)
@@ -105,12 +111,17 @@ def read_layers(d: DataStore, evaluator: Evaluator, bblayers_conf: str) -> Layer
         for name in after[len(before):]:
             if name in owner or name in before:
                 raise LayerError(f"collection '{name}' is defined twice (again by layer {layer})",
-                                 Location(conf), hint="each layer needs its own BBFILE_COLLECTIONS name")
+                                 d.location("BBFILE_COLLECTIONS") or Location(conf),
+                                 hint="each layer needs its own BBFILE_COLLECTIONS name")
             owner[name] = layer
+            found = {var: d.location(f"{var}_{name}") for var in _LAYER_VARS}
+            where[name] = {var: w for var, w in found.items() if w is not None and w.path == conf}
         for name in after:
             value = d.getVar(f"LAYERSERIES_COMPAT_{name}")
             if value:
                 compat[name] = set(value.split())
+                where.setdefault(name, {}).setdefault("LAYERSERIES_COMPAT",
+                                                      d.location(f"LAYERSERIES_COMPAT_{name}") or Location(conf))
                 d.delVar(f"LAYERSERIES_COMPAT_{name}", file=conf)
         if not series:
             names = (d.getVar("LAYERSERIES_CORENAMES") or "").split()
@@ -126,13 +137,14 @@ def read_layers(d: DataStore, evaluator: Evaluator, bblayers_conf: str) -> Layer
     dup = {n for n in names if names.count(n) > 1}
     if dup:
         name = sorted(dup)[0]
-        raise LayerError(f"collection '{name}' is defined twice", Location(bblayers_conf),
+        raise LayerError(f"collection '{name}' is defined twice", d.location("BBFILE_COLLECTIONS") or bbloc,
                          hint="check BBLAYERS and the layers' BBFILE_COLLECTIONS")
     for dynamic in (d.getVar("BBFILES_DYNAMIC") or "").split():
         parts = dynamic.split(":", 1)
-        if len(parts) != 2:
+        if len(parts) != 2 or parts[0].lstrip("!") == "":
             raise LayerError(f"BBFILES_DYNAMIC entry '{dynamic}' is not of the form "
-                             "[!]collection:pattern", bbloc)
+                             "[!]collection:pattern", d.location("BBFILES_DYNAMIC") or bbloc,
+                             hint="prefix the pattern with the collection it needs, as in core:${LAYERDIR}/...")
         coll, pattern = parts
         invert = coll.startswith("!")
         coll = coll.lstrip("!")
@@ -142,28 +154,44 @@ def read_layers(d: DataStore, evaluator: Evaluator, bblayers_conf: str) -> Layer
     for name in names:
         layer = owner.get(name, "")
         conf = os.path.join(layer, "conf", "layer.conf") if layer else bblayers_conf
+        locs = where.get(name, {})
+
+        def at(var: str, name: str = name, conf: str = conf) -> Location:
+            return where.get(name, {}).get(var) or d.location(f"{var}_{name}") or Location(conf)
+
         wanted = compat.get(name, set())
         if wanted and not series:
             raise LayerError(f"layer {name} declares LAYERSERIES_COMPAT_{name} but no layer sets "
-                             "LAYERSERIES_CORENAMES", Location(conf), hint="add the core layer to BBLAYERS")
+                             "LAYERSERIES_CORENAMES", at("LAYERSERIES_COMPAT"), hint="add the core layer to BBLAYERS")
         if wanted and not wanted & series:
             raise LayerError(f"layer {name} is not compatible with the core layer series "
                              f"{' '.join(sorted(series))} (it supports {' '.join(sorted(wanted))})",
-                             Location(conf), hint=f"update LAYERSERIES_COMPAT_{name} or use a matching release")
+                             at("LAYERSERIES_COMPAT"),
+                             hint=f"update LAYERSERIES_COMPAT_{name} or use a matching release")
         priority_text = d.getVar(f"BBFILE_PRIORITY_{name}") or "0"
         try:
             priority = int(priority_text)
         except ValueError:
-            raise LayerError(f"BBFILE_PRIORITY_{name} is not a number: '{priority_text}'", Location(conf)) from None
+            raise LayerError(f"BBFILE_PRIORITY_{name} is not a number: '{priority_text}'", at("BBFILE_PRIORITY"),
+                             hint="layer priorities are whole numbers; a higher one wins") from None
+        pattern = d.getVar(f"BBFILE_PATTERN_{name}") or ""
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise LayerError(f"BBFILE_PATTERN_{name} is not a valid regular expression: {exc}",
+                             at("BBFILE_PATTERN"), hint='the usual pattern is "^${LAYERDIR}/"') from None
+        for var in _LAYER_VARS:
+            locs.setdefault(var, at(var))
+        where[name] = locs
         collections.append(Collection(
-            name=name, layer=layer, pattern=d.getVar(f"BBFILE_PATTERN_{name}") or "", priority=priority,
+            name=name, layer=layer, pattern=pattern, priority=priority,
             depends=tuple((d.getVar(f"LAYERDEPENDS_{name}") or "").split()), series_compat=tuple(sorted(wanted)),
             version=d.getVar(f"LAYERVERSION_{name}")))
-    _check_depends(collections, bblayers_conf)
+    _check_depends(collections, {name: w["LAYERDEPENDS"] for name, w in where.items() if "LAYERDEPENDS" in w})
     return LayerSet(bblayers_conf, tuple(layers), tuple(collections), tuple(sorted(series)))
 
 
-def _check_depends(collections: list[Collection], bblayers_conf: str) -> None:
+def _check_depends(collections: list[Collection], where: dict[str, Location]) -> None:
     by_name = {c.name: c for c in collections}
     for coll in collections:
         words = list(coll.depends)
@@ -179,28 +207,28 @@ def _check_depends(collections: list[Collection], bblayers_conf: str) -> None:
                     spec.append(words[i])
                 version = " ".join(spec)[1:-1].strip()
             i += 1
-            conf = os.path.join(coll.layer, "conf", "layer.conf") if coll.layer else bblayers_conf
+            conf = where[coll.name]
             if dep not in by_name:
                 raise LayerError(f"layer {coll.name} depends on layer {dep}, which is not in BBLAYERS",
-                                 Location(conf), hint=f"add the layer that provides collection '{dep}' to BBLAYERS")
+                                 conf, hint=f"add the layer that provides collection '{dep}' to BBLAYERS")
             if version:
                 _check_layer_version(coll, dep, version, by_name[dep], conf)
 
 
-def _check_layer_version(coll: Collection, dep: str, spec: str, target: Collection, conf: str) -> None:
+def _check_layer_version(coll: Collection, dep: str, spec: str, target: Collection, conf: Location) -> None:
     from .version import vercmp_string
-    m = re.match(r"(>=|<=|=|>|<)?\s*(\S+)$", spec)
+    m = re.match(r"(>=|<=|=|>|<)?\s*([^\s<>=]+)$", spec)
     if not m:
-        raise LayerError(f"LAYERDEPENDS_{coll.name}: cannot read version requirement '({spec})'", Location(conf))
+        raise LayerError(f"LAYERDEPENDS_{coll.name}: cannot read version requirement '({spec})'", conf,
+                         hint=f"write {dep} (>= VERSION); the operators are >= <= = > <")
     op, wanted = m.group(1) or "=", m.group(2)
     if target.version is None:
         raise LayerError(f"layer {coll.name} needs {dep} version {op} {wanted}, but {dep} sets no "
-                         f"LAYERVERSION_{dep}", Location(conf))
+                         f"LAYERVERSION_{dep}", conf, hint=f"set LAYERVERSION_{dep} in {dep}'s layer.conf")
     cmp = vercmp_string(target.version, wanted)
     ok = {">=": cmp >= 0, "<=": cmp <= 0, "=": cmp == 0, ">": cmp > 0, "<": cmp < 0}[op]
     if not ok:
-        raise LayerError(f"layer {coll.name} needs {dep} version {op} {wanted}, but it is {target.version}",
-                         Location(conf))
+        raise LayerError(f"layer {coll.name} needs {dep} version {op} {wanted}, but it is {target.version}", conf)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +246,8 @@ def collect_files(d: DataStore, layerset: LayerSet) -> RecipeFiles:
             masks.append(re.compile(mask))
         except re.error as exc:
             raise LayerError(f"BBMASK entry '{mask}' is not a valid regular expression: {exc}",
-                             Location(layerset.bblayers_conf)) from None
+                             d.location("BBMASK") or Location(layerset.bblayers_conf),
+                             hint="BBMASK entries are Python regular expressions (.* where a shell uses *)") from None
     seen: set[str] = set()
     recipes: list[str] = []
     appends: list[str] = []

@@ -11,7 +11,7 @@ import difflib
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import Location, TargetError
 from .recipe import RecipeInfo
@@ -28,6 +28,8 @@ class Recipes:
     chosen: dict[str, str]
     providers: dict[str, tuple[str, ...]]
     preferred_providers: dict[str, str]
+    #: where each PREFERRED_PROVIDER_<name> was set
+    preferred_locations: dict[str, Location | None] = field(default_factory=dict)
 
     def names(self) -> list[str]:
         return sorted(set(self.chosen) | set(self.providers))
@@ -39,10 +41,13 @@ class Recipes:
         pns = self.providers.get(name)
         if pns:
             pn = self.preferred_providers.get(name)
-            if pn is None or pn not in pns:
-                if pn is not None:
-                    logger.warning("PREFERRED_PROVIDER_%s = %s, but %s does not provide it; using %s",
-                                   name, pn, pn, pns[0])
+            if pn is not None and pn not in pns:
+                # choosing another provider silently would build something the configuration did not ask for
+                what = "is not a recipe" if pn not in self.chosen else "does not provide it"
+                raise TargetError(f"PREFERRED_PROVIDER_{name} = \"{pn}\", but {pn} {what}",
+                                  self.preferred_locations.get(name) or asked_by,
+                                  hint=f"{name} is provided by: {', '.join(pns)}")
+            if pn is None:
                 pn = name if name in pns else pns[0]
             return self.chosen[pn]
         skipped = [info for info in self.infos.values() if info.skipped and name in info.provides]
@@ -73,8 +78,10 @@ def _matches_preferred(info: RecipeInfo, preferred: str) -> bool:
 
 
 def choose(infos: dict[str, RecipeInfo], priority: Callable[[str], int],
-           getvar: Callable[[str], str | None]) -> Recipes:
-    """Pick one file per PN and index what each name is provided by."""
+           getvar: Callable[[str], str | None],
+           locate: Callable[[str], Location | None] = lambda _name: None) -> Recipes:
+    """Pick one file per PN and index what each name is provided by (``locate`` says where a
+    variable was set, for errors)."""
     by_pn: dict[str, list[RecipeInfo]] = {}
     for info in infos.values():
         if not info.skipped:
@@ -107,9 +114,12 @@ def choose(infos: dict[str, RecipeInfo], priority: Callable[[str], int],
         for name in infos[fn].provides:
             providers.setdefault(name, []).append(pn)
     preferred_providers = {}
+    preferred_locations = {}
     for name, pns in providers.items():
         if len(pns) > 1 or name not in chosen:
             value = getvar(f"PREFERRED_PROVIDER_{name}")
             if value:
                 preferred_providers[name] = value
-    return Recipes(infos, chosen, {k: tuple(v) for k, v in providers.items()}, preferred_providers)
+                preferred_locations[name] = locate(f"PREFERRED_PROVIDER_{name}")
+    return Recipes(infos, chosen, {k: tuple(v) for k, v in providers.items()}, preferred_providers,
+                   preferred_locations)

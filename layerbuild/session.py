@@ -162,7 +162,7 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
         cache.prune(set(files.recipes))
         cache.save()
     layerset = config.layerset
-    recipes = choose(infos, layerset.priority_of, config.d.getVar)
+    recipes = choose(infos, layerset.priority_of, config.d.getVar, config.d.location)
     return ParseResult(recipes, files, parsed=len(todo), cached=len(files.recipes) - len(todo), cache=cache)
 
 
@@ -181,7 +181,7 @@ def ensure_signatures(config: Configuration, result: ParseResult, fns: Iterable[
     _collect(config, todo, jobs, infos, result.cache)
     if result.cache is not None:
         result.cache.save()
-    recipes = choose(infos, config.layerset.priority_of, config.d.getVar)
+    recipes = choose(infos, config.layerset.priority_of, config.d.getVar, config.d.location)
     return ParseResult(recipes, result.files, result.parsed + len(todo), result.cached, result.cache)
 
 

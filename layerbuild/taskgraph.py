@@ -56,9 +56,21 @@ def _loc(value: Any) -> Location | None:
     return None
 
 
-def _recipe_loc(info: RecipeInfo, var: str) -> Location:
-    found = info.location(var)
-    return Location(found[0], found[1]) if found else Location(info.fn)
+def _flag_loc(ti: TaskInfo, flag: str) -> Location | None:
+    """Where the task flag ``flag`` was last set, when the recipe summary knows."""
+    for name, path, line in ti.flag("_flag_locs", ()) or ():
+        if name == flag:
+            return Location(path, line)
+    return None
+
+
+def _recipe_loc(info: RecipeInfo, *names: str) -> Location:
+    """Where the first of ``names`` that the recipe set was set; the recipe file if none."""
+    for var in names:
+        found = info.location(var)
+        if found:
+            return Location(found[0], found[1])
+    return Location(info.fn)
 
 
 def runtime_providers(recipes: Recipes) -> dict[str, str]:
@@ -105,13 +117,14 @@ class _Builder:
         fns = []
         loc = _recipe_loc(info, "RDEPENDS")
         for pkg, names in info.rdepends:
+            where = _recipe_loc(info, f"RDEPENDS:{pkg}", "RDEPENDS") if pkg else loc
             for name in names:
                 origin = info.origin(name) if not pkg else None
                 if origin is not None:
                     var, path, line = origin
                     fn = self.resolve_runtime(name, Location(path, line), asked_by_var=f"{var} of {info.pn}")
                 else:
-                    fn = self.resolve_runtime(name, loc)
+                    fn = self.resolve_runtime(name, where, asked_by_var=f"RDEPENDS:{pkg}" if pkg else None)
                 if fn:
                     fns.append(fn)
         if recommends:
@@ -166,7 +179,8 @@ class _Builder:
             for entry in str(ti.flag("depends", "") or "").split():
                 if ":" not in entry:
                     raise TargetError(f"{info.pn}: {tid.task}[depends] entry '{entry}' is not of the form "
-                                      "recipe:task", Location(info.fn))
+                                      "recipe:task", self._depends_origin(info, ti),
+                                      hint=f"name the task too, as in {entry}:do_populate_sysroot")
                 name, task = entry.split(":", 1)
                 where = self._depends_origin(info, ti)
                 fn = self.resolve_build(name, where)
@@ -177,7 +191,7 @@ class _Builder:
                                       f"{other.task}", where,
                                       hint=ti.flag("depends-hint") or f"the tasks of {there.pn} are: "
                                            f"{', '.join(sorted(t.name for t in there.tasks))}")
-                self.edge(other, tid, f"{tid.task}[depends] = {entry}", Location(info.fn))
+                self.edge(other, tid, f"{tid.task}[depends] = {entry}", where)
                 todo.append(other)
             for task in map(task_name, str(ti.flag("deptask", "") or "").split()):
                 for fn in self.build_deps(info):
@@ -211,7 +225,7 @@ class _Builder:
             found = info.location(var)
             if found:
                 return Location(found[0], found[1])
-        return Location(info.fn)
+        return _flag_loc(ti, "depends") or Location(info.fn)
 
     def _reaches(self, start: TaskId, goal: TaskId) -> bool:
         """Whether ``goal`` already depends on ``start`` within the recipe (a recrdeptask on a later task)."""
@@ -239,8 +253,10 @@ def build_graph(recipes: Recipes, targets: list[tuple[str, str]]) -> TaskGraph:
         info = recipes.infos[fn]
         task = task_name(task)
         if task not in _tasks(info):
-            names = ", ".join(sorted(t.name for t in info.tasks))
-            raise TargetError(f"{info.pn} has no task {task}", Location(info.fn), hint=f"its tasks are: {names}")
+            names = sorted(t.name for t in info.tasks)
+            close = difflib.get_close_matches(task, names, n=1)
+            raise TargetError(f"{info.pn} has no task {task}", Location(info.fn),
+                              hint=f"did you mean {close[0]}?" if close else f"its tasks are: {', '.join(names)}")
         roots.append(TaskId(fn, task))
     builder.add(roots)
     graph = TaskGraph(builder.graph, recipes, roots, builder.runtime)

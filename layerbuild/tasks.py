@@ -27,7 +27,7 @@ from typing import Any
 
 from .codeparse import shell_words
 from .datastore import DataStore
-from .datastore.store import compile_function
+from .datastore.store import compile_function, python_location, system_exit_message
 from .envdump import emit_var
 from .errors import BuildError, LayerbuildError, Location
 from .fsutil import atomic_symlink
@@ -76,6 +76,14 @@ def read_results(data: bytes) -> WorkerResult:
 
 class ShellFailed(BuildError):
     pass
+
+
+class PythonTaskFailed(BuildError):
+    """A python task function raised: located at the metadata line of the failing statement."""
+
+
+#: set (to "1") by the command line under ``--debug``: a failed task's log then holds the full traceback
+DEBUG_ENV = "LAYERBUILD_DEBUG"
 
 
 def _symlink(target: str, link: str) -> None:
@@ -153,6 +161,17 @@ class TaskRunner:
             os.chdir(cwd)
             try:
                 env[func](d)
+            except LayerbuildError as exc:
+                if exc.location is None:  # bb.fatal(): the line that called it
+                    exc.location = python_location(exc, Location(filename, lineno))
+                raise
+            except SystemExit as exc:
+                raise PythonTaskFailed(f"{func} called {system_exit_message(exc)}",
+                                       python_location(exc, Location(filename, lineno)),
+                                       hint='stop a task with bb.fatal("why")') from exc
+            except Exception as exc:
+                raise PythonTaskFailed(f"{func} failed: {type(exc).__name__}: {exc}",
+                                       python_location(exc, Location(filename, lineno))) from exc
             finally:
                 os.chdir(previous)
             return
@@ -167,15 +186,23 @@ class TaskRunner:
         with open(os.devnull, "rb") as devnull:
             result = run(["/bin/sh", script], cwd=cwd, input=devnull, check=False)
         if result.returncode != 0:
-            raise ShellFailed(f"{func} exited with status {result.returncode} (script {script})")
+            raise ShellFailed(f"{func} exited with status {result.returncode} (script {script})",
+                              location_of(d, func))
 
     @contextlib.contextmanager
     def locks(self) -> Iterator[None]:
         handles = []
         try:
             for path in sorted((self.d.getVarFlag(self.task, "lockfiles") or "").split()):
-                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-                fh = open(path, "a+")  # noqa: SIM115 - held until the task ends
+                try:
+                    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                    fh = open(path, "a+")  # noqa: SIM115 - held until the task ends
+                except OSError as exc:
+                    what = "is a directory" if isinstance(exc, IsADirectoryError) else \
+                        (exc.strerror or str(exc)).lower()
+                    raise BuildError(f"{self.task}[lockfiles] names {path}, which cannot be a lock file: {what}",
+                                     self.d.flag_location(self.task, "lockfiles") or location_of(self.d, self.task),
+                                     hint="name a file, such as ${TMPDIR}/my.lock") from None
                 fcntl.flock(fh, fcntl.LOCK_EX)
                 handles.append(fh)
             yield
@@ -249,13 +276,18 @@ def worker_main(parsed: Any, job: TaskJob, result_fd: int) -> int:
         sys.stderr.flush()
         return 0
     except LayerbuildError as exc:
+        if os.environ.get(DEBUG_ENV) and exc.__cause__ is not None:
+            sys.stderr.write("".join(traceback.format_exception(exc.__cause__)))
         # "path:line: error: message" for errors that have a place, the bare message otherwise
         sys.stderr.write(f"ERROR: {exc.format() if exc.location else exc.format()[len('error: '):]}\n")
         if not log:
             os.write(result_fd, WorkerResult(error=exc.format()).encode())
         return 1
     except BaseException as exc:  # a worker must report, never hang or leak a traceback to the console
-        sys.stderr.write("ERROR: " + "".join(traceback.format_exception(exc)))
+        if os.environ.get(DEBUG_ENV):
+            sys.stderr.write("".join(traceback.format_exception(exc)))
+        sys.stderr.write(f"ERROR: internal error: {type(exc).__name__}: {exc} (run with --debug for a "
+                         "traceback)\n")
         if not log:
             os.write(result_fd, WorkerResult(error=f"{type(exc).__name__}: {exc}").encode())
         return 1

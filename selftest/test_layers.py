@@ -119,4 +119,4 @@ def test_layerdepends_with_versions(tmp_path: Path, lb: Runner) -> None:
     (app / "conf/layer.conf").write_text(base.format(n="app") + 'LAYERDEPENDS_app = "lib (>= 4)"\n')
     status, _, err = lb("-B", str(build), "-p")
     assert status == 1
-    assert err.startswith(f"{app}/conf/layer.conf: error: layer app needs lib version >= 4, but it is 3")
+    assert err.startswith(f"{app}/conf/layer.conf:6: error: layer app needs lib version >= 4, but it is 3")

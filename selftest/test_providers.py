@@ -82,12 +82,14 @@ def test_provided_names_and_preferred_provider() -> None:
     assert r.names() == ["glibc", "musl", "virtual/libc"]
 
 
-def test_a_preferred_provider_that_does_not_provide_warns(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_preferred_provider_that_does_not_provide_is_an_error() -> None:
+    # building another provider than the one asked for would silently build the wrong thing
     r = _choose([_info("a/glibc.bb", "glibc", provides=("virtual/libc",)), _info("a/zlib.bb", "zlib")],
                 settings={"PREFERRED_PROVIDER_virtual/libc": "zlib"})
-    with _warnings(caplog):
-        assert r.resolve("virtual/libc") == "a/glibc.bb"
-    assert "PREFERRED_PROVIDER_virtual/libc = zlib, but zlib does not provide it; using glibc" in caplog.text
+    with pytest.raises(TargetError) as info:
+        r.resolve("virtual/libc")
+    assert info.value.message == 'PREFERRED_PROVIDER_virtual/libc = "zlib", but zlib does not provide it'
+    assert info.value.hint == "virtual/libc is provided by: glibc"
 
 
 def test_unknown_names_get_close_matches_and_the_asking_location() -> None:

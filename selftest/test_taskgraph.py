@@ -74,7 +74,7 @@ def test_rdeptask_follows_runtime_dependencies_through_packages_and_rprovides() 
 def test_a_missing_runtime_dependency_names_where_it_was_asked_for() -> None:
     with pytest.raises(TargetError) as info:
         build_graph(_recipes(_info("app", rdepends=("nothere",))), [("app", "do_package")])
-    assert info.value.message == "nothing provides runtime dependency 'nothere'"
+    assert info.value.message == "nothing provides runtime dependency 'nothere' (in RDEPENDS:app)"
     assert info.value.location == Location("/layer/app.bb", 8)
 
 
