@@ -1,8 +1,8 @@
 """``layerbuild -e``: a datastore printed as ``bitbake -e`` prints it.
 
 Each variable gets its history as comments (``#   set file:line`` and the value that operation
-used), then ``NAME="value"`` (``export NAME=...`` when exported) with ``"`` and ``$`` escaped and
-newlines continued; shell functions are printed as ``name() {...}`` and python functions last, as
+used), then ``NAME="value"`` (``export NAME=...`` when exported) with ``"``, ``$`` and backticks
+escaped and newlines continued (so the output can be sourced by a shell); shell functions are printed as ``name() {...}`` and python functions last, as
 ``python name () {...}``.
 """
 
@@ -80,9 +80,30 @@ def emit_var(d: DataStore, var: str, out: TextIO, all_vars: bool) -> bool:
         return True
     if export:
         out.write("export ")
-    escaped = val.replace('"', '\\"').replace("\n", " \\\n").replace("$", "\\$")
-    out.write(f'{name}="{escaped}"\n')
+    out.write(f'{name}="{escape_value(val)}"\n')
     return False
+
+
+def escape_value(val: str) -> str:
+    """A value inside double quotes that a shell reads back unchanged, and never runs.
+
+    BitBake's emit_var escapes ``"`` and ``$`` and continues newlines (``" \\"`` then a newline, which a
+    shell reads as a space); layerbuild does the same and also escapes backticks (which would run a
+    command) and a backslash before a character it would otherwise escape, so that sourcing the output
+    of ``-e`` or a task's run script cannot execute a value.
+    """
+    out = []
+    for i, c in enumerate(val):
+        if c == "\\":
+            nxt = val[i + 1] if i + 1 < len(val) else ""
+            out.append("\\\\" if nxt in ('"', "$", "`", "\\", "\n", "") else c)
+        elif c in ('"', "$", "`"):
+            out.append("\\" + c)
+        elif c == "\n":
+            out.append(" \\\n")
+        else:
+            out.append(c)
+    return "".join(out)
 
 
 def emit_env(d: DataStore, out: TextIO) -> None:

@@ -100,7 +100,7 @@ def vars_from_file(filename: str | None, d: Any = None) -> list[str | None]:
     parts: list[str | None] = list(os.path.splitext(os.path.basename(filename))[0].split("_"))
     if len(parts) > 3:
         raise LayerbuildError("cannot derive PN/PV from the file name (too many underscores)",
-                              Location(filename))
+                              Location(filename), hint="name recipe files PN_PV.bb, with no '_' in PN or PV")
     parts.extend([None] * (3 - len(parts)))
     return parts
 
@@ -129,6 +129,17 @@ def _deltask(task: str, d: Any) -> None:
     """``bb.build.deltask``: the ``deltask`` statement, from Python."""
     from .evaluate import del_task
     del_task(d, task)
+
+
+def _listtasks(d: Any) -> tuple[str, ...]:
+    """``bb.build.listtasks``: the tasks of the recipe, in the order they were added."""
+    return tuple(d.getVar("__BBTASKS", False) or ())
+
+
+def _expand_keys(alterdata: Any, readdata: Any = None) -> None:
+    """``bb.data.expandKeys``: rename variables whose names hold ``${...}`` to the expanded names."""
+    from .evaluate import expand_keys
+    expand_keys(alterdata, readdata)
 
 
 def _vercmp_string(a: str, b: str) -> int:
@@ -181,6 +192,7 @@ def _make_bb(hooks: Hooks) -> types.ModuleType:
     build.exec_func = _exec_func  # type: ignore[attr-defined]
     build.addtask = _addtask  # type: ignore[attr-defined]
     build.deltask = _deltask  # type: ignore[attr-defined]
+    build.listtasks = _listtasks  # type: ignore[attr-defined]
     parse = types.ModuleType("bb.parse")
     parse.SkipRecipe = SkipRecipe  # type: ignore[attr-defined]
     parse.SkipPackage = SkipRecipe  # type: ignore[attr-defined]
@@ -188,6 +200,8 @@ def _make_bb(hooks: Hooks) -> types.ModuleType:
     data = types.ModuleType("bb.data")
     data.expand = lambda s, d: d.expand(s)  # type: ignore[attr-defined]
     data.getVar = lambda var, d, exp=True: d.getVar(var, exp)  # type: ignore[attr-defined]
+    data.createCopy = lambda d: d.createCopy()  # type: ignore[attr-defined]
+    data.expandKeys = _expand_keys  # type: ignore[attr-defined]
     event = types.ModuleType("bb.event")
     event.Event = Event  # type: ignore[attr-defined]
     for name, cls in EVENTS.items():

@@ -1,0 +1,140 @@
+"""Small BitBake behaviours that metadata and BitBake's own tests rely on.
+
+``bb.data.createCopy``, ``bb.data.expandKeys`` and ``bb.build.listtasks`` (their cases follow BitBake's
+``lib/bb/tests/data.py`` and ``parse.py``), the key-expansion warning in BitBake's words, and ``-e`` output
+that a shell can source without running anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Runner, make_build, make_layer
+
+from layerbuild.datastore import DataStore
+from layerbuild.envdump import escape_value
+from layerbuild.evaluate import Evaluator
+from layerbuild.recipe import parse_recipe
+
+
+def _bb(d: DataStore) -> Any:
+    return d.pyglobals["bb"]
+
+
+def _parse(tmp_path: Path, text: str) -> DataStore:
+    (tmp_path / "classes").mkdir()
+    (tmp_path / "classes" / "base.bbclass").write_text("")
+    recipe = tmp_path / "recipe_1.0.bb"
+    recipe.write_text(text)
+    d = DataStore()
+    d.setVar("BBPATH", str(tmp_path))
+    return parse_recipe(d, Evaluator(), str(recipe))
+
+
+def test_create_copy_is_independent_and_sees_its_own_overrides() -> None:
+    d = DataStore()
+    d.setVar("OVERRIDES", "base")
+    d.setVar("A", "plain")
+    d.setVar("A:extra", "overridden")
+    copy = _bb(d).data.createCopy(d)
+    copy.setVar("OVERRIDES", "base:extra")
+    copy.setVar("B", "only in the copy")
+    assert copy.getVar("A") == "overridden"
+    assert d.getVar("A") == "plain" and d.getVar("B") is None
+
+
+def test_create_copy_from_anonymous_python(tmp_path: Path) -> None:
+    d = _parse(tmp_path, 'A = "1"\npython () {\n    local = bb.data.createCopy(d)\n    local.setVar("A", "2")\n'
+                         '    d.setVar("SEEN", local.getVar("A") + d.getVar("A"))\n}\n')
+    assert d.getVar("SEEN") == "21" and d.getVar("A") == "1"
+
+
+def test_expand_keys_warns_in_bitbakes_words(caplog: pytest.LogCaptureFixture) -> None:
+    # BitBake's DataExpansions.test_keyexpand
+    d = DataStore()
+    d.setVar("FOO", "foo")
+    d.setVar("BAR", "foo")
+    d.setVar("VAL_${FOO}", "A")
+    d.setVar("VAL_${BAR}", "B")
+    logger = logging.getLogger("layerbuild")
+    propagate, logger.propagate = logger.propagate, True
+    try:
+        with caplog.at_level(logging.WARNING, logger="layerbuild"):
+            _bb(d).data.expandKeys(d)
+    finally:
+        logger.propagate = propagate
+    assert "Variable key VAL_${FOO} (A) replaces original key VAL_foo (B)." in caplog.text
+    assert d.getVar("VAL_foo") == "A"
+    assert "VAL_${FOO}" not in d and "VAL_${BAR}" not in d
+
+
+def test_expand_keys_reads_names_from_readdata() -> None:
+    alter = DataStore()
+    alter.setVar("X_${WHO}", "value")
+    read = DataStore()
+    read.setVar("WHO", "me")
+    _bb(alter).data.expandKeys(alter, read)
+    assert alter.getVar("X_me") == "value"
+
+
+def test_listtasks_after_addtask_and_deltask(tmp_path: Path) -> None:
+    # BitBake's ParseTest.test_parse_addtask_deltask
+    text = '''
+addtask do_patch after do_foo after do_unpack before do_configure before do_compile
+addtask do_fetch2 do_patch2
+
+addtask do_myplaintask
+addtask do_myplaintask2
+deltask do_myplaintask2
+addtask do_mytask# comment
+addtask do_mytask2 # comment2
+addtask do_mytask3
+deltask do_mytask3# comment
+deltask do_mytask4 # comment2
+
+# Ensure a missing task prefix on after works
+addtask do_mytask5 after mytask
+
+MYVAR = "do_patch"
+EMPTYVAR = ""
+deltask do_fetch ${MYVAR} ${EMPTYVAR}
+deltask ${EMPTYVAR}
+'''
+    d = _parse(tmp_path, text)
+    assert _bb(d).build.listtasks(d) == ("do_fetch2", "do_patch2", "do_myplaintask", "do_mytask", "do_mytask2",
+                                         "do_mytask5")
+    assert d.getVarFlag("do_mytask5", "deps") == ["do_mytask"]
+
+
+@pytest.mark.parametrize("value", ['a"b', "x `id` $(id) ${X}", "tail\\", 'a\\"b', "c:\\dir\\n", "a\\\\b",
+                                   "`touch pwned`", "two\nlines"])
+def test_escaped_values_read_back_unchanged_and_run_nothing(value: str, tmp_path: Path) -> None:
+    script = f'V="{escape_value(value)}"\nprintf %s "$V"\n'
+    got = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+    assert got == value.replace("\n", " ")  # a newline continues the line, as BitBake's emit_var writes it
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_escaping_matches_bitbake_where_bitbake_is_safe() -> None:
+    # BitBake's emit_var: '"' and '$' escaped, a newline becomes ' \' and a newline; layerbuild adds backticks
+    assert escape_value('say "$HOME"\nnext') == 'say \\"\\$HOME\\" \\\nnext'
+    assert escape_value("run `id`") == "run \\`id\\`"
+    assert escape_value("c:\\dir") == "c:\\dir"  # a backslash before an ordinary character stays as it is
+
+
+def test_environment_output_can_be_sourced(tmp_path: Path, lb: Runner) -> None:
+    recipe = 'SUMMARY = "uses `uname` and $(id)"\nexport GREETING = "hello `touch pwned` \\"\n'
+    layer = make_layer(tmp_path, "env", {"recipes/foo/foo_1.0.bb": recipe})
+    build = make_build(tmp_path, [layer])
+    status, out, err = lb("-B", str(build), "-e", "foo")
+    assert status == 0, err
+    lines = sorted(line for line in out.splitlines() if line.startswith(("SUMMARY=", "export GREETING=")))
+    assert lines == ['SUMMARY="uses \\`uname\\` and \\$(id)"', 'export GREETING="hello \\`touch pwned\\` \\\\"']
+    script = "\n".join(lines) + '\nprintf "%s|%s" "$SUMMARY" "$GREETING"\n'
+    got = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+    assert got == "uses `uname` and $(id)|hello `touch pwned` \\"
+    assert not (tmp_path / "pwned").exists()
