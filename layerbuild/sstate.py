@@ -5,7 +5,12 @@ A task listed in ``SSTATETASKS`` declares ``[sstate-inputdirs]`` (what it produc
 into ``${SSTATE_DIR}/<h[0:2]>/<h[2:4]>/sstate:<pn>:<arch>:<pv>:<pr>:<taskhash>_<task>.tar.zst`` with a
 ``.siginfo`` beside it recording the archive's sha256, then installed into the output directories.
 Objects are published atomically; the siginfo is written last, so an object without one is never used.
-A restore verifies the checksum first: a corrupt or truncated object is reported and rebuilt.
+A restore verifies the checksum first: a corrupt or truncated object is reported and rebuilt, and so is
+one that cannot be unpacked or whose place holds something other than a file (a directory).
+Restored objects get the link checks source archives get: no entry, symbolic link (through ``..``) or hard
+link leaves its tree, and :func:`install_tree` never writes through a link it finds in an output
+directory, so an object cannot redirect a later install elsewhere. Absolute link targets are kept: in
+packaged trees they name paths of the target system, and they are never followed on the build host.
 ``SSTATE_MIRRORS`` (``file://`` URLs) are read after the local directory.
 """
 
@@ -18,11 +23,22 @@ import os
 import re
 import shutil
 import stat
+import tarfile
 import tempfile
 from dataclasses import dataclass
 
 from .errors import LayerbuildError
-from .fsutil import atomic_output, atomic_symlink, atomic_write, relative_paths, sha256_file
+from .fsutil import (
+    PathEscape,
+    atomic_output,
+    atomic_symlink,
+    atomic_write,
+    disk_full,
+    inside_real,
+    join_under,
+    relative_paths,
+    sha256_file,
+)
 from .tarzst import extract_tar_zst, write_tar_zst
 
 logger = logging.getLogger("layerbuild.sstate")
@@ -58,16 +74,24 @@ class Sstate:
     def find(self, name: str) -> SstateObject | None:
         """The object ``name`` with its siginfo, locally or on a mirror; None if there is none."""
         for base in [self.directory, *self.mirrors]:
-            path = os.path.join(base, name)
+            try:
+                path = join_under(base, name, what="sstate object")
+            except PathEscape:
+                return None
             siginfo = path + ".siginfo"
-            if os.path.isfile(path) and os.path.isfile(siginfo):
-                try:
-                    with open(siginfo, encoding="utf-8") as fh:
-                        sha = json.load(fh)["sha256"]
-                except (OSError, ValueError, KeyError, TypeError):
-                    logger.warning("sstate siginfo %s is unreadable; ignoring it", siginfo)
-                    continue
-                return SstateObject(path, siginfo, sha)
+            if not (os.path.lexists(path) and os.path.lexists(siginfo)):
+                continue
+            odd = next((p for p in (path, siginfo) if not os.path.isfile(p) or os.path.islink(p)), None)
+            if odd is not None:
+                logger.warning("sstate %s is not a regular file; ignoring it", odd)
+                continue
+            try:
+                with open(siginfo, encoding="utf-8") as fh:
+                    sha = json.load(fh)["sha256"]
+            except (OSError, ValueError, KeyError, TypeError):
+                logger.warning("sstate siginfo %s is unreadable; ignoring it", siginfo)
+                continue
+            return SstateObject(path, siginfo, sha)
         return None
 
     def verify(self, obj: SstateObject) -> bool:
@@ -76,14 +100,26 @@ class Sstate:
         except OSError:
             return False
 
-    def store(self, name: str, inputdirs: list[str], siginfo: dict[str, object]) -> SstateObject:
-        """Archive ``inputdirs`` as object ``name``; atomic, siginfo last."""
-        path = os.path.join(self.directory, name)
+    def store(self, name: str, inputdirs: list[str], siginfo: dict[str, object]) -> SstateObject | None:
+        """Archive ``inputdirs`` as object ``name``; atomic, siginfo last. None (with a warning) when something
+        that is not a file holds the object's name; a full disk is an error naming the object."""
+        path = join_under(self.directory, name, what="sstate object")
+        odd = next((p for p in (path, path + ".siginfo") if os.path.lexists(p) and
+                    (os.path.islink(p) or not os.path.isfile(p))), None)
+        if odd is not None:
+            logger.warning("sstate %s is not a regular file; the task's output is not stored", odd)
+            return None
         trees = [(directory, f"dir{i}") for i, directory in enumerate(inputdirs)]
-        with atomic_output(path) as tmp:
-            write_tar_zst(str(tmp), trees)
-        sha = sha256_file(path)
-        atomic_write(path + ".siginfo", json.dumps({**siginfo, "sha256": sha}, indent=1, sort_keys=True) + "\n")
+        try:
+            with atomic_output(path) as tmp:
+                write_tar_zst(str(tmp), trees)
+            sha = sha256_file(path)
+            atomic_write(path + ".siginfo", json.dumps({**siginfo, "sha256": sha}, indent=1, sort_keys=True) + "\n")
+        except OSError as exc:
+            if disk_full(exc):
+                raise LayerbuildError(f"no space left on device in SSTATE_DIR ({self.directory}) "
+                                      f"while storing {path}") from exc
+            raise
         return SstateObject(path, path + ".siginfo", sha)
 
     def unpack(self, obj: SstateObject, workdir: str) -> list[str]:
@@ -91,11 +127,34 @@ class Sstate:
         os.makedirs(workdir, exist_ok=True)
         staging = tempfile.mkdtemp(prefix="sstate-", dir=workdir)
         try:
-            extract_tar_zst(obj.path, staging)
+            extract_tar_zst(obj.path, staging, check=_check_member)
         except Exception as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            raise LayerbuildError(f"sstate object {obj.path} cannot be unpacked: {exc}") from exc
+            if isinstance(exc, OSError) and disk_full(exc):
+                raise LayerbuildError(f"no space left on device in {workdir} while unpacking {obj.path}") from exc
+            reason = exc.message if isinstance(exc, LayerbuildError) else str(exc)
+            raise LayerbuildError(f"sstate object {obj.path} cannot be unpacked: {reason}") from exc
         return [os.path.join(staging, name) for name in sorted(os.listdir(staging), key=_dir_index)]
+
+
+def _escapes(top: str, name: str) -> bool:
+    """Whether ``name`` (relative, resolved lexically) leaves ``top`` (both relative to the archive)."""
+    resolved = os.path.normpath(name)
+    return not (resolved == top or resolved.startswith(top + "/"))
+
+
+def _check_member(member: tarfile.TarInfo) -> None:
+    """The link checks source archives get, for an sstate object's entries (each ``dirN/...``)."""
+    name = os.path.normpath(member.name.lstrip("/"))
+    top = name.split("/", 1)[0]
+    if member.name.startswith("/") or name.startswith("..") or not re.fullmatch(r"dir\d+", top):
+        raise LayerbuildError(f"entry {member.name!r} is not below a dirN directory")
+    if member.issym():
+        if not os.path.isabs(member.linkname) and _escapes(top, os.path.join(os.path.dirname(name), member.linkname)):
+            raise LayerbuildError(f"symbolic link {member.name!r} -> {member.linkname!r} points outside its tree")
+    elif member.islnk():
+        if os.path.isabs(member.linkname) or _escapes(top, member.linkname):
+            raise LayerbuildError(f"hard link {member.name!r} -> {member.linkname!r} points outside its tree")
 
 
 def _dir_index(name: str) -> int:
@@ -173,16 +232,28 @@ def install_tree(source: str, dest: str, manifest: str) -> None:
         _write_manifest(manifest, recorded)
     os.makedirs(dest, exist_ok=True)
     before = set(old)
+    inside: dict[str, bool] = {}
     for rel in entries:
         src = os.path.join(source, rel)
         target = os.path.join(dest, rel)
+        parent = os.path.dirname(target)
+        if parent not in inside:
+            inside[parent] = inside_real(dest, parent)
+        if not inside[parent]:
+            raise LayerbuildError(f"refusing to install {target}: {os.path.dirname(rel)} leads outside {dest} "
+                                  f"through a symbolic link", hint="remove the link (another task's output "
+                                  "or a hostile shared-state object installed it) and build again")
         st = os.lstat(src)
         if stat.S_ISLNK(st.st_mode):
             if rel in before:
                 _make_room(dest, rel, old)
             atomic_symlink(os.readlink(src), target)
         elif stat.S_ISDIR(st.st_mode):
-            if os.path.lexists(target) and not os.path.isdir(target):
+            if os.path.islink(target) and rel not in before:
+                raise LayerbuildError(f"refusing to install the directory {target}: a symbolic link to "
+                                      f"{os.readlink(target)} is there, which this task did not install",
+                                      hint="remove the link and build again")
+            if os.path.lexists(target) and (os.path.islink(target) or not os.path.isdir(target)):
                 os.unlink(target)  # a file or a link last time, a directory now
             os.makedirs(target, exist_ok=True)
         else:
