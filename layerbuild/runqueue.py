@@ -6,6 +6,12 @@ dependencies are not needed for it; otherwise it runs, and its dependencies are 
 Execution restores, then runs tasks in dependency order with up to ``jobs`` worker processes. Stamps
 and sigdata are written only after a task and its sstate publishing succeeded, so an interrupted build
 never leaves a stamp a later build would trust wrongly.
+
+An object that cannot be restored (it does not unpack, or its links leave its tree) is a warning: the
+plan is made again without it and the task runs. A full disk is one task failure naming the task and
+the directory; nothing half-written stays behind, so the next build resumes once there is space.
+SIGTERM and SIGHUP reach the build as :class:`Terminated` (a ``KeyboardInterrupt``): running task
+process groups are killed and the summary is reported, as for Ctrl-C.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
@@ -25,6 +31,7 @@ from typing import Any
 
 import networkx as nx
 
+from .errors import LayerbuildError
 from .events import (
     BuildFinished,
     BuildStarted,
@@ -36,6 +43,7 @@ from .events import (
     TaskStarted,
     TaskSucceeded,
 )
+from .fsutil import disk_full
 from .signatures import DepHash, taskhash, write_sigdata
 from .sstate import Sstate, SstateObject, install_tree, object_name
 from .taskgraph import TaskGraph, TaskId
@@ -46,6 +54,50 @@ Reporter = Callable[[Event], None]
 WORKERS_DIR = "tmp/.workers"
 
 
+class Terminated(KeyboardInterrupt):
+    """The build was asked to stop by a signal (SIGTERM, SIGHUP); handled as Ctrl-C is."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: signals that stop a build as Ctrl-C does (what CI sends on cancel, and a closed terminal)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[None]:
+    """While the block runs, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread."""
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, _terminate) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def disk_full_reason(exc: BaseException) -> str:
+    """The words for a full file system: which path could not be written."""
+    err = exc
+    while not (isinstance(err, OSError) and err.filename) and (err.__cause__ or err.__context__):
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+    if isinstance(exc, LayerbuildError):
+        return exc.message
+    # shutil's copies name the source first and the file they could not write second
+    path = str((err.filename2 or err.filename) if isinstance(err, OSError) and err.filename else "")
+    return f"no space left on device while writing {os.path.dirname(path) if path else 'a file'}" + \
+        (f" ({os.path.basename(path)})" if path else "")
+
+
 @dataclass
 class Plan:
     order: list[TaskId]
@@ -54,6 +106,9 @@ class Plan:
     setscene: dict[TaskId, SstateObject] = field(default_factory=dict)
     uptodate: set[TaskId] = field(default_factory=set)
     corrupt: dict[TaskId, str] = field(default_factory=dict)
+    force: set[TaskId] = field(default_factory=set)
+    #: tasks whose sstate object failed to restore in this build: they run instead
+    avoid: set[TaskId] = field(default_factory=set)
 
 
 def _var(tg: TaskGraph, tid: TaskId, name: str) -> str:
@@ -99,9 +154,10 @@ def sstate_name(tg: TaskGraph, tid: TaskId, h: str) -> str:
     return object_name(info.pn, _var(tg, tid, "PACKAGE_ARCH"), info.pv, info.pr, h, tid.task)
 
 
-def make_plan(tg: TaskGraph, force: set[TaskId], use_sstate: bool = True) -> Plan:
+def make_plan(tg: TaskGraph, force: set[TaskId], use_sstate: bool = True,
+              avoid: set[TaskId] | None = None) -> Plan:
     order, hashes = compute_hashes(tg)
-    plan = Plan(order, hashes)
+    plan = Plan(order, hashes, force=set(force), avoid=set(avoid or ()))
     # as in BitBake, whatever depends on a nostamp task is never up to date
     volatile: set[TaskId] = set()
     for tid in order:
@@ -118,7 +174,7 @@ def make_plan(tg: TaskGraph, force: set[TaskId], use_sstate: bool = True) -> Pla
         if tid not in force and not nostamp and os.path.exists(f"{stamp_base(tg, tid)}.{hashes[tid]}"):
             plan.uptodate.add(tid)
             continue
-        if tid not in force and use_sstate and is_sstate_task(tg, tid):
+        if tid not in force and tid not in plan.avoid and use_sstate and is_sstate_task(tg, tid):
             sstate = sstate_for(tg, tid)
             obj = sstate.find(sstate_name(tg, tid, hashes[tid]))
             if obj is not None:
@@ -204,12 +260,15 @@ def _sstate_publish(job: TaskJob, parsed: Any, outputs: list[str], inputs_flag: 
 
 
 def _worker_entry(parsed: Any, job: TaskJob, fd: int, sstate_args: tuple[Any, ...] | None) -> None:
+    for sig in STOP_SIGNALS:  # the build's handlers are not the worker's: a signal ends it
+        signal.signal(sig, signal.SIG_DFL)
     status = worker_main(parsed, job, fd)
     if status == 0 and sstate_args is not None:
         try:
             _sstate_publish(job, parsed, *sstate_args)
         except Exception as exc:  # reported like any task failure
-            os.write(2, f"ERROR: publishing shared state failed: {exc}\n".encode())
+            text = disk_full_reason(exc) if disk_full(exc) else str(exc)
+            os.write(2, f"ERROR: publishing shared state failed: {text}\n".encode())
             status = 1
     os.close(fd)
     os._exit(status)
@@ -252,13 +311,50 @@ class RunQueue:
                 _var(tg, tid, "SSTATE_MIRRORS"))
 
     def execute(self) -> bool:
+        """Run the plan; SIGTERM and SIGHUP stop it as Ctrl-C does (see :class:`Terminated`)."""
+        with stop_signals():
+            return self._execute()
+
+    def _restore_all(self) -> tuple[set[TaskId], dict[TaskId, str]]:
+        """Restore from sstate; an object that fails to restore is planned again without it (it runs).
+        Returns what was restored and the tasks that failed for a full disk (with the reason)."""
+        restored: set[TaskId] = set()
+        while True:
+            done, broken, fatal = self._setscene()
+            restored |= done
+            if fatal or not broken:
+                return restored, fatal
+            for tid, reason in sorted(broken.items()):
+                self.report(SetsceneFailed(tid, self.tg.label(tid), reason))
+            self.plan = make_plan(self.tg, self.plan.force, avoid=self.plan.avoid | set(broken))
+            self.plan.uptodate -= restored
+
+    def _execute(self) -> bool:
         plan, tg = self.plan, self.tg
         self.report(BuildStarted(len(plan.run), len(plan.setscene), len(plan.uptodate)))
         for tid, reason in sorted(plan.corrupt.items()):
             self.report(SetsceneFailed(tid, tg.label(tid), reason))
-        stamp = StampWriter(tg, plan.hashes)
-        restored = self._setscene()
+        restored, fatal = self._restore_all()
+        plan = self.plan
+        writer = StampWriter(tg, plan.hashes)
         ran, failed, skipped = 0, 0, 0
+        for tid, reason in sorted(fatal.items()):
+            failed += 1
+            self.report(TaskFailed(tid, tg.label(tid), None, (), reason))
+        if fatal:
+            self.report(BuildFinished(0, len(restored), failed, len(plan.run), len(plan.uptodate)))
+            return False
+
+        def stamp(tid: TaskId) -> str | None:
+            """Stamp ``tid``; the reason when the disk is full (the task then counts as failed)."""
+            try:
+                writer(tid)
+            except OSError as exc:
+                if not disk_full(exc):
+                    raise
+                return disk_full_reason(exc)
+            return None
+
         done: set[TaskId] = set(plan.uptodate) | set(restored)
         index = {tid: i for i, tid in enumerate(plan.order)}
         left = {tid: sum(1 for p in tg.graph.predecessors(tid) if p not in done) for tid in plan.run}
@@ -288,10 +384,17 @@ class RunQueue:
                     label = tg.label(tid)
                     if str(tg.taskinfo(tid).flag("noexec") or "0") not in ("0", ""):
                         self.report(TaskStarted(tid, label, number, len(plan.run), None))
-                        stamp(tid)
-                        ran += 1
-                        self.report(TaskSucceeded(tid, label, 0.0))
-                        finished(tid)
+                        full = stamp(tid)
+                        if full is None:
+                            ran += 1
+                            self.report(TaskSucceeded(tid, label, 0.0))
+                            finished(tid)
+                            continue
+                        failed += 1
+                        pending.discard(tid)
+                        self.report(TaskFailed(tid, label, None, (), full))
+                        skipped += self._skip_after(tid, pending, index)
+                        stop = stop or not self.keep_going
                         continue
                     r, w = os.pipe()
                     proc = self.ctx.Process(target=_worker_entry,
@@ -311,21 +414,18 @@ class RunQueue:
                     result = self._read_result(item.fd)
                     log = result.log
                     label = tg.label(item.tid)
-                    if item.process.exitcode == 0:
-                        stamp(item.tid)
+                    full = stamp(item.tid) if item.process.exitcode == 0 else None
+                    if item.process.exitcode == 0 and full is None:
                         ran += 1
                         self.report(TaskSucceeded(item.tid, label, time.monotonic() - item.started))
                         finished(item.tid)
                         continue
                     failed += 1
                     pending.discard(item.tid)
-                    reason = ((_reason_from_log(log) if log else None) or result.error
-                              or f"exit status {item.process.exitcode}")
+                    reason = full or ((_reason_from_log(log) if log else None) or result.error
+                                      or f"exit status {item.process.exitcode}")
                     self.report(TaskFailed(item.tid, label, log, tail(log), reason))
-                    for desc in sorted(nx.descendants(tg.graph, item.tid) & pending, key=index.__getitem__):
-                        pending.discard(desc)
-                        skipped += 1
-                        self.report(TaskSkipped(desc, tg.label(desc), f"it depends on {label}, which failed"))
+                    skipped += self._skip_after(item.tid, pending, index)
                     if not self.keep_going:
                         stop = True
             skipped += len(pending)
@@ -335,6 +435,16 @@ class RunQueue:
             raise
         self.report(BuildFinished(ran, len(restored), failed, skipped, len(plan.uptodate)))
         return failed == 0
+
+    def _skip_after(self, tid: TaskId, pending: set[TaskId], index: dict[TaskId, int]) -> int:
+        """Report the pending tasks that depend on the failed ``tid`` as not run; returns how many."""
+        label = self.tg.label(tid)
+        skipped = 0
+        for desc in sorted(nx.descendants(self.tg.graph, tid) & pending, key=index.__getitem__):
+            pending.discard(desc)
+            skipped += 1
+            self.report(TaskSkipped(desc, self.tg.label(desc), f"it depends on {label}, which failed"))
+        return skipped
 
     def _register(self, pid: int) -> None:
         directory = os.path.join(self.parsed.topdir, WORKERS_DIR)
@@ -346,21 +456,33 @@ class RunQueue:
         with contextlib.suppress(OSError):
             os.unlink(os.path.join(self.parsed.topdir, WORKERS_DIR, str(pid)))
 
-    def _setscene(self) -> set[TaskId]:
+    def _setscene(self) -> tuple[set[TaskId], dict[TaskId, str], dict[TaskId, str]]:
+        """Restore the plan's sstate objects: (restored, broken objects -> why, full disk -> why)."""
         restored: set[TaskId] = set()
+        broken: dict[TaskId, str] = {}
+        fatal: dict[TaskId, str] = {}
         items = sorted(self.plan.setscene.items())
         if not items:
-            return restored
+            return restored, broken, fatal
 
-        def one(item: tuple[TaskId, SstateObject]) -> TaskId:
-            restore(self.tg, item[0], item[1], self.plan.hashes)
-            return item[0]
+        def one(item: tuple[TaskId, SstateObject]) -> tuple[TaskId, str | None, bool]:
+            try:
+                restore(self.tg, item[0], item[1], self.plan.hashes)
+            except (LayerbuildError, OSError) as exc:
+                if disk_full(exc):
+                    return item[0], disk_full_reason(exc), True
+                text = exc.message if isinstance(exc, LayerbuildError) else f"restoring {item[1].path} failed: {exc}"
+                return item[0], text, False
+            return item[0], None, False
 
         with ThreadPoolExecutor(self.jobs) as pool:
-            for tid in pool.map(one, items):
-                restored.add(tid)
-                self.report(SetsceneRestored(tid, self.tg.label(tid)))
-        return restored
+            for tid, problem, full in pool.map(one, items):
+                if problem is None:
+                    restored.add(tid)
+                    self.report(SetsceneRestored(tid, self.tg.label(tid)))
+                else:
+                    (fatal if full else broken)[tid] = problem
+        return restored, broken, fatal
 
     @staticmethod
     def _read_result(fd: int) -> WorkerResult:
@@ -376,14 +498,17 @@ class RunQueue:
     @staticmethod
     def _kill(running: dict[int, _Running]) -> None:
         for item in running.values():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
+            try:
                 os.killpg(item.process.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                item.process.terminate()  # not yet the leader of its own group
         deadline = time.monotonic() + 5
         for item in running.values():
             item.process.join(max(0.0, deadline - time.monotonic()))
             if item.process.is_alive():
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(item.process.pid, signal.SIGKILL)
+                item.process.kill()
                 item.process.join()
             with contextlib.suppress(OSError):
                 os.close(item.fd)
