@@ -24,8 +24,10 @@ from .signatures import TaskSignature, task_signatures
 TASK_FLAGS = ("deps", "depends", "deptask", "rdeptask", "recrdeptask", "noexec", "nostamp", "_addtask_loc",
               "sstate-inputdirs", "sstate-outputdirs", "depends-hint")
 #: Variables kept in the recipe summary for the scheduler (stamps, sstate names).
+#: Directories a build writes below: each must be absolute, non-empty and not ``/`` (checked before any task runs).
+DIRECTORY_VARS = ("TOPDIR", "TMPDIR", "DL_DIR", "SSTATE_DIR", "DEPLOY_DIR", "WORKDIR", "D", "IMAGE_ROOTFS")
 KEEP_VARS = ("STAMP", "SSTATETASKS", "PACKAGE_ARCH", "SSTATE_DIR", "SSTATE_MIRRORS", "SSTATE_MANIFESTS",
-             "BB_CURRENT_MC", "BUILD_SUMMARY")
+             "BB_CURRENT_MC", "BUILD_SUMMARY", *(v for v in DIRECTORY_VARS if v != "SSTATE_DIR"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +295,7 @@ def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str
     locations = []
     refs = {ref for task in tasks for ref in task.flag("_depends_refs", ()) or ()}
     per_package = [f"{var}:{pkg}" for var in ("RDEPENDS", "RRECOMMENDS") for pkg in packages]
-    for var in ("DEPENDS", "RDEPENDS", "PROVIDES", *per_package, *sorted(refs)):
+    for var in ("DEPENDS", "RDEPENDS", "PROVIDES", "PN", "PV", "PR", *DIRECTORY_VARS, *per_package, *sorted(refs)):
         loc = d.location(var)
         if loc is not None:
             locations.append((var, loc.path, loc.line))

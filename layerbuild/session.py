@@ -25,7 +25,7 @@ from .cache import FileState, ParseCache, config_key
 from .config import DEFAULT_LAYER, Configuration, load_configuration
 from .errors import LayerbuildError, LayerError, Location, UsageError
 from .evaluate import Evaluator
-from .fsutil import atomic_write
+from .fsutil import atomic_write, disk_full
 from .layers import RecipeFiles, appends_for, collect_files, dangling_appends
 from .providers import Recipes, choose
 from .recipe import RecipeInfo, parse_recipe, recipe_info
@@ -160,10 +160,20 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
     _collect(config, todo, jobs, infos, cache)
     if cache is not None:
         cache.prune(set(files.recipes))
-        cache.save()
+        _save(cache)
     layerset = config.layerset
     recipes = choose(infos, layerset.priority_of, config.d.getVar, config.d.location)
     return ParseResult(recipes, files, parsed=len(todo), cached=len(files.recipes) - len(todo), cache=cache)
+
+
+def _save(cache: ParseCache) -> None:
+    """Save the parse cache; a full disk only costs the next build a parse (the build itself reports it)."""
+    try:
+        cache.save()
+    except OSError as exc:
+        if not disk_full(exc):
+            raise
+        logger.warning("the parse cache was not saved: no space left on device for %s", cache.path)
 
 
 def ensure_signatures(config: Configuration, result: ParseResult, fns: Iterable[str],
@@ -180,7 +190,7 @@ def ensure_signatures(config: Configuration, result: ParseResult, fns: Iterable[
         return result
     _collect(config, todo, jobs, infos, result.cache)
     if result.cache is not None:
-        result.cache.save()
+        _save(result.cache)
     recipes = choose(infos, config.layerset.priority_of, config.d.getVar, config.d.location)
     return ParseResult(recipes, result.files, result.parsed + len(todo), result.cached, result.cache)
 
@@ -209,6 +219,57 @@ def _run_parse(config: Configuration, todo: list[Job], jobs: int | None) -> Iter
     chunk = max(1, min(64, len(todo) // (threads * 8)))
     with ctx.Pool(threads, initializer=_init_worker, initargs=(config,)) as pool:
         return list(pool.imap_unordered(_parse_in_worker, todo, chunksize=chunk))
+
+
+#: directories every build needs, checked in the configuration before anything is written below them
+CONFIG_DIRECTORIES = ("TOPDIR", "TMPDIR", "DL_DIR", "SSTATE_DIR", "DEPLOY_DIR")
+
+
+def directory_problem(value: str | None) -> str | None:
+    """Why ``value`` cannot be a directory a build writes below, or None."""
+    if value is None or not value.strip():
+        return "is empty"
+    if not os.path.isabs(value):
+        return f"is '{value}', a relative path"
+    if not value.strip().strip("/"):
+        return f"is '{value}', the root directory"
+    return None
+
+
+def _directory_error(var: str, problem: str, where: Location, recipe: str = "") -> LayerbuildError:
+    whose = f" (recipe {recipe})" if recipe else ""
+    return LayerbuildError(f"{var}{whose} {problem}: it must be an absolute directory other than /", where,
+                           hint=f"the build writes below {var}; set it to an absolute path "
+                                "(the defaults are below ${TOPDIR})")
+
+
+def check_configuration_paths(config: Configuration) -> None:
+    """The configuration's directories (TOPDIR, TMPDIR, DL_DIR, SSTATE_DIR, DEPLOY_DIR), before parsing writes
+    a cache below TMPDIR: each absolute, non-empty and not ``/``, else an error at the line that set it."""
+    d = config.d
+    for var in CONFIG_DIRECTORIES:
+        problem = directory_problem(d.getVar(var))
+        if problem:
+            local = os.path.join(config.topdir, "conf", "local.conf")
+            raise _directory_error(var, problem, d.location(var) or Location(local))
+
+
+def check_recipe_paths(info: RecipeInfo) -> None:
+    """One recipe's directories, before any of its tasks runs: every directory variable it has is absolute,
+    non-empty and not ``/`` (its PN, PV and PR were checked when it was read: :func:`recipe.check_names`)."""
+    from .recipe import DIRECTORY_VARS
+
+    def where(var: str) -> Location:
+        loc = info.location(var)
+        return Location(*loc) if loc else Location(info.fn)
+
+    kept = dict(info.variables)
+    for var in DIRECTORY_VARS:
+        if var not in kept or (kept[var] is None and var in ("D", "IMAGE_ROOTFS")):
+            continue  # not recorded (an older parse cache) or not used by this recipe
+        problem = directory_problem(kept[var])
+        if problem:
+            raise _directory_error(var, problem, where(var), info.pn)
 
 
 def parse_target_recipe(config: Configuration, fn: str, appends: tuple[str, ...]) -> Any:
@@ -269,6 +330,7 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
         from .config import configuration_view
         emit_env(configuration_view(config.d), out)
         return 0
+    check_configuration_paths(config)
     parsed = parse_recipes(config, jobs=request.jobs)
     if request.parse_only:
         total = len(parsed.files.recipes)
@@ -292,6 +354,8 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
             return 0
         if request.dump_signatures:
             return dump_signatures(tg, out)
+        for fn in sorted({tid.fn for tid in tg.graph.nodes}):
+            check_recipe_paths(tg.recipes.infos[fn])
         force = set(tg.targets) if request.force else set()
         if request.dry_run:
             print_plan(tg, make_plan(tg, force), out)
