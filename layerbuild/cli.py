@@ -1,7 +1,7 @@
 """Command-line entry points: the only place errors become messages and exit codes.
 
 Exit status: 0 success, 1 build or user error (one clear message, no traceback unless ``--debug``),
-2 usage error, 130 interrupted.
+2 usage error, 128 + the signal's number when stopped by one (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -59,9 +60,12 @@ def _guard(prog: str, parse: Callable[[], argparse.Namespace], func: Callable[[a
             traceback.print_exc()
         print(exc.format(), file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        # Ctrl-C, or SIGTERM/SIGHUP during a build (runqueue.Terminated carries the signal): 128 + its number
+        signum = int(getattr(exc, "signum", signal.SIGINT))
+        print("Interrupted." if signum == signal.SIGINT else f"Terminated ({signal.Signals(signum).name}).",
+              file=sys.stderr)
+        return 128 + signum
     except BrokenPipeError:
         # the reader went away (``| head``): stop quietly, and keep Python from complaining at exit
         with contextlib.suppress(OSError):

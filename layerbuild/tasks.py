@@ -30,7 +30,7 @@ from .datastore import DataStore
 from .datastore.store import compile_function, python_location, system_exit_message
 from .envdump import emit_var
 from .errors import BuildError, LayerbuildError, Location
-from .fsutil import atomic_symlink
+from .fsutil import DISK_FULL, atomic_symlink
 from .proc import run
 from .taskapi import short_task_name
 from .taskgraph import TaskId
@@ -286,8 +286,16 @@ def worker_main(parsed: Any, job: TaskJob, result_fd: int) -> int:
     except BaseException as exc:  # a worker must report, never hang or leak a traceback to the console
         if os.environ.get(DEBUG_ENV):
             sys.stderr.write("".join(traceback.format_exception(exc)))
-        sys.stderr.write(f"ERROR: internal error: {type(exc).__name__}: {exc} (run with --debug for a "
-                         "traceback)\n")
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:  # a full disk is the user's, not internal
+            what = exc.filename or (f"the task log {log}" if log else "a file")
+            message = f"no space left on device: cannot write {what}"
+            with contextlib.suppress(OSError):
+                sys.stderr.write(f"ERROR: {message}\n")
+            os.write(result_fd, WorkerResult(error=message).encode())  # the log may be on the full disk
+            return 1
+        else:
+            sys.stderr.write(f"ERROR: internal error: {type(exc).__name__}: {exc} (run with --debug for a "
+                             "traceback)\n")
         if not log:
             os.write(result_fd, WorkerResult(error=f"{type(exc).__name__}: {exc}").encode())
         return 1
