@@ -52,18 +52,22 @@ class Watched:
     done: dict[str, float] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
     seen: threading.Condition = field(default_factory=threading.Condition)
+    ended: threading.Event = field(default_factory=threading.Event)
 
     def read(self) -> None:
         assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            now = time.monotonic() - self.t0
-            with self.seen:
-                self.lines.append(line)
-                if m := STARTED.match(line.rstrip("\n")):
-                    self.started.setdefault(m.group(1), now)
-                elif m := DONE.match(line):
-                    self.done.setdefault(m.group(1), now)
-                self.seen.notify_all()
+        try:
+            for line in self.proc.stderr:
+                now = time.monotonic() - self.t0
+                with self.seen:
+                    self.lines.append(line)
+                    if m := STARTED.match(line.rstrip("\n")):
+                        self.started.setdefault(m.group(1), now)
+                    elif m := DONE.match(line):
+                        self.done.setdefault(m.group(1), now)
+                    self.seen.notify_all()
+        finally:
+            self.ended.set()
 
     def wait_started(self, label: str, timeout: float) -> bool:
         with self.seen:
@@ -86,13 +90,7 @@ def _start(build: Path) -> Watched:
 
 def _finish(watched: Watched, timeout: float = 600) -> str:
     watched.proc.wait(timeout=timeout)
-    deadline = time.monotonic() + 10
-    while watched.proc.stderr is not None and not watched.proc.stderr.closed and time.monotonic() < deadline:
-        with watched.seen:
-            if watched.lines and watched.lines[-1].startswith(("Build ", "ERROR")):
-                break
-        time.sleep(0.05)
-    time.sleep(0.1)
+    watched.ended.wait(timeout=30)  # the rest of its output
     with watched.seen:
         return "".join(watched.lines)
 
