@@ -52,7 +52,7 @@ class Recipes:
             return self.chosen[pn]
         skipped = [info for info in self.infos.values() if info.skipped and name in info.provides]
         if skipped:
-            raise TargetError(f"{what} {name} was skipped: {skipped[0].skipped}", asked_by)
+            raise TargetError(f"{what} {name} was skipped: {skipped[0].skipped}", asked_by or Location(skipped[0].fn))
         close = difflib.get_close_matches(name, self.names(), n=5, cutoff=0.6)
         hint = ("closest recipe names: " + ", ".join(close)) if close else "run 'layerbuild-layers show-recipes' to list them"
         raise TargetError(f"nothing provides '{name}' ({what})", asked_by, hint=hint)
