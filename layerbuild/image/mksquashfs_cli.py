@@ -80,17 +80,10 @@ def mksquashfs(args: argparse.Namespace) -> int:
                               processors=args.processors, exportable=not args.no_exports,
                               tail_ends=not args.no_tailends)
     options.check()
-    with _terminated_as_exception() as caught:
-        try:
-            manifest = from_directory(args.source, all_root=args.all_root, source_date_epoch=epoch,
-                                      xattrs=not args.no_xattrs)
-            write_image(manifest, args.output, options, backend=args.backend)
-        except _Terminated:
-            pass
-    if caught:
-        # the partial image is gone (removed as the exception passed); end as the signal would have
-        signal.signal(caught[0], signal.SIG_DFL)
-        os.kill(os.getpid(), caught[0])
+    with _signals_interrupt():
+        manifest = from_directory(args.source, all_root=args.all_root, source_date_epoch=epoch,
+                                  xattrs=not args.no_xattrs)
+        write_image(manifest, args.output, options, backend=args.backend)
     return 0
 
 
@@ -101,25 +94,29 @@ def _check_parent(output: str) -> None:
                               hint="create it first; layerbuild-mksquashfs does not make directories")
 
 
-class _Terminated(BaseException):
-    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C, so the temporary image is removed."""
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: it unwinds as Ctrl-C does (the temporary image is removed on the way),
+    and the command exits with 128 + ``signum``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 @contextlib.contextmanager
-def _terminated_as_exception() -> Iterator[list[int]]:
-    caught: list[int] = []
+def _signals_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
-        yield caught  # signals reach the main thread only
+        yield  # signals reach the main thread only
         return
 
     def handler(signum: int, _frame: FrameType | None) -> None:
-        if not caught:
-            caught.append(signum)
-            raise _Terminated()
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)  # one is enough: the image is being removed
+        raise _Terminated(signum)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        yield caught
+        yield
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
