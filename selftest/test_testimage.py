@@ -26,9 +26,9 @@ def _leftovers() -> list[str]:
     mounts = Path("/proc/self/mountinfo").read_text()
     found += [line for line in mounts.splitlines() if "/testimage/" in line]
     found += [line for line in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines()
-              if ": lbt" in line]
+              if ": lbt" in line or ": lbcable" in line]
     found += [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
-              if n.startswith("lbt")]
+              if n.startswith(("lbt", "lbcable"))]
     found += [line for line in subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout.splitlines()
               if "images" in line and "deploy" in line]
     return found
@@ -102,3 +102,30 @@ def test_a_failing_test_fails_the_task_with_its_output(build: Build) -> None:
     failed = [c for c in report.iter("testcase") if c.find("failure") is not None]
     assert [c.get("name") for c in failed] == ["BrokenTest.test_hello_says_goodbye"]
     assert not _leftovers()
+
+
+def test_base_image_boots_with_a_cable_the_host_reaches(build: Build, tmp_path: Path) -> None:
+    """layerbuild-boot on the deployed base image: the host pings the subhost's address on the veth link."""
+    from layerbuild.boot.config import make_config
+    from layerbuild.boot.subhost import Subhost
+
+    if not (build.deploy / f"some-core-image-{MACHINE}.rootfs.tar.zst").exists():
+        assert build.run("some-core-image").returncode == 0
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        pytest.skip("needs busybox for ping")
+    base = tmp_path / "base"
+    base.mkdir()
+    name = "lbcable1"
+    config = make_config({"NAME": name, "BASE": str(base), "CABLES": "=02:00:00:00:00:07",
+                          "LOWER": str((build.deploy / f"some-core-image-{MACHINE}.rootfs.tar.zst").resolve())})
+    with Subhost(config) as host:
+        assert host.run("hello") == (0, "Hello from layerbuild\n")
+        subprocess.run(["ip", "addr", "add", "169.254.77.1/30", "dev", f"{name}0"], check=True)
+        subprocess.run(["ip", "link", "set", f"{name}0", "up"], check=True)
+        for argv in (["ip", "addr", "add", "169.254.77.2/30", "dev", "eth0"], ["ip", "link", "set", "eth0", "up"]):
+            subprocess.run(["ip", "netns", "exec", name, *argv], check=True)
+        ping = subprocess.run([busybox, "ping", "-c", "1", "-W", "3", "169.254.77.2"], capture_output=True, text=True)
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert not _leftovers()
+    assert name not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
