@@ -30,7 +30,7 @@ class Fetch:
 
     def __init__(self, urls: list[str] | None, d: Any, cache: bool = True, localonly: bool = False) -> None:
         self.d = d
-        self.ctx = FetchContext.from_datastore(d)
+        self.ctx = FetchContext.from_variables(d)
         if urls is None:
             urls = (d.getVar("SRC_URI") or "").split()
         if localonly:

@@ -76,7 +76,7 @@ class GitMethod:
         ud.destsuffix = ud.parm.get("destsuffix", "git/")
         name = ud.parm.get("name")
         var = f"SRCREV_{name}" if name else "SRCREV"
-        revision = (ctx.d.getVar(var) or "").strip()
+        revision = (ctx.variables.getVar(var) or "").strip()
         if ud.parm.get("rev"):
             if revision and revision not in ("INVALID", ud.parm["rev"]):
                 raise ctx.fail(ParameterError, f"{ud.url}: rev={ud.parm['rev']} and {var} = \"{revision}\" differ")

@@ -15,13 +15,15 @@ from .unpack import ArchiveProblem, unpack_dir, unpack_file
 from .urldata import FetchContext, FetchData, to_bool
 
 
-def search_dirs(d: Any) -> list[str]:
-    """The directories a relative ``file://`` path is looked up in, in order."""
-    extra = (d.getVar("FILESEXTRAPATHS") or "").replace("__default:", "")
-    bases = [p for p in extra.split(":") if p] + [p for p in (d.getVar("FILESPATH") or "").split(":") if p]
-    overrides_value = d.getVar("FILESOVERRIDES")
+def search_dirs(variables: Any) -> list[str]:
+    """The directories a relative ``file://`` path is looked up in, in order (``variables``: anything
+    with ``getVar``, the datastore or a task's view)."""
+    get = variables.getVar
+    extra = (get("FILESEXTRAPATHS") or "").replace("__default:", "")
+    bases = [p for p in extra.split(":") if p] + [p for p in (get("FILESPATH") or "").split(":") if p]
+    overrides_value = get("FILESOVERRIDES")
     if overrides_value is None:
-        overrides_value = d.getVar("OVERRIDES") or ""
+        overrides_value = get("OVERRIDES") or ""
     overrides = [""] + [o for o in overrides_value.split(":") if o]
     out: list[str] = []
     for override in reversed(overrides):
@@ -40,7 +42,7 @@ class LocalMethod:
             ud.searched = [os.path.dirname(path.rstrip("/")) or "/"]
             ud.localpath = path if os.path.lexists(path) else ""
             return
-        ud.searched = search_dirs(ctx.d)
+        ud.searched = search_dirs(ctx.variables)
         for directory in ud.searched:
             candidate = os.path.join(directory, path)
             if os.path.exists(candidate):

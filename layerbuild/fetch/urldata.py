@@ -30,7 +30,8 @@ def to_bool(value: str | None, default: bool = False) -> bool:
 class FetchContext:
     """The recipe-wide settings a fetch reads once: names for messages, DL_DIR, mirrors, network policy."""
 
-    d: Any
+    #: the recipe's variables (the datastore while parsing, a read-only view in a task)
+    variables: Any
     pn: str
     location: Location | None
     dl_dir: str
@@ -40,20 +41,21 @@ class FetchContext:
     timeout: float
 
     @classmethod
-    def from_datastore(cls, d: Any) -> FetchContext:
-        recipe_file = d.getVar("FILE") or ""
-        pn = d.getVar("PN") or os.path.basename(recipe_file) or "(no recipe)"
+    def from_variables(cls, variables: Any) -> FetchContext:
+        get = variables.getVar
+        recipe_file = get("FILE") or ""
+        pn = get("PN") or os.path.basename(recipe_file) or "(no recipe)"
         location: Location | None = None
-        finder = getattr(d, "location", None)
+        finder = getattr(variables, "location", None)
         if callable(finder):
             location = finder("SRC_URI")
         if location is None and recipe_file:
             location = Location(recipe_file)
-        return cls(d=d, pn=pn, location=location, dl_dir=d.getVar("DL_DIR") or "",
-                   no_network=to_bool(d.getVar("BB_NO_NETWORK")),
-                   premirrors=tuple(mirror_pairs(d.getVar("PREMIRRORS"))),
-                   mirrors=tuple(mirror_pairs(d.getVar("MIRRORS"))),
-                   timeout=float(d.getVar("BB_FETCH_TIMEOUT") or 60))
+        return cls(variables=variables, pn=pn, location=location, dl_dir=get("DL_DIR") or "",
+                   no_network=to_bool(get("BB_NO_NETWORK")),
+                   premirrors=tuple(mirror_pairs(get("PREMIRRORS"))),
+                   mirrors=tuple(mirror_pairs(get("MIRRORS"))),
+                   timeout=float(get("BB_FETCH_TIMEOUT") or 60))
 
     def fail(self, cls: type[FetchError], message: str, notes: Iterable[str] = (),
              hint: str | None = None) -> FetchError:
@@ -118,7 +120,7 @@ class FetchData:
         return f"{name}.sha256sum" if name else "sha256sum"
 
     def expected_sha256(self, ctx: FetchContext) -> str | None:
-        value = ctx.d.getVarFlag("SRC_URI", self.checksum_flag())
+        value = ctx.variables.getVarFlag("SRC_URI", self.checksum_flag())
         return value.strip().lower() if value else None
 
 
