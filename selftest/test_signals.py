@@ -112,6 +112,7 @@ def _disk_build(tmp_path: Path, disk: Path, where: str) -> Path:
 
 
 @pytest.mark.root
+@pytest.mark.slow  # four builds of ~3 s each on real tmpfs mounts
 @pytest.mark.parametrize(("where", "leave"), [("TMPDIR", 0), ("SSTATE_DIR", 0), ("DEPLOY_DIR", 0),
                                               ("SSTATE_DIR", 64 << 10)],
                          ids=["TMPDIR", "SSTATE_DIR", "DEPLOY_DIR", "SSTATE_DIR-nearly-full"])
