@@ -11,6 +11,7 @@ import os
 import stat
 import tarfile
 from collections.abc import Callable, Iterable, Iterator
+from typing import IO
 
 import zstandard
 
@@ -127,9 +128,17 @@ def write_manifest_tar_zst(manifest: Manifest, output: str | os.PathLike[str], *
     Sockets cannot be stored in tar and are an error.
     """
     cctx = zstandard.ZstdCompressor(level=level, write_checksum=True, threads=0)
-    with open(output, "wb") as raw, cctx.stream_writer(raw, closefd=False) as zw, \
-            tarfile.open(fileobj=zw, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+    with open(output, "wb") as raw, cctx.stream_writer(raw, closefd=False) as zw:
+        write_manifest_tar(manifest, zw)
+
+
+def write_manifest_tar(manifest: Manifest, stream: IO[bytes], *, with_root: bool = True) -> None:
+    """Write ``manifest`` as an uncompressed PAX tar stream (``with_root=False`` leaves out ``.``, as
+    ``mksquashfs -tar`` wants it)."""
+    with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
         for entry in manifest:
+            if not entry.path and not with_root:
+                continue
             if entry.type is EntryType.SOCKET:
                 raise LayerbuildError(f"{entry.path}: a socket cannot be stored in a tar archive")
             info = tarfile.TarInfo(entry.path or ".")
@@ -159,7 +168,11 @@ def write_manifest_tar_zst(manifest: Manifest, output: str | os.PathLike[str], *
                     with open(entry.source, "rb") as fh:
                         info.size = os.fstat(fh.fileno()).st_size
                         tar.addfile(info, fh)
+                except FileNotFoundError as exc:
+                    raise LayerbuildError(f"{entry.source}: file vanished before it could be read") from exc
                 except OSError as exc:
+                    if exc.errno is None or isinstance(exc, BrokenPipeError):
+                        raise  # the reader went away; its exit status says why
                     raise LayerbuildError(f"{entry.source}: {exc.strerror}") from exc
 
 

@@ -9,22 +9,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 from typing import IO
 
 from layerbuild import proc
-from layerbuild.errors import SquashfsError
+from layerbuild.errors import LayerbuildError, SquashfsError
 from layerbuild.fstree import Entry, EntryType, Manifest
 from layerbuild.fsutil import atomic_output
 from layerbuild.image.squashfs.compressors import LEVELS
 from layerbuild.image.squashfs.writer import ImageInfo, SquashfsOptions, _check_manifest, check_output
-
-_TAR_TYPES = {
-    EntryType.DIR: tarfile.DIRTYPE, EntryType.SYMLINK: tarfile.SYMTYPE, EntryType.CHARDEV: tarfile.CHRTYPE,
-    EntryType.BLOCKDEV: tarfile.BLKTYPE, EntryType.FIFO: tarfile.FIFOTYPE, EntryType.HARDLINK: tarfile.LNKTYPE,
-    EntryType.FILE: tarfile.REGTYPE,
-}
+from layerbuild.tarzst import write_manifest_tar
 
 
 def mksquashfs_argv(output: Path, options: SquashfsOptions, root: Entry, mkfs_time: int) -> list[str]:
@@ -89,48 +83,8 @@ def write_with_mksquashfs(manifest: Manifest, output: str | os.PathLike[str],
 
 
 def write_tar(manifest: Manifest, stream: IO[bytes]) -> None:
-    """Write the manifest (without its root) as a PAX tar stream."""
-    with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        for entry in manifest.entries[1:]:
-            info = tarfile.TarInfo(entry.path)
-            info.type = _TAR_TYPES[entry.type]
-            info.mode = entry.mode
-            info.uid, info.gid, info.mtime = entry.uid, entry.gid, entry.mtime
-            info.uname = info.gname = ""
-            if entry.xattrs:
-                info.pax_headers = {f"SCHILY.xattr.{name}": value.decode("utf-8", "surrogateescape")
-                                    for name, value in entry.xattrs}
-            if entry.type in (EntryType.SYMLINK, EntryType.HARDLINK):
-                assert entry.target is not None
-                info.linkname = manifest.resolve(entry).path if entry.type is EntryType.HARDLINK else entry.target
-            elif entry.type in (EntryType.CHARDEV, EntryType.BLOCKDEV):
-                info.devmajor, info.devminor = entry.major, entry.minor
-            if entry.type is not EntryType.FILE:
-                tar.addfile(info)
-            elif isinstance(entry.source, bytes):
-                info.size = len(entry.source)
-                tar.addfile(info, _BytesReader(entry.source))
-            else:
-                assert entry.source is not None
-                try:
-                    with open(entry.source, "rb") as fh:
-                        info.size = os.fstat(fh.fileno()).st_size
-                        tar.addfile(info, fh)
-                except FileNotFoundError as exc:
-                    raise SquashfsError(f"{entry.source}: file vanished before it could be read") from exc
-                except OSError as exc:
-                    if exc.errno is None or isinstance(exc, BrokenPipeError):
-                        raise
-                    raise SquashfsError(f"{entry.source}: {exc.strerror}") from exc
-
-
-class _BytesReader:
-    def __init__(self, data: bytes) -> None:
-        self._view = memoryview(data)
-        self._pos = 0
-
-    def read(self, size: int = -1) -> bytes:
-        end = len(self._view) if size < 0 else self._pos + size
-        chunk = self._view[self._pos:end].tobytes()
-        self._pos += len(chunk)
-        return chunk
+    """Write the manifest (without its root) as the PAX tar stream ``mksquashfs -tar`` reads."""
+    try:
+        write_manifest_tar(manifest, stream, with_root=False)
+    except LayerbuildError as exc:
+        raise SquashfsError(exc.message, exc.location, exc.hint, exc.notes) from exc
