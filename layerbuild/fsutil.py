@@ -28,10 +28,12 @@ def atomic_output(path: str | os.PathLike[str], mode: int = 0o644, durable: bool
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmpname = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
-    tmp = Path(tmpname)
+    tmp: Path | None = None
     try:
+        # the writer's pid in the name lets a later writer remove what a killed one left (remove_stale_temporaries)
+        fd, tmpname = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp", dir=final.parent)
+        tmp = Path(tmpname)
+        os.close(fd)
         yield tmp
         os.chmod(tmp, mode)
         if durable:
@@ -39,9 +41,42 @@ def atomic_output(path: str | os.PathLike[str], mode: int = 0o644, durable: bool
                 os.fsync(fh.fileno())
         os.replace(tmp, final)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
         raise
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[str]:
+    """Remove the temporary files :func:`atomic_output` left beside ``path`` in processes that are gone
+    (a build killed with SIGKILL); returns what was removed. A live writer's file is left alone."""
+    final = Path(path)
+    prefix = f".{final.name}."
+    removed: list[str] = []
+    try:
+        names = os.listdir(final.parent)
+    except OSError:
+        return removed
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid_text = name[len(prefix):].split(".", 1)[0]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(final.parent / name)
+            removed.append(name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o644) -> None:
@@ -49,7 +84,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o
     payload = data.encode() if isinstance(data, str) else data
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmpname = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    fd, tmpname = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp", dir=final.parent)
     try:
         # written through the descriptor mkstemp opened: a stamp's sigdata is one of thousands per build
         with open(fd, "wb") as fh:

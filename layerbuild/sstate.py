@@ -37,6 +37,7 @@ from .fsutil import (
     inside_real,
     join_under,
     relative_paths,
+    remove_stale_temporaries,
     sha256_file,
 )
 from .tarzst import extract_tar_zst, write_tar_zst
@@ -110,6 +111,8 @@ class Sstate:
             logger.warning("sstate %s is not a regular file; the task's output is not stored", odd)
             return None
         trees = [(directory, f"dir{i}") for i, directory in enumerate(inputdirs)]
+        for stale in (path, path + ".siginfo"):
+            remove_stale_temporaries(stale)  # what a build killed while storing this object left
         try:
             with atomic_output(path) as tmp:
                 write_tar_zst(str(tmp), trees)

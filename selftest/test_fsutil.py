@@ -96,3 +96,24 @@ def test_clamp_mtime() -> None:
     assert clamp_mtime(500.9, 1000) == 500
     assert clamp_mtime(2000.9, None) == 2000
     assert clamp_mtime(1000, 1000) == 1000
+
+
+def test_a_killed_writers_temporary_is_removed_and_a_live_ones_kept(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from layerbuild.fsutil import atomic_output, remove_stale_temporaries
+
+    target = tmp_path / "object.tar.zst"
+    # a writer killed with SIGKILL in the middle of its write
+    code = ("import os, signal, sys; from layerbuild.fsutil import atomic_output\n"
+            f"with atomic_output({str(target)!r}) as tmp:\n"
+            "    tmp.write_bytes(b'half')\n    os.kill(os.getpid(), signal.SIGKILL)\n")
+    subprocess.run([sys.executable, "-c", code], check=False)
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".object.tar.zst.") and left[0].endswith(".tmp")
+    with atomic_output(target) as mine:
+        mine.write_bytes(b"whole")
+        assert remove_stale_temporaries(target) == left  # the dead writer's, not this live one's
+        assert mine.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["object.tar.zst"]

@@ -172,10 +172,8 @@ def test_kill_9_during_the_headline_build(tmp_path: Path) -> None:
         assert not _leftovers(build), f"{where}: left behind: {_leftovers(build)}"
         sstate_leftovers += [f"{where}: {p.relative_to(build)}" for p in (build / "sstate-cache").rglob("*.tmp")]
         shutil.rmtree(build.parent)
-    if sstate_leftovers:
-        # a sstate object's temporary file that a killed task was writing stays in SSTATE_DIR: harmless to
-        # later builds (nothing reads it), but never removed; for the shared-state code to fix
-        pytest.xfail("temporary files left in SSTATE_DIR:\n" + "\n".join(sstate_leftovers))
+    # a sstate object's temporary file that a killed task was writing is removed when the object is stored
+    assert not sstate_leftovers, "temporary files left in SSTATE_DIR:\n" + "\n".join(sstate_leftovers)
 
 
 # ---------------------------------------------------------------- what the campaign found, kept as fast tests
