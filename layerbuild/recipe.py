@@ -228,8 +228,15 @@ def check_recipe(d: DataStore, fn: str) -> None:
 def check_python_functions(d: DataStore) -> None:
     """A syntax error in a ``python do_x() {...}`` body is found when the recipe is read, as one in a
     ``def`` is (BitBake finds it when its code parser reads the body for the task signature)."""
-    for var in d.keys():
-        if var.startswith("__anon_") or not d.getVarFlag(var, "python", False) or not d.getVarFlag(var, "func", False):
+    # task functions (do_*) and what tasks run before and after them: the functions a build executes
+    # (looking at the flags of every variable of every recipe would cost more than the parse itself)
+    tasks = d.getVar("__BBTASKS", False) or []
+    names = set(tasks) | {var for var in d.keys() if var.startswith("do_")}
+    for task in tasks:
+        for flag in ("prefuncs", "postfuncs"):
+            names.update((d.getVarFlag(task, flag, False) or "").split())
+    for var in sorted(names):
+        if not d.getVarFlag(var, "python", False) or not d.getVarFlag(var, "func", False):
             continue
         body = d.getVar(var, False)
         filename = d.getVarFlag(var, "filename", False)
