@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .datastore import DataStore
@@ -41,6 +41,11 @@ class TaskInfo:
                 return value
         return default
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # the parse cache holds a dozen of these per recipe: a plain constructor call unpickles several
+        # times faster than the generic state of a frozen slots dataclass
+        return (TaskInfo, (self.name, self.flags))
+
 
 @dataclass(frozen=True, slots=True)
 class RecipeInfo:
@@ -67,6 +72,9 @@ class RecipeInfo:
     #: where it was set (an image's IMAGE_INSTALL, reached through PACKAGE_INSTALL)
     origins: tuple[tuple[str, str, str, int], ...] = field(default=())
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RecipeInfo, tuple(getattr(self, name) for name in _RECIPE_FIELDS))
+
     def origin(self, word: str) -> tuple[str, str, int] | None:
         for name, var, path, line in self.origins:
             if name == word:
@@ -91,6 +99,10 @@ class RecipeInfo:
                 return path, line
         return None
 
+
+
+#: RecipeInfo's fields in constructor order (for pickling)
+_RECIPE_FIELDS = tuple(f.name for f in fields(RecipeInfo))
 
 def parse_recipe(config: DataStore, evaluator: Evaluator, fn: str, appends: tuple[str, ...] = (),
                  layername: str = "") -> DataStore:

@@ -312,11 +312,7 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
     """One ``layerbuild`` command, as a list of steps; returns the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
-    from .build import build_lock, dump_signatures, print_plan, reap_orphans
     from .envdump import emit_env
-    from .reporters import make_reporter
-    from .runqueue import RunQueue, make_plan, stamp_base
-    from .taskgraph import build_graph, write_dot
 
     if request.jobs is not None and request.jobs < 1:
         raise UsageError("-j needs a number of at least 1")
@@ -342,6 +338,12 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
         fn = parsed.recipes.resolve(request.targets[0].split(":", 1)[0])
         emit_env(parse_target_recipe(config, fn, parsed.recipes.infos[fn].appends), out)
         return 0
+
+    # the scheduler's modules (and networkx) only for the steps that need a task graph
+    from .build import build_lock, dump_signatures, print_plan, reap_orphans
+    from .reporters import make_reporter
+    from .runqueue import RunQueue, make_plan, stamp_base
+    from .taskgraph import build_graph, write_dot
 
     with build_lock(topdir, err):
         targets = target_tasks(request, config.d.getVar("BB_DEFAULT_TASK") or "do_build")
