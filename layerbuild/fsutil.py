@@ -70,13 +70,20 @@ def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[str]:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` may still write: a process that is gone, or dead and not yet reaped (a zombie:
+    a killed build's worker waits for a parent that is gone too), writes nothing more."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o644) -> None:

@@ -80,6 +80,9 @@ class Sstate:
             except PathEscape:
                 return None
             siginfo = path + ".siginfo"
+            if base == self.directory:
+                for stale in (path, siginfo):
+                    remove_stale_temporaries(stale)  # a build killed while storing it left these
             if not (os.path.lexists(path) and os.path.lexists(siginfo)):
                 continue
             odd = next((p for p in (path, siginfo) if not os.path.isfile(p) or os.path.islink(p)), None)
