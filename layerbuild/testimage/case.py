@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import unittest
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -60,11 +61,19 @@ class Target:
     def exists(self, path: str) -> bool:
         return self.root is not None and os.path.lexists(os.path.join(self.root, path.lstrip("/")))
 
-    def connect(self, port: int, timeout: float = 5.0) -> socket.socket:
-        """A TCP connection from the host to ``port`` of the subhost, over the cable."""
+    def connect(self, port: int, timeout: float = 10.0) -> socket.socket:
+        """A TCP connection from the host to ``port`` of the subhost, over the cable. A service that was
+        just started may not listen yet: a refused connection is tried again until ``timeout``."""
         if self.address is None:
             raise unittest.SkipTest("the test boot has no network cable")
-        return socket.create_connection((self.address, port), timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return socket.create_connection((self.address, port), timeout=max(0.5, deadline - time.monotonic()))
+            except ConnectionRefusedError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)
 
 
 class TestCase(unittest.TestCase):
