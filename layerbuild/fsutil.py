@@ -161,6 +161,7 @@ def clamp_mtime(mtime: float, source_date_epoch: int | None) -> int:
 def atomic_symlink(target: str, path: str | os.PathLike[str]) -> None:
     """Point the symlink ``path`` at ``target``, replacing whatever was there in one rename."""
     final = Path(path)
+    remove_stale_temporaries(final)  # what a writer killed here before left
     tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
