@@ -154,6 +154,11 @@ class DataStore:
         where = entry.get("_flocs", {}).get(flag) if entry else None
         return Location(*where) if where else None
 
+    def flag_locations(self, var: str) -> dict[str, Location]:
+        """Where each flag of ``var`` was last set, for the flags where it is known."""
+        entry = self._vars.get(var)
+        return {flag: Location(*where) for flag, where in entry.get("_flocs", {}).items()} if entry else {}
+
     # -- overrides ---------------------------------------------------------------------------------
 
     def need_overrides(self) -> None:
@@ -411,9 +416,8 @@ class DataStore:
         code = match.group()[3:-1]
         if _VAR_RE.search(code):
             return "${@" + code + "}"
-        refs.update(_PY_GETVAR_RE.findall(code))
-        name = f"Var <{varname}>" if varname else "<expansion>"
-        codeobj = compile(code.strip(), name, "eval")
+        codeobj, reads = _compile_expression(code, f"Var <{varname}>" if varname else "<expansion>")
+        refs.update(reads)
         try:
             value = eval(codeobj, self.pyglobals, DataContext(self, self.pyglobals))
         except (ExpansionError, ParseError, SkipRecipe, FatalError):
@@ -714,6 +718,13 @@ def python_location(exc: BaseException, fallback: Location | None) -> Location |
             found = Location(filename, tb.tb_lineno)
         tb = tb.tb_next
     return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile_expression(code: str, name: str) -> tuple[Any, tuple[str, ...]]:
+    """The code of a ``${@...}`` expression, and the variables it reads with ``d.getVar``: every recipe
+    expands the same expressions of the same classes, so each is compiled once per process."""
+    return compile(code.strip(), name, "eval"), tuple(_PY_GETVAR_RE.findall(code))
 
 
 @functools.lru_cache(maxsize=4096)
