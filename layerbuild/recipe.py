@@ -23,9 +23,11 @@ from .signatures import TaskSignature, task_signatures
 #: Task flags kept in the recipe summary (the task graph reads them).
 TASK_FLAGS = ("deps", "depends", "deptask", "rdeptask", "recrdeptask", "noexec", "nostamp", "_addtask_loc",
               "sstate-inputdirs", "sstate-outputdirs", "depends-hint")
-#: Variables kept in the recipe summary for the scheduler (stamps, sstate names).
+#: Task flags kept as they were set (the others are kept expanded)
+_RAW_TASK_FLAGS = ("deps", "_addtask_loc")
 #: Directories a build writes below: each must be absolute, non-empty and not ``/`` (checked before any task runs).
 DIRECTORY_VARS = ("TOPDIR", "TMPDIR", "DL_DIR", "SSTATE_DIR", "DEPLOY_DIR", "WORKDIR", "D", "IMAGE_ROOTFS")
+#: Variables kept in the recipe summary for the scheduler (stamps, sstate names).
 KEEP_VARS = ("STAMP", "SSTATETASKS", "PACKAGE_ARCH", "SSTATE_DIR", "SSTATE_MIRRORS", "SSTATE_MANIFESTS",
              "BB_CURRENT_MC", "BUILD_SUMMARY", *(v for v in DIRECTORY_VARS if v != "SSTATE_DIR"))
 
@@ -243,7 +245,8 @@ def check_python_functions(d: DataStore) -> None:
     # task functions (do_*) and what tasks run before and after them: the functions a build executes
     # (looking at the flags of every variable of every recipe would cost more than the parse itself)
     tasks = d.getVar("__BBTASKS", False) or []
-    names = set(tasks) | {var for var in d.keys() if var.startswith("do_")}
+    # (a recipe's functions are all set while it is read: its own variables hold every do_* among them)
+    names = set(tasks) | {var for var in d.localkeys() if var.startswith("do_")}
     for task in tasks:
         for flag in ("prefuncs", "postfuncs"):
             names.update((d.getVarFlag(task, flag, False) or "").split())
@@ -297,12 +300,20 @@ def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str
     if not skipped:
         for task in d.getVar("__BBTASKS", False) or []:
             flags = []
+            # one read of the task's flags (most tasks set few of TASK_FLAGS), then an expansion of each kept one
+            present = d.getVarFlags(task) or {}
+            present["_addtask_loc"] = d.getVarFlag(task, "_addtask_loc", False)
             for name in TASK_FLAGS:
-                value = d.getVarFlag(task, name, name not in ("deps", "_addtask_loc"))
-                if value is not None and value != "":
-                    flags.append((name, tuple(value) if isinstance(value, list) else value))
-            flag_locs = tuple((name, loc.path, loc.line) for name in TASK_FLAGS
-                              if (loc := d.flag_location(task, name)) is not None)
+                value = present.get(name)
+                if value is None or value == "":
+                    continue
+                if name not in _RAW_TASK_FLAGS:
+                    value = d.getVarFlag(task, name)
+                    if value is None or value == "":
+                        continue
+                flags.append((name, tuple(value) if isinstance(value, list) else value))
+            where = d.flag_locations(task)
+            flag_locs = tuple((name, where[name].path, where[name].line) for name in TASK_FLAGS if name in where)
             if flag_locs:
                 # where each flag was set, so an error about it names that line (a recipe's, not a class's)
                 flags.append(("_flag_locs", flag_locs))
