@@ -15,7 +15,6 @@ import multiprocessing
 import os
 import sys
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
@@ -363,7 +362,7 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
             print_plan(tg, make_plan(tg, force), out)
             return 0
         for tid in force:
-            atomic_write(stamp_base(tg, tid) + ".taint", uuid.uuid4().hex + "\n")
+            atomic_write(stamp_base(tg, tid) + ".taint", os.urandom(16).hex() + "\n")
         reap_orphans(topdir)
         plan = make_plan(tg, force)
         jobs = request.jobs or int(config.d.getVar("BB_NUMBER_THREADS") or os.cpu_count() or 1)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, ModuleType
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any
 
 from .errors import BuildError, LayerbuildError, Location
 from .proc import Input, run
@@ -44,16 +44,19 @@ def short_task_name(name: str) -> str:
     return name[len(TASK_PREFIX):] if name.startswith(TASK_PREFIX) else name
 
 
-class VarSource(Protocol):
-    """What a variable view needs of a datastore."""
+if TYPE_CHECKING:  # a Protocol class costs a parse its creation; only type checkers need it
+    from typing import Protocol
 
-    def getVar(self, var: str, expand: bool = True) -> Any: ...  # noqa: N802 - BitBake's names
+    class VarSource(Protocol):
+        """What a variable view needs of a datastore."""
 
-    def getVarFlag(self, var: str, flag: str, expand: bool = True) -> Any: ...  # noqa: N802
+        def getVar(self, var: str, expand: bool = True) -> Any: ...  # noqa: N802 - BitBake's names
 
-    def getVarFlags(self, var: str) -> dict[str, Any] | None: ...  # noqa: N802
+        def getVarFlag(self, var: str, flag: str, expand: bool = True) -> Any: ...  # noqa: N802
 
-    def location(self, var: str) -> Location | None: ...
+        def getVarFlags(self, var: str) -> dict[str, Any] | None: ...  # noqa: N802
+
+        def location(self, var: str) -> Location | None: ...
 
 
 class VarView:
