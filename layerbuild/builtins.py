@@ -135,7 +135,7 @@ BUILTINS = _table(
     Builtin("package", _package,
             ("PN", "PACKAGES", "FILES:{pkg}", "INSANE_SKIP", "INHIBIT_PACKAGE_STRIP", "SHLIB_ALLOWLIST", "PE", "PKGV",
              "PKGR", "PACKAGE_ARCH", "ALLOW_EMPTY", "ALLOW_EMPTY:{pkg}", "RDEPENDS:{pkg}", "RRECOMMENDS:{pkg}",
-             "RPROVIDES:{pkg}", "RCONFLICTS:{pkg}", "RREPLACES:{pkg}"),
+             "RSUGGESTS:{pkg}", "RPROVIDES:{pkg}", "RCONFLICTS:{pkg}", "RREPLACES:{pkg}"),
             doc="strip, split D into PACKAGES, shlib dependencies, pkgdata"),
     Builtin("package_write_deb", _package_write_deb,
             ("PACKAGES", "PACKAGE_ARCH", "DPKG_ARCH", "SOURCE_DATE_EPOCH", "MAINTAINER", "HOMEPAGE", "SECTION",

@@ -180,8 +180,8 @@ def _origins(d: DataStore, var: str) -> tuple[tuple[str, str, str, int], ...]:
 #: what BitBake's BBCLASSEXTEND can name; layerbuild builds none of these variants
 _VARIANTS = ("native", "nativesdk", "cross", "crosssdk", "cross-canadian", "mcextend", "devupstream")
 #: the relationship fields written into a package's control file, and the operators each allows
-RELATIONSHIP_FIELDS = {"RDEPENDS": OPERATORS, "RRECOMMENDS": OPERATORS, "RPROVIDES": ("=",),
-                       "RCONFLICTS": OPERATORS, "RREPLACES": OPERATORS}
+RELATIONSHIP_FIELDS = {"RDEPENDS": OPERATORS, "RRECOMMENDS": OPERATORS, "RSUGGESTS": OPERATORS,
+                       "RPROVIDES": ("=",), "RCONFLICTS": OPERATORS, "RREPLACES": OPERATORS}
 
 
 def _where(d: DataStore, fn: str, *names: str) -> Location:

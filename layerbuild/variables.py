@@ -133,6 +133,8 @@ VARIABLES: tuple[Variable, ...] = (
     _v("PACKAGES", "list", None, "The packages the recipe splits its output into."),
     _v("RDEPENDS:<package>", "list", None, "Run-time dependencies of a package."),
     _v("RRECOMMENDS:<package>", "list", None, "Recommended (weak) run-time dependencies of a package."),
+    _v("RSUGGESTS:<package>", "list", None,
+       "Packages that may be useful with a package (Suggests); never installed because of it."),
     _v("RPROVIDES:<package>", "list", None, "Extra run-time names a package provides."),
     _v("RCONFLICTS:<package>", "list", None,
        "Packages a package cannot be installed with (Conflicts), in OE syntax such as \"foo (< 2)\"."),

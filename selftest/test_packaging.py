@@ -160,7 +160,7 @@ def test_package_fields_scripts_owners_and_allarch(tmp_path: Path, lb: Runner) -
             'LICENSE = "MIT"\ninherit allarch\nSUMMARY = "A tool"\nPACKAGES = "${PN}-data ${PN}"\n'
             'FILES:${PN}-data = "${datadir}/tool"\n'
             'RDEPENDS:${PN} = "${PN}-data (>= 1.0) hello"\nRRECOMMENDS:${PN} = "extra"\n'
-            'RPROVIDES:${PN} = "tool-api"\nRCONFLICTS:${PN} = "oldtool (< 2.0)"\nRREPLACES:${PN} = "oldtool"\n'
+            'RSUGGESTS:${PN} = "docs-viewer (> 1)"\nRPROVIDES:${PN} = "tool-api"\nRCONFLICTS:${PN} = "oldtool (< 2.0)"\nRREPLACES:${PN} = "oldtool"\n'
             "pkg_postinst:${PN}() {\n    echo configured\n}\n"
             "do_install() {\n    install -d ${D}${bindir} ${D}${datadir}/tool ${D}${sysconfdir}\n"
             "    printf '#!/bin/sh\\necho tool\\n' > ${D}${bindir}/tool\n    chmod 0755 ${D}${bindir}/tool\n"
@@ -175,6 +175,7 @@ def test_package_fields_scripts_owners_and_allarch(tmp_path: Path, lb: Runner) -
     assert _field(deb, "Architecture") == "all"
     assert _field(deb, "Depends") == "tool-data (>= 1.0), hello"
     assert _field(deb, "Recommends") == "extra"
+    assert _field(deb, "Suggests") == "docs-viewer (>> 1)"
     assert _field(deb, "Provides") == "tool-api"
     assert _field(deb, "Conflicts") == "oldtool (<< 2.0)"
     assert _field(deb, "Replaces") == "oldtool"
@@ -187,3 +188,21 @@ def test_package_fields_scripts_owners_and_allarch(tmp_path: Path, lb: Runner) -
     listing = subprocess.run(["dpkg-deb", "--contents", str(data_deb)], capture_output=True, text=True,
                              check=True).stdout
     assert "1234/5678" in next(line for line in listing.splitlines() if line.endswith("data.txt"))
+
+
+def test_control_fields_beyond_the_known_ones_are_written_not_dropped(tmp_path: Path) -> None:
+    from layerbuild.packaging.deb import write_deb
+    root = tmp_path / "root"
+    (root / "usr/bin").mkdir(parents=True)
+    (root / "usr/bin/tool").write_text("#!/bin/sh\n")
+    fields = {"Package": "tool", "Version": "1.0", "Architecture": "all", "Maintainer": "M <m@example.invalid>",
+              "Depends": "libc6", "Pre-Depends": "dpkg (>= 1.19)", "Breaks": "old (<< 1)", "Essential": "yes",
+              "X-Origin": "layerbuild", "Multi-Arch": "foreign"}
+    info = write_deb(str(root), str(tmp_path / "out"), fields, "A tool", "", {}, [], 0)
+    shown = subprocess.run(["dpkg-deb", "-f", info.path], capture_output=True, text=True, check=True).stdout
+    names = [line.split(":", 1)[0] for line in shown.splitlines() if not line.startswith(" ")]
+    assert names == ["Package", "Version", "Architecture", "Essential", "Maintainer", "Installed-Size",
+                     "Pre-Depends", "Depends", "Breaks", "Multi-Arch", "X-Origin", "Description"]
+    assert "Pre-Depends: dpkg (>= 1.19)\n" in shown and "X-Origin: layerbuild\n" in shown
+    with pytest.raises(ValueError, match="not a control field name"):
+        write_deb(str(root), str(tmp_path / "out"), {**fields, "Bad Name": "x"}, "A tool", "", {}, [], 0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import tarfile
 import textwrap
 from dataclasses import dataclass
@@ -21,8 +22,12 @@ from ..fsutil import atomic_write, relative_paths
 from ..tarzst import Member, tar_bytes, tree_members
 
 ZSTD_LEVEL = 19
-FIELD_ORDER = ("Package", "Source", "Version", "Architecture", "Maintainer", "Installed-Size", "Depends",
-               "Recommends", "Provides", "Conflicts", "Replaces", "Section", "Priority", "Homepage", "Description")
+#: where each field goes in a control file; any other field follows these, in the order of its name
+FIELD_ORDER = ("Package", "Source", "Version", "Architecture", "Essential", "Maintainer", "Installed-Size",
+               "Pre-Depends", "Depends", "Recommends", "Suggests", "Provides", "Conflicts", "Breaks", "Replaces",
+               "Enhances", "Section", "Priority", "Homepage", "Description")
+#: deb-control(5): US-ASCII letters, digits and punctuation but the colon, not starting with ``#`` or ``-``
+_FIELD_NAME = re.compile(r"(?![#-])[!-9;-~]+")
 SCRIPTS = ("preinst", "postinst", "prerm", "postrm")
 
 
@@ -75,8 +80,13 @@ def data_tar(root: str, clamp: int) -> tuple[bytes, dict[str, str], int]:
 
 
 def control_text(fields: dict[str, str], summary: str, description: str) -> str:
+    """The control file of a package: the non-empty ``fields`` in FIELD_ORDER, then the description."""
+    extra = sorted(set(fields) - set(FIELD_ORDER))
+    for key in extra:
+        if not _FIELD_NAME.fullmatch(key):
+            raise ValueError(f"'{key}' is not a control field name (deb-control(5))")
     lines = []
-    for key in FIELD_ORDER:
+    for key in (*FIELD_ORDER, *extra):
         if key == "Description":
             continue
         value = fields.get(key)

@@ -212,6 +212,7 @@ def package_recipe(ctx: TaskContext) -> None:
             "PACKAGE_ARCH": v.getVar("PACKAGE_ARCH"),
             "RDEPENDS": format_depends(rdepends),
             "RRECOMMENDS": format_depends(parse_depends(v.getVar(f"RRECOMMENDS:{pkg}"))),
+            "RSUGGESTS": format_depends(parse_depends(v.getVar(f"RSUGGESTS:{pkg}"))),
             "RPROVIDES": format_depends(parse_depends(v.getVar(f"RPROVIDES:{pkg}"))),
             "RCONFLICTS": format_depends(parse_depends(v.getVar(f"RCONFLICTS:{pkg}"))),
             "RREPLACES": format_depends(parse_depends(v.getVar(f"RREPLACES:{pkg}"))),

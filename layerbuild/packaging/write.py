@@ -35,6 +35,7 @@ def write_debs(ctx: TaskContext) -> None:
             "Maintainer": d.getVar("MAINTAINER") or "Unknown <unknown@example.invalid>",
             "Depends": data["RDEPENDS"],
             "Recommends": data["RRECOMMENDS"],
+            "Suggests": data.get("RSUGGESTS", ""),
             "Provides": data["RPROVIDES"],
             "Conflicts": data["RCONFLICTS"],
             "Replaces": data["RREPLACES"],
