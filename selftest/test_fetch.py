@@ -457,6 +457,25 @@ def test_failing_patch_names_patch_and_hunk(tmp_path: Path, lbt: Runner) -> None
     assert "check striplevel= (now 1)" in log
 
 
+def test_patchdir_may_leave_s_for_workdir_but_not_workdir(tmp_path: Path, lbt: Runner) -> None:
+    files = {
+        "recipes/foo/files/foo-1.0/hello.txt": HELLO,
+        "recipes/foo/files/up.patch": diff(HELLO, HELLO.replace("line 1", "from above"), "foo-1.0/hello.txt"),
+    }
+    # OE recipes say patchdir=.. when S is a directory inside the unpacked tree
+    build = build_with(tmp_path, 'LICENSE = "MIT"\nSRC_URI = "file://foo-1.0 file://up.patch;patchdir=.."\n', files)
+    status, _, err = lbt("-B", str(build), "foo:do_patch")
+    assert status == 0, err
+    assert (unpackdir(build) / "foo-1.0/hello.txt").read_text() == HELLO.replace("line 1", "from above")
+
+    (build.parent / "meta-fetch/recipes/foo/foo_1.0.bb").write_text(
+        'LICENSE = "MIT"\nSRC_URI = "file://foo-1.0 file://up.patch;patchdir=../../../../../.."\n')
+    assert lbt("-B", str(build), "foo:do_patch")[0] == 1
+    log = task_log(build, "do_patch")
+    assert "recipe foo: file://up.patch;patchdir=../../../../../..: patchdir=../../../../../.. is " in log
+    assert "outside S (" in log and "a patch may change only the recipe's tree" in log
+
+
 def test_bbappend_filesextrapaths_and_signature(tmp_path: Path, lbt: Runner) -> None:
     recipe = 'LICENSE = "MIT"\nSRC_URI = "file://a.txt"\nS = "${UNPACKDIR}"\n'
     layer = make_layer(tmp_path, "fetch", {"recipes/foo/foo_1.0.bb": recipe, "recipes/foo/files/a.txt": "base\n"})

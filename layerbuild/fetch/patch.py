@@ -2,8 +2,9 @@
 
 A SRC_URI entry is a patch when its name ends in ``.patch`` or ``.diff`` (also after a ``.gz``,
 ``.bz2``, ``.xz`` or ``.zst``), or when it says ``apply=yes``; ``apply=no`` leaves a patch out.
-``striplevel=`` (default 1) is patch's ``-p``; ``patchdir=`` is relative to ``${S}``. Each patch is
-tried with ``--dry-run`` first, so one that does not apply leaves the tree as it was.
+``striplevel=`` (default 1) is patch's ``-p``; ``patchdir=`` is relative to ``${S}`` (or absolute), and
+must stay inside ``${S}`` or ``${WORKDIR}``: a patch changes the recipe's own tree, nothing else. Each
+patch is tried with ``--dry-run`` first, so one that does not apply leaves the tree as it was.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import re
 from dataclasses import dataclass
 
 from ..proc import CommandError, run
-from .errors import PatchError
+from ..fsutil import inside_real
+from .errors import ParameterError, PatchError
 from .fetcher import Fetch
 from .unpack import SINGLE_SUFFIXES
 from .urldata import FetchContext, to_bool
@@ -35,7 +37,7 @@ class Patch:
     patchdir: str
 
 
-def patches(fetcher: Fetch, unpackdir: str, srcdir: str) -> list[Patch]:
+def patches(fetcher: Fetch, unpackdir: str, srcdir: str, workdir: str) -> list[Patch]:
     """The patches of ``fetcher``'s SRC_URI entries, in order."""
     out: list[Patch] = []
     for url in fetcher.urls:
@@ -56,13 +58,17 @@ def patches(fetcher: Fetch, unpackdir: str, srcdir: str) -> list[Patch]:
         elif not name.endswith((".patch", ".diff")):
             continue
         patchdir = os.path.normpath(os.path.join(srcdir, ud.parm.get("patchdir", "")))
+        if not (inside_real(srcdir, patchdir) or inside_real(workdir, patchdir)):
+            raise fetcher.ctx.fail(ParameterError, f"{url}: patchdir={ud.parm['patchdir']} is {patchdir}, outside "
+                                   f"S ({srcdir}) and WORKDIR ({workdir})",
+                                   hint="patchdir= is relative to S; a patch may change only the recipe's tree")
         out.append(Patch(url, local, ud.int_param("striplevel", 1, fetcher.ctx), patchdir))
     return out
 
 
-def apply_patches(fetcher: Fetch, unpackdir: str, srcdir: str) -> list[Patch]:
+def apply_patches(fetcher: Fetch, unpackdir: str, srcdir: str, workdir: str) -> list[Patch]:
     """Apply the patches of ``fetcher``'s SRC_URI entries to ``srcdir``; returns what was applied."""
-    applied = patches(fetcher, unpackdir, srcdir)
+    applied = patches(fetcher, unpackdir, srcdir, workdir)
     for patch in applied:
         apply_patch(patch, fetcher.ctx)
     return applied

@@ -30,4 +30,4 @@ def patch(ctx: TaskContext) -> None:
     """Apply the ``.patch``/``.diff`` entries of ``SRC_URI`` to ``${S}``."""
     fetcher = _fetcher(ctx)
     if fetcher is not None:
-        apply_patches(fetcher, ctx.vars.get("UNPACKDIR"), ctx.s)
+        apply_patches(fetcher, ctx.vars.get("UNPACKDIR"), ctx.s, ctx.workdir)
