@@ -14,8 +14,8 @@ import os
 import re
 from dataclasses import dataclass
 
-from ..proc import CommandError, run
 from ..fsutil import inside_real
+from ..proc import CommandError, run
 from .errors import ParameterError, PatchError
 from .fetcher import Fetch
 from .unpack import SINGLE_SUFFIXES
