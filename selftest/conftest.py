@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +25,22 @@ BBFILE_PATTERN_{name} = "^${{LAYERDIR}}/"
 BBFILE_PRIORITY_{name} = "{priority}"
 LAYERSERIES_COMPAT_{name} = "alder"
 """
+
+
+class BuildDir:
+    """A build directory driven through the ``layerbuild`` command, as a user runs it."""
+
+    def __init__(self, top: Path, machine: str = "genericx86-64") -> None:
+        self.top = top
+        self.deploy = top / "tmp" / "deploy" / "images" / machine
+
+    def run(self, *args: str, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+        """``layerbuild -B TOP ARGS``; with ``check``, a failure fails the test with its output."""
+        result = subprocess.run([sys.executable, "-m", "layerbuild.cli", "-B", str(self.top), *args],
+                                capture_output=True, text=True, cwd=self.top.parent, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"layerbuild {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
 
 
 def write_tree(root: Path, files: dict[str, str]) -> None:

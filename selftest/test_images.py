@@ -12,15 +12,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import zstandard
-from conftest import LAYER_CONF, make_build
+from conftest import LAYER_CONF, BuildDir, make_build
 
 from layerbuild.osrelease import parse as parse_os_release
 
@@ -30,22 +28,6 @@ ROOT = os.geteuid() == 0
 
 def _tool(name: str) -> bool:
     return shutil.which(name) is not None
-
-
-@dataclass
-class Build:
-    top: Path
-
-    @property
-    def deploy(self) -> Path:
-        return self.top / "tmp" / "deploy" / "images" / MACHINE
-
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "layerbuild.cli", "-B", str(self.top), *args],
-                                capture_output=True, text=True, cwd=self.top.parent)
-        if check and result.returncode != 0:
-            raise AssertionError(f"layerbuild {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        return result
 
 
 def _layer(root: Path) -> Path:
@@ -172,9 +154,9 @@ def _layer(root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Build:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> BuildDir:
     root = tmp_path_factory.mktemp("images")
-    build = Build(make_build(root, [_layer(root)]))
+    build = BuildDir(make_build(root, [_layer(root)]))
     result = build.run("extending-image")
     build.first_output = result.stdout  # type: ignore[attr-defined]
     return build
@@ -206,18 +188,18 @@ def _base_files(deploy: Path) -> set[str]:
     return paths
 
 
-def test_first_command_prints_the_extension_and_how_to_deploy_it(demo: Build) -> None:
+def test_first_command_prints_the_extension_and_how_to_deploy_it(demo: BuildDir) -> None:
     out = demo.first_output  # type: ignore[attr-defined]
     assert f"{demo.deploy}/extending-image.raw" in out
     assert "systemd-sysext merge" in out and "/run/extensions/" in out
 
 
-def test_package_closure_is_written(demo: Build) -> None:
+def test_package_closure_is_written(demo: BuildDir) -> None:
     debs = {p.name.split("_")[0] for p in (demo.top / "tmp" / "deploy" / "deb").rglob("*.deb")}
     assert {"greet", "libgreet", "libc6", "base-files", "hello", "lb-init"} <= debs
 
 
-def test_deploy_names_and_links(demo: Build) -> None:
+def test_deploy_names_and_links(demo: BuildDir) -> None:
     names = sorted(os.listdir(demo.deploy))
     link = f"some-core-image-{MACHINE}"
     for suffix in (".rootfs.tar.zst", ".rootfs.squashfs", "-pkgdb.rootfs.tar.zst", ".manifest"):
@@ -232,7 +214,7 @@ def test_deploy_names_and_links(demo: Build) -> None:
     assert (demo.deploy / f"extending-image-{MACHINE}.manifest").read_text().split("\n")[0].startswith("greet ")
 
 
-def test_snapshot_holds_only_the_database_and_os_release(demo: Build) -> None:
+def test_snapshot_holds_only_the_database_and_os_release(demo: BuildDir) -> None:
     with open(demo.deploy / f"some-core-image-{MACHINE}-pkgdb.rootfs.tar.zst", "rb") as raw, \
             zstandard.ZstdDecompressor().stream_reader(raw) as zr, tarfile.open(fileobj=zr, mode="r|") as tar:
         names = [m.name.rstrip("/") for m in tar]
@@ -241,7 +223,7 @@ def test_snapshot_holds_only_the_database_and_os_release(demo: Build) -> None:
     assert "var/lib/dpkg/status" in names and "usr/lib/os-release" in names
 
 
-def test_dpkg_query_reads_the_base_database(demo: Build, tmp_path: Path) -> None:
+def test_dpkg_query_reads_the_base_database(demo: BuildDir, tmp_path: Path) -> None:
     root = tmp_path / "base"
     root.mkdir()
     subprocess.run(["tar", "-C", str(root), "--zstd", "-xf",
@@ -255,7 +237,7 @@ def test_dpkg_query_reads_the_base_database(demo: Build, tmp_path: Path) -> None
     assert rows["hello"][0] == "1.0-r0"
 
 
-def test_extension_holds_only_what_the_base_lacks(demo: Build) -> None:
+def test_extension_holds_only_what_the_base_lacks(demo: BuildDir) -> None:
     listing = _listing(demo.deploy / "extending-image.raw")
     assert set(listing) == {"", "usr", "usr/bin", "usr/bin/greet", "usr/lib", "usr/lib/libgreet.so.1",
                             "usr/lib/libgreet.so.1.0", "usr/lib/extension-release.d",
@@ -267,7 +249,7 @@ def test_extension_holds_only_what_the_base_lacks(demo: Build) -> None:
     assert all(kind.endswith("0/0") for kind in listing.values())
 
 
-def test_extension_release_comes_from_the_base(demo: Build, tmp_path: Path) -> None:
+def test_extension_release_comes_from_the_base(demo: BuildDir, tmp_path: Path) -> None:
     out = tmp_path / "x"
     subprocess.run(["unsquashfs", "-d", str(out), str(demo.deploy / "extending-image.raw")], check=True,
                    capture_output=True)
@@ -281,12 +263,12 @@ def test_extension_release_comes_from_the_base(demo: Build, tmp_path: Path) -> N
     assert not (out / "usr/lib/os-release").exists()
 
 
-def test_no_op_rebuild_runs_nothing(demo: Build) -> None:
+def test_no_op_rebuild_runs_nothing(demo: BuildDir) -> None:
     result = demo.run("extending-image")
     assert " 0 tasks run, 0 restored" in result.stderr, result.stderr
 
 
-def test_standalone_extension_is_bigger(demo: Build) -> None:
+def test_standalone_extension_is_bigger(demo: BuildDir) -> None:
     demo.run("greet-standalone")
     listing = _listing(demo.deploy / "greet-standalone.raw")
     assert "usr/lib/x86_64-linux-gnu/libc.so.6" in listing and "usr/bin/greet" in listing
@@ -297,7 +279,7 @@ def test_standalone_extension_is_bigger(demo: Build) -> None:
     assert (demo.deploy / "greet-standalone.raw").stat().st_size > 10 * (demo.deploy / "extending-image.raw").stat().st_size
 
 
-def test_missing_library_fails_the_build(demo: Build) -> None:
+def test_missing_library_fails_the_build(demo: BuildDir) -> None:
     result = demo.run("ext-needy", check=False)
     assert result.returncode == 1
     assert "ext-needy.bb:3: error: sysext: /usr/bin/needy needs libneedy.so.1, which neither the sysext nor " \
@@ -305,7 +287,7 @@ def test_missing_library_fails_the_build(demo: Build) -> None:
     assert not (demo.deploy / "ext-needy.raw").exists()
 
 
-def test_etc_is_refused_with_the_confext_hint_or_relocated(demo: Build) -> None:
+def test_etc_is_refused_with_the_confext_hint_or_relocated(demo: BuildDir) -> None:
     result = demo.run("ext-etc", check=False)
     assert result.returncode == 1
     assert "ext-etc.bb:3: error:" in result.stderr and "etcfile" in result.stderr
@@ -319,7 +301,7 @@ def test_etc_is_refused_with_the_confext_hint_or_relocated(demo: Build) -> None:
     assert "C /etc/etcfile/etcfile.conf" in conf or "C /etc/etcfile " in conf, conf
 
 
-def test_other_paths_are_errors_naming_package_and_path(demo: Build) -> None:
+def test_other_paths_are_errors_naming_package_and_path(demo: BuildDir) -> None:
     result = demo.run("ext-srv", check=False)
     assert result.returncode == 1
     assert "srvfile" in result.stderr and "/srv/www/index.html" in result.stderr, result.stderr
@@ -338,14 +320,14 @@ def test_other_paths_are_errors_naming_package_and_path(demo: Build) -> None:
                        "excluded by PACKAGE_EXCLUDE"),
     ("bad-name", "bad-name.bb:2: error: invalid extension name '../evil': it contains '/'"),
 ])
-def test_clear_errors(demo: Build, recipe: str, message: str) -> None:
+def test_clear_errors(demo: BuildDir, recipe: str, message: str) -> None:
     result = demo.run(recipe, check=False)
     assert result.returncode == 1
     assert message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_snapshot_of_another_architecture_is_refused(demo: Build, tmp_path: Path) -> None:
+def test_snapshot_of_another_architecture_is_refused(demo: BuildDir, tmp_path: Path) -> None:
     snap = tmp_path / "snap"
     snap.mkdir()
     subprocess.run(["tar", "-C", str(snap), "--zstd", "-xf",
@@ -361,7 +343,7 @@ def test_snapshot_of_another_architecture_is_refused(demo: Build, tmp_path: Path
 
 
 def test_unset_machine_is_a_clear_error(tmp_path: Path) -> None:
-    build = Build(make_build(tmp_path, []))
+    build = BuildDir(make_build(tmp_path, []))
     (build.top / "conf" / "local.conf").write_text('DISTRO ?= "lbdistro"\n')
     result = build.run("-p", check=False)
     assert result.returncode == 1
@@ -372,7 +354,7 @@ def test_unset_machine_is_a_clear_error(tmp_path: Path) -> None:
 # -- real tools: the kernel, systemd-sysext, chroot ------------------------------------------------------
 
 
-def _unpack_base(demo: Build, root: Path) -> None:
+def _unpack_base(demo: BuildDir, root: Path) -> None:
     root.mkdir()
     subprocess.run(["tar", "-C", str(root), "--zstd", "-xf",
                     str(demo.deploy / f"some-core-image-{MACHINE}.rootfs.tar.zst")], check=True)
@@ -396,7 +378,7 @@ needs_sysext = pytest.mark.skipif(not (ROOT and _tool("systemd-sysext") and _too
 @pytest.mark.root
 @needs_sysext
 @pytest.mark.parametrize("recipe", ["extending-image", "extending-erofs"])
-def test_sysext_merges_onto_the_base_and_greet_runs(demo: Build, tmp_path: Path, recipe: str) -> None:
+def test_sysext_merges_onto_the_base_and_greet_runs(demo: BuildDir, tmp_path: Path, recipe: str) -> None:
     demo.run(recipe)
     root = tmp_path / "root"
     _unpack_base(demo, root)
@@ -415,7 +397,7 @@ def test_sysext_merges_onto_the_base_and_greet_runs(demo: Build, tmp_path: Path,
 
 @pytest.mark.root
 @needs_sysext
-def test_extension_for_another_version_is_not_merged(demo: Build, tmp_path: Path) -> None:
+def test_extension_for_another_version_is_not_merged(demo: BuildDir, tmp_path: Path) -> None:
     root = tmp_path / "root"
     _unpack_base(demo, root)
     release = root / "usr/lib/os-release"
@@ -430,7 +412,7 @@ def test_extension_for_another_version_is_not_merged(demo: Build, tmp_path: Path
 @pytest.mark.root
 @pytest.mark.skipif(not ROOT, reason="needs root for loop mounts")
 @pytest.mark.parametrize("recipe", ["extending-image", "extending-erofs"])
-def test_kernel_mounts_the_extension(demo: Build, tmp_path: Path, recipe: str) -> None:
+def test_kernel_mounts_the_extension(demo: BuildDir, tmp_path: Path, recipe: str) -> None:
     demo.run(recipe)
     mnt = tmp_path / "mnt"
     mnt.mkdir()
@@ -451,14 +433,14 @@ def _digests(deploy: Path) -> dict[str, str]:
     return out
 
 
-def test_two_clean_builds_give_identical_images(demo: Build, tmp_path: Path) -> None:
-    other = Build(make_build(tmp_path / "elsewhere", []))
+def test_two_clean_builds_give_identical_images(demo: BuildDir, tmp_path: Path) -> None:
+    other = BuildDir(make_build(tmp_path / "elsewhere", []))
     other.run("extending-image")
     assert _digests(other.deploy) == _digests(demo.deploy)
 
 
-def test_empty_tmpdir_restores_images_from_sstate(demo: Build, tmp_path: Path) -> None:
-    shared = Build(make_build(tmp_path / "shared", [], local=f'SSTATE_DIR = "{demo.top}/sstate-cache"\n'))
+def test_empty_tmpdir_restores_images_from_sstate(demo: BuildDir, tmp_path: Path) -> None:
+    shared = BuildDir(make_build(tmp_path / "shared", [], local=f'SSTATE_DIR = "{demo.top}/sstate-cache"\n'))
     result = shared.run("extending-image")
     assert " 0 tasks run" in result.stderr or "restored from sstate" in result.stderr, result.stderr
     assert _digests(shared.deploy) == _digests(demo.deploy)

@@ -11,13 +11,12 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from conftest import LAYER_CONF, make_build
+from conftest import LAYER_CONF, BuildDir, make_build
 
 from layerbuild.image.portable import PortableError, check_unit_name, parse_units
 from layerbuild.osrelease import parse as parse_os_release
@@ -26,21 +25,8 @@ MACHINE = "genericx86-64"
 ROOT = os.geteuid() == 0
 
 
-class Build:
-    def __init__(self, top: Path) -> None:
-        self.top = top
-        self.deploy = top / "tmp" / "deploy" / "images" / MACHINE
-
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "layerbuild.cli", "-B", str(self.top), *args],
-                                capture_output=True, text=True, cwd=self.top.parent)
-        if check and result.returncode != 0:
-            raise AssertionError(f"layerbuild {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        return result
-
-
 @pytest.fixture(scope="module")
-def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
+def build(tmp_path_factory: pytest.TempPathFactory) -> BuildDir:
     root = tmp_path_factory.mktemp("portable")
     layer = root / "meta-portabletest"
     files = {
@@ -63,7 +49,7 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
         path = layer / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
-    b = Build(make_build(root, [layer]))
+    b = BuildDir(make_build(root, [layer]))
     b.run("demo-portable", "extending-confext")
     return b
 
@@ -86,7 +72,7 @@ def _cat(image: Path, path: str) -> str:
                           check=True).stdout
 
 
-def test_portable_image_meets_every_requirement(build: Build) -> None:
+def test_portable_image_meets_every_requirement(build: BuildDir) -> None:
     image = build.deploy / "demo-portable_1.0.raw"
     entries = _listing(image)
     # 1: the executable with its dependencies (the C runtime came in through shlib dependencies)
@@ -119,7 +105,7 @@ def test_portable_image_meets_every_requirement(build: Build) -> None:
     assert "Compression xz" in info and "Block size 1048576" in info
 
 
-def test_file_units_symlinks_and_compression(build: Build) -> None:
+def test_file_units_symlinks_and_compression(build: BuildDir) -> None:
     build.run("own-unit")
     image = build.deploy / "own-unit_1.0.raw"
     entries = _listing(image)
@@ -129,7 +115,7 @@ def test_file_units_symlinks_and_compression(build: Build) -> None:
     assert "Compression gzip" in info
 
 
-def test_wrongly_prefixed_unit_fails_the_build(build: Build) -> None:
+def test_wrongly_prefixed_unit_fails_the_build(build: BuildDir) -> None:
     result = build.run("bad-prefix", check=False)
     assert result.returncode == 1
     assert "bad-prefix.bb:3: error: unit 'lb-echod.service' does not start with the image's prefix 'bad-prefix' " \
@@ -156,7 +142,7 @@ def test_unit_specs() -> None:
 
 
 @pytest.mark.skipif(not shutil.which("systemd-dissect"), reason="needs systemd-dissect (systemd-container)")
-def test_systemd_dissect_calls_it_a_portable_service(build: Build) -> None:
+def test_systemd_dissect_calls_it_a_portable_service(build: BuildDir) -> None:
     out = subprocess.run(["systemd-dissect", str(build.deploy / "demo-portable_1.0.raw")], capture_output=True,
                          text=True, check=True).stdout
     assert "PORTABLE_PREFIXES=demo-portable" in out
@@ -165,7 +151,7 @@ def test_systemd_dissect_calls_it_a_portable_service(build: Build) -> None:
 
 @pytest.mark.root
 @pytest.mark.skipif(not (ROOT and shutil.which("systemd-nspawn")), reason="needs root and systemd-nspawn")
-def test_systemd_nspawn_runs_the_units_exec_start(build: Build, tmp_path: Path) -> None:
+def test_systemd_nspawn_runs_the_units_exec_start(build: BuildDir, tmp_path: Path) -> None:
     """nspawn's --image= needs a running udev, which this machine has not; the same image, loop-mounted
     read-only by the kernel, goes in through --directory= instead."""
     image = build.deploy / "demo-portable_1.0.raw"
@@ -199,7 +185,7 @@ def test_systemd_nspawn_runs_the_units_exec_start(build: Build, tmp_path: Path) 
         subprocess.run(["umount", str(mnt)], check=False)
 
 
-def test_confext_ships_only_etc_with_its_release(build: Build) -> None:
+def test_confext_ships_only_etc_with_its_release(build: BuildDir) -> None:
     image = build.deploy / "extending-confext.raw"
     entries = _listing(image)
     assert set(entries) == {"", "etc", "etc/greet", "etc/greet/greet.conf", "etc/extension-release.d",
