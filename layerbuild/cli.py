@@ -16,10 +16,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from . import __version__
-from .errors import LayerbuildError, UsageError
-
-#: the environment variable that tells task workers to log full tracebacks (``--debug``)
-DEBUG_ENV = "LAYERBUILD_DEBUG"
+from .errors import DEBUG_ENV, LayerbuildError, UsageError
 
 
 class _Formatter(logging.Formatter):

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: set (to "1") by the command line under ``--debug``: errors then show their tracebacks, also in the
+#: logs of task workers
+DEBUG_ENV = "LAYERBUILD_DEBUG"
+
 
 @dataclass(frozen=True, slots=True)
 class Location:

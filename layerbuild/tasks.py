@@ -29,7 +29,7 @@ from .codeparse import shell_words
 from .datastore import DataStore
 from .datastore.store import compile_function, python_location, system_exit_message
 from .envdump import emit_var
-from .errors import BuildError, LayerbuildError, Location
+from .errors import DEBUG_ENV, BuildError, LayerbuildError, Location
 from .fsutil import DISK_FULL, atomic_symlink
 from .proc import run
 from .taskapi import short_task_name
@@ -80,10 +80,6 @@ class ShellFailed(BuildError):
 
 class PythonTaskFailed(BuildError):
     """A python task function raised: located at the metadata line of the failing statement."""
-
-
-#: set (to "1") by the command line under ``--debug``: a failed task's log then holds the full traceback
-DEBUG_ENV = "LAYERBUILD_DEBUG"
 
 
 def _symlink(target: str, link: str) -> None:
