@@ -31,6 +31,13 @@ TEST_SUITES ?= "portable"
 inherit image
 
 do_rootfs[vardeps] += "PORTABLE_NAME PORTABLE_UNITS PORTABLE_SYMLINKS PORTABLE_CONTENTS PORTABLE_OS_ID SUMMARY HOMEPAGE DISTRO_VERSION"
+# a file:// unit's content is an input of the image, found where a file:// SRC_URI entry would be
+do_rootfs[file-checksums] += "${@portable_unit_checksums(d)}"
+
+def portable_unit_checksums(d):
+    urls = ["file://" + word[len("file://"):].split(":")[0]
+            for word in (d.getVar("PORTABLE_UNITS") or "").split() if word.startswith("file://")]
+    return bb.fetch2.Fetch(urls, d, localonly=True).checksum_file_list() if urls else ""
 do_image_complete[vardeps] += "PORTABLE_SQUASHFS_COMP PORTABLE_SQUASHFS_BLOCK_SIZE"
 
 python do_rootfs() {

@@ -113,6 +113,14 @@ def test_file_units_symlinks_and_compression(build: BuildDir) -> None:
     assert _cat(image, "usr/lib/systemd/system/own-unit.service") == "[Service]\nExecStart=/usr/sbin/echod\n"
     info = subprocess.run(["unsquashfs", "-s", str(image)], capture_output=True, text=True, check=True).stdout
     assert "Compression gzip" in info
+    # the unit file is an input of the image: changing it rebuilds the image, and only from do_rootfs on
+    unit = build.top.parent / "meta-portabletest/recipes/images/files/own-unit.service"
+    unit.write_text("[Service]\nExecStart=/usr/sbin/echod --verbose\n")
+    result = build.run("own-unit")
+    assert "own-unit:do_rootfs" in result.stdout + result.stderr
+    assert "lb-echod:do_compile" not in result.stdout + result.stderr
+    assert _cat(image, "usr/lib/systemd/system/own-unit.service") == \
+        "[Service]\nExecStart=/usr/sbin/echod --verbose\n"
 
 
 def test_wrongly_prefixed_unit_fails_the_build(build: BuildDir) -> None:
