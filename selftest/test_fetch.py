@@ -5,18 +5,14 @@ of ``do_patch`` through the ``fetcher`` class. Everything is local: http sources
 
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
-import http.server
 import io
 import os
 import subprocess
 import sys
 import tarfile
-import threading
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -84,25 +80,6 @@ def make_tar(path: Path, entries: dict[str, str | tuple[str, str]], mode: str = 
                 info.mode = 0o755 if name.endswith(".sh") else 0o644
                 tar.addfile(info, io.BytesIO(data))
     return path
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """An http server on 127.0.0.1 serving a directory: (base URL, directory)."""
-    root = tmp_path_factory.mktemp("www")
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", root
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 # -- file:// -----------------------------------------------------------------------------------------

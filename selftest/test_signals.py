@@ -5,6 +5,7 @@ resumes once there is space again (real tmpfs mounts: root only)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -149,3 +150,37 @@ def test_a_full_disk_is_one_error_and_the_next_build_resumes(tmp_path: Path, sma
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()
     assert "Build succeeded: 0 tasks run" in err.decode()
+
+
+@pytest.mark.root
+@pytest.mark.slow  # two fetches of 1 MiB over a real http server onto a real tmpfs
+def test_a_full_download_directory_is_one_error_and_the_next_build_fetches(
+        tmp_path: Path, small_disk: Path, server: tuple[str, Path]) -> None:
+    base, www = server
+    payload = os.urandom(1 << 20)
+    (www / "big.bin").write_bytes(payload)
+    digest = hashlib.sha256(payload).hexdigest()
+    layer = make_layer(tmp_path, "dl", {"recipes/f/f_1.0.bb": (
+        f'LICENSE = "MIT"\nSRC_URI = "{base}/big.bin"\nSRC_URI[sha256sum] = "{digest}"\n')})
+    build = make_build(tmp_path, [layer], local=f'DL_DIR = "{small_disk}/downloads"\n')
+    filler = _fill(small_disk, 512 << 10)  # room for half the download
+    proc = _start(build, "f:do_fetch")
+    _out, err = proc.communicate(timeout=120)
+    text = err.decode()
+    assert proc.returncode == 1, text
+    assert "Traceback" not in text and "internal error" not in text, text
+    errors = [line for line in text.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1 and errors[0].startswith("ERROR: Task f:do_fetch"), text
+    assert "no space left on device in DL_DIR: cannot write " + str(small_disk) + "/downloads/big.bin" in text, text
+    assert "no source could deliver it" not in text, text  # a full disk is no reason to try mirrors
+    # nothing that looks like a download: no partial file, no .done stamp, no temporary
+    downloads = small_disk / "downloads"
+    assert sorted(p.name for p in downloads.iterdir() if not p.name.endswith(".lock")) == []
+    assert processes_in(build) == []
+
+    filler.unlink()
+    proc = _start(build, "f:do_fetch")
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert (downloads / "big.bin").read_bytes() == payload
+    assert (downloads / "big.bin.done").read_text().strip() == digest

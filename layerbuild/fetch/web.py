@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-from ..fsutil import atomic_output, atomic_write, sha256_file
-from .errors import ChecksumError, MalformedUrl, NoChecksumError, ParameterError, UnpackError
+from ..fsutil import atomic_output, atomic_write, disk_full, sha256_file
+from .errors import ChecksumError, FetchError, MalformedUrl, NoChecksumError, ParameterError, UnpackError
 from .mirrors import TransferFailed, try_sources
 from .unpack import ArchiveProblem, unpack_dir, unpack_file
 from .url import decodeurl, encodeurl
@@ -65,10 +65,18 @@ class WebMethod:
         return False
 
     def _fetch_from(self, ud: FetchData, ctx: FetchContext, source: str, expected: str | None) -> None:
-        with atomic_output(ud.localpath) as tmp:
-            actual = _transfer(source, tmp, ctx.timeout)
-            self._check(ud, ctx, source, expected, actual)
-        atomic_write(ud.localpath + ".done", actual + "\n")
+        try:
+            with atomic_output(ud.localpath) as tmp:
+                actual = _transfer(source, tmp, ctx.timeout)
+                self._check(ud, ctx, source, expected, actual)
+            atomic_write(ud.localpath + ".done", actual + "\n")
+        except OSError as exc:
+            if not disk_full(exc):
+                raise
+            # the download directory is full: no other mirror can help, and nothing partial is kept
+            raise ctx.fail(FetchError, f"no space left on device in DL_DIR: cannot write {ud.localpath} "
+                           f"(downloading {source})",
+                           hint=f"free space on the file system of {ctx.dl_dir}, then build again") from None
 
     @staticmethod
     def _check(ud: FetchData, ctx: FetchContext, source: str, expected: str | None, actual: str) -> None:
@@ -104,6 +112,8 @@ def _transfer(source: str, target: Path, timeout: float) -> str:
                 with open(path, "rb") as src:
                     _copy(src, out, h)
             except OSError as exc:
+                if disk_full(exc):
+                    raise  # writing the download failed, not the source
                 raise TransferFailed(exc.strerror or str(exc)) from None
             return h.hexdigest()
         import urllib.error
@@ -118,6 +128,8 @@ def _transfer(source: str, target: Path, timeout: float) -> str:
         except urllib.error.URLError as exc:
             raise TransferFailed(str(exc.reason)) from None
         except (OSError, ValueError) as exc:
+            if disk_full(exc):
+                raise
             raise TransferFailed(str(exc) or type(exc).__name__) from None
     return h.hexdigest()
 
