@@ -245,8 +245,7 @@ def check_python_functions(d: DataStore) -> None:
     # task functions (do_*) and what tasks run before and after them: the functions a build executes
     # (looking at the flags of every variable of every recipe would cost more than the parse itself)
     tasks = d.getVar("__BBTASKS", False) or []
-    # (a recipe's functions are all set while it is read: its own variables hold every do_* among them)
-    names = set(tasks) | {var for var in d.localkeys() if var.startswith("do_")}
+    names = set(tasks) | d.functions("do_")
     for task in tasks:
         for flag in ("prefuncs", "postfuncs"):
             names.update((d.getVarFlag(task, flag, False) or "").split())

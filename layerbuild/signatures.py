@@ -75,7 +75,7 @@ class _DepFinder:
     def __init__(self, d: DataStore) -> None:
         self.d = d
         self.ignored = set((d.getVar("BB_BASEHASH_IGNORE_VARS") or "").split())
-        self.funcs = {k for k in d.keys() if d.getVarFlag(k, "func", False)}
+        self.funcs = d.functions()
         exports = d.getVar("__exportlist", False) or set()
         self.shelldeps = {k for k in exports if d.getVarFlag(k, "export", False)
                           and not d.getVarFlag(k, "unexport", False)} - self.ignored

@@ -111,3 +111,27 @@ def test_errors_survive_pickling_with_location() -> None:
         assert str(again.location) == "f.bb:9"
     else:
         raise AssertionError("self reference not detected")
+
+
+def test_functions_are_the_func_flagged_variables_keys_holds() -> None:
+    config = DataStore()
+    config.setVar("do_site", "bb.note('x')\n")
+    config.setVarFlag("do_site", "func", 1)
+    config.setVarFlag("do_weak", "_defaultval_flag_func", "1")  # do_weak[func] ??= "1"
+    config.setVar("do_weak", "true\n")
+    config.setVar("do_plain", "not a function")
+    d = config.createCopy()
+    d.setVar("do_own", "pass\n")
+    d.setVarFlag("do_own", "func", 1)
+    d.setVar("helper", "pass\n")
+    d.setVarFlag("helper", "func", 1)
+    d.setVar("do_gone", "pass\n")
+    d.setVarFlag("do_gone", "func", 1)
+    d.delVar("do_gone")
+    d.setVarFlag("do_site", "func", 0)  # no longer a function in the copy
+    bb_copy = d.createCopy()  # a copy inside the recipe's own Python loses nothing
+    expected = {k for k in d.keys() if d.getVarFlag(k, "func", False)}
+    assert d.functions() == expected == {"do_weak", "do_own", "helper"}
+    assert d.functions("do_") == {"do_weak", "do_own"}
+    assert bb_copy.functions() == expected
+    assert config.functions() == {"do_site", "do_weak"}
