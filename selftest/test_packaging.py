@@ -206,3 +206,5 @@ def test_control_fields_beyond_the_known_ones_are_written_not_dropped(tmp_path: 
     assert "Pre-Depends: dpkg (>= 1.19)\n" in shown and "X-Origin: layerbuild\n" in shown
     with pytest.raises(ValueError, match="not a control field name"):
         write_deb(str(root), str(tmp_path / "out"), {**fields, "Bad Name": "x"}, "A tool", "", {}, [], 0)
+    with pytest.raises(ValueError, match="the field Depends again"):
+        write_deb(str(root), str(tmp_path / "out"), {**fields, "depends": "x"}, "A tool", "", {}, [], 0)

@@ -59,7 +59,7 @@ def patches(fetcher: Fetch, unpackdir: str, srcdir: str, workdir: str) -> list[P
             continue
         patchdir = os.path.normpath(os.path.join(srcdir, ud.parm.get("patchdir", "")))
         if not (inside_real(srcdir, patchdir) or inside_real(workdir, patchdir)):
-            raise fetcher.ctx.fail(ParameterError, f"{url}: patchdir={ud.parm['patchdir']} is {patchdir}, outside "
+            raise fetcher.ctx.fail(ParameterError, f"{url}: patchdir={ud.parm.get('patchdir', '')} is {patchdir}, outside "
                                    f"S ({srcdir}) and WORKDIR ({workdir})",
                                    hint="patchdir= is relative to S; a patch may change only the recipe's tree")
         out.append(Patch(url, local, ud.int_param("striplevel", 1, fetcher.ctx), patchdir))

@@ -74,7 +74,8 @@ class WebMethod:
             if not disk_full(exc):
                 raise
             # the download directory is full: no other mirror can help, and nothing partial is kept
-            raise ctx.fail(FetchError, f"no space left on device in DL_DIR: cannot write {ud.localpath} "
+            why = os.strerror(exc.errno).lower() if exc.errno else "no space left on device"
+            raise ctx.fail(FetchError, f"{why} in DL_DIR: cannot write {ud.localpath} "
                            f"(downloading {source})",
                            hint=f"free space on the file system of {ctx.dl_dir}, then build again") from None
 

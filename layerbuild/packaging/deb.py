@@ -82,9 +82,12 @@ def data_tar(root: str, clamp: int) -> tuple[bytes, dict[str, str], int]:
 def control_text(fields: dict[str, str], summary: str, description: str) -> str:
     """The control file of a package: the non-empty ``fields`` in FIELD_ORDER, then the description."""
     extra = sorted(set(fields) - set(FIELD_ORDER))
+    known = {key.lower() for key in FIELD_ORDER}
     for key in extra:
         if not _FIELD_NAME.fullmatch(key):
             raise ValueError(f"'{key}' is not a control field name (deb-control(5))")
+        if key.lower() in known:
+            raise ValueError(f"'{key}' is the field {key.title()} again (field names ignore case)")
     lines = []
     for key in (*FIELD_ORDER, *extra):
         if key == "Description":
