@@ -58,15 +58,20 @@ def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[str]:
     except OSError:
         return removed
     for name in names:
-        if not (name.startswith(prefix) and name.endswith(".tmp")):
-            continue
-        pid_text = name[len(prefix):].split(".", 1)[0]
-        if not pid_text.isdigit() or _alive(int(pid_text)):
-            continue
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(final.parent / name)
-            removed.append(name)
+        if name.startswith(prefix) and dead_writers_temporary(name):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(final.parent / name)
+                removed.append(name)
     return removed
+
+
+def dead_writers_temporary(name: str) -> bool:
+    """Whether ``name`` is a temporary file of :func:`atomic_output` or :func:`atomic_write`
+    (``.NAME.PID.RANDOM.tmp``) whose writer is gone."""
+    parts = name.rsplit(".", 3)
+    if len(parts) != 4 or parts[3] != "tmp" or not name.startswith(".") or not parts[1].isdigit():
+        return False
+    return not _alive(int(parts[1]))
 
 
 def _alive(pid: int) -> bool:

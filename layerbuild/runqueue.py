@@ -43,7 +43,7 @@ from .events import (
     TaskStarted,
     TaskSucceeded,
 )
-from .fsutil import disk_full
+from .fsutil import dead_writers_temporary, disk_full
 from .signatures import DepHash, taskhash, write_sigdata
 from .sstate import Sstate, SstateObject, install_tree, object_name
 from .taskgraph import TaskGraph, TaskId
@@ -235,6 +235,11 @@ class StampWriter:
             except OSError:
                 names = []
             self._listing[directory] = names
+            # what a build killed while writing sigdata here left (its task has no stamp: it runs again)
+            for name in names:
+                if name.endswith(".tmp") and dead_writers_temporary(name):
+                    with contextlib.suppress(OSError):
+                        os.unlink(os.path.join(directory, name))
         # one stamp per task: older stamps of this task go, so "is it up to date" is one stat
         for name in names:
             if name.startswith(prefix) and len(name) == len(prefix) + len(h) and name != prefix + h:

@@ -89,3 +89,29 @@ def test_kill_9_at_random_moments(tmp_path: Path) -> None:
     stale = processes_in(build)
     assert not stale, f"seed {seed}: processes left running: {stale}"
     assert {k: v for k, v in _outputs(build).items() if k.startswith("k3")} == target, f"seed {seed}"
+
+
+def test_a_sigdata_write_cut_short_by_a_kill_leaves_nothing_after_the_next_build(tmp_path: Path) -> None:
+    """Found by test_kill_images: a build killed while writing a task's sigdata left its temporary beside
+    the stamps (the task has no stamp yet, so the next build runs it again and must clear the rest)."""
+    build = _tree(tmp_path)
+    env = dict(os.environ, PYTHONPATH=CORE)
+    first = subprocess.run([sys.executable, "-m", "layerbuild.cli", "-B", str(build), "k0"], env=env,
+                           capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    stamps = next((build / "tmp/stamps").glob("*/k0"))
+    stamp = next(stamps.glob("1.0-r0.do_compile.[0-9a-f]*"))
+    sigdata = next(stamps.glob("1.0-r0.do_compile.sigdata.*"))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = stamps / f".{sigdata.name}.{gone.pid}.k2j3x9y8.tmp"
+    dead.write_text('{"half')
+    live = stamps / f".{sigdata.name}.{os.getpid()}.a1b2c3d4.tmp"  # a writer still running is left alone
+    live.write_text("{")
+    stamp.unlink()  # the killed build never stamped the task
+    again = subprocess.run([sys.executable, "-m", "layerbuild.cli", "-B", str(build), "k0:do_compile"], env=env,
+                           capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert "k0:do_compile" in again.stderr
+    assert not dead.exists()
+    assert live.exists()
