@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -101,18 +102,24 @@ def test_an_object_or_siginfo_replaced_by_a_directory_is_rebuilt(built: tuple[Pa
     assert status == 0 and "Traceback" not in err
 
 
-def test_an_object_cannot_plant_a_link_that_redirects_a_later_deploy(built: tuple[Path, Path, Path], lb: Runner,
-                                                                      tmp_path: Path) -> None:
-    """a's object, checksum-consistent, holds ``sub`` -> a directory outside through ``..``; b deploys ``sub/``."""
-    _first, second, shared = built
+def _plant_link(tmp_path: Path, shared: Path, target: Callable[[Path], str]) -> Path:
+    """Replace a's object by one whose ``sub`` is a link to ``target(outside)``; returns ``outside``."""
     outside = tmp_path / "outside"
     outside.mkdir()
     hostile = tmp_path / "hostile"
     hostile.mkdir()
     (hostile / "a.txt").write_text("a from a\n")
-    deploy = second / "tmp/deploy/fake-debs"
-    os.symlink(os.path.relpath(outside, deploy), hostile / "sub")
+    os.symlink(target(outside), hostile / "sub")
     _replace(shared, _object(shared, "a"), hostile)
+    return outside
+
+
+def test_an_object_cannot_plant_a_link_that_redirects_a_later_deploy(built: tuple[Path, Path, Path], lb: Runner,
+                                                                      tmp_path: Path) -> None:
+    """a's object, checksum-consistent, holds ``sub`` -> a directory outside through ``..``; b deploys ``sub/``."""
+    _first, second, shared = built
+    deploy = second / "tmp/deploy/fake-debs"
+    outside = _plant_link(tmp_path, shared, lambda outside: os.path.relpath(outside, deploy))
     status, _out, err = lb("-B", str(second), "a", "b")
     assert os.listdir(outside) == []  # b's deploy did not land outside
     assert status == 0, err
@@ -125,13 +132,7 @@ def test_an_absolute_link_in_an_object_is_never_written_through(built: tuple[Pat
                                                                  tmp_path: Path) -> None:
     """Absolute targets are kept (packaged trees name paths of the target system), but no install follows one."""
     _first, second, shared = built
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    hostile = tmp_path / "hostile"
-    hostile.mkdir()
-    (hostile / "a.txt").write_text("a from a\n")
-    os.symlink(outside, hostile / "sub")
-    _replace(shared, _object(shared, "a"), hostile)
+    outside = _plant_link(tmp_path, shared, str)
     status, _out, err = lb("-B", str(second), "a")
     assert status == 0, err
     status, _out, err = lb("-B", str(second), "b")
