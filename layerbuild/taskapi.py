@@ -155,6 +155,14 @@ class TaskContext:
         """Where ``var`` was set, else the recipe file."""
         return self.vars.location(var) or Location(self.file)
 
+    def recipe_where(self, var: str) -> Location:
+        """Where the recipe (its appends, its includes, or the configuration) set ``var``; the recipe file
+        when the value is a class's default: a user fixes a recipe's problem in the recipe, not in a class."""
+        location = self.vars.location(var)
+        if location is None or location.path.endswith(".bbclass"):
+            return Location(self.file)
+        return location
+
     def run(self, argv: list[str], *, cwd: str | os.PathLike[str] | None = None,
             env: Mapping[str, str] | None = None, input: Input | None = None, capture: bool = False,
             merged: bool = False, check: bool = True) -> subprocess.CompletedProcess[bytes]:

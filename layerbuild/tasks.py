@@ -223,7 +223,9 @@ def open_log(d: DataStore, task: str) -> str:
         raise BuildError("T is not set: nowhere to write the task log")
     os.makedirs(tempdir, exist_ok=True)
     log = os.path.join(tempdir, f"log.{task}.{os.getpid()}")
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    # O_APPEND: commands a task runs append to the same file through descriptors of their own
+    # (proc.run), and a write through one that kept its old offset would overwrite their output
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
     sys.stdout.flush()
     sys.stderr.flush()
     os.dup2(fd, 1)
@@ -301,18 +303,25 @@ def worker_main(parsed: Any, job: TaskJob, result_fd: int) -> int:
             sys.stderr.flush()
 
 
+#: how much of the end of a log :func:`tail` reads
+TAIL_BYTES = 16384
+
+
 def tail(path: str | None, lines: int = 20) -> tuple[str, ...]:
+    """The last ``lines`` whole lines of the log at ``path``."""
     if not path:
         return ()
     try:
         with open(path, "rb") as fh:
             fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - 16384))
-            data = fh.read().decode("utf-8", "replace")
+            start = max(0, fh.tell() - TAIL_BYTES)
+            fh.seek(start)
+            data = fh.read()
     except OSError:
         return ()
-    return tuple(data.splitlines()[-lines:])
+    if start > 0:  # the read began inside a line: that piece is no line of the log
+        data = data.partition(b"\n")[2]
+    return tuple(data.decode("utf-8", "replace").splitlines()[-lines:])
 
 
 def location_of(d: DataStore, func: str) -> Location | None:

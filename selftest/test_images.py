@@ -70,6 +70,12 @@ def _layer(root: Path) -> Path:
             IMAGE_BASE_PKGDB = "some-core-image"
             IMAGE_INSTALL = "needy"
             """,
+        # the package list set without IMAGE_INSTALL: an error names the recipe, not image.bbclass
+        "recipes/images/ext-needy-direct.bb": """\
+            inherit image-sysext
+            IMAGE_BASE_PKGDB = "some-core-image"
+            PACKAGE_INSTALL = "needy"
+            """,
         # a package with files outside /usr and /opt
         "recipes/etcfile/etcfile_1.0.bb": """\
             LICENSE = "MIT"
@@ -285,6 +291,14 @@ def test_missing_library_fails_the_build(demo: BuildDir) -> None:
     assert "ext-needy.bb:3: error: sysext: /usr/bin/needy needs libneedy.so.1, which neither the sysext nor " \
            "its base provides" in result.stderr, result.stderr
     assert not (demo.deploy / "ext-needy.raw").exists()
+
+
+def test_missing_library_names_the_recipe_when_a_class_set_image_install(demo: BuildDir) -> None:
+    result = demo.run("ext-needy-direct", check=False)
+    assert result.returncode == 1
+    recipe = next(demo.top.parent.glob("meta-imagetest/recipes/images/ext-needy-direct.bb"))
+    assert f"{recipe}: error: sysext: /usr/bin/needy needs libneedy.so.1" in result.stderr, result.stderr
+    assert "image.bbclass" not in result.stderr
 
 
 def test_etc_is_refused_with_the_confext_hint_or_relocated(demo: BuildDir) -> None:

@@ -135,7 +135,18 @@ def test_missing_library_is_a_build_error(tmp_path: Path, lb: Runner) -> None:
     build = make_build(tmp_path, [layer])
     status, _, err = lb("-B", str(build), "needy")
     assert status == 1
-    assert "/usr/bin/needy (package needy) needs libnowhere.so.3, which no package provides" in err
+    # the recipe, where DEPENDS belongs, not the class line that prepends the C library to every DEPENDS
+    recipe = layer / "recipes/needy/needy_1.0.bb"
+    assert f"{recipe}: error: needy: /usr/bin/needy (package needy) needs libnowhere.so.3, which no package " \
+           "provides" in err, err
+    assert "base.bbclass" not in err
+    # the commands' output the task log holds is intact, and the error comes after it
+    log = (build / "tmp/work/x86_64/needy/1.0-r0/temp/log.do_package").read_text()
+    package = build / "tmp/work/x86_64/needy/1.0-r0/package"
+    strip = f"$ strip --remove-section=.comment --remove-section=.note {package}/usr/bin/needy\n"
+    assert strip in log and log.index(strip) < log.index("ERROR: "), log
+    excerpt = [line[2:] for line in err.splitlines() if line.startswith("| ")]
+    assert excerpt and all(line in log.splitlines() for line in excerpt), excerpt
     with open(build / "conf/local.conf", "a") as fh:
         fh.write('SHLIB_ALLOWLIST = "libnowhere.so.3"\n')
     status, _, err = lb("-B", str(build), "needy")

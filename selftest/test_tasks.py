@@ -514,3 +514,15 @@ def test_worker_results_are_typed_messages() -> None:
     # a worker killed while writing leaves a partial line: what came before still counts
     assert read_results(WorkerResult(log="/t/log").encode() + b'{"error": "cut') == WorkerResult("/t/log", None)
     assert read_results(b"") == WorkerResult()
+
+
+def test_log_excerpt_starts_at_a_line_boundary(tmp_path: Path) -> None:
+    from layerbuild.tasks import TAIL_BYTES, tail
+    log = tmp_path / "log.do_x.1"
+    # the read window starts inside a long line: that piece is not shown as a line of its own
+    lines = [f"line {i} " + "x" * 997 for i in range(3 * TAIL_BYTES // 1000)]
+    log.write_text("\n".join(lines) + "\nlast\n")
+    got = tail(str(log), 100)
+    assert got[-1] == "last"
+    assert all(line in lines for line in got[:-1]), got[0][:40]
+    assert len(got) > 5

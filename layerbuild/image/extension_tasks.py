@@ -25,8 +25,8 @@ from .tasks import raw_fstype
 
 
 def _located(ctx: TaskContext, exc: LayerbuildError, var: str) -> BuildError:
-    """``exc`` as a build error at the place ``var`` was set (when it has no place of its own)."""
-    return BuildError(exc.message, exc.location or ctx.where(var), exc.hint, exc.notes)
+    """``exc`` as a build error at the place the recipe set ``var`` (when it has no place of its own)."""
+    return BuildError(exc.message, exc.location or ctx.recipe_where(var), exc.hint, exc.notes)
 
 
 def _prefix(ctx: TaskContext) -> str:

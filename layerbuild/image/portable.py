@@ -263,11 +263,12 @@ def portable_rootfs(ctx: TaskContext) -> None:
                                 search=tuple(search_dirs(v)))
         units = make_portable(root, config, merged_usr="usrmerge" in v.words("DISTRO_FEATURES"))
     except LayerbuildError as exc:
-        raise BuildError(exc.message, exc.location or ctx.where("PORTABLE_UNITS"), exc.hint, exc.notes) from None
+        raise BuildError(exc.message, exc.location or ctx.recipe_where("PORTABLE_UNITS"), exc.hint, exc.notes) \
+            from None
     try:
         check_closure(root, {}, (), what="portable image")
     except LayerbuildError as exc:
-        raise BuildError(exc.message, ctx.where("IMAGE_INSTALL"), exc.hint, exc.notes) from None
+        raise BuildError(exc.message, ctx.recipe_where("IMAGE_INSTALL"), exc.hint, exc.notes) from None
     ctx.note(f"portable service {name}: units {' '.join(units)}")
 
 

@@ -17,6 +17,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import BuildError
 from ..fsutil import copy_tree, relative_paths
 from ..taskapi import TaskContext, VarView
 from .deps import format_depends, parse_depends
@@ -192,9 +193,10 @@ def package_recipe(ctx: TaskContext) -> None:
                 if found is None:
                     if soname in allow:
                         continue
-                    raise ctx.fatal(f"{ctx.pn}: {rel} (package {pkg}) needs {soname}, which no package provides",
-                                    var="DEPENDS", hint=f"add the recipe that provides {soname} to DEPENDS, or "
-                                                        "list it in SHLIB_ALLOWLIST")
+                    raise BuildError(f"{ctx.pn}: {rel} (package {pkg}) needs {soname}, which no package provides",
+                                     ctx.recipe_where("DEPENDS"),
+                                     hint=f"add the recipe that provides {soname} to DEPENDS, or list it in "
+                                          "SHLIB_ALLOWLIST")
                 provider, pversion = found
                 if provider != pkg:
                     auto[pkg].append((provider, ">=", pversion.split(":")[-1] if pversion else None))
