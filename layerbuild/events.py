@@ -45,6 +45,8 @@ class TaskSucceeded:
     tid: TaskId
     label: str
     seconds: float
+    #: what the task gave for the build's summary (a test run's counts and report)
+    results: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,7 @@ class TaskFailed:
     log: str | None
     tail: tuple[str, ...]
     reason: str
+    results: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

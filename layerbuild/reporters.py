@@ -20,10 +20,12 @@ from .events import (
 from .taskgraph import TaskId
 
 
-def _summary(ev: BuildFinished) -> str:
+def _summary(ev: BuildFinished, results: list[str]) -> str:
+    """The build's last words: the counts, then what the tasks gave for it (test results) in task order."""
     state = "interrupted" if ev.interrupted else ("failed" if ev.failed else "succeeded")
-    return (f"Build {state}: {ev.ran} tasks run, {ev.restored} restored from sstate, {ev.uptodate} up to date, "
+    line = (f"Build {state}: {ev.ran} tasks run, {ev.restored} restored from sstate, {ev.uptodate} up to date, "
             f"{ev.failed} failed" + (f", {ev.skipped} not run" if ev.skipped else "") + ".")
+    return "\n".join([line, *results])
 
 
 def _failure(ev: TaskFailed) -> str:
@@ -41,6 +43,7 @@ class PlainReporter:
 
     def __init__(self, out: TextIO = sys.stderr) -> None:
         self.out = out
+        self.results: list[str] = []
 
     def __call__(self, ev: Event) -> None:
         if isinstance(ev, BuildStarted):
@@ -53,13 +56,15 @@ class PlainReporter:
         elif isinstance(ev, TaskStarted):
             self.out.write(f"NOTE: Running task {ev.number} of {ev.total} ({ev.label})\n")
         elif isinstance(ev, TaskSucceeded):
+            self.results.extend(ev.results)
             self.out.write(f"NOTE: Task {ev.label} done ({ev.seconds:.1f}s)\n")
         elif isinstance(ev, TaskFailed):
+            self.results.extend(ev.results)
             self.out.write(_failure(ev) + "\n")
         elif isinstance(ev, TaskSkipped):
             self.out.write(f"NOTE: Not running {ev.label}: {ev.reason}\n")
         elif isinstance(ev, BuildFinished):
-            self.out.write(_summary(ev) + "\n")
+            self.out.write(_summary(ev, self.results) + "\n")
         self.out.flush()
 
 
@@ -76,6 +81,7 @@ class RichReporter:
         self.task: Any = None
         self.running: dict[TaskId, tuple[str, float]] = {}
         self.restored = 0
+        self.results: list[str] = []
 
     def _running_text(self) -> str:
         now = time.monotonic()
@@ -98,10 +104,12 @@ class RichReporter:
             self.running[ev.tid] = (ev.label, time.monotonic())
             self._refresh()
         elif isinstance(ev, TaskSucceeded):
+            self.results.extend(ev.results)
             self.running.pop(ev.tid, None)
             self.progress.advance(self.task)
             self._refresh()
         elif isinstance(ev, TaskFailed):
+            self.results.extend(ev.results)
             self.running.pop(ev.tid, None)
             self.progress.advance(self.task)
             self.console.print(_failure(ev), markup=False, highlight=False)
@@ -112,7 +120,7 @@ class RichReporter:
             if self.task is not None:
                 self.progress.update(self.task, running="")
                 self.progress.stop()
-            self.console.print(_summary(ev), markup=False, highlight=False)
+            self.console.print(_summary(ev, self.results), markup=False, highlight=False)
 
 
 def make_reporter(stream: TextIO = sys.stderr) -> Any:

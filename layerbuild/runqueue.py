@@ -422,14 +422,15 @@ class RunQueue:
                     full = stamp(item.tid) if item.process.exitcode == 0 else None
                     if item.process.exitcode == 0 and full is None:
                         ran += 1
-                        self.report(TaskSucceeded(item.tid, label, time.monotonic() - item.started))
+                        self.report(TaskSucceeded(item.tid, label, time.monotonic() - item.started,
+                                                  result.results))
                         finished(item.tid)
                         continue
                     failed += 1
                     pending.discard(item.tid)
                     reason = full or ((_reason_from_log(log) if log else None) or result.error
                                       or f"exit status {item.process.exitcode}")
-                    self.report(TaskFailed(item.tid, label, log, tail(log), reason))
+                    self.report(TaskFailed(item.tid, label, log, tail(log), reason, result.results))
                     skipped += self._skip_after(item.tid, pending, index)
                     if not self.keep_going:
                         stop = True

@@ -29,6 +29,8 @@ from .errors import BuildError, LayerbuildError, Location
 from .proc import Input, run
 
 logger = logging.getLogger("layerbuild.task")
+#: the task worker sends what reaches this logger to the build, which prints it in its summary
+results = logging.getLogger("layerbuild.task.result")
 
 #: The prefix every task name carries; the one place that knows it.
 TASK_PREFIX = "do_"
@@ -177,6 +179,10 @@ class TaskContext:
 
     def warn(self, message: str) -> None:
         logger.warning("%s", message)
+
+    def result(self, message: str) -> None:
+        """A line for the summary after the build (a test run's counts), besides the task log."""
+        results.info("%s", message)
 
     def fatal(self, message: str, *, var: str | None = None, hint: str | None = None) -> BuildError:
         """An error naming where ``var`` was set (or the recipe); raise what it returns."""

@@ -55,6 +55,8 @@ class WorkerResult:
 
     log: str | None = None
     error: str | None = None
+    #: lines for the build's summary (:meth:`TaskContext.result`), in the order the task gave them
+    results: tuple[str, ...] = ()
 
     def encode(self) -> bytes:
         return json.dumps(dataclasses.asdict(self), sort_keys=True).encode() + b"\n"
@@ -63,6 +65,7 @@ class WorkerResult:
 def read_results(data: bytes) -> WorkerResult:
     """The messages a worker sent, merged; a line cut short by a dying worker is left out."""
     log, error = None, None
+    results: list[str] = []
     for line in data.splitlines():
         try:
             fields = json.loads(line)
@@ -71,7 +74,19 @@ def read_results(data: bytes) -> WorkerResult:
             continue
         log = msg.log or log
         error = msg.error or error
-    return WorkerResult(log, error)
+        results.extend(str(r) for r in msg.results)
+    return WorkerResult(log, error, tuple(results))
+
+
+class _Results(logging.Handler):
+    """Keeps what a task logs for the build's summary; the worker sends it when the task ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
 
 
 class ShellFailed(BuildError):
@@ -255,6 +270,7 @@ def worker_main(parsed: Any, job: TaskJob, result_fd: int) -> int:
     os.setpgrp()
     _die_with_parent()
     log = ""
+    results = _Results()
     try:
         config = parsed
         task = job.tid.task
@@ -268,6 +284,7 @@ def worker_main(parsed: Any, job: TaskJob, result_fd: int) -> int:
         root = logging.getLogger("layerbuild")
         root.handlers[:] = [handler]
         root.setLevel(logging.DEBUG)
+        logging.getLogger("layerbuild.task.result").handlers[:] = [results]
         sys.stderr.write(f"DEBUG: Executing task {job.label} ({job.taskhash})\n")
         TaskRunner(d, task).run()
         sys.stdout.flush()
@@ -301,6 +318,9 @@ def worker_main(parsed: Any, job: TaskJob, result_fd: int) -> int:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
             sys.stderr.flush()
+        if results.lines:
+            with contextlib.suppress(OSError):
+                os.write(result_fd, WorkerResult(results=tuple(results.lines)).encode())
 
 
 #: how much of the end of a log :func:`tail` reads

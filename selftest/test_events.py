@@ -62,3 +62,38 @@ def test_scheduler_events_carry_task_ids(tmp_path: Path) -> None:
     failed = next(e for e in task_events if isinstance(e, TaskFailed))
     assert failed.tid.task == "do_bad" and failed.log and failed.log.startswith(str(build))
     assert "do_bad exited with status 3" in failed.reason and "failing" in "\n".join(failed.tail)
+
+
+def test_task_results_reach_the_summary_after_the_counts(tmp_path: Path, lb: Runner) -> None:
+    """What a task gives for the summary (TaskContext.result: a test run's counts) travels from its worker
+    in the task's event, and the reporter prints it after the build's counts, for a failed task too."""
+    result_task = ('python do_{name}() {{\n    import logging\n'
+                   '    logging.getLogger("layerbuild.task.result").info("{name}: 3 passed, 0 failed")\n'
+                   '    if d.getVar("FAIL_{name}"):\n        bb.fatal("{name} failed")\n}}\n'
+                   'addtask {name}\n')
+    recipes = {"recipes/ok/ok_1.0.bb": 'INHIBIT_DEFAULT_DEPS = "1"\nLICENSE = "MIT"\nFAIL_second = "1"\n'
+                                       + result_task.format(name="first") + result_task.format(name="second")}
+    build = make_build(tmp_path, [make_layer(tmp_path, "res", recipes)])
+    status, _out, err = lb("-B", str(build), "-k", "ok:do_first", "ok:do_second")
+    assert status == 1
+    tail = err.split("Build failed:", 1)[1].splitlines()[1:]
+    assert sorted(tail) == ["first: 3 passed, 0 failed", "second: 3 passed, 0 failed"], err
+    # and in the task log, where it was written
+    log = (build / "tmp/work/x86_64/ok/1.0-r0/temp/log.do_first").read_text()
+    assert "first: 3 passed, 0 failed" in log
+
+
+def test_reporter_prints_results_after_the_counts() -> None:
+    import io
+
+    from layerbuild.events import BuildFinished, TaskSucceeded
+    from layerbuild.reporters import PlainReporter
+    from layerbuild.taskgraph import TaskId
+    out = io.StringIO()
+    report = PlainReporter(out)
+    report(TaskSucceeded(TaskId("/r/img.bb", "do_testimage"), "img:do_testimage", 1.0,
+                         ("testimage img: 2 passed, 0 failed, 1 skipped (report: /d/img.xml)", "  basic: 2 passed")))
+    report(BuildFinished(1, 0, 0, 0, 0))
+    assert out.getvalue().splitlines()[-3:] == [
+        "Build succeeded: 1 tasks run, 0 restored from sstate, 0 up to date, 0 failed.",
+        "testimage img: 2 passed, 0 failed, 1 skipped (report: /d/img.xml)", "  basic: 2 passed"]

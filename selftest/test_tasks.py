@@ -514,6 +514,9 @@ def test_worker_results_are_typed_messages() -> None:
     # a worker killed while writing leaves a partial line: what came before still counts
     assert read_results(WorkerResult(log="/t/log").encode() + b'{"error": "cut') == WorkerResult("/t/log", None)
     assert read_results(b"") == WorkerResult()
+    # lines for the build's summary add up over the messages, in order
+    data = WorkerResult(log="/t/log", results=("a",)).encode() + WorkerResult(results=("b", "c")).encode()
+    assert read_results(data) == WorkerResult("/t/log", None, ("a", "b", "c"))
 
 
 def test_log_excerpt_starts_at_a_line_boundary(tmp_path: Path) -> None:

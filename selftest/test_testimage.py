@@ -78,6 +78,14 @@ def test_demo_images_pass_their_tests(build: BuildDir, recipe: str, tests: set[s
     for name in tests:
         assert not list(cases[name]), f"{name} did not pass"
     assert report.get("failures") == "0" and report.get("errors") == "0"
+    # the summary says what ran, suite by suite, and where the report is
+    summary = result.stderr.split("Build succeeded:", 1)[1].splitlines()[1:]
+    passed = sum(1 for c in cases.values() if not list(c))
+    skipped = sum(1 for c in cases.values() if c.find("skipped") is not None)
+    assert summary[0] == (f"testimage {recipe}: {passed} passed, 0 failed, {skipped} skipped "
+                          f"(report: {build.deploy}/{recipe}-{MACHINE}.testimage.xml)"), result.stderr
+    suites = {c.get("classname", "").split(".")[1] for c in cases.values()}
+    assert sorted(line.split(":")[0].strip() for line in summary[1:]) == sorted(suites), summary
     assert not _leftovers()
 
 
@@ -87,6 +95,10 @@ def test_a_failing_test_fails_the_task_with_its_output(build: BuildDir) -> None:
     assert "broken-image.bb:3: error: testimage broken-image: 4 passed, 1 failed, 0 skipped; " \
            "broken.BrokenTest.test_hello_says_goodbye failed:" in result.stderr, result.stderr
     assert "AssertionError: 'Goodbye' not found in 'Hello from layerbuild" in result.stderr
+    summary = result.stderr.split("Build failed:", 1)[1].splitlines()[1:]
+    assert summary == [f"testimage broken-image: 4 passed, 1 failed, 0 skipped (report: {build.deploy}/"
+                       f"broken-image-{MACHINE}.testimage.xml)", "  basic: 3 passed, 0 failed, 0 skipped",
+                       "  broken: 1 passed, 1 failed, 0 skipped"], result.stderr
     report = ET.parse(build.deploy / f"broken-image-{MACHINE}.testimage.xml").getroot()
     failed = [c for c in report.iter("testcase") if c.find("failure") is not None]
     assert [c.get("name") for c in failed] == ["BrokenTest.test_hello_says_goodbye"]

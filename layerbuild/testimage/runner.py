@@ -46,6 +46,13 @@ class Report:
         return (f"{self.count('pass')} passed, {self.count('fail') + self.count('error')} failed, "
                 f"{self.count('skip')} skipped")
 
+    def suites(self) -> dict[str, Report]:
+        """The outcomes of each suite, in the order the suites ran."""
+        out: dict[str, Report] = {}
+        for outcome in self.outcomes:
+            out.setdefault(outcome.suite, Report()).outcomes.append(outcome)
+        return out
+
 
 def find_suite(name: str, search: Sequence[str]) -> str:
     """The file of suite ``name``: ``lib/testimage/NAME.py`` in the first layer (BBPATH) that has it."""

@@ -129,7 +129,9 @@ def testimage(ctx: TaskContext) -> None:
         except LayerbuildError as exc:
             raise BuildError(exc.message, exc.location or ctx.where("TEST_SUITES"), exc.hint, exc.notes) from None
     atomic_write(v.get("TESTIMAGE_REPORT"), junit_xml(report, ctx.pn))
-    ctx.note(f"testimage {ctx.pn}: {report.summary()} (report {v.get('TESTIMAGE_REPORT')})")
+    ctx.result(f"testimage {ctx.pn}: {report.summary()} (report: {v.get('TESTIMAGE_REPORT')})")
+    for suite, outcomes in report.suites().items():
+        ctx.result(f"  {suite}: {outcomes.summary()}")
     if not report.outcomes:
         raise ctx.fatal("testimage: TEST_SUITES ran no test", var="TEST_SUITES")
     if report.failed:
