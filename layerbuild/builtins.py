@@ -50,6 +50,11 @@ def _package_write_deb(ctx: TaskContext) -> None:
     write_debs(ctx)
 
 
+def _os_release(ctx: TaskContext) -> None:
+    from .packaging.os_release import write_os_release
+    write_os_release(ctx)
+
+
 def _package_index(ctx: TaskContext) -> None:
     from .packaging.index import package_index
     package_index(ctx)
@@ -142,6 +147,8 @@ BUILTINS = _table(
              "SECTION:{pkg}", "PRIORITY:{pkg}", "SUMMARY", "SUMMARY:{pkg}", "DESCRIPTION", "DESCRIPTION:{pkg}",
              "CONFFILES:{pkg}", "pkg_preinst:{pkg}", "pkg_postinst:{pkg}", "pkg_prerm:{pkg}", "pkg_postrm:{pkg}"),
             doc="one .deb per non-empty package"),
+    Builtin("os_release", _os_release, ("OS_RELEASE_FIELDS", "OS_RELEASE_{OS_RELEASE_FIELDS}"),
+            doc="${D}/usr/lib/os-release from OS_RELEASE_FIELDS (base-files)"),
     Builtin("package_index", _package_index, doc="the Packages index of DEPLOY_DIR_DEB"),
     Builtin("rootfs", _rootfs, _ROOTFS,
             doc="install PACKAGE_INSTALL from the feed into IMAGE_ROOTFS with a dpkg database"),

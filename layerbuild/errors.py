@@ -6,6 +6,7 @@ Every error that stems from a file names it as ``path:line: error: message``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 #: set (to "1") by the command line under ``--debug``: errors then show their tracebacks, also in the
@@ -60,6 +61,35 @@ class ParseError(LayerbuildError):
 
 class ExpansionError(LayerbuildError):
     """A ``${VAR}`` or ``${@...}`` expansion failed."""
+
+
+class UnexpandedError(ExpansionError):
+    """A value bound for a generated file (os-release, extension-release, a unit, a package's control
+    file) still holds a ``${...}`` that expansion left as it was, because the variable is not set."""
+
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z0-9_+./:-]+)\}|\$\{")
+
+
+def check_expanded(value: str, what: str, var: str | None = None, location: Location | None = None) -> None:
+    """Refuse ``value`` for ``what`` (``the os-release field ID``) when it holds a literal ``${``.
+
+    BitBake keeps ``${NAME}`` as it is when NAME is unset; written into os-release or a control file,
+    systemd or dpkg would read it literally. ``var`` is the variable the value came from and
+    ``location`` where that was set: the error names both.
+    """
+    match = _REFERENCE.search(value)
+    if match is None:
+        return
+    name = match.group(1)
+    if name is None:
+        raise UnexpandedError(f"{var} holds a literal '${{', which must not go into {what}" if var
+                              else f"{what} would hold a literal '${{'", location)
+    if var:
+        raise UnexpandedError(f"{var} holds ${{{name}}}, which would go literally into {what}: {name} is not set",
+                              location, hint=f"set {name}, or leave it out of {var}")
+    raise UnexpandedError(f"{what} would hold ${{{name}}} literally: {name} is not set", location,
+                          hint=f"set {name}")
 
 
 class PythonError(LayerbuildError):

@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 
-from layerbuild.errors import LayerbuildError, Location
+from layerbuild.errors import LayerbuildError, Location, check_expanded
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _BARE = re.compile(r"[A-Za-z0-9._-]+\Z")
@@ -149,13 +149,15 @@ def quote(value: str) -> str:
     return '"' + "".join("\\" + c if c in _SHELL_ESCAPED else c for c in value) + '"'
 
 
-def render(fields: Mapping[str, str]) -> str:
-    """The text of an os-release file holding ``fields`` in the order given."""
+def render(fields: Mapping[str, str], kind: str = "os-release") -> str:
+    """The text of an os-release file holding ``fields`` in the order given (``kind`` names the file in
+    errors: ``os-release`` or ``extension-release``). A value with a literal ``${`` is refused."""
     lines = []
     for key, value in fields.items():
         if not _KEY.match(key):
-            raise OsReleaseError(f"invalid os-release field name '{key}'")
+            raise OsReleaseError(f"invalid {kind} field name '{key}'")
         if "\n" in value or "\r" in value or "\0" in value:
-            raise OsReleaseError(f"os-release field {key}: the value holds a line break or NUL")
+            raise OsReleaseError(f"{kind} field {key}: the value holds a line break or NUL")
+        check_expanded(value, f"the {kind} field {key}")
         lines.append(f"{key}={quote(value)}\n")
     return "".join(lines)

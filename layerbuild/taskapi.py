@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import IO, TYPE_CHECKING, Any
 
-from .errors import BuildError, LayerbuildError, Location
+from .errors import BuildError, LayerbuildError, Location, check_expanded
 from .proc import Input, run
 
 logger = logging.getLogger("layerbuild.task")
@@ -165,6 +166,12 @@ class TaskContext:
             return Location(self.file)
         return location
 
+    def expanded(self, var: str, value: str, what: str) -> str:
+        """``value``, read from ``var`` for ``what`` in a generated file (``the os-release field ID``); an
+        error where ``var`` was set when it still holds a ``${`` (see :func:`errors.check_expanded`)."""
+        check_expanded(value, what, var, self.where(var))
+        return value
+
     def run(self, argv: list[str], *, cwd: str | os.PathLike[str] | None = None,
             env: Mapping[str, str] | None = None, input: Input | None = None, capture: bool = False,
             merged: bool = False, check: bool = True) -> subprocess.CompletedProcess[bytes]:
@@ -207,6 +214,9 @@ def context_from(d: Any, task: str | None = None, record: set[str] | None = None
         deploy_dir_image=path("DEPLOY_DIR_IMAGE"), pkgdata_dir=path("PKGDATA_DIR"))
 
 
+_WORDS_OF = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
+
+
 @dataclass(frozen=True)
 class Builtin:
     """A builtin task function and the variables it reads.
@@ -214,7 +224,8 @@ class Builtin:
     ``reads`` become dependencies of the signature of every task that runs the builtin, so changing
     one rebuilds the task (and a shared state object built with another value is never restored). A
     name may hold ``{pkg}``, which stands for each word of ``PACKAGES`` (``FILES:{pkg}``), as OE's
-    PACKAGEVARS do. ``unhashed`` are the reads that deliberately do not change the output (where a
+    PACKAGEVARS do, or ``{VAR}`` for each word of another variable (``OS_RELEASE_{OS_RELEASE_FIELDS}``).
+    ``unhashed`` are the reads that deliberately do not change the output (where a
     download comes from, a task's own flags), each with the reason in the table. A test runs every
     builtin with a recording view and fails on any read that is in neither.
     """
@@ -225,14 +236,18 @@ class Builtin:
     unhashed: tuple[str, ...] = ()
     doc: str = ""
 
-    def vardeps(self, packages: list[str]) -> list[str]:
-        """``reads`` with ``{pkg}`` expanded over ``packages``."""
+    def vardeps(self, packages: list[str], words: Callable[[str], list[str]] | None = None) -> list[str]:
+        """``reads`` with ``{pkg}`` expanded over ``packages`` and ``{VAR}`` over ``words(VAR)``."""
         out: list[str] = []
         for name in self.reads:
             if "{pkg}" in name:
                 out.extend(name.replace("{pkg}", pkg) for pkg in packages)
-            else:
+                continue
+            match = _WORDS_OF.search(name)
+            if match is None:
                 out.append(name)
+            elif words is not None:
+                out.extend(name.replace(match.group(0), word) for word in words(match.group(1)))
         return out
 
 
@@ -254,7 +269,7 @@ def builtin_vardeps(hooks: Hooks, name: str, d: Any) -> list[str]:
     builtin = hooks.builtins.get(name)
     if builtin is None:
         return []  # running it says which builtins exist
-    return builtin.vardeps((d.getVar("PACKAGES") or "").split())
+    return builtin.vardeps((d.getVar("PACKAGES") or "").split(), lambda var: (d.getVar(var) or "").split())
 
 
 def run_builtin(hooks: Hooks, name: str, d: Any) -> None:

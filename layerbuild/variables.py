@@ -439,6 +439,11 @@ VARIABLES: tuple[Variable, ...] = (
        "The JUnit XML report of -c testimage: ${DEPLOY_DIR_IMAGE}/${PN}-${MACHINE}.testimage.xml."),
     _v("DISTRO_ID", "string", None, "The distro's os-release ID (lbdistro)."),
     _v("DISTRO_VERSION", "string", None, "The distro's version: os-release VERSION_ID."),
+    _v("OS_RELEASE_FIELDS", "list", None,
+       "The os-release fields base-files writes to /usr/lib/os-release, each from OS_RELEASE_<field> (empty ones "
+       "are left out; a value with an unexpanded ${...} is an error)."),
+    _v("OS_RELEASE_<field>", "string", None, "The value of an os-release field (base-files: OS_RELEASE_ID = "
+       "\"${DISTRO_ID}\", OS_RELEASE_VERSION_ID = \"${DISTRO_VERSION}\", ...)."),
 )
 
 

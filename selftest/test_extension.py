@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from layerbuild import osrelease
+from layerbuild.errors import UnexpandedError
 from layerbuild.image import types
 from layerbuild.image.extension import (
     ExtensionConfig,
@@ -390,3 +391,14 @@ def test_wrong_version_is_not_merged(tmp_path: Path) -> None:
     assert "from-extension" not in before
     assert "lbtool" not in listing.split()
     assert "overlay" not in mounted
+
+
+def test_release_field_with_a_literal_reference_is_refused(tmp_path: Path) -> None:
+    staging = tmp_path / "staging"
+    install(staging, "tools", {"usr/bin/tool": "tool"})
+    config = ExtensionConfig(kind="sysext", name="tools", id="lbtest", version_id="${MY_VERSION}")
+    with pytest.raises(UnexpandedError) as err:
+        assemble(staging, config)
+    assert err.value.message == "the extension-release field VERSION_ID would hold ${MY_VERSION} literally: " \
+                                "MY_VERSION is not set"
+    assert not (staging / "usr/lib/extension-release.d/extension-release.tools").exists()

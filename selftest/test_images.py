@@ -21,6 +21,7 @@ import zstandard
 from conftest import LAYER_CONF, BuildDir, make_build
 
 from layerbuild.osrelease import parse as parse_os_release
+from layerbuild.osrelease import render as render_os_release
 
 MACHINE = "genericx86-64"
 ROOT = os.geteuid() == 0
@@ -415,7 +416,9 @@ def test_extension_for_another_version_is_not_merged(demo: BuildDir, tmp_path: P
     root = tmp_path / "root"
     _unpack_base(demo, root)
     release = root / "usr/lib/os-release"
-    release.write_text(release.read_text().replace('VERSION_ID="1.0"', 'VERSION_ID="2.0"'))
+    fields = parse_os_release(release.read_text())
+    assert fields["VERSION_ID"] == "1.0"
+    release.write_text(render_os_release({**fields, "VERSION_ID": "2.0"}))
     (root / "var/lib/extensions").mkdir(parents=True, exist_ok=True)
     shutil.copy(demo.deploy / "extending-image.raw", root / "var/lib/extensions" / "extending-image.raw")
     result = _merged(root, f"test -e {root}/usr/bin/greet && echo VISIBLE || echo ABSENT")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from layerbuild import osrelease
+from layerbuild.errors import UnexpandedError
 from layerbuild.osrelease import OsReleaseError
 
 
@@ -76,6 +77,18 @@ def test_render_rejects_bad_fields() -> None:
         osrelease.render({"1X": "a"})
     with pytest.raises(OsReleaseError, match="line break"):
         osrelease.render({"X": "a\nb"})
+
+
+def test_render_refuses_a_reference_expansion_left() -> None:
+    """A ``${NAME}`` BitBake kept because NAME is unset would reach systemd as text: never written."""
+    with pytest.raises(UnexpandedError) as err:
+        osrelease.render({"ID": "lbdistro", "VERSION_ID": "${DISTRO_VERSION}"})
+    assert err.value.message == "the os-release field VERSION_ID would hold ${DISTRO_VERSION} literally: " \
+                                "DISTRO_VERSION is not set"
+    with pytest.raises(UnexpandedError) as err:
+        osrelease.render({"ID": "a${b"}, "extension-release")
+    assert err.value.message == "the extension-release field ID would hold a literal '${'"
+    assert osrelease.render({"NAME": "costs $5 {or} $x"}) == 'NAME="costs \\$5 {or} \\$x"\n'
 
 
 def test_shell_agrees(tmp_path: Path) -> None:

@@ -104,8 +104,10 @@ def test_base_files_layout_and_os_release(sample_build: Path) -> None:
     for path in ("./etc/hostname", "./etc/machine-id", "./etc/resolv.conf", "./usr/lib/os-release", "./bin"):
         assert path in contents
     root = sample_build / "tmp/work/genericx86_64/base-files/1.0-r0/image"
-    os_release = (root / "usr/lib/os-release").read_text()
-    assert 'ID="lbdistro"' in os_release and 'VERSION_ID="1.0"' in os_release
+    # os-release(5) is shell-compatible: the shell reads it independently of our parser
+    fields = subprocess.run(["sh", "-c", '. "$1" && printf "%s|%s" "$ID" "$VERSION_ID"', "sh",
+                             str(root / "usr/lib/os-release")], capture_output=True, text=True, check=True).stdout
+    assert fields == "lbdistro|1.0"
     assert (root / "etc/machine-id").read_bytes() == b""
     assert _field(deb, "Architecture") == "amd64"
 

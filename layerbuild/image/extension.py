@@ -456,7 +456,7 @@ def assemble(staging_root: str | os.PathLike[str], config: ExtensionConfig, base
     os.makedirs(root / release_dir, exist_ok=True)
     if os.path.lexists(root / release_path):
         os.unlink(root / release_path)
-    (root / release_path).write_text(osrelease.render(release))
+    (root / release_path).write_text(osrelease.render(release, "extension-release"))
     os.chmod(root / release_path, 0o644)
     generated.add(release_path)
     shadows = work.shadows(generated)

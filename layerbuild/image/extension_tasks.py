@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 
-from ..errors import BuildError, LayerbuildError
+from ..errors import BuildError, LayerbuildError, UnexpandedError, check_expanded
 from ..rootfs.manifest import write_manifest
 from ..rootfs.task import install
 from ..taskapi import TaskContext
@@ -52,6 +52,7 @@ def _base_info(ctx: TaskContext, snapshot: str, root: str) -> BaseInfo:
         info = unpack_snapshot(snapshot, root)
     except LayerbuildError as exc:
         raise _located(ctx, exc, "IMAGE_BASE_PKGDB") from None
+    _check_base_release(ctx, info)
     arch = ctx.vars.get("DPKG_ARCH")
     other = sorted(info.architectures - {arch})
     if other:
@@ -60,6 +61,20 @@ def _base_info(ctx: TaskContext, snapshot: str, root: str) -> BaseInfo:
                         f"{ctx.vars.get('MACHINE')})", var="IMAGE_BASE_PKGDB",
                         hint="an extension must be built for the machine its base image was built for")
     return info
+
+
+def _check_base_release(ctx: TaskContext, info: BaseInfo) -> None:
+    """The base's recorded os-release fields an extension-release copies must be real values: a base
+    built while a distro variable was unset recorded the ``${...}`` text itself."""
+    base = ctx.vars.get("IMAGE_BASE_PKGDB")
+    for key in ("ID", "VERSION_ID", "SYSEXT_LEVEL", "CONFEXT_LEVEL"):
+        try:
+            check_expanded(info.os_release.get(key, ""),
+                           f"the extension-release field {key} (copied from the os-release of the base image {base})",
+                           location=ctx.where("IMAGE_BASE_PKGDB"))
+        except UnexpandedError as exc:
+            raise UnexpandedError(exc.message, exc.location,
+                                  hint=f"build {base} again: its os-release was written while that was unset") from None
 
 
 def extension_rootfs(ctx: TaskContext) -> None:
@@ -81,20 +96,31 @@ def extension_rootfs(ctx: TaskContext) -> None:
     ctx.note(f"the extension adds {len(result.new)} packages: {' '.join(sorted(p.name for p in result.new))}")
 
 
+def _release_value(ctx: TaskContext, field: str, *names: str) -> str | None:
+    """The first of the variables ``names`` that is set, for the extension-release ``field``."""
+    for var in names:
+        value = ctx.vars.get(var)
+        if value:
+            return ctx.expanded(var, value, f"the extension-release field {field}")
+    return None
+
+
 def _config(ctx: TaskContext, has_base: bool) -> ExtensionConfig:
     v, prefix = ctx.vars, _prefix(ctx)
-    ident = v.get(f"{prefix}_ID") or (None if has_base else v.get("DISTRO_ID") or None)
+    ident = _release_value(ctx, "ID", f"{prefix}_ID", *(() if has_base else ("DISTRO_ID",)))
     # a standalone extension for one OS matches its version; one for every OS (ID=_any) none
     own = not has_base and ident != "_any"
-    version_id = v.get(f"{prefix}_VERSION_ID") or (v.get("DISTRO_VERSION") or None if own else None)
-    distro_level = "DISTRO_SYSEXT_LEVEL" if prefix == "SYSEXT" else "DISTRO_CONFEXT_LEVEL"
-    level = v.get(f"{prefix}_LEVEL") or (v.get(distro_level) or None if own else None)
+    distro = ("DISTRO_VERSION",) if own else ()
+    version_id = _release_value(ctx, "VERSION_ID", f"{prefix}_VERSION_ID", *distro)
+    distro_level = ("DISTRO_SYSEXT_LEVEL" if prefix == "SYSEXT" else "DISTRO_CONFEXT_LEVEL",) if own else ()
+    level = _release_value(ctx, f"{prefix}_LEVEL", f"{prefix}_LEVEL", *distro_level)
+    scope = _release_value(ctx, f"{prefix}_SCOPE", f"{prefix}_SCOPE")
     shadow = v.get(f"{prefix}_SHADOW", "warn")
     if shadow not in ("warn", "error"):
         raise ctx.fatal(f"{prefix}_SHADOW = \"{shadow}\": choose warn or error", var=f"{prefix}_SHADOW")
     return ExtensionConfig(kind=v.get("EXTENSION_KIND", "sysext"), name=v.get("EXTENSION_NAME"),
                            architecture=v.get("SYSTEMD_ARCHITECTURE") or None, id=ident, version_id=version_id,
-                           level=level, scope=v.get(f"{prefix}_SCOPE") or None,
+                           level=level, scope=scope,
                            reload_manager=v.boolean("EXTENSION_RELOAD_MANAGER"),
                            etc_to_usr_share=v.boolean("SYSEXT_ETC_TO_USR_SHARE"), shadow=shadow,
                            keep_owners=not v.boolean("EXTENSION_ALL_ROOT", True))

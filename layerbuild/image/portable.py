@@ -251,15 +251,20 @@ def make_portable(root: str | os.PathLike[str], config: PortableConfig, *, merge
 def portable_rootfs(ctx: TaskContext) -> None:
     """``do_rootfs`` of ``image-portable``: install, lay out the tree as the spec asks, check it."""
     v = ctx.vars
-    name = v.get("PORTABLE_NAME")
+
+    def release(var: str, key: str, default: str = "") -> str:
+        return ctx.expanded(var, v.get(var, default), f"the os-release field {key} of the portable image")
+
+    name = release("PORTABLE_NAME", "PORTABLE_ID")
     root = v.get("IMAGE_ROOTFS")
     install(ctx, root)
     try:
         config = PortableConfig(name=name, units=parse_units(v.get("PORTABLE_UNITS")),
                                 symlinks=parse_symlinks(v.get("PORTABLE_SYMLINKS")),
-                                os_id=v.get("PORTABLE_OS_ID", "_portable"), version_id=v.get("DISTRO_VERSION"),
-                                image_version=v.get("PV"),
-                                pretty_name=v.get("SUMMARY"), home_url=v.get("HOMEPAGE"),
+                                os_id=release("PORTABLE_OS_ID", "ID", "_portable"),
+                                version_id=release("DISTRO_VERSION", "VERSION_ID"),
+                                image_version=release("PV", "IMAGE_VERSION"),
+                                pretty_name=release("SUMMARY", "PRETTY_NAME"), home_url=release("HOMEPAGE", "HOME_URL"),
                                 search=tuple(search_dirs(v)))
         units = make_portable(root, config, merged_usr="usrmerge" in v.words("DISTRO_FEATURES"))
     except LayerbuildError as exc:

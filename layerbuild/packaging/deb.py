@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import zstandard
 
+from ..errors import check_expanded
 from ..fsutil import atomic_write, relative_paths
 from ..tarzst import Member, tar_bytes, tree_members
 
@@ -89,12 +90,15 @@ def control_text(fields: dict[str, str], summary: str, description: str) -> str:
         if key.lower() in known:
             raise ValueError(f"'{key}' is the field {key.title()} again (field names ignore case)")
     lines = []
+    package = fields.get("Package", "")
     for key in (*FIELD_ORDER, *extra):
         if key == "Description":
             continue
         value = fields.get(key)
         if value:
+            check_expanded(value, f"the control field {key} of package {package}")
             lines.append(f"{key}: {value}")
+    check_expanded(f"{summary}\n{description}", f"the control field Description of package {package}")
     lines.append(f"Description: {summary.strip() or fields['Package']}")
     body = description.strip()
     if body and body != summary.strip():

@@ -11,6 +11,21 @@ from .split import read_pkgdata
 _SCRIPT_VARS = {"preinst": "pkg_preinst", "postinst": "pkg_postinst", "prerm": "pkg_prerm", "postrm": "pkg_postrm"}
 
 
+#: the variables a control field's value comes from, the first one set (pkgdata carries RDEPENDS and the like)
+_FIELD_VARS = {"Version": ("PKGV",), "Architecture": ("PACKAGE_ARCH",), "Maintainer": ("MAINTAINER",),
+               "Depends": ("RDEPENDS:{pkg}",), "Recommends": ("RRECOMMENDS:{pkg}",),
+               "Suggests": ("RSUGGESTS:{pkg}",), "Provides": ("RPROVIDES:{pkg}",),
+               "Conflicts": ("RCONFLICTS:{pkg}",), "Replaces": ("RREPLACES:{pkg}",),
+               "Section": ("SECTION:{pkg}", "SECTION"), "Priority": ("PRIORITY:{pkg}",), "Homepage": ("HOMEPAGE",),
+               "Summary": ("SUMMARY:{pkg}", "SUMMARY"), "Description": ("DESCRIPTION:{pkg}", "DESCRIPTION")}
+
+
+def _source(d: VarView, key: str, pkg: str) -> str:
+    """The variable the value of control field ``key`` of ``pkg`` came from."""
+    names = [name.format(pkg=pkg) for name in _FIELD_VARS.get(key, ("PN",))]
+    return next((name for name in names[:-1] if d.getVar(name)), names[-1])
+
+
 def debian_arch(v: VarView) -> str:
     arch = v.get("PACKAGE_ARCH")
     return "all" if arch == "all" else (v.getVar("DPKG_ARCH") or arch)
@@ -57,4 +72,11 @@ def write_debs(ctx: TaskContext) -> None:
             conffiles = conf.split()
         summary = d.getVar(f"SUMMARY:{pkg}") or d.getVar("SUMMARY") or pkg
         description = d.getVar(f"DESCRIPTION:{pkg}") or d.getVar("DESCRIPTION") or ""
+        checks = [(f"the control field {key}", _source(d, key, pkg), value) for key, value in fields.items() if value]
+        checks += [("the control field Description", _source(d, "Summary", pkg), summary),
+                   ("the control field Description", _source(d, "Description", pkg), description),
+                   ("the conffiles", f"CONFFILES:{pkg}", " ".join(conffiles))]
+        for what, var, value in checks:
+            ctx.expanded(var, value, f"{what} of package {pkg}")
         write_deb(root, outdir, fields, summary, description, scripts, conffiles, clamp)
+

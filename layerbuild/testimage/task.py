@@ -63,12 +63,14 @@ def _stop_stale(name: str) -> None:
 
 def _dropins(ctx: TaskContext, upper: str) -> None:
     """``TESTIMAGE_ENVIRONMENT[unit] = "K=V ..."``: drop-ins in the subhost's /etc, as an admin would add."""
-    for unit, value in sorted(ctx.vars.getVarFlags("TESTIMAGE_ENVIRONMENT").items()):
+    for unit in sorted(ctx.vars.getVarFlags("TESTIMAGE_ENVIRONMENT")):
+        value = ctx.vars.getVarFlag("TESTIMAGE_ENVIRONMENT", unit)
         if unit.startswith("_") or not value:
             continue
+        ctx.expanded(f"TESTIMAGE_ENVIRONMENT[{unit}]", value, f"the drop-in of unit {unit}")
         directory = os.path.join(upper, "etc/systemd/system", f"{unit}.d")
         os.makedirs(directory, exist_ok=True)
-        lines = "".join(f"Environment={item}\n" for item in str(value).split())
+        lines = "".join(f"Environment={item}\n" for item in value.split())
         atomic_write(os.path.join(directory, "50-testimage.conf"), f"[Service]\n{lines}")
 
 

@@ -32,13 +32,7 @@ python do_install() {
     if bb.utils.contains("DISTRO_FEATURES", "usrmerge", True, False, d):
         for link in ("bin", "sbin", "lib", "lib64"):
             os.symlink("usr/" + link, os.path.join(dest, link))
-    lines = []
-    for field in d.getVar("OS_RELEASE_FIELDS").split():
-        value = d.getVar("OS_RELEASE_" + field)
-        if value:
-            lines.append('%s="%s"' % (field, value.replace('"', '\\"')))
-    with open(os.path.join(dest, "usr/lib/os-release"), "w") as fh:
-        fh.write("\n".join(lines) + "\n")
+    run_builtin("os_release", d)
     os.symlink("../usr/lib/os-release", os.path.join(dest, "etc/os-release"))
     with open(os.path.join(dest, "etc/hostname"), "w") as fh:
         fh.write(d.getVar("hostname") + "\n")
@@ -49,7 +43,6 @@ python do_install() {
     with open(os.path.join(dest, "etc/group"), "w") as fh:
         fh.write("root:x:0:\nnogroup:x:65534:\n")
 }
-do_install[vardeps] += "OS_RELEASE_FIELDS ${@' '.join('OS_RELEASE_' + f for f in d.getVar('OS_RELEASE_FIELDS').split())}"
 
 PACKAGES = "${PN}"
 FILES:${PN} = "/"
