@@ -54,4 +54,11 @@ python base_sanity_check() {
     if not d.getVar("MACHINE"):
         bb.fatal("MACHINE is not set. Please set a valid MACHINE in your local.conf (%s/conf/local.conf), "
                  "for example MACHINE = \"genericx86-64\"" % d.getVar("TOPDIR"))
+    # OE's sanity check: a DISTRO no layer has a conf file for builds with the nodistro defaults
+    distro = d.getVar("DISTRO")
+    if distro and distro != "nodistro" and not bb.utils.which(d.getVar("BBPATH"), "conf/distro/%s.conf" % distro):
+        where = d.location("DISTRO")
+        bb.warn("%sDISTRO '%s' not found: no layer has conf/distro/%s.conf; building with the nodistro "
+                "defaults (os-release ID=%s, VERSION_ID=%s)"
+                % ("%s: " % where if where else "", distro, distro, d.getVar("DISTRO_ID"), d.getVar("DISTRO_VERSION")))
 }

@@ -187,8 +187,9 @@ VARIABLES: tuple[Variable, ...] = (
     # -- machine, distro and architecture -----------------------------------------------------------
     _v("MACHINE", "string", None,
        "The machine to build for; conf/machine/${MACHINE}.conf is required when it is set."),
-    _v("DISTRO", "string", None,
-       "The distribution policy; conf/distro/${DISTRO}.conf is required when it is set."),
+    _v("DISTRO", "string", "nodistro",
+       "The distribution policy, read from conf/distro/${DISTRO}.conf; without one (or when no layer has "
+       "the file, which gets a warning) the nodistro defaults of DISTRO_NAME, DISTRO_VERSION and DISTRO_ID apply."),
     _v("DISTRO_FEATURES", "list", None,
        "Features of the distribution; \"usrmerge\" puts /bin, /sbin and /lib under /usr."),
     _v("BUILD_ARCH", "string", "${@os.uname()[4]}", "The architecture of the build host."),
@@ -437,8 +438,11 @@ VARIABLES: tuple[Variable, ...] = (
        "Flags TESTIMAGE_ENVIRONMENT[unit] = \"K=V ...\": Environment= drop-ins in the test boot's /etc."),
     _v("TESTIMAGE_REPORT", "path", None,
        "The JUnit XML report of -c testimage: ${DEPLOY_DIR_IMAGE}/${PN}-${MACHINE}.testimage.xml."),
-    _v("DISTRO_ID", "string", None, "The distro's os-release ID (lbdistro)."),
-    _v("DISTRO_VERSION", "string", None, "The distro's version: os-release VERSION_ID."),
+    _v("DISTRO_ID", "string", "${@(d.getVar('DISTRO') or 'nodistro').replace('+', '-').replace(' ', '_').lower()}",
+       "The distro's os-release ID (lbdistro): by default DISTRO in lower case, as OE's os-release derives it."),
+    _v("DISTRO_NAME", "string", "Layerbuild", "The distro's name: os-release NAME and PRETTY_NAME."),
+    _v("DISTRO_VERSION", "string", "nodistro.0", "The distro's version: os-release VERSION and VERSION_ID."),
+    _v("DISTRO_CODENAME", "string", None, "The distro's code name: os-release VERSION_CODENAME when set."),
     _v("OS_RELEASE_FIELDS", "list", None,
        "The os-release fields base-files writes to /usr/lib/os-release, each from OS_RELEASE_<field> (empty ones "
        "are left out; a value with an unexpanded ${...} is an error)."),

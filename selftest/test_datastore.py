@@ -135,3 +135,14 @@ def test_functions_are_the_func_flagged_variables_keys_holds() -> None:
     assert d.functions("do_") == {"do_weak", "do_own"}
     assert bb_copy.functions() == expected
     assert config.functions() == {"do_site", "do_weak"}
+
+
+def test_a_weak_default_after_an_assignment_leaves_its_location() -> None:
+    """``??=`` after ``=`` changes neither the value nor where it comes from (local.conf, then a default)."""
+    d = DataStore()
+    d.setVar("DISTRO", "mine", parsing=True, file="local.conf", line=2)
+    d.setVarFlag("DISTRO", "_defaultval", "nodistro", op="set??", file="layerbuild.conf", line=9)
+    assert d.getVar("DISTRO") == "mine"
+    assert str(d.location("DISTRO")) == "local.conf:2"
+    d.setVarFlag("OTHER", "_defaultval", "x", op="set??", file="layerbuild.conf", line=10)
+    assert str(d.location("OTHER")) == "layerbuild.conf:10"

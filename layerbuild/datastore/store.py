@@ -540,7 +540,8 @@ class DataStore:
             if where is not None:
                 entry["_flocs"] = {**entry.get("_flocs", {}), flag: where}
         if flag == "_defaultval":
-            self._mark_loc(entry, file, line)
+            if "_content" not in entry:  # a weak default is not where a set value comes from
+                self._mark_loc(entry, file, line)
             if ":" in var:
                 self._register_override(var)
             if var in self._overridevars:

@@ -14,8 +14,13 @@ INHIBIT_PACKAGE_STRIP = "1"
 EXTERNAL_LIBS = "libc.so.6 libm.so.6 ld-linux-x86-64.so.2"
 MULTIARCH = "${@'%s-linux-gnu' % d.getVar('TARGET_ARCH')}"
 
+# the interpreter path the compiler writes into every executable (the x86-64 psABI's), under
+# root_prefix as OE's glibc places its loader link: /usr/lib64 with usrmerge (/lib64 links there),
+# /lib64 itself without it
+ELF_INTERPRETER_DIR = "${root_prefix}/lib64"
+
 PACKAGES = "libc6"
-FILES:libc6 = "${libdir}/${MULTIARCH} ${exec_prefix}/lib64"
+FILES:libc6 = "${libdir}/${MULTIARCH} ${ELF_INTERPRETER_DIR}"
 RPROVIDES:libc6 = "libc libm"
 
 do_install() {
@@ -25,7 +30,6 @@ do_install() {
         [ -e "$src" ] || bbfatal "the compiler has no $lib"
         install -m 0755 "$(readlink -f $src)" ${D}${libdir}/${MULTIARCH}/$lib
     done
-    # the path the compiler writes into every executable as its interpreter
-    install -d ${D}${exec_prefix}/lib64
-    ln -s ../lib/${MULTIARCH}/ld-linux-x86-64.so.2 ${D}${exec_prefix}/lib64/ld-linux-x86-64.so.2
+    install -d ${D}${ELF_INTERPRETER_DIR}
+    ln -rs ${D}${libdir}/${MULTIARCH}/ld-linux-x86-64.so.2 ${D}${ELF_INTERPRETER_DIR}/ld-linux-x86-64.so.2
 }
