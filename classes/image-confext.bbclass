@@ -17,6 +17,8 @@ CONFEXT_LEVEL ?= ""
 CONFEXT_SCOPE ?= ""
 CONFEXT_ALLOW_UPGRADE ?= ""
 CONFEXT_SHADOW ?= "warn"
+# a confext that would ship nothing but its extension-release file is an error unless this is "1"
+CONFEXT_ALLOW_EMPTY ?= ""
 SYSEXT_ALLOW_UPGRADE = "${CONFEXT_ALLOW_UPGRADE}"
 EXTENSION_RELOAD_MANAGER ?= ""
 EXTENSION_ALL_ROOT ?= "1"
@@ -35,7 +37,8 @@ do_rootfs[depends] += "${@'%s:do_pkgdbfs' % d.getVar('IMAGE_BASE_PKGDB') if d.ge
 do_rootfs[depends-hint] = 'IMAGE_BASE_PKGDB must name an image recipe that sets IMAGE_GEN_PKGDBFS = "1"'
 do_build[depends] += "${@'%s:do_build' % d.getVar('IMAGE_BASE_PKGDB') if d.getVar('IMAGE_BASE_PKGDB') else ''}"
 do_rootfs[vardeps] += "IMAGE_BASE_PKGDB EXTENSION_NAME CONFEXT_ID CONFEXT_VERSION_ID CONFEXT_LEVEL CONFEXT_SCOPE \
-    EXTENSION_RELOAD_MANAGER CONFEXT_ALLOW_UPGRADE CONFEXT_SHADOW EXTENSION_ALL_ROOT SYSTEMD_ARCHITECTURE"
+    EXTENSION_RELOAD_MANAGER CONFEXT_ALLOW_UPGRADE CONFEXT_SHADOW EXTENSION_ALL_ROOT SYSTEMD_ARCHITECTURE \
+    CONFEXT_ALLOW_EMPTY"
 
 python do_rootfs() {
     run_builtin("extension_rootfs", d)

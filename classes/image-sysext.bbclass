@@ -21,6 +21,8 @@ EXTENSION_RELOAD_MANAGER ?= ""
 SYSEXT_ALLOW_UPGRADE ?= ""
 SYSEXT_SHADOW ?= "warn"
 SYSEXT_ETC_TO_USR_SHARE ?= "0"
+# an extension that would ship nothing but its extension-release file is an error unless this is "1"
+SYSEXT_ALLOW_EMPTY ?= ""
 EXTENSION_ALL_ROOT ?= "1"
 
 IMAGE_RAW_FILE = "${EXTENSION_NAME}.raw"
@@ -45,7 +47,7 @@ do_rootfs[depends-hint] = 'IMAGE_BASE_PKGDB must name an image recipe that sets 
 do_build[depends] += "${@'%s:do_build' % d.getVar('IMAGE_BASE_PKGDB') if d.getVar('IMAGE_BASE_PKGDB') else ''}"
 do_rootfs[vardeps] += "IMAGE_BASE_PKGDB EXTENSION_NAME SYSEXT_ID SYSEXT_VERSION_ID SYSEXT_LEVEL SYSEXT_SCOPE \
     EXTENSION_RELOAD_MANAGER SYSEXT_ALLOW_UPGRADE SYSEXT_SHADOW SYSEXT_ETC_TO_USR_SHARE EXTENSION_ALL_ROOT \
-    SYSTEMD_ARCHITECTURE"
+    SYSTEMD_ARCHITECTURE SYSEXT_ALLOW_EMPTY"
 
 python do_rootfs() {
     run_builtin("extension_rootfs", d)

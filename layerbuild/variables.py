@@ -404,6 +404,9 @@ VARIABLES: tuple[Variable, ...] = (
     _v("SYSEXT_ETC_TO_USR_SHARE", "boolean", None,
        "1: /etc content of a sysext moves to /usr/share/${EXTENSION_NAME}/etc with a tmpfiles.d copy rule "
        "(otherwise it is an error: /etc belongs in a confext)."),
+    _v("SYSEXT_ALLOW_EMPTY", "boolean", None,
+       "1: a system extension may ship nothing but its extension-release file (otherwise that is an error: "
+       "IMAGE_INSTALL names nothing the base lacks)."),
     _v("EXTENSION_ALL_ROOT", "boolean", None, "1 (default): every file of the extension is owned by root."),
     _v("CONFEXT_ID", "string", None, "ID of a standalone confext (image-confext; default DISTRO_ID)."),
     _v("CONFEXT_VERSION_ID", "string", None, "VERSION_ID of a standalone confext (default DISTRO_VERSION)."),
@@ -412,6 +415,8 @@ VARIABLES: tuple[Variable, ...] = (
     _v("CONFEXT_SCOPE", "list", None, "CONFEXT_SCOPE of the confext's extension-release file."),
     _v("CONFEXT_ALLOW_UPGRADE", "list", None, "Packages a confext may carry at another version than the base."),
     _v("CONFEXT_SHADOW", "string", None, "warn (default) or error: a confext file that shadows a base file."),
+    _v("CONFEXT_ALLOW_EMPTY", "boolean", None,
+       "1: a confext may ship nothing but its extension-release file (as SYSEXT_ALLOW_EMPTY for sysexts)."),
     _v("IMAGE_SQUASHFS_BLOCK_SIZE", "integer", None,
        "Data block size of squashfs image types in bytes (default 131072; image-portable: 1048576)."),
     _v("PORTABLE_NAME", "string", None,

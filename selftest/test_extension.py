@@ -393,6 +393,24 @@ def test_wrong_version_is_not_merged(tmp_path: Path) -> None:
     assert "overlay" not in mounted
 
 
+@pytest.mark.parametrize(("kind", "files", "empty"), [
+    ("sysext", {}, True),
+    ("sysext", {"usr/share/doc/tools/": ""}, True),  # directories alone ship nothing
+    ("sysext", {"usr/bin/tool": "tool"}, False),
+    ("sysext", {"usr/bin/t": ("tool",)}, False),  # a link is content
+    ("sysext", {"etc/tools.conf": "x"}, False),  # relocated with its tmpfiles.d rule
+    ("confext", {}, True),
+    ("confext", {"etc/tools.conf": "x"}, False),
+])
+def test_empty_payload_is_reported(based: tuple[Path, BaseInfo], kind: str, files: Files, empty: bool) -> None:
+    staging, base = based
+    install(staging, "tools", {k: v for k, v in files.items() if not k.endswith("/")})
+    for rel in (k for k in files if k.endswith("/")):
+        (staging / rel).mkdir(parents=True, exist_ok=True)
+    config = ExtensionConfig(kind=kind, name="tools", etc_to_usr_share=True)
+    assert assemble(staging, config, base).empty is empty
+
+
 def test_release_field_with_a_literal_reference_is_refused(tmp_path: Path) -> None:
     staging = tmp_path / "staging"
     install(staging, "tools", {"usr/bin/tool": "tool"})

@@ -77,6 +77,12 @@ def _layer(root: Path) -> Path:
             IMAGE_BASE_PKGDB = "some-core-image"
             PACKAGE_INSTALL = "needy"
             """,
+        # a misspelt IMAGE_INSTALL leaves a confext with nothing to ship
+        "recipes/images/confext-typo.bb": """\
+            inherit image-confext
+            IMAGE_BASE_PKGDB = "some-core-image"
+            IMAGE_INSTAL = "greet-conf"
+            """,
         # a package with files outside /usr and /opt
         "recipes/etcfile/etcfile_1.0.bb": """\
             LICENSE = "MIT"
@@ -300,6 +306,47 @@ def test_missing_library_names_the_recipe_when_a_class_set_image_install(demo: B
     recipe = next(demo.top.parent.glob("meta-imagetest/recipes/images/ext-needy-direct.bb"))
     assert f"{recipe}: error: sysext: /usr/bin/needy needs libneedy.so.1" in result.stderr, result.stderr
     assert "image.bbclass" not in result.stderr
+
+
+def test_an_extension_that_ships_nothing_is_an_error_and_the_good_one_stays(demo: BuildDir) -> None:
+    recipe = demo.top.parent / "meta-imagetest/recipes/images/ext-empty.bb"
+    good = 'inherit image-sysext\nIMAGE_BASE_PKGDB = "some-core-image"\nIMAGE_INSTALL = "greet"\n'
+    recipe.write_text(good)
+    demo.run("ext-empty")
+    raw = demo.deploy / "ext-empty.raw"
+    before = raw.read_bytes()
+    assert "usr/bin/greet" in _listing(raw)
+    # a misspelt IMAGE_INSTALL: nothing but the extension-release file would ship
+    recipe.write_text(good.replace("IMAGE_INSTALL", "IMAGE_INSTAL"))
+    result = demo.run("ext-empty", check=False)
+    assert result.returncode == 1, result.stderr
+    assert f"{recipe}: error: system extension 'ext-empty' ships nothing but its extension-release file\n" \
+           in result.stderr, result.stderr
+    assert "|   IMAGE_INSTALL is empty\n" in result.stderr
+    assert 'SYSEXT_ALLOW_EMPTY = "1"' in result.stderr and "Deploy it" not in result.stdout
+    assert raw.read_bytes() == before
+    # everything it names is in the base already: the same, at the IMAGE_INSTALL line
+    recipe.write_text(good.replace('"greet"', '"hello"'))
+    result = demo.run("ext-empty", check=False)
+    assert result.returncode == 1, result.stderr
+    assert f"{recipe}:3: error: system extension 'ext-empty' ships nothing but its extension-release file\n" \
+           in result.stderr, result.stderr
+    assert "|   the base image some-core-image has hello already\n" in result.stderr
+    assert raw.read_bytes() == before
+    # asked for, it is built: the extension-release file alone
+    recipe.write_text(good.replace('"greet"', '"hello"') + 'SYSEXT_ALLOW_EMPTY = "1"\n')
+    demo.run("ext-empty")
+    assert {p for p, kind in _listing(raw).items() if not kind.startswith("d")} == {
+        "usr/lib/extension-release.d/extension-release.ext-empty"}
+
+
+def test_a_confext_that_ships_nothing_is_an_error(demo: BuildDir) -> None:
+    result = demo.run("confext-typo", check=False)
+    assert result.returncode == 1
+    assert "confext-typo.bb: error: configuration extension 'confext-typo' ships nothing but its " \
+           "extension-release file" in result.stderr, result.stderr
+    assert 'CONFEXT_ALLOW_EMPTY = "1"' in result.stderr
+    assert not (demo.deploy / "confext-typo.raw").exists()
 
 
 def test_etc_is_refused_with_the_confext_hint_or_relocated(demo: BuildDir) -> None:

@@ -83,13 +83,15 @@ class ExtensionConfig:
 @dataclass(frozen=True)
 class ExtensionResult:
     """``release_path`` is relative to the staging root; ``warnings`` are for the caller to log;
-    ``relocated`` maps each moved path to where it went (``bin/sh`` -> ``usr/bin/sh``)."""
+    ``relocated`` maps each moved path to where it went (``bin/sh`` -> ``usr/bin/sh``); ``empty`` is true
+    when the payload holds nothing but directories and the files written here (extension-release)."""
 
     release_path: str
     release: Mapping[str, str]
     warnings: tuple[str, ...]
     all_root: bool
     relocated: Mapping[str, str] = field(default_factory=dict)
+    empty: bool = False
 
 
 def systemd_architecture(arch: str) -> str:
@@ -459,9 +461,10 @@ def assemble(staging_root: str | os.PathLike[str], config: ExtensionConfig, base
     (root / release_path).write_text(osrelease.render(release, "extension-release"))
     os.chmod(root / release_path, 0o644)
     generated.add(release_path)
+    empty = all(rel in generated for rel in _leaves(root, ""))
     shadows = work.shadows(generated)
     if shadows and config.shadow == "error":
         raise ExtensionError(f"{work.what} '{config.name}': {shadows[0]}", notes=tuple(shadows[1:]),
                              hint="leave the package out of the extension, or let shadowing pass with a warning")
     moved = {old: new for new, old in sorted(work.relocated.items())}
-    return ExtensionResult(release_path, release, tuple(shadows), not config.keep_owners, moved)
+    return ExtensionResult(release_path, release, tuple(shadows), not config.keep_owners, moved, empty)

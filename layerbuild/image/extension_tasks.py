@@ -141,6 +141,25 @@ def _base_sonames(ctx: TaskContext, base: BaseInfo) -> dict[str, str]:
     return out
 
 
+def _empty(ctx: TaskContext, config: ExtensionConfig, base: BaseInfo | None) -> BuildError:
+    """An extension that would ship only its extension-release file: most likely IMAGE_INSTALL is not
+    what was meant (a misspelt name sets another variable), and deploying it would replace a good one."""
+    what = "system extension" if config.kind == "sysext" else "configuration extension"
+    wanted = ctx.vars.words("IMAGE_INSTALL")
+    notes: list[str] = []
+    if not wanted:
+        notes.append("IMAGE_INSTALL is empty")
+    elif base is not None:
+        had = sorted(name for name in wanted if name in base.packages)
+        if had:
+            notes.append(f"the base image {ctx.vars.get('IMAGE_BASE_PKGDB')} has {' '.join(had)} already")
+    allow = f"{_prefix(ctx)}_ALLOW_EMPTY"
+    return BuildError(f"{what} '{config.name}' ships nothing but its extension-release file",
+                      ctx.recipe_where("IMAGE_INSTALL"), notes=tuple(notes),
+                      hint=f"name the packages it should ship in IMAGE_INSTALL, or set {allow} = \"1\" "
+                           "if an empty extension is what you want")
+
+
 def extension_check(ctx: TaskContext) -> None:
     """Turn the staging root into the extension's payload and check it (after the postprocess hooks)."""
     root = ctx.vars.get("IMAGE_ROOTFS")
@@ -155,6 +174,8 @@ def extension_check(ctx: TaskContext) -> None:
         result = assemble(root, config, base, owners)
     except LayerbuildError as exc:
         raise _located(ctx, exc, "IMAGE_INSTALL") from None
+    if result.empty and not ctx.vars.boolean(f"{_prefix(ctx)}_ALLOW_EMPTY"):
+        raise _empty(ctx, config, base)
     for warning in result.warnings:
         ctx.warn(warning)
     for old, new in sorted(result.relocated.items()):
