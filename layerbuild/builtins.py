@@ -5,14 +5,20 @@ task as an ordinary python function that calls its builtin, so a recipe can over
 as in BitBake. The session hands this table (and the lazily imported ``bb.fetch2``) to the
 configuration; the engine never imports this module. The artifact modules are imported when a task
 first runs, so parsing never pays for them.
+
+What a builtin reads is declared in the variable table (layerbuild/variables.py): each row names the
+builtins that read the variable (``tasks``), and those reads become the builtin's signature
+dependencies. Here each builtin lists only the reads that deliberately do not change its output.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 from types import MappingProxyType, ModuleType
 
 from .taskapi import Builtin, Hooks, TaskContext
+from .variables import task_reads
 
 
 def _fetch(ctx: TaskContext) -> None:
@@ -110,80 +116,49 @@ def _testimage(ctx: TaskContext) -> None:
     testimage(ctx)
 
 
-def _table(*entries: Builtin) -> MappingProxyType[str, Builtin]:
-    return MappingProxyType({entry.name: entry for entry in entries})
+#: what each builtin reads: the rows of the variable table that name it
+_READS = task_reads()
 
 
-#: what fetch tasks read: where a download comes from (mirrors, network policy) does not change what it
-#: is, since checksums pin the content (the SRC_URI checksum flags are FETCHER_CHECKSUMS in vardeps)
-_FETCH = ("SRC_URI", "SRCREV", "PN", "FILESPATH", "FILESEXTRAPATHS", "FILESOVERRIDES", "OVERRIDES")
+def _builtin(name: str, func: Callable[[TaskContext], None], unhashed: tuple[str, ...] = (), *,
+             doc: str) -> Builtin:
+    return Builtin(name, func, _READS.get(name, ()), unhashed, doc)
+
+
+#: where a download comes from (mirrors, network policy) does not change what it is, since checksums pin
+#: the content (the SRC_URI checksum flags are FETCHER_CHECKSUMS in vardeps)
 _FETCH_UNHASHED = ("BB_NO_NETWORK", "BB_FETCH_TIMEOUT", "PREMIRRORS", "MIRRORS", "SRC_URI[]", "DL_DIR", "FILE")
-_ROOTFS = ("PACKAGE_INSTALL", "IMAGE_INSTALL", "FEATURE_INSTALL", "PACKAGE_EXCLUDE", "NO_RECOMMENDATIONS",
-           "BAD_RECOMMENDATIONS", "SYSEXT_ALLOW_UPGRADE", "DPKG_ARCH", "TARGET_ARCH", "SOURCE_DATE_EPOCH",
-           "IMAGE_ROOTFS", "IMAGE_MANIFEST")
-_EXTENSION = ("EXTENSION_KIND", "EXTENSION_NAME", "EXTENSION_ALL_ROOT", "EXTENSION_RELOAD_MANAGER", "IMAGE_BASE_PKGDB",
-              "IMAGE_BASE_PKGDB_FILE", "IMAGE_ROOTFS", "IMAGE_FSTYPES", "DPKG_ARCH", "SYSTEMD_ARCHITECTURE",
-              "DISTRO_ID", "DISTRO_VERSION", "DISTRO_SYSEXT_LEVEL", "DISTRO_CONFEXT_LEVEL", "SYSEXT_ID",
-              "SYSEXT_VERSION_ID", "SYSEXT_LEVEL", "SYSEXT_SCOPE", "SYSEXT_SHADOW", "SYSEXT_ETC_TO_USR_SHARE",
-              "SYSEXT_ALLOW_EMPTY", "CONFEXT_ID", "CONFEXT_VERSION_ID", "CONFEXT_LEVEL", "CONFEXT_SCOPE",
-              "CONFEXT_SHADOW", "CONFEXT_ALLOW_EMPTY")
 #: words of messages only
 _MESSAGES = ("MACHINE", "IMAGE_RAW_KIND")
 
-BUILTINS = _table(
-    Builtin("fetch", _fetch, _FETCH, _FETCH_UNHASHED, doc="download SRC_URI into DL_DIR, checking checksums"),
-    Builtin("unpack", _unpack, (*_FETCH, "UNPACKDIR"), _FETCH_UNHASHED, doc="unpack SRC_URI into UNPACKDIR"),
-    Builtin("patch", _patch, (*_FETCH, "UNPACKDIR", "S"), _FETCH_UNHASHED, doc="apply the patches of SRC_URI to S"),
-    Builtin("populate_sysroot", _populate_sysroot, ("SYSROOT_DIRS", "PROVIDES", "DEPENDS"),
-            doc="publish SYSROOT_DIRS of D for dependents"),
-    Builtin("prepare_recipe_sysroot", _prepare_recipe_sysroot, ("COMPONENTS_DIR", "DEPENDS"),
-            doc="assemble RECIPE_SYSROOT from the components of DEPENDS"),
-    Builtin("package", _package,
-            ("PN", "PACKAGES", "FILES:{pkg}", "INSANE_SKIP", "INHIBIT_PACKAGE_STRIP", "SHLIB_ALLOWLIST", "PE", "PKGV",
-             "PKGR", "PACKAGE_ARCH", "ALLOW_EMPTY", "ALLOW_EMPTY:{pkg}", "RDEPENDS:{pkg}", "RRECOMMENDS:{pkg}",
-             "RSUGGESTS:{pkg}", "RPROVIDES:{pkg}", "RCONFLICTS:{pkg}", "RREPLACES:{pkg}"),
-            doc="strip, split D into PACKAGES, shlib dependencies, pkgdata"),
-    Builtin("package_write_deb", _package_write_deb,
-            ("PACKAGES", "PACKAGE_ARCH", "DPKG_ARCH", "SOURCE_DATE_EPOCH", "MAINTAINER", "HOMEPAGE", "SECTION",
-             "SECTION:{pkg}", "PRIORITY:{pkg}", "SUMMARY", "SUMMARY:{pkg}", "DESCRIPTION", "DESCRIPTION:{pkg}",
-             "CONFFILES:{pkg}", "pkg_preinst:{pkg}", "pkg_postinst:{pkg}", "pkg_prerm:{pkg}", "pkg_postrm:{pkg}"),
-            doc="one .deb per non-empty package"),
-    Builtin("os_release", _os_release, ("OS_RELEASE_FIELDS", "OS_RELEASE_{OS_RELEASE_FIELDS}"),
-            doc="${D}/usr/lib/os-release from OS_RELEASE_FIELDS (base-files)"),
-    Builtin("package_index", _package_index, doc="the Packages index of DEPLOY_DIR_DEB"),
-    Builtin("rootfs", _rootfs, _ROOTFS,
-            doc="install PACKAGE_INSTALL from the feed into IMAGE_ROOTFS with a dpkg database"),
-    Builtin("read_only_rootfs", _read_only_rootfs, ("IMAGE_ROOTFS",),
-            doc="IMAGE_FEATURES read-only-rootfs: no first-boot postinsts"),
-    Builtin("empty_root_password", _empty_root_password, ("IMAGE_ROOTFS",), doc="IMAGE_FEATURES empty-root-password"),
+BUILTINS: Mapping[str, Builtin] = MappingProxyType({entry.name: entry for entry in (
+    _builtin("fetch", _fetch, _FETCH_UNHASHED, doc="download SRC_URI into DL_DIR, checking checksums"),
+    _builtin("unpack", _unpack, _FETCH_UNHASHED, doc="unpack SRC_URI into UNPACKDIR"),
+    _builtin("patch", _patch, _FETCH_UNHASHED, doc="apply the patches of SRC_URI to S"),
+    _builtin("populate_sysroot", _populate_sysroot, doc="publish SYSROOT_DIRS of D for dependents"),
+    _builtin("prepare_recipe_sysroot", _prepare_recipe_sysroot,
+             doc="assemble RECIPE_SYSROOT from the components of DEPENDS"),
+    _builtin("package", _package, doc="strip, split D into PACKAGES, shlib dependencies, pkgdata"),
+    _builtin("package_write_deb", _package_write_deb, doc="one .deb per non-empty package"),
+    _builtin("os_release", _os_release, doc="${D}/usr/lib/os-release from OS_RELEASE_FIELDS (base-files)"),
+    _builtin("package_index", _package_index, doc="the Packages index of DEPLOY_DIR_DEB"),
+    _builtin("rootfs", _rootfs, doc="install PACKAGE_INSTALL from the feed into IMAGE_ROOTFS with a dpkg database"),
+    _builtin("read_only_rootfs", _read_only_rootfs, doc="IMAGE_FEATURES read-only-rootfs: no first-boot postinsts"),
+    _builtin("empty_root_password", _empty_root_password, doc="IMAGE_FEATURES empty-root-password"),
     # the thread count does not change the bytes (tested); the task's own [imagetype] names the task
-    Builtin("image", _image,
-            ("IMAGE_FSTYPES", "IMAGE_NAME", "IMAGE_NAME_SUFFIX", "IMAGE_RAW_FILE", "IMAGE_ROOTFS",
-             "IMAGE_SQUASHFS_BLOCK_SIZE", "IMGDEPLOYDIR", "SOURCE_DATE_EPOCH", "EXTENSION_ALL_ROOT"),
-            ("BB_NUMBER_THREADS", "{task}[imagetype]", *_MESSAGES),
-            doc="write IMAGE_ROOTFS as the task's [imagetype] (one do_image_<type> each)"),
-    Builtin("pkgdbfs", _pkgdbfs, ("IMAGE_NAME", "IMAGE_LINK_NAME", "IMAGE_ROOTFS", "PKGDBFS_DEPLOYDIR",
-                                  "SOURCE_DATE_EPOCH"),
-            doc="the package-database snapshot of IMAGE_GEN_PKGDBFS"),
-    Builtin("image_complete", _image_complete, ("IMAGE_NAME", "IMAGE_LINK_NAME", "IMGDEPLOYDIR"),
-            doc="IMAGE_LINK_NAME links, before the deploy"),
-    Builtin("extension_rootfs", _extension_rootfs, (*_ROOTFS, *_EXTENSION), _MESSAGES,
-            doc="install an extension's packages against the base's snapshot (IMAGE_BASE_PKGDB)"),
-    Builtin("extension_check", _extension_check, (*_ROOTFS, *_EXTENSION), _MESSAGES,
-            doc="an extension's payload: hierarchies, extension-release, shadowing, ABI closure"),
-    Builtin("testimage", _testimage,
-            ("TEST_SUITES", "TEST_START_SERVICES", "TESTIMAGE_KIND", "TESTIMAGE_RAM_SIZE", "TESTIMAGE_CABLE",
-             "TESTIMAGE_ENVIRONMENT", "TESTIMAGE_REPORT", "IMAGE_MANIFEST", "IMAGE_LINK_NAME", "IMAGE_NAME_SUFFIX",
-             "IMAGE_RAW_FILE", "IMAGE_BASE_PKGDB", "IMAGE_FEATURES", "PORTABLE_UNITS", "BBPATH", "MACHINE", "PN",
-             "PV", "DISTRO_ID", "DISTRO_VERSION"),
-            ("TESTIMAGE_ENVIRONMENT[]",),
-            doc="boot the image in a subhost and run TEST_SUITES"),
-    Builtin("portable_rootfs", _portable_rootfs,
-            (*_ROOTFS, "PORTABLE_NAME", "PORTABLE_UNITS", "PORTABLE_SYMLINKS", "PORTABLE_OS_ID", "SUMMARY",
-             "HOMEPAGE", "PV", "DISTRO_VERSION", "DISTRO_FEATURES", "FILESPATH", "FILESEXTRAPATHS", "FILESOVERRIDES",
-             "OVERRIDES"),
-            doc="a portable service image's tree, checked against systemd's PORTABLE_SERVICES requirements"),
-)
+    _builtin("image", _image, ("BB_NUMBER_THREADS", "{task}[imagetype]", *_MESSAGES),
+             doc="write IMAGE_ROOTFS as the task's [imagetype] (one do_image_<type> each)"),
+    _builtin("pkgdbfs", _pkgdbfs, doc="the package-database snapshot of IMAGE_GEN_PKGDBFS"),
+    _builtin("image_complete", _image_complete, doc="IMAGE_LINK_NAME links, before the deploy"),
+    _builtin("extension_rootfs", _extension_rootfs, _MESSAGES,
+             doc="install an extension's packages against the base's snapshot (IMAGE_BASE_PKGDB)"),
+    _builtin("extension_check", _extension_check, _MESSAGES,
+             doc="an extension's payload: hierarchies, extension-release, shadowing, ABI closure"),
+    # do_testimage runs every time (nostamp), so the flags (Environment= drop-ins) need no signature
+    _builtin("testimage", _testimage, ("TESTIMAGE_ENVIRONMENT[]",), doc="boot the image in a subhost and run TEST_SUITES"),
+    _builtin("portable_rootfs", _portable_rootfs,
+             doc="a portable service image's tree, checked against systemd's PORTABLE_SERVICES requirements"),
+)})
 
 
 def _fetch2() -> ModuleType:

@@ -18,6 +18,7 @@ from .evaluate import Evaluator, expand_keys, fire_event, run_anonymous
 from .layers import LayerSet, read_layers
 from .pyenv import hook_globals
 from .taskapi import NO_HOOKS, Hooks
+from .values import check_configuration
 
 
 def _default_layer() -> str:
@@ -97,21 +98,6 @@ def load_configuration(topdir: str, *, tracking: bool = False, evaluator: Evalua
         raise LayerError("conf/layerbuild.conf was not found in BBPATH (" + ":".join(bbpath) + ")",
                          Location(bblayers), hint="add the core layer (which provides it) to BBLAYERS")
     inherit_global_classes(d, evaluator)
-    check_numbers(d)
+    check_configuration(d, extra)
     return Configuration(d, layerset, evaluator, topdir)
 
-
-#: configuration variables that must be whole numbers of at least 1 when set
-POSITIVE_NUMBERS = ("BB_NUMBER_THREADS", "BB_NUMBER_PARSE_THREADS")
-
-
-def check_numbers(d: DataStore) -> None:
-    """Refuse a ``BB_NUMBER_THREADS = "four"`` where it was set, before anything reads it."""
-    for var in POSITIVE_NUMBERS:
-        value = d.getVar(var)
-        if value is None or value == "":
-            continue
-        text = str(value).strip()
-        if not text.isdigit() or int(text) < 1:
-            raise LayerError(f"{var} must be a whole number of at least 1, not '{value}'", d.location(var),
-                             hint=f'for example {var} = "4", or "${{@os.cpu_count()}}" for one per CPU')

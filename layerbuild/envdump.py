@@ -13,14 +13,7 @@ from typing import Any, TextIO
 
 from .datastore import DataStore
 from .datastore.history import Event
-from .pyenv import _to_boolean
-
-
-def _truthy(value: Any) -> bool:
-    try:
-        return bool(_to_boolean(value, False))
-    except ValueError:
-        return True
+from .vartypes import flag_set
 
 
 def _emit_history(d: DataStore, var: str, oval: Any, out: TextIO) -> None:
@@ -53,8 +46,8 @@ def emit_var(d: DataStore, var: str, out: TextIO, all_vars: bool) -> bool:
     func = d.getVarFlag(var, "func", False)
     if d.getVarFlag(var, "python", False) and func:
         return False
-    export = _truthy(d.getVarFlag(var, "export"))
-    unexport = _truthy(d.getVarFlag(var, "unexport"))
+    export = flag_set(d.getVarFlag(var, "export"))
+    unexport = flag_set(d.getVarFlag(var, "unexport"))
     if not all_vars and not export and not unexport and not func:
         return False
     try:

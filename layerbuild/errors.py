@@ -96,6 +96,10 @@ class PythonError(LayerbuildError):
     """Python code in metadata raised."""
 
 
+class VariableError(LayerbuildError):
+    """A variable whose value its type cannot read (``SOURCE_DATE_EPOCH = "soon"``)."""
+
+
 class LayerError(LayerbuildError):
     """A layer set that does not fit together."""
 

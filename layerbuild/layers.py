@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from .datastore import DataStore
 from .errors import LayerError, Location
 from .evaluate import Evaluator
+from .values import Typed
 
 #: the per-collection variables of a layer.conf (``NAME_<collection>``), whose lines errors name
 _LAYER_VARS = ("BBFILE_PATTERN", "BBFILE_PRIORITY", "LAYERDEPENDS", "LAYERSERIES_COMPAT", "LAYERVERSION")
@@ -168,12 +169,7 @@ def read_layers(d: DataStore, evaluator: Evaluator, bblayers_conf: str) -> Layer
                              f"{' '.join(sorted(series))} (it supports {' '.join(sorted(wanted))})",
                              at("LAYERSERIES_COMPAT"),
                              hint=f"update LAYERSERIES_COMPAT_{name} or use a matching release")
-        priority_text = d.getVar(f"BBFILE_PRIORITY_{name}") or "0"
-        try:
-            priority = int(priority_text)
-        except ValueError:
-            raise LayerError(f"BBFILE_PRIORITY_{name} is not a number: '{priority_text}'", at("BBFILE_PRIORITY"),
-                             hint="layer priorities are whole numbers; a higher one wins") from None
+        priority = Typed(d).int(f"BBFILE_PRIORITY_{name}", 0)
         pattern = d.getVar(f"BBFILE_PATTERN_{name}") or ""
         try:
             re.compile(pattern)

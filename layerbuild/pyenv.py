@@ -22,6 +22,7 @@ from typing import Any
 
 from .errors import LayerbuildError, Location
 from .taskapi import NO_HOOKS, Hooks, builtin_vardeps, run_builtin
+from .vartypes import to_boolean
 
 logger = logging.getLogger("layerbuild.metadata")
 
@@ -60,19 +61,6 @@ def _filter(variable: str, checkvalues: str | Iterable[str], d: Any) -> str:
         return ""
     want = set(checkvalues.split()) if isinstance(checkvalues, str) else set(checkvalues)
     return " ".join(sorted(set(val.split()) & want))
-
-
-def _to_boolean(value: Any, default: bool | None = None) -> bool | None:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).lower()
-    if text in ("y", "yes", "1", "true"):
-        return True
-    if text in ("n", "no", "0", "false"):
-        return False
-    raise ValueError(f"invalid boolean value {value!r}")
 
 
 def _which(path: str, item: str, direction: int = 0, history: bool = False) -> Any:
@@ -184,7 +172,7 @@ def _make_bb(hooks: Hooks) -> types.ModuleType:
     utils.contains = _contains  # type: ignore[attr-defined]
     utils.contains_any = _contains_any  # type: ignore[attr-defined]
     utils.filter = _filter  # type: ignore[attr-defined]
-    utils.to_boolean = _to_boolean  # type: ignore[attr-defined]
+    utils.to_boolean = to_boolean  # type: ignore[attr-defined]
     utils.which = _which  # type: ignore[attr-defined]
     utils.mkdirhier = _mkdirhier  # type: ignore[attr-defined]
     utils.vercmp_string = _vercmp_string  # type: ignore[attr-defined]

@@ -48,6 +48,7 @@ from .signatures import DepHash, taskhash, write_sigdata
 from .sstate import Sstate, SstateObject, install_tree, object_name
 from .taskgraph import TaskGraph, TaskId
 from .tasks import TaskJob, WorkerResult, read_results, tail, worker_main
+from .vartypes import flag_set
 
 Reporter = Callable[[Event], None]
 #: where running task workers are registered (below TOPDIR), so a killed build's leftovers can be reaped
@@ -161,7 +162,7 @@ def make_plan(tg: TaskGraph, force: set[TaskId], use_sstate: bool = True,
     # as in BitBake, whatever depends on a nostamp task is never up to date
     volatile: set[TaskId] = set()
     for tid in order:
-        if tg.taskinfo(tid).flag("nostamp") or any(p in volatile for p in tg.graph.predecessors(tid)):
+        if flag_set(tg.taskinfo(tid).flag("nostamp")) or any(p in volatile for p in tg.graph.predecessors(tid)):
             volatile.add(tid)
     todo = list(tg.targets)
     seen: set[TaskId] = set()
@@ -387,7 +388,7 @@ class RunQueue:
                         continue
                     number += 1
                     label = tg.label(tid)
-                    if str(tg.taskinfo(tid).flag("noexec") or "0") not in ("0", ""):
+                    if flag_set(tg.taskinfo(tid).flag("noexec")):
                         self.report(TaskStarted(tid, label, number, len(plan.run), None))
                         full = stamp(tid)
                         if full is None:

@@ -29,6 +29,7 @@ from .layers import RecipeFiles, appends_for, collect_files, dangling_appends
 from .providers import Recipes, choose
 from .recipe import RecipeInfo, parse_recipe, recipe_info
 from .taskapi import task_name
+from .values import Typed
 
 logger = logging.getLogger("layerbuild.parse")
 
@@ -136,7 +137,7 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
     files = collect_files(config.d, config.layerset)
     dangling = dangling_appends(files.recipes, files.appends)
     if dangling:
-        if (config.d.getVar("BB_DANGLINGAPPENDS_WARNONLY") or "").lower() not in ("1", "yes", "true", "y"):
+        if not Typed(config.d).bool("BB_DANGLINGAPPENDS_WARNONLY"):
             raise LayerError(f"no recipe matches {os.path.basename(dangling[0])}", Location(dangling[0]),
                              hint="remove or rename the .bbappend, or add the layer with its recipe "
                                   '(BB_DANGLINGAPPENDS_WARNONLY = "1" makes this a warning)')
@@ -210,7 +211,7 @@ def _collect(config: Configuration, todo: list[Job], jobs: int | None, infos: di
 
 
 def _run_parse(config: Configuration, todo: list[Job], jobs: int | None) -> Iterable[tuple[str, Any, list[str]]]:
-    threads = jobs or int(config.d.getVar("BB_NUMBER_PARSE_THREADS") or os.cpu_count() or 1)
+    threads = jobs or Typed(config.d).int("BB_NUMBER_PARSE_THREADS") or os.cpu_count() or 1
     threads = max(1, min(threads, len(todo)))
     if threads == 1 or len(todo) < 16:
         return [_parse_one(config.d, config.evaluator, job) for job in todo]
@@ -365,7 +366,7 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
             atomic_write(stamp_base(tg, tid) + ".taint", os.urandom(16).hex() + "\n")
         reap_orphans(topdir)
         plan = make_plan(tg, force)
-        jobs = request.jobs or int(config.d.getVar("BB_NUMBER_THREADS") or os.cpu_count() or 1)
+        jobs = request.jobs or Typed(config.d).int("BB_NUMBER_THREADS") or os.cpu_count() or 1
         queue = RunQueue(tg, plan, config, jobs, make_reporter(err), keep_going=request.keep_going)
         if not queue.execute():
             return 1

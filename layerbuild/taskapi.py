@@ -28,6 +28,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .errors import BuildError, LayerbuildError, Location, check_expanded
 from .proc import Input, run
+from .values import TypedReads
 
 logger = logging.getLogger("layerbuild.task")
 #: the task worker sends what reaches this logger to the build, which prints it in its summary
@@ -62,8 +63,9 @@ if TYPE_CHECKING:  # a Protocol class costs a parse its creation; only type chec
         def location(self, var: str) -> Location | None: ...
 
 
-class VarView:
-    """A read-only view of a recipe's variables, with BitBake's reading method names.
+class VarView(TypedReads):
+    """A read-only view of a recipe's variables, with BitBake's reading method names and the typed reads
+    of the variable table (``int``, ``bool``, ``list``, ``path``, ``epoch``...).
 
     Values are expanded. With ``record`` set, every variable read is added to it (a test uses this to
     check that each builtin declares what it reads).
@@ -97,23 +99,17 @@ class VarView:
         value = self.getVar(var)
         return value if value else default
 
-    def words(self, var: str) -> list[str]:
-        """The whitespace-separated words of ``var``."""
-        return (self.getVar(var) or "").split()
-
     def flag(self, var: str, flag: str, default: str = "") -> str:
         value = self.getVarFlag(var, flag)
         return value if value else default
 
-    def boolean(self, var: str, default: bool = False) -> bool:
-        value = (self.getVar(var) or "").strip().lower()
-        if not value:
-            return default
-        return value in ("1", "yes", "y", "true", "on")
-
     def location(self, var: str) -> Location | None:
         """Where ``var`` was last set, when the datastore knows."""
         return self._d.location(var)
+
+    def _fallback(self, var: str) -> Location | None:
+        recipe = self._d.getVar("FILE")  # not a read of the task: only where its errors point
+        return Location(str(recipe)) if recipe else None
 
     def expand(self, text: str) -> str:
         expander = getattr(self._d, "expand", None)
@@ -221,13 +217,15 @@ _WORDS_OF = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 class Builtin:
     """A builtin task function and the variables it reads.
 
-    ``reads`` become dependencies of the signature of every task that runs the builtin, so changing
-    one rebuilds the task (and a shared state object built with another value is never restored). A
-    name may hold ``{pkg}``, which stands for each word of ``PACKAGES`` (``FILES:{pkg}``), as OE's
-    PACKAGEVARS do, or ``{VAR}`` for each word of another variable (``OS_RELEASE_{OS_RELEASE_FIELDS}``).
-    ``unhashed`` are the reads that deliberately do not change the output (where a
-    download comes from, a task's own flags), each with the reason in the table. A test runs every
-    builtin with a recording view and fails on any read that is in neither.
+    ``reads`` are the variables whose rows in the variable table (layerbuild/variables.py) name the
+    builtin in their ``tasks``. They become dependencies of the signature of every task that runs the
+    builtin, so changing one rebuilds the task (and a shared state object built with another value is
+    never restored). A name may hold ``{pkg}``, which stands for each word of ``PACKAGES``
+    (``FILES:{pkg}``), as OE's PACKAGEVARS do, or ``{VAR}`` for each word of another variable
+    (``OS_RELEASE_{OS_RELEASE_FIELDS}``). ``unhashed`` are the reads that deliberately do not change
+    the output (where a download comes from, a task's own flags ``{task}[flag]``), each with the reason
+    in the builtin table. A test runs every builtin with a recording view and fails on any read that is
+    in neither.
     """
 
     name: str

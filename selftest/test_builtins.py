@@ -1,8 +1,9 @@
 """The builtin task table: every builtin declares what it reads, and those reads are in the signatures.
 
-Each builtin runs once over the sample layer with a recording variable view; a read that is neither
-declared (a signature dependency) nor explicitly unhashed fails the test, so a builtin that starts
-reading a new variable cannot leave stale packages or images behind.
+A builtin's reads are the rows of the variable table that name it. Each builtin runs once over the
+sample layer with a recording variable view; a read that is neither declared (a signature dependency)
+nor explicitly unhashed fails the test, so a builtin that starts reading a new variable cannot leave
+stale packages or images behind, and every read resolves to a row of the table.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import pytest
 from conftest import make_build
 
 from layerbuild.builtins import BUILTINS
+from layerbuild.errors import Location, VariableError
 from layerbuild.session import parse_recipes, parse_target_recipe, start_configuration
 from layerbuild.taskapi import context_from
+from layerbuild.variables import UnknownVariable, lookup
 
 #: (recipe, task, builtin) covering every builtin of the table
 PLAN = [
@@ -48,6 +51,22 @@ def test_plan_covers_every_builtin() -> None:
     assert {name for _pn, _task, name in PLAN} == set(BUILTINS)
 
 
+def _has_row(read: str) -> bool:
+    """``X``, ``X:pkg`` and the flag reads ``X[flag]``/``X[]`` resolve to X's row (or its family's)."""
+    try:
+        lookup(read.split("[")[0])
+    except UnknownVariable:
+        return False
+    return True
+
+
+def test_unhashed_reads_name_rows() -> None:
+    """What a builtin declares besides its rows also names rows, but for the flags of its own task."""
+    for builtin in BUILTINS.values():
+        for read in builtin.unhashed:
+            assert read.startswith("{task}[") or _has_row(read), f"{builtin.name}: {read} has no row"
+
+
 def test_every_builtin_declares_what_it_reads(built: Path) -> None:
     config = start_configuration(str(built))
     parsed = parse_recipes(config)
@@ -73,10 +92,42 @@ def test_every_builtin_declares_what_it_reads(built: Path) -> None:
             allowed = set(builtin.vardeps(packages, lambda var, data=d: (data.getVar(var) or "").split())) | ignored
             allowed |= {u.replace("{task}", task) for u in builtin.unhashed}
             for read in sorted(reads - allowed):
-                problems.append(f"{name} ({pn}:{task}) reads {read}, which its Builtin entry does not declare")
+                problems.append(f"{name} ({pn}:{task}) reads {read}, which no row of layerbuild/variables.py "
+                                "names it in tasks and its Builtin entry does not list as unhashed")
+            for read in sorted(r for r in reads if not r.startswith(f"{task}[") and not _has_row(r)):
+                problems.append(f"{name} ({pn}:{task}) reads {read}, which has no row in layerbuild/variables.py")
     finally:
         os.chdir(cwd)
     assert not problems, "\n".join(problems)
+
+
+#: the builtins that read SOURCE_DATE_EPOCH: packages, root filesystems, images and snapshots
+EPOCH_READERS = [entry for entry in PLAN if entry[2] in (
+    "package_write_deb", "rootfs", "image", "pkgdbfs", "extension_rootfs", "portable_rootfs")]
+
+
+@pytest.mark.parametrize(("pn", "task", "name"), EPOCH_READERS, ids=[f"{n}-{p}" for p, _t, n in EPOCH_READERS])
+def test_a_bad_epoch_is_an_error_at_its_line_in_every_reader(built: Path, pn: str, task: str, name: str) -> None:
+    """One parser for SOURCE_DATE_EPOCH: each builtin that reads it stops at the line that set it."""
+    config = start_configuration(str(built))
+    parsed = parse_recipes(config)
+    fn = parsed.recipes.resolve(pn)
+    d = parse_target_recipe(config, fn, parsed.recipes.infos[fn].appends)
+    d.setVar("BB_CURRENT_TASK", task[3:])
+    d.setVar("SOURCE_DATE_EPOCH", "soon", file=fn, line=99)
+    os.makedirs(d.getVar("T"), exist_ok=True)
+    if name.endswith("rootfs"):
+        shutil.rmtree(d.getVar("IMAGE_ROOTFS"), ignore_errors=True)
+        os.makedirs(d.getVar("IMAGE_ROOTFS"))
+    cwd = os.getcwd()
+    os.chdir(d.getVar("WORKDIR"))
+    try:
+        with pytest.raises(VariableError) as info:
+            BUILTINS[name].func(context_from(d, task))
+    finally:
+        os.chdir(cwd)
+    assert info.value.location == Location(fn, 99)
+    assert info.value.message == "SOURCE_DATE_EPOCH is not a whole number of seconds since 1970: 'soon'"
 
 
 def _ran(err: str) -> list[str]:

@@ -22,18 +22,19 @@ ROOT = PACKAGE.parent
 #: packages or images.
 ENGINE = frozenset({
     "parse", "datastore", "evaluate", "cache", "providers", "taskgraph", "signatures", "sigdiff", "runqueue", "sstate",
-    "tasks", "recipe", "config", "layers", "codeparse", "pyenv", "events", "reporters", "envdump", "variables",
+    "tasks", "recipe", "config", "layers", "codeparse", "pyenv", "events", "reporters", "envdump",
 })
 #: The artifact side: sources, packages, root filesystems, images. ``builtins`` is its table of builtin task
 #: functions; only the pipeline (session, build, cli) imports it.
 ARTIFACT = frozenset({"fetch", "packaging", "rootfs", "image", "boot", "testimage", "deploy", "builtins"})
 #: Neutral modules either side may import: small utilities and data models. ``taskapi`` is the boundary
-#: (the task context and the builtin-registry types).
+#: (the task context and the builtin-registry types); ``variables`` (the table), ``vartypes`` (its types)
+#: and ``values`` (reading through it) serve the engine and the task context alike.
 NEUTRAL = frozenset({"errors", "fsutil", "proc", "version", "hashing", "log", "tarzst", "fstree", "osrelease",
-                     "taskapi", "relations"})
+                     "taskapi", "relations", "variables", "vartypes", "values"})
 
 _UTIL = {"errors", "fsutil", "proc", "version", "hashing", "log", "relations"}
-_ARTIFACT_BASE = _UTIL | {"taskapi", "tarzst", "fstree", "osrelease"}
+_ARTIFACT_BASE = _UTIL | {"taskapi", "tarzst", "fstree", "osrelease", "values", "vartypes"}
 
 #: Module (or package: the rule covers everything below it) -> the layerbuild modules it may import
 #: (a name allows everything below it too). The most specific rule wins; a module may always import
@@ -50,10 +51,12 @@ RULES: dict[str, set[str]] = {
     "tarzst": {"errors", "fsutil", "fstree", "proc"},
     "fstree": {"errors", "fsutil"},
     "osrelease": {"errors", "fsutil"},
-    "variables": {"errors"},
-    "taskapi": _UTIL | set(),
+    "vartypes": set(),
+    "variables": {"vartypes"},
+    "values": {"errors", "variables", "vartypes"},
+    "taskapi": _UTIL | {"values"},
     # engine
-    "pyenv": {"errors", "version", "taskapi", "log", "evaluate"},  # evaluate lazily: bb.build.addtask
+    "pyenv": {"errors", "version", "taskapi", "vartypes", "log", "evaluate"},  # evaluate lazily: bb.build.addtask
     "parse": {"errors", "datastore"},
     "datastore": {"errors", "pyenv", "log"},
     "evaluate": {"errors", "datastore", "parse", "pyenv", "taskapi", "log"},
@@ -61,24 +64,24 @@ RULES: dict[str, set[str]] = {
     "signatures": {"errors", "fsutil", "hashing", "codeparse", "datastore", "taskgraph", "version"},
     "sigdiff": {"errors", "signatures", "taskgraph"},
     "recipe": {"errors", "datastore", "evaluate", "pyenv", "relations", "signatures", "version"},
-    "layers": {"errors", "datastore", "evaluate", "version", "log"},
-    "config": {"errors", "datastore", "evaluate", "layers", "pyenv", "taskapi", "log"},
+    "layers": {"errors", "datastore", "evaluate", "values", "version", "log"},
+    "config": {"errors", "datastore", "evaluate", "layers", "pyenv", "taskapi", "values", "log"},
     "cache": {"errors", "fsutil", "hashing", "recipe"},
     "providers": {"errors", "recipe", "version", "log"},
     "taskgraph": {"errors", "fsutil", "providers", "recipe", "taskapi", "log"},
     "sstate": _UTIL | {"tarzst"},
     "events": {"errors", "taskgraph"},
     "reporters": {"errors", "events", "taskgraph", "log"},
-    "envdump": {"errors", "datastore", "pyenv"},
+    "envdump": {"errors", "datastore", "pyenv", "vartypes"},
     "tasks": _UTIL | {"codeparse", "datastore", "envdump", "events", "pyenv", "recipe", "taskapi", "taskgraph"},
-    "runqueue": _UTIL | {"events", "recipe", "signatures", "sstate", "taskapi", "taskgraph", "tasks"},
+    "runqueue": _UTIL | {"events", "recipe", "signatures", "sstate", "taskapi", "taskgraph", "tasks", "vartypes"},
     # the pipeline and the commands
-    "session": _UTIL | ENGINE | {"builtins", "build", "taskapi"},
+    "session": _UTIL | ENGINE | {"builtins", "build", "taskapi", "values"},
     "build": _UTIL | ENGINE | {"builtins", "session", "taskapi"},
     "layertool": _UTIL | ENGINE | {"session"},
     "cli": {"*"},
     # the artifact side
-    "builtins": _ARTIFACT_BASE | {"fetch", "packaging", "rootfs", "image", "boot", "testimage", "deploy"},
+    "builtins": _ARTIFACT_BASE | {"fetch", "packaging", "rootfs", "image", "boot", "testimage", "deploy", "variables"},
     "fetch": _ARTIFACT_BASE,
     "packaging": _ARTIFACT_BASE,
     "rootfs": _ARTIFACT_BASE | {"packaging", "image"},

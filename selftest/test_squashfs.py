@@ -511,6 +511,18 @@ def test_cli_does_not_create_missing_directories(tmp_path: Path, capsys: pytest.
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["soon", "-5", "1e9"])
+def test_cli_names_a_bad_environment_epoch(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """The build's SOURCE_DATE_EPOCH parser, with an error that names the environment variable."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
+    assert cli_main([str(_small_tree(tmp_path)), str(tmp_path / "x.sqfs")]) == 1
+    assert capsys.readouterr().err == (
+        f"error: the environment variable SOURCE_DATE_EPOCH is not a whole number of seconds since 1970: '{value}'\n"
+        "  hint: write the time as date +%s prints it: seconds since 1970-01-01 UTC, such as 1577836800 (2020-01-01)\n")
+    assert not (tmp_path / "x.sqfs").exists()
+
+
 def test_cli_warns_about_mtimes_squashfs_cannot_store(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)

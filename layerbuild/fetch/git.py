@@ -18,7 +18,7 @@ from ..proc import CommandError, run
 from .errors import FetchError, ParameterError, UnpackError
 from .mirrors import TransferFailed, try_sources
 from .url import decodeurl
-from .urldata import FetchContext, FetchData, locked, to_bool
+from .urldata import FetchContext, FetchData, locked
 
 _COMMIT = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 
@@ -72,7 +72,7 @@ class GitMethod:
             raise ctx.fail(ParameterError, f"{ud.url}: DL_DIR is not set")
         ud.proto = ud.parm.get("protocol") or ("git" if ud.host else "file")
         ud.branch = ud.parm.get("branch", "master")
-        ud.nobranch = to_bool(ud.parm.get("nobranch"))
+        ud.nobranch = ud.bool_param("nobranch", False, ctx)
         ud.destsuffix = ud.parm.get("destsuffix", "git/")
         name = ud.parm.get("name")
         var = f"SRCREV_{name}" if name else "SRCREV"

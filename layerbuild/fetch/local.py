@@ -12,7 +12,7 @@ from typing import Any
 
 from .errors import LocalFileNotFound, UnpackError
 from .unpack import ArchiveProblem, unpack_dir, unpack_file
-from .urldata import FetchContext, FetchData, to_bool
+from .urldata import FetchContext, FetchData
 
 
 def search_dirs(variables: Any) -> list[str]:
@@ -69,7 +69,7 @@ class LocalMethod:
         relname = ud.basename if os.path.isabs(ud.path) else os.path.normpath(ud.path)
         try:
             dest = unpack_dir(root, ud.parm.get("subdir", ""))
-            unpack_file(ud.localpath, dest, relname, to_bool(ud.parm.get("unpack"), True),
+            unpack_file(ud.localpath, dest, relname, ud.bool_param("unpack", True, ctx),
                         ud.int_param("striplevel", 0, ctx))
         except ArchiveProblem as exc:
             raise ctx.fail(UnpackError, f"cannot unpack {ud.url} ({ud.localpath}): {exc}") from None

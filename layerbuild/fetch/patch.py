@@ -19,7 +19,7 @@ from ..proc import CommandError, run
 from .errors import ParameterError, PatchError
 from .fetcher import Fetch
 from .unpack import SINGLE_SUFFIXES
-from .urldata import FetchContext, to_bool
+from .urldata import FetchContext
 
 logger = logging.getLogger("layerbuild.fetch")
 
@@ -53,7 +53,7 @@ def patches(fetcher: Fetch, unpackdir: str, srcdir: str, workdir: str) -> list[P
             relname = ud.basename if os.path.isabs(ud.path) or ud.type != "file" else os.path.normpath(ud.path)
             local = os.path.join(unpackdir, ud.parm.get("subdir", ""), os.path.splitext(relname)[0])
         if "apply" in ud.parm:
-            if not to_bool(ud.parm["apply"]):
+            if not ud.bool_param("apply", False, fetcher.ctx):
                 continue
         elif not name.endswith((".patch", ".diff")):
             continue

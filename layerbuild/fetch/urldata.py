@@ -13,17 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import Location
+from ..values import Typed
+from ..vartypes import to_boolean
 from .errors import FetchError, MalformedUrl, ParameterError
 from .mirrors import mirror_pairs
 from .url import decodeurl
-
-_TRUE = ("1", "yes", "y", "true", "on")
-
-
-def to_bool(value: str | None, default: bool = False) -> bool:
-    if value is None or value == "":
-        return default
-    return value.lower() in _TRUE
 
 
 @dataclass(frozen=True)
@@ -51,11 +45,12 @@ class FetchContext:
             location = finder("SRC_URI")
         if location is None and recipe_file:
             location = Location(recipe_file)
+        typed = Typed(variables)
         return cls(variables=variables, pn=pn, location=location, dl_dir=get("DL_DIR") or "",
-                   no_network=to_bool(get("BB_NO_NETWORK")),
+                   no_network=typed.bool("BB_NO_NETWORK"),
                    premirrors=tuple(mirror_pairs(get("PREMIRRORS"))),
                    mirrors=tuple(mirror_pairs(get("MIRRORS"))),
-                   timeout=float(get("BB_FETCH_TIMEOUT") or 60))
+                   timeout=typed.number("BB_FETCH_TIMEOUT", 60))
 
     def fail(self, cls: type[FetchError], message: str, notes: Iterable[str] = (),
              hint: str | None = None) -> FetchError:
@@ -113,6 +108,14 @@ class FetchData:
         if number < 0:
             raise ctx.fail(ParameterError, f"{self.url}: {name}={value} is not a number of 0 or more")
         return number
+
+    def bool_param(self, name: str, default: bool, ctx: FetchContext) -> bool:
+        """A yes/no parameter (``unpack=0``), with BitBake's truth set."""
+        try:
+            return bool(to_boolean(self.parm.get(name), default))
+        except ValueError:
+            raise ctx.fail(ParameterError, f"{self.url}: {name}={self.parm[name]} is not a boolean",
+                           hint="use 1, yes, y or true, or 0, no, n or false") from None
 
     def checksum_flag(self) -> str:
         """The SRC_URI flag holding this entry's sha256: ``sha256sum``, or ``NAME.sha256sum`` with ``name=``."""

@@ -18,7 +18,7 @@ from .errors import ChecksumError, FetchError, MalformedUrl, NoChecksumError, Pa
 from .mirrors import TransferFailed, try_sources
 from .unpack import ArchiveProblem, unpack_dir, unpack_file
 from .url import decodeurl, encodeurl
-from .urldata import FetchContext, FetchData, locked, to_bool
+from .urldata import FetchContext, FetchData, locked
 
 NETWORK_TYPES = ("http", "https")
 USER_AGENT = "layerbuild"
@@ -97,7 +97,7 @@ class WebMethod:
             raise ctx.fail(UnpackError, f"{ud.url} has not been downloaded to {ud.localpath} (run do_fetch first)")
         try:
             dest = unpack_dir(root, ud.parm.get("subdir", ""))
-            unpack_file(ud.localpath, dest, ud.basename, to_bool(ud.parm.get("unpack"), True),
+            unpack_file(ud.localpath, dest, ud.basename, ud.bool_param("unpack", True, ctx),
                         ud.int_param("striplevel", 0, ctx))
         except ArchiveProblem as exc:
             raise ctx.fail(UnpackError, f"cannot unpack {ud.url} ({ud.localpath}): {exc}") from None

@@ -121,9 +121,9 @@ def _config(ctx: TaskContext, has_base: bool) -> ExtensionConfig:
     return ExtensionConfig(kind=v.get("EXTENSION_KIND", "sysext"), name=v.get("EXTENSION_NAME"),
                            architecture=v.get("SYSTEMD_ARCHITECTURE") or None, id=ident, version_id=version_id,
                            level=level, scope=scope,
-                           reload_manager=v.boolean("EXTENSION_RELOAD_MANAGER"),
-                           etc_to_usr_share=v.boolean("SYSEXT_ETC_TO_USR_SHARE"), shadow=shadow,
-                           keep_owners=not v.boolean("EXTENSION_ALL_ROOT", True))
+                           reload_manager=v.bool("EXTENSION_RELOAD_MANAGER"),
+                           etc_to_usr_share=v.bool("SYSEXT_ETC_TO_USR_SHARE"), shadow=shadow,
+                           keep_owners=not v.bool("EXTENSION_ALL_ROOT", True))
 
 
 def _base_sonames(ctx: TaskContext, base: BaseInfo) -> dict[str, str]:

@@ -22,6 +22,7 @@ from layerbuild.fstree import from_directory
 from layerbuild.image.squashfs import BACKENDS, SquashfsOptions, write_image
 from layerbuild.image.squashfs.compressors import NAMES
 from layerbuild.image.squashfs.writer import check_output
+from layerbuild.values import Environment
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,18 +62,8 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a size: {text!r}") from None
 
 
-def _source_date_epoch() -> int | None:
-    value = os.environ.get("SOURCE_DATE_EPOCH")
-    if not value:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise LayerbuildError(f"SOURCE_DATE_EPOCH is not a number: {value!r}") from None
-
-
 def mksquashfs(args: argparse.Namespace) -> int:
-    epoch = _source_date_epoch()
+    epoch = Environment(os.environ).epoch("SOURCE_DATE_EPOCH", None)
     _check_parent(args.output)
     check_output(args.output)
     options = SquashfsOptions(compression=args.comp, level=args.level, block_size=args.block_size,

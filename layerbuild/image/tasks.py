@@ -27,14 +27,6 @@ RAW_TYPES = ("squashfs", "squashfs-zst", "squashfs-xz", "squashfs-gz", "erofs", 
 PKGDB_SUFFIX = "-pkgdb.rootfs.tar.zst"
 
 
-def _epoch(ctx: TaskContext) -> int:
-    value = ctx.vars.get("SOURCE_DATE_EPOCH", "0")
-    try:
-        return int(value)
-    except ValueError:
-        raise ctx.fatal(f"SOURCE_DATE_EPOCH is not a number: {value!r}", var="SOURCE_DATE_EPOCH") from None
-
-
 def fstype(ctx: TaskContext, name: str) -> ImageType:
     """The image type ``name`` of IMAGE_FSTYPES, or an error where IMAGE_FSTYPES was set."""
     try:
@@ -68,14 +60,10 @@ def image(ctx: TaskContext) -> None:
         name = rootfs_image_name(deploy, ctx.vars.get("IMAGE_NAME"))
         output = os.path.join(deploy, f"{name}{ctx.vars.get('IMAGE_NAME_SUFFIX')}.{itype.suffix}")
     _remove_temporaries(deploy, f"{os.path.basename(output)}.")
-    threads = ctx.vars.get("BB_NUMBER_THREADS")
-    block = ctx.vars.get("IMAGE_SQUASHFS_BLOCK_SIZE")
-    if block and not block.isdigit():
-        raise ctx.fatal(f"IMAGE_SQUASHFS_BLOCK_SIZE = \"{block}\" is not a number of bytes",
-                        var="IMAGE_SQUASHFS_BLOCK_SIZE")
-    options = ImageOptions(source_date_epoch=_epoch(ctx), all_root=bool(raw_file) and ctx.vars.boolean(
-        "EXTENSION_ALL_ROOT", True), processors=int(threads) if threads.isdigit() else None,
-        block_size=int(block) if block else None, log=ctx.log)
+    options = ImageOptions(source_date_epoch=ctx.vars.epoch("SOURCE_DATE_EPOCH"),
+                           all_root=bool(raw_file) and ctx.vars.bool("EXTENSION_ALL_ROOT", True),
+                           processors=ctx.vars.int("BB_NUMBER_THREADS"),
+                           block_size=ctx.vars.int("IMAGE_SQUASHFS_BLOCK_SIZE"), log=ctx.log)
     with atomic_output(output) as tmp:
         itype.write(Path(ctx.vars.get("IMAGE_ROOTFS")), tmp, options)
     ctx.note(f"wrote {output}")
@@ -86,7 +74,7 @@ def pkgdbfs(ctx: TaskContext) -> None:
     deploy = ctx.vars.get("PKGDBFS_DEPLOYDIR")
     name = ctx.vars.get("IMAGE_NAME") + PKGDB_SUFFIX
     with atomic_output(os.path.join(deploy, name)) as tmp:
-        write_snapshot(ctx.vars.get("IMAGE_ROOTFS"), tmp, _epoch(ctx))
+        write_snapshot(ctx.vars.get("IMAGE_ROOTFS"), tmp, ctx.vars.epoch("SOURCE_DATE_EPOCH"))
     _link(deploy, name, ctx.vars.get("IMAGE_LINK_NAME") + PKGDB_SUFFIX)
 
 

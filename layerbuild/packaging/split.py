@@ -164,7 +164,7 @@ def package_recipe(ctx: TaskContext) -> None:
     shutil.rmtree(out, ignore_errors=True)
     packages = v.words("PACKAGES")
     _copy_tree(ctx.destdir, pkgd)
-    if v.get("INHIBIT_PACKAGE_STRIP", "0") != "1":
+    if not v.switch("INHIBIT_PACKAGE_STRIP"):
         strip_tree(ctx, pkgd)
     split_result = split(ctx, pkgd, pkgdest, packages)
     version = package_version(v)
@@ -206,7 +206,7 @@ def package_recipe(ctx: TaskContext) -> None:
         root = os.path.join(pkgdest, pkg)
         pkg_files = split_result[pkg].files
         payload = [f for f in pkg_files if not os.path.isdir(root + f) or os.path.islink(root + f)]
-        allow_empty = (v.getVar(f"ALLOW_EMPTY:{pkg}") or v.get("ALLOW_EMPTY", "0")) == "1"
+        allow_empty = v.switch(f"ALLOW_EMPTY:{pkg}" if v.getVar(f"ALLOW_EMPTY:{pkg}") else "ALLOW_EMPTY")
         rdepends = parse_depends(v.getVar(f"RDEPENDS:{pkg}")) + auto[pkg]
         data = {
             "PN": ctx.pn, "PKG": pkg, "PE": v.get("PE"), "PKGV": v.getVar("PKGV"),

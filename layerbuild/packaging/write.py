@@ -37,7 +37,7 @@ def write_debs(ctx: TaskContext) -> None:
     pkgdest = ctx.pkgdest
     pkgdata_dir = ctx.pkgdata_dir
     outdir = os.path.join(ctx.workdir, "deploy-debs", d.get("PACKAGE_ARCH"))
-    clamp = int(d.get("SOURCE_DATE_EPOCH", "0"))
+    clamp = d.epoch("SOURCE_DATE_EPOCH")
     for pkg in d.words("PACKAGES"):
         data = read_pkgdata(pkgdata_dir, pkg)
         if not data["PACKAGED"]:

@@ -32,7 +32,7 @@ def install_request(ctx: TaskContext) -> Request:
         variable = "IMAGE_FEATURES" if name in features and name not in direct else "IMAGE_INSTALL"
         wanted.append(Wanted(name, variable, ctx.where(variable)))
     return Request(tuple(wanted), exclude=frozenset(v.words("PACKAGE_EXCLUDE")),
-                   no_recommendations=v.boolean("NO_RECOMMENDATIONS"),
+                   no_recommendations=v.bool("NO_RECOMMENDATIONS"),
                    bad_recommendations=frozenset(v.words("BAD_RECOMMENDATIONS")),
                    allow_upgrade=frozenset(v.words("SYSEXT_ALLOW_UPGRADE")))
 
@@ -51,18 +51,10 @@ def native_arch(ctx: TaskContext) -> str:
     return ctx.vars.get("DPKG_ARCH") or ctx.vars.get("TARGET_ARCH")
 
 
-def source_date_epoch(ctx: TaskContext) -> int:
-    value = ctx.vars.get("SOURCE_DATE_EPOCH", "0")
-    try:
-        return int(value)
-    except ValueError:
-        raise ctx.fatal(f"SOURCE_DATE_EPOCH is not a number: {value!r}", var="SOURCE_DATE_EPOCH") from None
-
-
 def install(ctx: TaskContext, root: str) -> RootfsResult:
     """Install the image's request into ``root`` (which may hold a database already)."""
     result = build_rootfs(root, feed_dirs(ctx), install_request(ctx), native_arch=native_arch(ctx), log=ctx.log,
-                          clamp=source_date_epoch(ctx))
+                          clamp=ctx.vars.epoch("SOURCE_DATE_EPOCH"))
     for name in result.skipped_recommends:
         ctx.note(f"not installing recommended package {name}")
     for path in result.deferred_postinsts:

@@ -109,7 +109,7 @@ def testimage(ctx: TaskContext) -> None:
         values["LOWER"] = _deployed_rootfs(ctx, v.get("IMAGE_LINK_NAME"), ctx.pn)
     if start:
         values["START"] = " ".join(start)
-    cable = v.boolean("TESTIMAGE_CABLE", kind == "portable")
+    cable = v.bool("TESTIMAGE_CABLE", kind == "portable")
     if cable:
         values["CABLES"] = "=02:00:00:00:00:01"
     config = make_config(values, source=ctx.file)
