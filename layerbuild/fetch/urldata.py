@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from ..errors import Location
 from ..values import Typed
-from ..vartypes import to_boolean
+from ..vartypes import TYPES, to_boolean
 from .errors import FetchError, MalformedUrl, ParameterError
 from .mirrors import mirror_pairs
 from .url import decodeurl
@@ -115,7 +115,7 @@ class FetchData:
             return bool(to_boolean(self.parm.get(name), default))
         except ValueError:
             raise ctx.fail(ParameterError, f"{self.url}: {name}={self.parm[name]} is not a boolean",
-                           hint="use 1, yes, y or true, or 0, no, n or false") from None
+                           hint=TYPES["boolean"].hint) from None
 
     def checksum_flag(self) -> str:
         """The SRC_URI flag holding this entry's sha256: ``sha256sum``, or ``NAME.sha256sum`` with ``name=``."""
