@@ -224,6 +224,8 @@ class StampWriter:
 
     def __call__(self, tid: TaskId) -> None:
         tg, h = self.tg, self.hashes[tid]
+        if tg.taskinfo(tid).flag("nostamp"):
+            return  # as in BitBake: nothing would read it (do_clean would even leave its own behind)
         base = stamp_base(tg, tid)
         info = tg.info(tid)
         write_sigdata(f"{base}.sigdata.{h}", info.signature(tid.task).sigdata(info.pn, h, dep_hashes(tg, tid, self.hashes)))

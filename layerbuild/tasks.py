@@ -277,6 +277,9 @@ def worker_main(parsed: Any, job: TaskJob, result_fd: int) -> int:
         d = parse_recipe(config.d, config.evaluator, job.tid.fn, job.appends, job.layername)
         d.setVar("BB_TASKHASH", job.taskhash)
         d.setVar("BB_CURRENT_TASK", short_task_name(task))
+        # BitBake's task override, lowest priority: T:task-clean keeps do_clean's log out of the WORKDIR it removes
+        overrides = d.getVar("OVERRIDES", False)
+        d.setVar("OVERRIDES", f"task-{short_task_name(task).replace('_', '-')}" + (f":{overrides}" if overrides else ""))
         log = open_log(d, task)
         os.write(result_fd, WorkerResult(log=log).encode())
         handler = logging.StreamHandler(sys.stderr)

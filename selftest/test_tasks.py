@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -246,6 +247,32 @@ def test_c_f_n_and_recipe_task_targets(tmp_path: Path, lb: Runner) -> None:
     # -f taints the task: what depends on it runs again
     status, _, err = lb("-B", str(build), "r1:do_install")
     assert status == 0 and _ran(build) == ["r1:do_install"], err
+
+
+def test_task_override_and_nostamp_tasks_leave_no_stamp(tmp_path: Path, lb: Runner) -> None:
+    extra = textwrap.dedent('''\
+        WHO = "any task"
+        WHO:task-compile = "the compile task"
+        WHO:task-say-it = "say_it"
+        T:task-say-it = "${TOPDIR}/say-logs"
+        do_compile:append() {
+            echo "${WHO}" > ${TOPDIR}/compile.who
+        }
+        python do_say_it() {
+            bb.note("WHO=" + d.getVar("WHO"))
+        }
+        do_say_it[nostamp] = "1"
+        addtask say_it
+        ''')
+    build = _chain(tmp_path, n=1, extra=extra)
+    status, _, err = lb("-B", str(build), "r0:do_compile", "r0:do_say_it")
+    assert status == 0, err
+    # BitBake's task-<name> override applies while that task runs, and only then
+    assert (build / "compile.who").read_text() == "the compile task\n"
+    assert "WHO=say_it" in (build / "say-logs/log.do_say_it").read_text()
+    stamps = os.listdir(build / "tmp/stamps/x86_64/r0")
+    assert any(".do_compile." in name for name in stamps)
+    assert not [name for name in stamps if "do_say_it" in name]  # nostamp: neither stamp nor sigdata
 
 
 def test_k_continues_with_independent_tasks(tmp_path: Path, lb: Runner) -> None:

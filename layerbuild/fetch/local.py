@@ -23,7 +23,9 @@ def search_dirs(variables: Any) -> list[str]:
     bases = [p for p in extra.split(":") if p] + [p for p in (get("FILESPATH") or "").split(":") if p]
     overrides_value = get("FILESOVERRIDES")
     if overrides_value is None:
-        overrides_value = get("OVERRIDES") or ""
+        # without the override of the running task, as BitBake's FILESOVERRIDES: the files a task finds
+        # are the ones its signature was computed from at parse time
+        overrides_value = ":".join(o for o in (get("OVERRIDES") or "").split(":") if not o.startswith("task-"))
     overrides = [""] + [o for o in overrides_value.split(":") if o]
     out: list[str] = []
     for override in reversed(overrides):
