@@ -205,6 +205,28 @@ def inside_real(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> b
     return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
 
 
+def remove_under(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> bool:
+    """Remove ``path`` (a file, a link, or a directory with everything in it) from below ``root``.
+
+    ``path`` must be below ``root`` by name, and its parent must still be ``root`` or below it once links
+    on the disk are followed; otherwise :class:`PathEscape` is raised and nothing is removed. ``path``
+    itself is never followed: a link is removed, not what it points to, and a directory is removed
+    without following the links inside it. Returns whether there was something to remove.
+    """
+    top, target = os.path.normpath(root), os.path.normpath(path)
+    if not target.startswith(top.rstrip(os.sep) + os.sep):
+        raise PathEscape(f"{target} is not below {top}")
+    if not os.path.lexists(target):
+        return False
+    if not inside_real(top, os.path.dirname(target)):
+        raise PathEscape(f"{os.path.dirname(target)} leads outside {top} through a symbolic link")
+    if stat.S_ISDIR(os.lstat(target).st_mode):
+        shutil.rmtree(target)  # unlinks the links inside, never follows them (rmtree.avoids_symlink_attacks)
+    else:
+        os.unlink(target)
+    return True
+
+
 #: errno values that mean "the file system is full" (no space, no inodes, over quota)
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 

@@ -130,6 +130,18 @@ def _expand_keys(alterdata: Any, readdata: Any = None) -> None:
     expand_keys(alterdata, readdata)
 
 
+def _clean_recipe(d: Any) -> None:
+    """``do_clean``'s work (``clean_recipe(d)`` in metadata); the module is imported only by a clean task."""
+    from .clean import clean_recipe
+    clean_recipe(d)
+
+
+def _sstate_clean_cachefiles(d: Any) -> None:
+    """``do_cleansstate``'s work, under the name OE's sstate.bbclass gives it."""
+    from .clean import sstate_clean_cachefiles
+    sstate_clean_cachefiles(d)
+
+
 def _vercmp_string(a: str, b: str) -> int:
     from .version import vercmp_string
     return vercmp_string(a, b)
@@ -220,7 +232,8 @@ BB = _make_bb(NO_HOOKS)
 def new_globals() -> dict[str, Any]:
     """A fresh globals dictionary for one recipe's (or the configuration's) metadata Python."""
     return {"__builtins__": builtins, "os": os, "sys": sys, "re": re, "time": time, "glob": glob,
-            "shutil": shutil, "bb": BB}
+            "shutil": shutil, "bb": BB, "clean_recipe": _clean_recipe,
+            "sstate_clean_cachefiles": _sstate_clean_cachefiles}
 
 
 def hook_globals(hooks: Hooks) -> dict[str, Any]:

@@ -45,7 +45,7 @@ from .events import (
 )
 from .fsutil import dead_writers_temporary, disk_full
 from .signatures import DepHash, taskhash, write_sigdata
-from .sstate import Sstate, SstateObject, install_tree, object_name
+from .sstate import Sstate, SstateObject, install_tree, manifest_path, object_name
 from .taskgraph import TaskGraph, TaskId
 from .tasks import TaskJob, WorkerResult, read_results, tail, worker_main
 from .vartypes import flag_set
@@ -193,9 +193,8 @@ def _outputdirs(tg: TaskGraph, tid: TaskId) -> list[str]:
 
 
 def _manifest(tg: TaskGraph, tid: TaskId, index: int) -> str:
-    info = tg.info(tid)
-    base = _var(tg, tid, "SSTATE_MANIFESTS") or os.path.join(os.path.dirname(_var(tg, tid, "STAMP")), "sstate-control")
-    return os.path.join(base, f"manifest-{_var(tg, tid, 'PACKAGE_ARCH')}-{info.pn}.{tid.task}.{index}")
+    return manifest_path(_var(tg, tid, "SSTATE_MANIFESTS"), _var(tg, tid, "STAMP"), _var(tg, tid, "PACKAGE_ARCH"),
+                         tg.info(tid).pn, tid.task, index)
 
 
 def restore(tg: TaskGraph, tid: TaskId, obj: SstateObject, hashes: dict[TaskId, str]) -> None:

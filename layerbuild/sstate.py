@@ -11,7 +11,9 @@ Restored objects get the link checks source archives get: no entry, symbolic lin
 link leaves its tree, and :func:`install_tree` never writes through a link it finds in an output
 directory, so an object cannot redirect a later install elsewhere. Absolute link targets are kept: in
 packaged trees they name paths of the target system, and they are never followed on the build host.
-``SSTATE_MIRRORS`` (``file://`` URLs) are read after the local directory.
+``SSTATE_MIRRORS`` (``file://`` URLs) are read after the local directory. ``do_clean`` takes back what a
+task installed (:func:`uninstall_tree`, from the same manifests) and ``do_cleansstate`` removes a recipe's
+objects (:meth:`Sstate.remove_objects`).
 """
 
 from __future__ import annotations
@@ -54,6 +56,13 @@ class SstateObject:
 
 def object_name(pn: str, arch: str, pv: str, pr: str, taskhash: str, task: str) -> str:
     return f"{taskhash[:2]}/{taskhash[2:4]}/sstate:{pn}:{arch}:{pv}:{pr}:{taskhash}_{task}.tar.zst"
+
+
+def manifest_path(manifests: str, stamp: str, arch: str, pn: str, task: str, index: int) -> str:
+    """Where the install manifest of ``task``'s output directory number ``index`` is kept: in
+    ``SSTATE_MANIFESTS``, else beside the recipe's stamps."""
+    base = manifests or os.path.join(os.path.dirname(stamp), "sstate-control")
+    return os.path.join(base, f"manifest-{arch}-{pn}.{task}.{index}")
 
 
 def _mirror_dirs(mirrors: str) -> list[str]:
@@ -128,6 +137,26 @@ class Sstate:
             raise
         return SstateObject(path, path + ".siginfo", sha)
 
+    def remove_objects(self, pn: str, arch: str, pv: str, pr: str, task: str) -> list[str]:
+        """Remove the objects of ``task`` of this recipe version (every taskhash) and their siginfo from
+        SSTATE_DIR, as OE's cleansstate does; mirrors are never written. A shard directory that leads
+        outside SSTATE_DIR through a link is left alone. Returns the paths removed."""
+        name = re.compile(re.escape(f"sstate:{pn}:{arch}:{pv}:{pr}:") + "[0-9a-f]+" +
+                          re.escape(f"_{task}.tar.zst") + r"(\.siginfo)?")
+        removed: list[str] = []
+        for first in _shards(self.directory):
+            for second in _shards(first):
+                if not inside_real(self.directory, second):
+                    logger.warning("not cleaning %s: it leads outside %s through a link", second, self.directory)
+                    continue
+                for entry in sorted(os.listdir(second)):
+                    path = os.path.join(second, entry)
+                    if name.fullmatch(entry) and not os.path.isdir(path):
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(path)
+                            removed.append(path)
+        return removed
+
     def unpack(self, obj: SstateObject, workdir: str) -> list[str]:
         """Extract an object into a fresh directory under ``workdir``; returns the ``dirN`` paths."""
         os.makedirs(workdir, exist_ok=True)
@@ -141,6 +170,15 @@ class Sstate:
             reason = exc.message if isinstance(exc, LayerbuildError) else str(exc)
             raise LayerbuildError(f"sstate object {obj.path} cannot be unpacked: {reason}") from exc
         return [os.path.join(staging, name) for name in sorted(os.listdir(staging), key=_dir_index)]
+
+
+def _shards(directory: str) -> list[str]:
+    """The ``<h[0:2]>`` (or ``<h[2:4]>``) shard directories of an object directory."""
+    try:
+        names = os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [os.path.join(directory, n) for n in sorted(names) if re.fullmatch("[0-9a-f]{2}", n)]
 
 
 def _escapes(top: str, name: str) -> bool:
@@ -270,3 +308,36 @@ def install_tree(source: str, dest: str, manifest: str) -> None:
         _remove(os.path.join(dest, path))
     if recorded != new:
         _write_manifest(manifest, new)
+
+
+def uninstall_tree(dest: str, manifest: str) -> list[str]:
+    """Remove from ``dest`` what :func:`install_tree` installed there (what ``manifest`` lists), then the
+    manifest: what ``do_clean`` does to a task's output directory. Files and links go (a link is never
+    followed); a directory goes only once it is empty, since other recipes' files may share it. An entry
+    whose directory leads outside ``dest`` through a link is left alone and returned."""
+    recorded = _read_manifest(manifest)
+    if recorded is None:
+        return []
+    kept: list[str] = []
+    inside: dict[str, bool] = {}
+    for rel in sorted(set(recorded), reverse=True):  # "a/b" sorts after "a": contents before their directory
+        try:
+            target = join_under(dest, rel, what="manifest entry")
+        except PathEscape:
+            kept.append(rel)
+            continue
+        parent = os.path.dirname(target)
+        if parent not in inside:
+            inside[parent] = inside_real(dest, parent)
+        if not inside[parent]:
+            kept.append(rel)
+            continue
+        if os.path.isdir(target) and not os.path.islink(target):
+            with contextlib.suppress(OSError):
+                os.rmdir(target)  # only when nothing else is left in it
+            continue
+        for path in (target, os.path.join(parent, f".{os.path.basename(target)}.install.tmp")):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+    os.unlink(manifest)
+    return sorted(kept)

@@ -367,6 +367,9 @@ VARIABLES: tuple[Variable, ...] = (
        "Read from the environment: names of further environment variables a build sees besides the "
        "fixed list (PATH, HOME, LANG, SOURCE_DATE_EPOCH, DL_DIR, SSTATE_DIR, TMPDIR, proxies, ...)."),
     _v("SSTATE_MANIFESTS", "path", "${TMPDIR}/sstate-control", "Where the shared-state manifests are kept."),
+    _v("CLEANFUNCS", "list", None,
+       "Functions do_clean runs after it removed the recipe's work directory, stamps and installed outputs "
+       "(utility-tasks.bbclass, as in OE)."),
     _v("LC_ALL", "string", "C.UTF-8", "The locale tasks run with (exported)."),
     _v("TZ", "string", "UTC", "The time zone tasks run in (exported)."),
 

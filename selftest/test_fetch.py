@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -22,6 +23,7 @@ from layerbuild.datastore import DataStore
 from layerbuild.fetch import (
     ChecksumError,
     Fetch,
+    FetchError,
     LocalFileNotFound,
     NetworkAccess,
     NoChecksumError,
@@ -489,3 +491,39 @@ def test_bb_fetch2_is_imported_lazily() -> None:
             "assert 'layerbuild.fetch' not in sys.modules; bb = p.hook_globals(b.HOOKS)['bb']; "
             "assert bb.fetch2.Fetch.__name__ == 'Fetch'; assert issubclass(bb.fetch2.FetchError, Exception)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- cleaning (do_cleanall) ---------------------------------------------------------------------------
+
+
+def test_clean_removes_downloads_and_an_unpack_fetches_a_vanished_one_again(
+        tmp_path: Path, server: tuple[str, Path], repo: tuple[Path, list[str], str]) -> None:
+    base, www = server
+    tarball = make_tar(www / "gone-1.0.tar.gz", {"gone-1.0/a": "a\n"})
+    path, commits, _ = repo
+    write(tmp_path / "recipes/foo/files/local.txt", "mine\n")
+    urls = f"{base}/gone-1.0.tar.gz git://{path};branch=main;protocol=file file://local.txt"
+    d = datastore(tmp_path, urls, SRCREV=commits[1])
+    d.setVarFlag("SRC_URI", "sha256sum", sha256(tarball))
+    fetch_and_unpack(d)
+    dl = tmp_path / "downloads"
+    mirror = dl / "git2" / str(path).lstrip("/").replace("/", ".")
+    write(dl / "another-recipe.tar.gz", "not ours\n")
+    Fetch(None, d).clean()
+    assert sorted(p.name for p in dl.iterdir()) == ["another-recipe.tar.gz", "git2", "gone-1.0.tar.gz.lock"]
+    assert not mirror.exists() and (tmp_path / "recipes/foo/files/local.txt").read_text() == "mine\n"
+    # another recipe with the same download, whose do_fetch ran before: its unpack fetches it again
+    Fetch(None, d).unpack(d.getVar("UNPACKDIR"))
+    out = Path(d.getVar("UNPACKDIR"))
+    assert (out / "gone-1.0/a").read_text() == "a\n" and (out / "git/version").read_text() == "2\n"
+    assert (dl / "gone-1.0.tar.gz.done").read_text().strip() == sha256(tarball)
+    # never through a link out of DL_DIR
+    canary = tmp_path / "canary"
+    canary.mkdir()
+    write(canary / mirror.name / "HEAD", "host file\n")
+    shutil.rmtree(dl / "git2")
+    (dl / "git2").symlink_to(canary)
+    with pytest.raises(FetchError, match=rf"not removing {mirror}: {dl}/git2 leads outside {dl} through a"):
+        Fetch(None, d).clean()
+    assert (canary / mirror.name / "HEAD").read_text() == "host file\n"
+

@@ -117,3 +117,29 @@ def test_a_killed_writers_temporary_is_removed_and_a_live_ones_kept(tmp_path: Pa
         assert remove_stale_temporaries(target) == left  # the dead writer's, not this live one's
         assert mine.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["object.tar.zst"]
+
+
+def test_remove_under_never_follows_a_link_out_of_its_root(tmp_path: Path) -> None:
+    from layerbuild.fsutil import PathEscape, remove_under
+
+    root, canary = tmp_path / "root", tmp_path / "canary"
+    (root / "tree/sub").mkdir(parents=True)
+    canary.mkdir()
+    (canary / "host-file").write_text("keep\n")
+    (root / "tree/sub/file").write_text("x")
+    (root / "tree/to-canary").symlink_to(canary)
+    (root / "tree/sub/to-file").symlink_to(canary / "host-file")
+    (root / "link-dir").symlink_to(canary)
+    (root / "link-file").symlink_to(canary / "host-file")
+    assert remove_under(root, root / "tree")  # the links inside are removed, not followed
+    assert remove_under(root, root / "link-dir") and remove_under(root, root / "link-file")  # the links themselves
+    assert not remove_under(root, root / "gone")
+    assert os.listdir(root) == [] and (canary / "host-file").read_text() == "keep\n"
+    # a link on the way out of the root, or a path that is not below it, is refused
+    (root / "out").symlink_to(canary)
+    with pytest.raises(PathEscape, match="leads outside"):
+        remove_under(root, root / "out/host-file")
+    for outside in (root, tmp_path / "canary/host-file", root / "../canary"):
+        with pytest.raises(PathEscape, match="is not below"):
+            remove_under(root, outside)
+    assert (canary / "host-file").read_text() == "keep\n"

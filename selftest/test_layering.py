@@ -22,7 +22,7 @@ ROOT = PACKAGE.parent
 #: packages or images.
 ENGINE = frozenset({
     "parse", "datastore", "evaluate", "cache", "providers", "taskgraph", "signatures", "sigdiff", "runqueue", "sstate",
-    "tasks", "recipe", "config", "layers", "codeparse", "pyenv", "events", "reporters", "envdump",
+    "tasks", "recipe", "config", "layers", "codeparse", "pyenv", "events", "reporters", "envdump", "clean",
 })
 #: The artifact side: sources, packages, root filesystems, images. ``builtins`` is its table of builtin task
 #: functions; only the pipeline (session, build, cli) imports it.
@@ -56,7 +56,8 @@ RULES: dict[str, set[str]] = {
     "values": {"errors", "variables", "vartypes"},
     "taskapi": _UTIL | {"values"},
     # engine
-    "pyenv": {"errors", "version", "taskapi", "vartypes", "log", "evaluate"},  # evaluate lazily: bb.build.addtask
+    # evaluate lazily: bb.build.addtask; clean only in a clean task
+    "pyenv": {"errors", "version", "taskapi", "vartypes", "log", "evaluate", "clean"},
     "parse": {"errors", "datastore"},
     "datastore": {"errors", "pyenv", "log"},
     "evaluate": {"errors", "datastore", "parse", "pyenv", "taskapi", "log"},
@@ -70,6 +71,7 @@ RULES: dict[str, set[str]] = {
     "providers": {"errors", "recipe", "version", "log"},
     "taskgraph": {"errors", "fsutil", "providers", "recipe", "taskapi", "log"},
     "sstate": _UTIL | {"tarzst"},
+    "clean": _UTIL | {"sstate"},
     "events": {"errors", "taskgraph"},
     "reporters": {"errors", "events", "taskgraph", "log"},
     "envdump": {"errors", "datastore", "pyenv", "vartypes"},

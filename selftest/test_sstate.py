@@ -157,3 +157,51 @@ def test_install_tree_follows_a_path_changing_its_type(tmp_path: Path) -> None:
     install_tree(str(second), str(dest), str(manifest))
     assert os.readlink(dest / "x") == "y" and (dest / "y").is_dir()
     assert manifest.read_text().splitlines() == ["x", "y"]
+
+
+def test_uninstall_tree_removes_what_the_manifest_lists_and_nothing_through_a_link(tmp_path: Path) -> None:
+    from layerbuild.sstate import uninstall_tree
+
+    dest, manifest, canary = tmp_path / "deploy", tmp_path / "manifests/a.deploy.0", tmp_path / "canary"
+    source = tmp_path / "out"
+    (source / "deb/all").mkdir(parents=True)
+    (source / "deb/all/a_1.deb").write_text("1")
+    (source / "deb/a.link").symlink_to("all/a_1.deb")
+    (source / "sub").mkdir()
+    (source / "sub/x").write_text("x")
+    install_tree(str(source), str(dest), str(manifest))
+    (dest / "deb/all/other_1.deb").write_text("another recipe's")
+    canary.mkdir()
+    (canary / "x").write_text("host file")
+    # someone replaced an installed directory with a link out of the deploy directory
+    for path in ((dest / "sub/x"), (dest / "sub")):
+        os.unlink(path) if path.is_file() else os.rmdir(path)
+    (dest / "sub").symlink_to(canary)
+    assert uninstall_tree(str(dest), str(manifest)) == ["sub/x"]
+    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*")) == ["deb", "deb/all", "deb/all/other_1.deb"]
+    assert (canary / "x").read_text() == "host file" and not manifest.exists()
+    assert uninstall_tree(str(dest), str(manifest)) == []  # no manifest: nothing was installed
+
+
+def test_remove_objects_takes_one_recipe_versions_task_and_nothing_else(tmp_path: Path) -> None:
+    cache = Sstate(str(tmp_path / "sstate"))
+    other_hash = "cd34" + "1" * 60
+    keep = [object_name("zlib", "x86_64", "1.3", "r0", HASH, "package_write_deb"),
+            object_name("zlib", "x86_64", "1.4", "r0", HASH, "package"),
+            object_name("zlib", "armv8a", "1.3", "r0", HASH, "package"),
+            object_name("zlib-native", "x86_64", "1.3", "r0", HASH, "package")]
+    gone = [object_name("zlib", "x86_64", "1.3", "r0", h, "package") for h in (HASH, other_hash)]
+    for name in keep + gone:
+        cache.store(name, _outputs(tmp_path, name.replace("/", "_").replace(":", "_")), {})
+    removed = cache.remove_objects("zlib", "x86_64", "1.3", "r0", "package")
+    assert sorted(removed) == sorted(str(tmp_path / "sstate" / n) + s for n in gone for s in ("", ".siginfo"))
+    assert all(cache.find(n) is not None for n in keep) and all(cache.find(n) is None for n in gone)
+    # a shard directory that is a link out of SSTATE_DIR is not cleaned
+    canary = tmp_path / "canary/34"
+    canary.mkdir(parents=True)
+    planted = canary / os.path.basename(gone[0]).replace(HASH, other_hash)
+    planted.write_text("host file")
+    (tmp_path / "sstate/cd").rename(tmp_path / "old-cd")
+    (tmp_path / "sstate/cd").symlink_to(tmp_path / "canary")
+    assert cache.remove_objects("zlib", "x86_64", "1.3", "r0", "package") == []
+    assert planted.read_text() == "host file"

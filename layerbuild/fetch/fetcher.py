@@ -59,6 +59,12 @@ class Fetch:
         for ud in self._selected(urls):
             ud.method.unpack(ud, root, self.ctx)
 
+    def clean(self, urls: list[str] | None = None) -> None:
+        """Remove what :meth:`download` put into DL_DIR for these entries (``do_cleanall``): a file with its
+        ``.done`` marker, a git mirror. ``file://`` sources are the layer's and stay."""
+        for ud in self._selected(urls):
+            ud.method.clean(ud, self.ctx)
+
     def checksum_files(self) -> list[str]:
         """The local ``file://`` paths whose content a ``do_fetch`` signature depends on.
 

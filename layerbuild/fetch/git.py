@@ -18,7 +18,7 @@ from ..proc import CommandError, run
 from .errors import FetchError, ParameterError, UnpackError
 from .mirrors import TransferFailed, try_sources
 from .url import decodeurl
-from .urldata import FetchContext, FetchData, locked
+from .urldata import FetchContext, FetchData, clean_download, locked
 
 _COMMIT = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 
@@ -133,10 +133,13 @@ class GitMethod:
         if not self._has_revision(ud):
             raise TransferFailed(f"the repository has no commit {ud.revision}")
 
+    def clean(self, ud: FetchData, ctx: FetchContext) -> None:
+        with locked(ud.localpath + ".lock"):
+            clean_download(ud, ctx, ud.localpath)
+
     def unpack(self, ud: FetchData, root: str, ctx: FetchContext) -> None:
         if not self._has_revision(ud):
-            raise ctx.fail(UnpackError, f"{ud.url}: commit {ud.revision} has not been fetched to "
-                           f"{ud.localpath} (run do_fetch first)")
+            self.download(ud, ctx)  # gone since do_fetch ran (do_cleanall of another recipe with this mirror)
         try:
             dest = join_under(root, ud.destsuffix, what="destsuffix")
         except PathEscape as exc:

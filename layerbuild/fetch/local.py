@@ -66,6 +66,9 @@ class LocalMethod:
                        hint="put the file into one of these directories (FILESEXTRAPATHS, FILESPATH, with "
                        "FILESOVERRIDES as subdirectories), or fix its name in SRC_URI")
 
+    def clean(self, ud: FetchData, ctx: FetchContext) -> None:
+        pass  # the file belongs to the layer, not to DL_DIR
+
     def unpack(self, ud: FetchData, root: str, ctx: FetchContext) -> None:
         self.download(ud, ctx)
         relname = ud.basename if os.path.isabs(ud.path) else os.path.normpath(ud.path)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import Location
+from ..fsutil import PathEscape, remove_under
 from ..values import Typed
 from ..vartypes import TYPES, to_boolean
 from .errors import FetchError, MalformedUrl, ParameterError
@@ -66,6 +68,8 @@ class Method(Protocol):
     def download(self, ud: FetchData, ctx: FetchContext) -> None: ...
 
     def unpack(self, ud: FetchData, root: str, ctx: FetchContext) -> None: ...
+
+    def clean(self, ud: FetchData, ctx: FetchContext) -> None: ...
 
 
 class FetchData:
@@ -125,6 +129,15 @@ class FetchData:
     def expected_sha256(self, ctx: FetchContext) -> str | None:
         value = ctx.variables.getVarFlag("SRC_URI", self.checksum_flag())
         return value.strip().lower() if value else None
+
+
+def clean_download(ud: FetchData, ctx: FetchContext, path: str) -> None:
+    """Remove ``path`` (a download, its marker or a mirror) from DL_DIR without following a link out of it."""
+    try:
+        if remove_under(ctx.dl_dir, path):
+            logging.getLogger("layerbuild.fetch").info("Removed %s", path)
+    except PathEscape as exc:
+        raise ctx.fail(FetchError, f"{ud.url}: not removing {path}: {exc.message}") from None
 
 
 @contextlib.contextmanager

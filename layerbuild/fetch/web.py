@@ -18,7 +18,7 @@ from .errors import ChecksumError, FetchError, MalformedUrl, NoChecksumError, Pa
 from .mirrors import TransferFailed, try_sources
 from .unpack import ArchiveProblem, unpack_dir, unpack_file
 from .url import decodeurl, encodeurl
-from .urldata import FetchContext, FetchData, locked
+from .urldata import FetchContext, FetchData, clean_download, locked
 
 NETWORK_TYPES = ("http", "https")
 USER_AGENT = "layerbuild"
@@ -92,9 +92,16 @@ class WebMethod:
                            [f"expected SRC_URI[{flag}] = \"{expected}\"", f"actual   sha256 = \"{actual}\""],
                            hint="if the new file is right, update SRC_URI[" + flag + "]; nothing was kept in DL_DIR")
 
+    def clean(self, ud: FetchData, ctx: FetchContext) -> None:
+        with locked(ud.localpath + ".lock"):
+            for path in (ud.localpath, ud.localpath + ".done"):
+                clean_download(ud, ctx, path)
+
     def unpack(self, ud: FetchData, root: str, ctx: FetchContext) -> None:
         if not os.path.isfile(ud.localpath + ".done"):
-            raise ctx.fail(UnpackError, f"{ud.url} has not been downloaded to {ud.localpath} (run do_fetch first)")
+            # gone since do_fetch ran (do_cleanall of another recipe with the same download, a pruned DL_DIR):
+            # fetched again, to the same checksum
+            self.download(ud, ctx)
         try:
             dest = unpack_dir(root, ud.parm.get("subdir", ""))
             unpack_file(ud.localpath, dest, ud.basename, ud.bool_param("unpack", True, ctx),
