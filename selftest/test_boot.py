@@ -66,14 +66,15 @@ def test_config_shell_syntax_and_defaults(tmp_path: Path) -> None:
     path = conf(tmp_path, f"""\
         # a subhost
         BASE={tmp_path}/base   # trailing comment
-        export LOWER='{tmp_path}'
+        export LOWER='{tmp_path}/lower'
         START="web  legacy"; RAM_SIZE=none
         CABLES="=02:00:00:00:00:01 \\
                 br0="
         LOG=${{HOME_DIR:-/var/log}}/$NAME_SUFFIX.log
         """)
+    (tmp_path / "lower").mkdir()
     cfg = load_config(path, environ={"NAME_SUFFIX": "x"})
-    assert cfg.name == "sub" and cfg.base == f"{tmp_path}/base" and cfg.lower == str(tmp_path)
+    assert cfg.name == "sub" and cfg.base == f"{tmp_path}/base" and cfg.lower == f"{tmp_path}/lower"
     assert (cfg.upper, cfg.work, cfg.live) == (f"{tmp_path}/base/root", f"{tmp_path}/base/work", f"{tmp_path}/base/live")
     assert cfg.start == ("web", "legacy") and cfg.ram_size is None and cfg.log == "/var/log/x.log"
     assert [(c.host_end("sub"), c.guest_end, c.bridge, c.mac) for c in cfg.cables] == [
@@ -104,6 +105,59 @@ def test_config_errors_name_the_line(tmp_path: Path, text: str, line: int, messa
         load_config(path, environ={})
     assert info.value.location == Location(str(path), line)
     assert message in info.value.message
+
+
+def test_upper_directory_rules(tmp_path: Path) -> None:
+    base, lower = tmp_path / "base", tmp_path / "lower"
+    for directory in (base / "up", base / "work", lower, tmp_path / "private/upper"):
+        directory.mkdir(parents=True, exist_ok=True)
+    (base / "to-etc").symlink_to("/etc")
+    cfg = make_config({"BASE": str(base), "LOWER": str(lower)}, default_name="sub")
+    cases = {
+        "/etc": "is a system directory of the host",
+        "/": "is the host's root directory",
+        "/usr/local/share": "lies inside /usr, a system directory of the host",
+        "/home": "is a top-level directory of the host",
+        str(base / "to-etc"): "is a system directory of the host",
+        str(tmp_path / "private/upper"): f"is not below BASE {base}",
+        str(base): f"is not below BASE {base}",
+        str(base / "live"): f"is LIVE {base}/live",
+        str(base / "work/upper"): f"lies inside WORK {base}/work",
+        str(base / "up"): None,
+    }
+    assert {upper: cfg.upper_problem(upper, from_program=True) for upper in cases} == cases
+    # a directory the config names itself may be outside BASE, but not in, at or around LOWER
+    assert cfg.upper_problem(str(tmp_path / "private/upper")) is None
+    assert cfg.upper_problem(str(lower / "upper")) == f"lies inside LOWER {lower}"
+    assert cfg.upper_problem(str(tmp_path)) == f"holds LIVE {base}/live"
+    # LOWER / (the default, as overlay-boot's) holds every upper directory; holding or being it is refused
+    host_lower = make_config({"BASE": str(base)}, default_name="sub")
+    assert host_lower.upper_problem(str(base / "up"), from_program=True) is None
+    image = write(base / "img/lower.squashfs", "hsqs")
+    assert make_config({"BASE": str(base), "LOWER": str(image)}, default_name="sub").upper_problem(str(base / "img")) == \
+        f"holds LOWER {image}"
+    assert make_config({"BASE": str(base), "LOWER": str(lower), "LIVE": str(lower)}, default_name="sub").upper_problem(
+        str(lower / "upper")) is None  # no overlay: LIVE is LOWER, mounted beforehand
+
+
+@pytest.mark.parametrize("setting, line, message", [
+    ("UPPER=/etc", 3, "UPPER /etc is a system directory of the host"),
+    ("UPPER={base}/../lower", 3, "UPPER {tmp}/lower is LOWER {tmp}/lower"),
+    ("UPPER={base}/to-usr/lib", 3, "UPPER {base}/to-usr/lib (that is, /usr/lib) lies inside /usr, a system "
+     "directory of the host"),
+    ("WORK=/var", 3, "WORK /var is a top-level directory of the host"),
+    ("LOWER=/\nBASE=/", 4, "BASE / is the host's root directory"),
+])
+def test_upper_base_and_work_in_a_config_are_checked(tmp_path: Path, setting: str, line: int, message: str) -> None:
+    base = tmp_path / "base"
+    (tmp_path / "lower").mkdir()
+    base.mkdir()
+    (base / "to-usr").symlink_to("/usr")
+    path = conf(tmp_path, f"BASE={base}\nLOWER={tmp_path}/lower\n{setting.format(base=base)}\n")
+    with pytest.raises(LayerbuildError) as info:
+        load_config(path, environ={})
+    assert info.value.location == Location(str(path), line)
+    assert info.value.message == message.format(base=base, tmp=tmp_path)
 
 
 def test_config_name_from_a_long_file_name(tmp_path: Path) -> None:
@@ -491,15 +545,62 @@ def test_setup_failing_half_way_leaves_nothing(tmp_path: Path, tree: Path, name:
 @pytest.mark.root
 @needs_root
 @needs_busybox
+def test_upper_programs_printing_the_hosts_etc_or_failing_are_refused_at_their_line(
+        tmp_path: Path, tree: Path, name: str) -> None:
+    # the boot runs in a mount namespace of its own where a stand-in is mounted on /etc: whatever the
+    # program does, the host's /etc cannot become the subhost's writable layer
+    standin = tmp_path / "etc"
+    standin.mkdir()
+    shutil.copy2("/etc/ld.so.cache", standin / "ld.so.cache")
+    (standin / "canary").write_text("the host's /etc\n")
+    before = {p.name: p.read_bytes() for p in standin.iterdir()}
+    host_etc = sorted(os.listdir("/etc"))
+    program = write(tmp_path / "upper-etc.sh", "#!/bin/sh\n[ \"$ACTION\" = setup ] && echo /etc\nexit 0\n", 0o755)
+    path = setup_conf(tmp_path, name, tree, f"UPPER={program}\n")
+    result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                             'mount --bind "$0" /etc && exec "$@"', str(standin), *BOOT, "--detach", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (f"{path}:4: error: the UPPER program {program} printed '/etc', which is a system "
+                             "directory of the host\n  hint: an UPPER program prints a directory below BASE "
+                             f"({tmp_path}/base) for the subhost's writes, such as $BASE/upper\n")
+    assert {p.name: p.read_bytes() for p in standin.iterdir()} == before and sorted(os.listdir("/etc")) == host_etc
+    assert_clean(name, tmp_path)
+    # a directory outside BASE, or a link below BASE leading out of it
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "base/escape").symlink_to(elsewhere)
+    for printed, why in ((str(elsewhere), "which is not below BASE"),
+                         ("escape", f"which leads to {elsewhere} and is not below BASE")):
+        program = write(tmp_path / "upper-out.sh", f"#!/bin/sh\necho {printed}\n", 0o755)
+        result = boot_cli("--detach", str(setup_conf(tmp_path, name, tree, f"UPPER={program}\n")))
+        assert result.returncode == 1 and f"printed {printed!r}, {why} {tmp_path}/base\n" in result.stderr, \
+            result.stderr
+        assert os.listdir(elsewhere) == []
+        assert_clean(name, tmp_path)
+    # a program that fails is named at its line, with the log holding its output
+    program = write(tmp_path / "upper-fails.sh", "#!/bin/sh\necho cannot set up >&2\nexit 3\n", 0o755)
+    result = boot_cli("--detach", str(setup_conf(tmp_path, name, tree, f"UPPER={program}\n")))
+    assert result.returncode == 1
+    assert result.stderr == (f"{tmp_path}/{name}.conf:4: error: the UPPER program {program} exited with status 3 "
+                             f"(ACTION=setup)\n  log: {tmp_path}/boot.log\n")
+    assert "cannot set up" in (tmp_path / "boot.log").read_text()
+    assert_clean(name, tmp_path)
+
+
+@pytest.mark.usefixtures("clean_after")
+@pytest.mark.root
+@needs_root
+@needs_busybox
 def test_init_less_tree_dummy_service_and_upper_program(tmp_path: Path, name: str) -> None:
     tiny = busybox_tree(tmp_path / "tiny", units_too=False)
     upper_program = write(tmp_path / "upper.sh", f"""\
         #!/bin/sh
         echo "$ACTION $NAME" >> {tmp_path}/upper.calls
-        [ "$ACTION" = setup ] && mkdir -p {tmp_path}/private/upper && echo {tmp_path}/private/upper
+        [ "$ACTION" = setup ] && mkdir -p "$BASE/private/upper" && echo "$BASE/private/upper"
         exit 0
         """, 0o755)
-    extra = f"UPPER={upper_program}\nWORK={tmp_path}/private/work\nRAM_SIZE=none\n"
+    extra = f"UPPER={upper_program}\nWORK={tmp_path}/base/private/work\nRAM_SIZE=none\n"
     lower: Path = tiny
     if shutil.which("mkfs.erofs"):
         lower = tmp_path / "tiny.erofs"
@@ -522,7 +623,7 @@ def test_init_less_tree_dummy_service_and_upper_program(tmp_path: Path, name: st
         host.stop()
     assert_clean(name, tmp_path, pidns)
     assert (tmp_path / "upper.calls").read_text() == f"setup {name}\nteardown {name}\n"
-    assert (tmp_path / "private/upper/proc").is_dir()  # mount points the tree lacked went into the upper layer
+    assert (tmp_path / "base/private/upper/proc").is_dir()  # mount points the tree lacked went into the upper layer
 
 
 @pytest.mark.usefixtures("clean_after")

@@ -31,6 +31,10 @@ SETTINGS: dict[str, str] = {
     "EXTENSIONS": "space-separated sysext/confext images or directories to merge (default: none)",
 }
 
+#: directories of the host's own system: nothing inside them is ever a subhost's writable layer
+HOST_SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/sbin", "/sys",
+                    "/usr")
+
 MAX_NAME = 12
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
 _MAC_RE = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}\Z")
@@ -84,6 +88,37 @@ class BootConfig:
     def where(self, key: str) -> Location:
         return Location(self.source, self.lines.get(key, 0))
 
+    def upper_problem(self, upper: str, *, from_program: bool = False) -> str | None:
+        """Why ``upper`` cannot be this subhost's writable layer, or None.
+
+        Never a directory of the host's system (:func:`host_directory_problem`); never one that is, holds or
+        lies inside LIVE, WORK or LOWER (inside a LOWER of ``/``, overlay-boot's default, is where every
+        upper directory is). What an UPPER program prints must moreover lie below BASE: the program runs
+        there to set up the subhost's own directory, and nothing else names a directory for it.
+        """
+        real = os.path.realpath(upper)
+        problem = host_directory_problem(real)
+        if problem:
+            return problem
+        base = os.path.realpath(self.base)
+        if from_program and (real == base or not _inside(real, base)):
+            return f"is not below BASE {base}"
+        if not self.overlay:
+            return None  # no overlay is mounted: the upper directory is not used
+        live, work, lower = (os.path.realpath(p) for p in (self.live, self.work, self.lower))
+        for key, other in (("LIVE", live), ("WORK", work)):
+            if _overlaps(real, other):
+                return f"{_relation(real, other)} {key} {other}"
+        if os.path.isdir(lower):
+            if _overlaps(real, lower) and not (lower == "/" and _inside(real, lower)):
+                return f"{_relation(real, lower)} LOWER {lower}"
+        else:
+            cache = os.path.join(base, "lower-cache")
+            if _inside(lower, real) or _overlaps(real, cache):
+                return f"holds LOWER {lower}" if _inside(lower, real) else \
+                    f"{_relation(real, cache)} {cache}, where LOWER is unpacked"
+        return None
+
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "base": self.base, "lower": self.lower, "upper": self.upper, "work": self.work,
                 "live": self.live, "log": self.log, "start": list(self.start), "ram_size": self.ram_size,
@@ -102,6 +137,40 @@ class BootConfig:
                    work=str(data["work"]), live=str(data["live"]), log=str(data["log"]), start=strs("start"),
                    ram_size=None if ram is None else str(ram), cables=cables, extensions=strs("extensions"),
                    upper_is_program=bool(data["upper_is_program"]), source=str(data["source"]), lines=lines)
+
+
+def host_directory_problem(path: str) -> str | None:
+    """Why the resolved directory ``path`` belongs to the host's own system (words that follow the path),
+    or None: the root, a directory directly below it (``/etc``, ``/var``, ``/home``, ...), or anything
+    inside :data:`HOST_SYSTEM_DIRS` (``/usr/local/x``)."""
+    if path == "/":
+        return "is the host's root directory"
+    system = next((d for d in HOST_SYSTEM_DIRS if _inside(path, d)), None)
+    if system:
+        return "is a system directory of the host" if system == path else \
+            f"lies inside {system}, a system directory of the host"
+    if os.path.dirname(path) == "/":
+        return "is a top-level directory of the host"
+    return None
+
+
+def _shown(path: str) -> str:
+    """``path``, and where it leads when links on the way lead elsewhere."""
+    real = os.path.realpath(path)
+    return path if real == os.path.normpath(path) else f"{path} (that is, {real})"
+
+
+def _inside(path: str, top: str) -> bool:
+    """Whether ``path`` is ``top`` or below it (both resolved)."""
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def _overlaps(a: str, b: str) -> bool:
+    return _inside(a, b) or _inside(b, a)
+
+
+def _relation(a: str, b: str) -> str:
+    return "is" if a == b else "lies inside" if _inside(a, b) else "holds"
 
 
 def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> BootConfig:
@@ -157,6 +226,10 @@ def make_config(values: Mapping[str, str], *, source: str = "<config>", lines: M
     base = path("BASE", "")
     if not os.path.isdir(base):
         raise fail("BASE", f"BASE {base} is not a directory")
+    problem = host_directory_problem(os.path.realpath(base))
+    if problem:
+        raise fail("BASE", f"BASE {_shown(base)} {problem}",
+                   "BASE is a directory of the subhost's own, such as /srv/subhosts/NAME")
     lower = path("LOWER", "/")
     if not os.path.exists(lower):
         raise fail("LOWER", f"LOWER {lower} does not exist")
@@ -206,9 +279,18 @@ def make_config(values: Mapping[str, str], *, source: str = "<config>", lines: M
         if ext in extensions:
             raise fail("EXTENSIONS", f"EXTENSIONS: {ext} is named twice")
         extensions.append(ext)
-    return BootConfig(name=name, base=base, lower=lower, upper=upper, work=work, live=live, log=log, start=start,
-                      ram_size=None if ram == "none" else ram, cables=tuple(cables), extensions=tuple(extensions),
-                      upper_is_program=upper_is_program, source=source, lines=lines)
+    config = BootConfig(name=name, base=base, lower=lower, upper=upper, work=work, live=live, log=log, start=start,
+                        ram_size=None if ram == "none" else ram, cables=tuple(cables), extensions=tuple(extensions),
+                        upper_is_program=upper_is_program, source=source, lines=lines)
+    problem = None if upper_is_program else config.upper_problem(upper)
+    if problem:
+        raise fail("UPPER", f"UPPER {_shown(upper)} {problem}", "the upper directory takes the subhost's writes: give it a "
+                   "directory of its own, such as $BASE/root (the default)")
+    problem = host_directory_problem(os.path.realpath(work)) if config.overlay else None
+    if problem:
+        raise fail("WORK", f"WORK {_shown(work)} {problem}", "overlayfs writes into WORK: give it a directory of the subhost's "
+                   "own, such as $BASE/work (the default)")
+    return config
 
 
 class _Reader:

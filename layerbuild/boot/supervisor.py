@@ -163,12 +163,25 @@ def _upper(config: BootConfig, state: State, log: Path) -> str:
     state.upper_program = config.upper
     state.save()
     env = {**os.environ, "ACTION": "setup", "NAME": config.name, "BASE": config.base}
-    out = proc.run([config.upper], env=env, stdout=subprocess.PIPE, log=log, cwd=config.base).stdout or b""
+    try:
+        out = proc.run([config.upper], env=env, stdout=subprocess.PIPE, log=log, cwd=config.base).stdout or b""
+    except proc.CommandError as exc:
+        what = f"exited with status {exc.returncode}" if exc.returncode is not None else \
+            f"could not be run: {exc.message.rsplit(': ', 1)[-1]}"
+        raise LayerbuildError(f"the UPPER program {config.upper} {what} (ACTION=setup)", config.where("UPPER"),
+                              notes=(f"log: {log}",)) from None
     lines = [line.strip() for line in out.decode(errors="replace").splitlines() if line.strip()]
     upper = os.path.join(config.base, lines[-1]) if lines else ""
     if not upper or not os.path.isdir(upper):
         raise LayerbuildError(f"the UPPER program {config.upper} printed {lines[-1] if lines else 'nothing'!r}, "
                               "not an upper directory", config.where("UPPER"))
+    problem = config.upper_problem(upper, from_program=True)
+    if problem:
+        real = os.path.realpath(upper)
+        via = "" if real == os.path.normpath(upper) else f"leads to {real} and "
+        raise LayerbuildError(f"the UPPER program {config.upper} printed {lines[-1]!r}, which {via}{problem}",
+                              config.where("UPPER"), hint=f"an UPPER program prints a directory below BASE "
+                              f"({config.base}) for the subhost's writes, such as $BASE/upper")
     state.upper = upper
     state.save()
     return upper
