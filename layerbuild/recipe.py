@@ -25,6 +25,8 @@ TASK_FLAGS = ("deps", "depends", "deptask", "rdeptask", "recrdeptask", "noexec",
               "sstate-inputdirs", "sstate-outputdirs", "depends-hint")
 #: Task flags kept as they were set (the others are kept expanded)
 _RAW_TASK_FLAGS = ("deps", "_addtask_loc")
+#: Task flags whose line is kept too: an error about one names the line that set it (the task graph's)
+LOCATED_TASK_FLAGS = ("depends",)
 #: Directories a build writes below: each must be absolute, non-empty and not ``/`` (checked before any task runs).
 DIRECTORY_VARS = ("TOPDIR", "TMPDIR", "DL_DIR", "SSTATE_DIR", "DEPLOY_DIR", "WORKDIR", "D", "IMAGE_ROOTFS")
 #: Variables kept in the recipe summary for the scheduler (stamps, sstate names).
@@ -323,13 +325,12 @@ def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str
                     if value is None or value == "":
                         continue
                 flags.append((name, tuple(value) if isinstance(value, list) else value))
-            # only the kept flags the task has: a python task has a dozen flags, each with its location
-            flag_locs = tuple((name, loc.path, loc.line) for name in TASK_FLAGS
+            flag_locs = tuple((name, loc.path, loc.line) for name in LOCATED_TASK_FLAGS
                               if name in present and (loc := d.flag_location(task, name)) is not None)
             if flag_locs:
-                # where each flag was set, so an error about it names that line (a recipe's, not a class's)
+                # where the flag was set, so an error about it names that line (a recipe's, not a class's)
                 flags.append(("_flag_locs", flag_locs))
-            raw = d.getVarFlag(task, "depends", False)
+            raw = present.get("depends")
             if raw and "${" in str(raw):
                 # the variables a [depends] entry came from, so an error can point at where they were set
                 flags.append(("_depends_refs", tuple(sorted(d.expandWithRefs(str(raw), None).refs))))
