@@ -31,10 +31,10 @@ ARTIFACT = frozenset({"fetch", "packaging", "rootfs", "image", "boot", "testimag
 #: (the task context and the builtin-registry types); ``variables`` (the table), ``vartypes`` (its types)
 #: and ``values`` (reading through it) serve the engine and the task context alike.
 NEUTRAL = frozenset({"errors", "fsutil", "proc", "version", "hashing", "log", "tarzst", "fstree", "osrelease",
-                     "taskapi", "relations", "variables", "vartypes", "values"})
+                     "taskapi", "relations", "variables", "vartypes", "values", "rootdir"})
 
 _UTIL = {"errors", "fsutil", "proc", "version", "hashing", "log", "relations"}
-_ARTIFACT_BASE = _UTIL | {"taskapi", "tarzst", "fstree", "osrelease", "values", "vartypes"}
+_ARTIFACT_BASE = _UTIL | {"taskapi", "tarzst", "fstree", "osrelease", "values", "vartypes", "rootdir"}
 
 #: Module (or package: the rule covers everything below it) -> the layerbuild modules it may import
 #: (a name allows everything below it too). The most specific rule wins; a module may always import
@@ -45,10 +45,11 @@ RULES: dict[str, set[str]] = {
     "version": {"errors"},
     "relations": set(),
     "fsutil": {"errors"},
+    "rootdir": {"errors"},
     "hashing": {"errors", "fsutil"},
     "log": {"errors"},
     "proc": {"errors", "fsutil", "log"},
-    "tarzst": {"errors", "fsutil", "fstree", "proc"},
+    "tarzst": {"errors", "fsutil", "fstree", "proc", "rootdir"},
     "fstree": {"errors", "fsutil"},
     "osrelease": {"errors", "fsutil"},
     "vartypes": set(),
