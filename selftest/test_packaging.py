@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -221,3 +222,55 @@ def test_control_fields_beyond_the_known_ones_are_written_not_dropped(tmp_path: 
         write_deb(str(root), str(tmp_path / "out"), {**fields, "Bad Name": "x"}, "A tool", "", {}, [], 0)
     with pytest.raises(ValueError, match="the field Depends again"):
         write_deb(str(root), str(tmp_path / "out"), {**fields, "depends": "x"}, "A tool", "", {}, [], 0)
+
+
+def test_a_file_name_with_a_newline_is_refused_at_the_recipe(tmp_path: Path, lb: Runner) -> None:
+    """dpkg refuses such names: they would break the one-name-a-line file lists of its database."""
+    layer = make_layer(tmp_path, "pk", {
+        "recipes/nl/nl_1.0.bb": ('LICENSE = "MIT"\nINHIBIT_DEFAULT_DEPS = "1"\nPACKAGE_ARCH = "all"\n'
+                                 "do_install() {\n    install -d ${D}${datadir}/nl\n"
+                                 "    printf x > \"${D}${datadir}/nl/a\nb\"\n}\n"),
+    })
+    build = make_build(tmp_path, [layer])
+    status, _, err = lb("-B", str(build), "nl")
+    assert status == 1
+    assert (f"{layer}/recipes/nl/nl_1.0.bb:4: error: nl: the file name '/usr/share/nl/a\\nb' (package nl) contains "
+            "a newline, which a package may not hold (dpkg refuses it: its file lists hold one name a line)") in err
+    assert not list((build / "tmp/deploy/deb").rglob("nl_*.deb"))
+
+
+def test_file_names_that_are_not_utf8_are_carried_through(tmp_path: Path, lb: Runner) -> None:
+    """dpkg takes any bytes but a newline in a name: the package, its md5sums, the image's database and
+    dpkg's own reading of that database keep them exactly."""
+    layer = make_layer(tmp_path, "pk", {
+        "recipes/odd/odd_1.0.bb": (
+            'LICENSE = "MIT"\nINHIBIT_DEFAULT_DEPS = "1"\nPACKAGE_ARCH = "all"\n'
+            "do_install() {\n    install -d ${D}${datadir}/odd\n"
+            "    printf hi > \"${D}${datadir}/odd/caf$(printf '\\351')\"\n"
+            "    ln -s \"caf$(printf '\\351')\" \"${D}${datadir}/odd/link-$(printf '\\377')\"\n}\n"),
+        "recipes/images/odd-image.bb": 'inherit image\nIMAGE_INSTALL = "odd"\n',
+    })
+    build = make_build(tmp_path, [layer])
+    status, _, err = lb("-B", str(build), "odd-image")
+    assert status == 0, err
+    deb = next((build / "tmp/deploy/deb/all").glob("odd_*.deb"))
+    md5sums = subprocess.run(["dpkg-deb", "--info", str(deb), "md5sums"], capture_output=True, check=True).stdout
+    assert md5sums == hashlib.md5(b"hi").hexdigest().encode() + b"  usr/share/odd/caf\xe9\n"
+    # the real dpkg installs the package with the same bytes
+    theirs = tmp_path / "dpkg-root"
+    (theirs / "var/lib/dpkg/info").mkdir(parents=True)
+    (theirs / "var/lib/dpkg/status").write_text("")
+    subprocess.run(["dpkg", f"--root={theirs}", "--force-script-chrootless", "--force-not-root", "--log=/dev/null",
+                    "-i", str(deb)], check=True, capture_output=True)
+    ours = next((build / "tmp/work").glob("*/odd-image/*/rootfs"))
+    for root in (theirs, ours):
+        assert sorted(os.listdir(os.fsencode(root / "usr/share/odd"))) == [b"caf\xe9", b"link-\xff"]
+        assert os.readlink(os.fsencode(root / "usr/share/odd") + b"/link-\xff") == b"caf\xe9"
+    assert (ours / "var/lib/dpkg/info/odd.list").read_bytes() == \
+        (theirs / "var/lib/dpkg/info/odd.list").read_bytes()
+    assert b"/usr/share/odd/caf\xe9\n" in (ours / "var/lib/dpkg/info/odd.list").read_bytes()
+    listed = subprocess.run(["dpkg-query", f"--admindir={ours}/var/lib/dpkg", "-L", "odd"], capture_output=True,
+                            check=True).stdout
+    assert b"/usr/share/odd/caf\xe9\n" in listed and b"/usr/share/odd/link-\xff\n" in listed
+    verify = subprocess.run(["dpkg", f"--root={ours}", "--verify", "odd"], capture_output=True)
+    assert (verify.returncode, verify.stdout, verify.stderr) == (0, b"", b"")

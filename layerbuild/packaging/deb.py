@@ -80,6 +80,10 @@ def data_tar(root: str, clamp: int) -> tuple[bytes, dict[str, str], int]:
     return tar_bytes(entries), md5sums, size_kib
 
 
+def _byte_order(item: tuple[str, str]) -> bytes:
+    return os.fsencode(item[0])
+
+
 def control_text(fields: dict[str, str], summary: str, description: str) -> str:
     """The control file of a package: the non-empty ``fields`` in FIELD_ORDER, then the description."""
     extra = sorted(set(fields) - set(FIELD_ORDER))
@@ -138,10 +142,13 @@ def write_deb(root: str, output_dir: str, fields: dict[str, str], summary: str, 
 
     member("./", None, 0o755)
     files = {"control": control.encode()}
+    # File names are bytes to dpkg: one that is not UTF-8 is carried through as it is on disk
+    # (surrogateescape), in the data archive, md5sums and conffiles alike.
     if conffiles:
-        files["conffiles"] = "".join(f"{p}\n" for p in conffiles).encode()
+        files["conffiles"] = "".join(f"{p}\n" for p in conffiles).encode("utf-8", "surrogateescape")
     if md5sums:
-        files["md5sums"] = "".join(f"{md5}  {path}\n" for path, md5 in sorted(md5sums.items())).encode()
+        files["md5sums"] = "".join(f"{md5}  {path}\n" for path, md5 in sorted(md5sums.items(), key=_byte_order)) \
+            .encode("utf-8", "surrogateescape")
     for script in SCRIPTS:
         if scripts.get(script):
             files[script] = scripts[script].encode()

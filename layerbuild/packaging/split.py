@@ -24,6 +24,8 @@ from .deps import format_depends, parse_depends
 from .elf import inspect
 
 DEBUG_DIR = "/usr/lib/debug"
+#: dpkg's database directory in an image, which no package may ship anything in
+DPKG_ADMINDIR = "/var/lib/dpkg"
 
 
 @dataclass
@@ -110,6 +112,7 @@ def split(ctx: TaskContext, pkgd: str, pkgdest: str, packages: list[str]) -> dic
         shown = "\n".join(f"    {p}" for p in unshipped[:20]) + ("\n    ..." if len(unshipped) > 20 else "")
         raise ctx.fatal(f"{ctx.pn}: {len(unshipped)} installed file(s) are in no package:\n{shown}", var="PACKAGES",
                         hint="add them to FILES:<package>, or do not install them")
+    _check_names(ctx, result)
     shutil.rmtree(pkgdest, ignore_errors=True)
     os.makedirs(pkgdest)
     for pkg in packages:
@@ -130,6 +133,30 @@ def split(ctx: TaskContext, pkgd: str, pkgdest: str, packages: list[str]) -> dic
                     st = os.lstat(src)
                     os.chown(dst, st.st_uid, st.st_gid)
     return result
+
+
+def _check_names(ctx: TaskContext, packages: dict[str, Package]) -> None:
+    """Refuse what the image's installer would refuse, here where the recipe can be named.
+
+    dpkg's database (``/var/lib/dpkg``) is written by the installer alone: a package file there could
+    replace the database or plant a link the installer would write through, so the installer refuses it
+    in any package of the feed, and packaging refuses it first, at the recipe. A file name with a
+    newline breaks the database's file lists (one name a line); dpkg refuses it too.
+    """
+    for pkg, files in packages.items():
+        for rel in files.files:
+            if "\n" in rel:
+                raise ctx.fatal(f"{ctx.pn}: the file name {rel!r} (package {pkg}) contains a newline, which a "
+                                "package may not hold (dpkg refuses it: its file lists hold one name a line)",
+                                var="do_install")
+        inside = [rel for rel in files.files if rel.startswith(DPKG_ADMINDIR + "/")] or \
+            [rel for rel in files.files if rel == DPKG_ADMINDIR]
+        if inside:
+            shown = "\n".join(f"    {p}" for p in inside[:20]) + ("\n    ..." if len(inside) > 20 else "")
+            raise ctx.fatal(f"{ctx.pn}: package {pkg} ships {DPKG_ADMINDIR}, dpkg's database, which only the "
+                            f"image's package manager writes:\n{shown}", var="do_install",
+                            hint=f"install the files elsewhere; what must be in {DPKG_ADMINDIR} on the target, a "
+                                 "postinst can create there")
 
 
 def _shlib_providers(pkgdata_dir: str) -> dict[str, tuple[str, str]]:
