@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import posixpath
 import stat
 import tarfile
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +19,7 @@ import zstandard
 from .errors import LayerbuildError
 from .fstree import EntryType, Manifest
 from .fsutil import relative_paths
+from .rootdir import RootDir, RootPathError
 
 #: A member to write: its header and, for a regular file, the path to read or the content itself.
 Member = tuple[tarfile.TarInfo, "str | bytes | None"]
@@ -192,19 +194,43 @@ def extract_tar_zst(archive: str, dest: str, *,
                     check: Callable[[tarfile.TarInfo], None] | None = None) -> list[str]:
     """Extract ``archive`` into ``dest``, refusing entries that would land outside it; returns the paths.
 
-    ``check`` sees every member before it is extracted and raises to refuse it.
+    ``check`` sees every member before it is extracted and raises to refuse it. A hard link's target is
+    normalised (``..`` resolved) and resolved inside ``dest`` without following links
+    (:class:`~layerbuild.rootdir.RootDir`); it must be a regular file extracted before, never a file of
+    the host that a ``..`` or a link would reach.
     """
     dctx = zstandard.ZstdDecompressor()
     names = []
     os.makedirs(dest, exist_ok=True)
-    with open(archive, "rb") as raw, dctx.stream_reader(raw) as zr, \
+    with RootDir(dest) as top, open(archive, "rb") as raw, dctx.stream_reader(raw) as zr, \
             tarfile.open(fileobj=zr, mode="r|") as tar:  # type: ignore[call-overload]
         for member in tar:
             if check is not None:
                 check(member)
+            if member.islnk():
+                member.linkname = _hard_link_target(top, member, archive)
             try:
                 tar.extract(member, dest, filter="tar", set_attrs=True)  # type: ignore[call-arg]
             except tarfile.FilterError as exc:
                 raise LayerbuildError(f"{archive}: refusing to extract {member.name}: {exc}") from exc
             names.append(member.name)
     return names
+
+
+def _hard_link_target(top: RootDir, member: tarfile.TarInfo, archive: str) -> str:
+    """The physical name (link-free, inside ``top``) of the regular file ``member`` links to."""
+    target = posixpath.normpath(member.linkname)
+    if member.linkname.startswith("/") or target == ".." or target.startswith("../"):
+        raise LayerbuildError(f"{archive}: refusing {member.name}: hard link to {member.linkname}, which leaves "
+                              "the directory it is extracted into")
+    top.forget()  # tarfile created what came before behind the resolver's back
+    try:
+        parent, _, base = target.rpartition("/")
+        physical = f"{top.resolve_dir(parent)}/{base}".lstrip("/")
+        regular = stat.S_ISREG(top.lstat(physical).st_mode)
+    except (FileNotFoundError, NotADirectoryError, RootPathError):
+        regular = False
+    if not regular:
+        raise LayerbuildError(f"{archive}: refusing {member.name}: hard link to {member.linkname}, which is not "
+                              "an earlier file of the archive")
+    return physical

@@ -708,9 +708,9 @@ def _entry(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.
 @pytest.mark.parametrize(("entries", "message"), [
     ([_entry("./../evil")], "refusing entry './../evil' with a '..' component"),
     ([_entry("/etc/evil")], "refusing absolute entry '/etc/evil'"),
-    ([_entry("./a/", tarfile.DIRTYPE), _entry("./a/link", tarfile.SYMTYPE, "../../.."), _entry("./a/link/x")],
+    ([_entry("./a/", tarfile.DIRTYPE), _entry("./a/link", tarfile.SYMTYPE, "../../.."), _entry("./a/link/lb-escape-probe")],
      "'/a/link' leads out of the root through a symbolic link"),
-    ([_entry("./a/", tarfile.DIRTYPE), _entry("./a/link", tarfile.SYMTYPE, "/../../tmp"), _entry("./a/link/x")],
+    ([_entry("./a/", tarfile.DIRTYPE), _entry("./a/link", tarfile.SYMTYPE, "/../../tmp"), _entry("./a/link/lb-escape-probe")],
      "'/a/link' leads out of the root through a symbolic link"),
     ([_entry("./h", tarfile.LNKTYPE, "/etc/passwd")], "refusing absolute hard link target '/etc/passwd'"),
     ([_entry("./h", tarfile.LNKTYPE, "./nothing")], "hard link '/h' points to '/nothing', which is not an earlier"),
@@ -719,7 +719,17 @@ def test_unsafe_archives(tmp_path: Path, entries: list[tarfile.TarInfo], message
     feed = tmp_path / "feed"
     _raw_deb(feed, "evil", entries)
     assert message in error_of(tmp_path / "r", feed, "evil")
-    assert not (tmp_path / "evil").exists() and not Path("/tmp/x").exists()
+    assert not (tmp_path / "evil").exists() and not Path("/tmp/lb-escape-probe").exists()
+
+
+def test_a_name_with_a_newline_is_refused(tmp_path: Path) -> None:
+    """As dpkg refuses it: one such name would corrupt the package's .list and md5sums."""
+    feed = tmp_path / "feed"
+    _raw_deb(feed, "evil", [_entry("./usr/", tarfile.DIRTYPE), _entry("./usr/a\nb")])
+    root = tmp_path / "r"
+    assert error_of(root, feed, "evil") == ("error: evil 1.0: refusing './usr/a\\nb': a file name may not contain a "
+                                            "newline (it would break the package's file lists; dpkg refuses it too)")
+    assert not (root / "usr/a\nb").exists()
 
 
 def test_symlinked_directories_inside_root(tmp_path: Path) -> None:
@@ -766,3 +776,13 @@ def test_unprivileged(tmp_path: Path) -> None:
         assert "Package: greet" in (root / "var/lib/dpkg/status").read_text()
     finally:
         shutil.rmtree(work)
+
+
+def test_a_package_name_dpkg_refuses_is_refused(tmp_path: Path) -> None:
+    """The name becomes file names in the database: info/NAME.list."""
+    feed = tmp_path / "feed"
+    _raw_deb(feed, "evil", [], control_text="Package: ../../../evil\nVersion: 1.0\nArchitecture: amd64\n"
+                                            "Maintainer: x\nDescription: raw\n")
+    message = error_of(tmp_path / "r", feed, "evil")
+    assert message == (f"error: cannot read package {feed}/evil_1.0_amd64.deb: Package: '../../../evil' contains '/': "
+                       "a package name may hold only lower-case letters, digits and '+', '-', '.'")

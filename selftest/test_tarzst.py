@@ -136,6 +136,62 @@ def test_extraction_refuses_entries_outside_the_destination(tmp_path: Path) -> N
         extract_tar_zst(str(archive), str(tmp_path / "dest2"))
 
 
+def _hard_link(name: str, target: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.mode = tarfile.LNKTYPE, target, 0o644
+    return info
+
+
+@pytest.mark.parametrize("target", ["d/../../host/canary", "../host/canary", "./d/../../host/canary",
+                                    "d/../../../nowhere/x"])
+def test_hard_link_targets_are_normalised_and_stay_inside(tmp_path: Path, target: str) -> None:
+    """A hard link whose target climbs out with '..' once linked a host file and reset its owner and mode."""
+    canary = tmp_path / "host" / "canary"
+    canary.parent.mkdir()
+    canary.write_text("host\n")
+    os.chmod(canary, 0o600)
+    directory = tarfile.TarInfo("d")
+    directory.type, directory.mode = tarfile.DIRTYPE, 0o755
+    archive = tmp_path / "evil.tar.zst"
+    _archive(archive, [directory, _hard_link("d/h", target)])
+    with pytest.raises(LayerbuildError) as exc:
+        extract_tar_zst(str(archive), str(tmp_path / "dest"))
+    assert exc.value.message == (f"{archive}: refusing d/h: hard link to {target}, which leaves the directory it is "
+                                 "extracted into")
+    st = canary.stat()
+    assert (st.st_nlink, st.st_mode & 0o7777, canary.read_text()) == (1, 0o600, "host\n")
+
+
+def test_hard_link_through_a_link_or_to_nothing_is_refused(tmp_path: Path) -> None:
+    canary = tmp_path / "host" / "canary"
+    canary.parent.mkdir()
+    canary.write_text("host\n")
+    out = tarfile.TarInfo("out")
+    out.type, out.linkname = tarfile.SYMTYPE, str(canary.parent)
+    to_link = tarfile.TarInfo("file-link")
+    to_link.type, to_link.linkname = tarfile.SYMTYPE, str(canary)
+    archive = tmp_path / "evil.tar.zst"
+    for members, target in (([out, _hard_link("h", "out/canary")], "out/canary"),
+                            ([to_link, _hard_link("h", "file-link")], "file-link"),
+                            ([_hard_link("h", "nothing")], "nothing")):
+        _archive(archive, members)
+        dest = tmp_path / f"dest-{target.replace('/', '-')}"
+        with pytest.raises(LayerbuildError) as exc:
+            extract_tar_zst(str(archive), str(dest))
+        assert exc.value.message == (f"{archive}: refusing h: hard link to {target}, which is not an earlier file "
+                                     "of the archive")
+        assert canary.stat().st_nlink == 1
+
+
+def test_hard_links_inside_are_kept(tmp_path: Path) -> None:
+    first = tarfile.TarInfo("d/f")
+    first.size = 1
+    archive = tmp_path / "a.tar.zst"
+    _archive(archive, [first, _hard_link("d/g", "./d/../d/f")])
+    extract_tar_zst(str(archive), str(tmp_path / "dest"))
+    assert os.path.samefile(tmp_path / "dest/d/f", tmp_path / "dest/d/g")
+
+
 def test_check_sees_every_member_and_may_refuse(tmp_path: Path) -> None:
     ok = tarfile.TarInfo("ok")
     ok.size = 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import posixpath
 import stat
 import tarfile
 from collections.abc import Mapping
@@ -24,13 +25,12 @@ from layerbuild import osrelease
 from layerbuild.errors import LayerbuildError
 from layerbuild.fstree import Entry, EntryType, Manifest, directory, file, from_directory, symlink
 from layerbuild.fsutil import clamp_mtime
+from layerbuild.rootdir import RootDir, RootPathError
 from layerbuild.rootfs.dpkgdb import Database
 from layerbuild.tarzst import extract_tar_zst, write_manifest_tar_zst
 
 DPKG_DIR = "var/lib/dpkg"
 OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")  # systemd's lookup order
-_PARENTS = ("etc", "usr", "usr/lib", "var", "var/lib")
-_MAX_LINKS = 40
 
 
 class PkgdbError(LayerbuildError):
@@ -69,80 +69,75 @@ def write_snapshot(rootfs_dir: str | os.PathLike[str], output: str | os.PathLike
     """Write the snapshot of the rootfs at ``rootfs_dir`` to ``output`` (written in place).
 
     ``clamp`` (SOURCE_DATE_EPOCH) bounds every mtime. A rootfs without a dpkg database or without an
-    os-release is an error: extensions could not be built against it.
+    os-release is an error: extensions could not be built against it. Every name is resolved inside the
+    rootfs (:class:`~layerbuild.rootdir.RootDir`): a link in it never makes the snapshot hold a file of
+    the host.
     """
     root = Path(rootfs_dir)
-    dpkg = root / DPKG_DIR
-    if not dpkg.is_dir() or dpkg.is_symlink():
-        raise PkgdbError(f"{root}: no package database ({DPKG_DIR}/) to snapshot")
-    entries: list[Entry] = []
-    inner = from_directory(dpkg, all_root=True, source_date_epoch=clamp)
-    for entry in inner:
-        path = f"{DPKG_DIR}/{entry.path}" if entry.path else DPKG_DIR
-        target = entry.target
-        if entry.type is EntryType.HARDLINK and target is not None:
-            target = f"{DPKG_DIR}/{target}"
-        entries.append(dataclasses.replace(entry, path=path, target=target))
-    parents: set[str] = {"var", "var/lib"}
-    etc_release = root / "etc/os-release"
-    usr_release = _resolve_in_root(root, "usr/lib/os-release")  # kept as a file even if it is a link
-    content = None
-    if usr_release is not None and usr_release.is_file():
-        content = usr_release.read_bytes()
-        entries.append(file("usr/lib/os-release", content, _mode(usr_release), mtime=_mtime(usr_release, clamp)))
-        parents |= {"usr", "usr/lib"}
-    if etc_release.is_symlink():
-        entries.append(symlink("etc/os-release", os.readlink(etc_release), mtime=_mtime(etc_release, clamp)))
-        parents.add("etc")
-    elif etc_release.is_file():
-        entries.append(file("etc/os-release", etc_release.read_bytes(), _mode(etc_release),
-                            mtime=_mtime(etc_release, clamp)))
-        parents.add("etc")
-    elif content is None:
-        raise PkgdbError(f"{root}: no os-release (usr/lib/os-release or etc/os-release) to record",
-                         hint="extension images take ID and VERSION_ID from the base's os-release")
-    for rel in sorted(parents):
-        full = root / rel
-        entries.append(directory(rel, _mode(full) if full.is_dir() else 0o755, mtime=_mtime(full, clamp)))
-    entries.append(directory("", _mode(root), mtime=_mtime(root, clamp)))
+    with RootDir(root) as top:
+        try:
+            dpkg = top.resolve_dir(DPKG_DIR)
+            is_dir = stat.S_ISDIR(top.lstat(DPKG_DIR).st_mode)
+        except (OSError, RootPathError):
+            is_dir = False
+        if not is_dir:
+            raise PkgdbError(f"{root}: no package database ({DPKG_DIR}/) to snapshot")
+        entries: list[Entry] = []
+        inner = from_directory(top.full(dpkg), all_root=True, source_date_epoch=clamp)
+        for entry in inner:
+            path = f"{DPKG_DIR}/{entry.path}" if entry.path else DPKG_DIR
+            target = entry.target
+            if entry.type is EntryType.HARDLINK and target is not None:
+                target = f"{DPKG_DIR}/{target}"
+            entries.append(dataclasses.replace(entry, path=path, target=target))
+        parents: set[str] = {"var", "var/lib"}
+        usr_release = _regular(top, "usr/lib/os-release", follow=True)  # kept as a file even if it is a link
+        if usr_release is not None:
+            physical, st = usr_release
+            entries.append(file("usr/lib/os-release", top.read_bytes(physical), stat.S_IMODE(st.st_mode),
+                                mtime=_mtime(st, clamp)))
+            parents |= {"usr", "usr/lib"}
+        etc_release = _lstat(top, "etc/os-release")
+        if etc_release is not None and stat.S_ISLNK(etc_release.st_mode):
+            fd, base = top.locate("etc/os-release")
+            entries.append(symlink("etc/os-release", os.readlink(base, dir_fd=fd), mtime=_mtime(etc_release, clamp)))
+            parents.add("etc")
+        elif etc_release is not None and stat.S_ISREG(etc_release.st_mode):
+            entries.append(file("etc/os-release", top.read_bytes("etc/os-release"), stat.S_IMODE(etc_release.st_mode),
+                                mtime=_mtime(etc_release, clamp)))
+            parents.add("etc")
+        elif usr_release is None:
+            raise PkgdbError(f"{root}: no os-release (usr/lib/os-release or etc/os-release) to record",
+                             hint="extension images take ID and VERSION_ID from the base's os-release")
+        for rel in sorted(parents):
+            found = _lstat(top, rel, follow=True)
+            mode = stat.S_IMODE(found.st_mode) if found is not None and stat.S_ISDIR(found.st_mode) else 0o755
+            entries.append(directory(rel, mode, mtime=_mtime(found, clamp) if found is not None else clamp))
+        top_st = os.lstat(root)
+        entries.append(directory("", stat.S_IMODE(top_st.st_mode), mtime=_mtime(top_st, clamp)))
     write_manifest_tar_zst(Manifest(tuple(entries)), output, level=12)
 
 
-def _mode(path: Path) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
+def _mtime(st: os.stat_result, clamp: int) -> int:
+    return max(clamp_mtime(st.st_mtime, clamp), 0)
 
 
-def _mtime(path: Path, clamp: int) -> int:
-    return max(clamp_mtime(os.lstat(path).st_mtime, clamp), 0)
+def _lstat(top: RootDir, rel: str, follow: bool = False) -> os.stat_result | None:
+    """The entry ``rel`` of the root (with ``follow``, what links there lead to inside it), if there is one."""
+    try:
+        return top.lstat(top.resolve(rel) if follow else rel)
+    except (OSError, RootPathError):
+        return None
 
 
-def _resolve_in_root(root: Path, rel: str) -> Path | None:
-    """``rel`` with symbolic links followed as if ``root`` were ``/``; None if it is missing or loops."""
-    parts = [p for p in rel.split("/") if p]
-    done: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == ".":
-            continue
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        candidate = root.joinpath(*done, part)
-        if candidate.is_symlink():
-            hops += 1
-            if hops > _MAX_LINKS:
-                return None
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                done = []
-            parts = [p for p in target.split("/") if p] + parts
-            continue
-        if not os.path.lexists(candidate):
-            return None
-        done.append(part)
-    return root.joinpath(*done)
+def _regular(top: RootDir, rel: str, follow: bool = False) -> tuple[str, os.stat_result] | None:
+    """The physical name and status of ``rel`` when it is (or, with ``follow``, leads to) a regular file."""
+    try:
+        physical = top.resolve(rel) if follow else rel
+        st = top.lstat(physical)
+    except (OSError, RootPathError):
+        return None
+    return (physical, st) if stat.S_ISREG(st.st_mode) else None
 
 
 def _allowed(name: str) -> bool:
@@ -153,13 +148,16 @@ def _allowed(name: str) -> bool:
 def unpack_snapshot(archive: str | os.PathLike[str], staging_root: str | os.PathLike[str]) -> BaseInfo:
     """Unpack the snapshot ``archive`` into the empty (or missing) directory ``staging_root``.
 
-    Entries outside what a snapshot holds, entries that would land outside the staging root, and
-    anything but directories, files and links are refused.
+    Entries outside what a snapshot holds, entries that would land outside the staging root, hard links
+    to anything but an earlier file of the database (their targets normalised first) and anything but
+    directories, files and links are refused; every error names the snapshot.
     """
     where = os.fspath(archive)
     root = Path(staging_root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise PkgdbError(f"{root}: the staging root for a pkgdb snapshot must be an empty directory")
+    files: set[str] = set()
+    snapshot_paths: set[str] = set()
 
     def check(member: tarfile.TarInfo) -> None:
         name = member.name.removeprefix("./").rstrip("/")
@@ -174,49 +172,61 @@ def unpack_snapshot(archive: str | os.PathLike[str], staging_root: str | os.Path
             raise PkgdbError(f"{where}: refusing snapshot entry {member.name}: not a file, directory or link")
         if member.issym() and name != "etc/os-release":
             raise PkgdbError(f"{where}: refusing snapshot entry {member.name}: unexpected symbolic link")
-        if member.islnk() and not member.linkname.removeprefix("./").startswith(DPKG_DIR + "/"):
-            raise PkgdbError(f"{where}: refusing snapshot entry {member.name}: hard link outside {DPKG_DIR}/")
+        if member.islnk():
+            target = posixpath.normpath(member.linkname)
+            if member.linkname.startswith("/") or not target.startswith(DPKG_DIR + "/"):
+                raise PkgdbError(f"{where}: refusing snapshot entry {member.name}: hard link to {member.linkname}, "
+                                 f"which is outside {DPKG_DIR}/")
+            if target not in files:
+                raise PkgdbError(f"{where}: refusing snapshot entry {member.name}: hard link to {member.linkname}, "
+                                 "which is not an earlier file of the snapshot")
+        if member.isreg() or member.islnk():
+            files.add(name)
+        if not member.isdir():
+            snapshot_paths.add(name)
 
     try:
-        names = extract_tar_zst(where, os.fspath(root), check=check)
+        extract_tar_zst(where, os.fspath(root), check=check)
     except PkgdbError:
         raise
     except LayerbuildError as exc:
         raise PkgdbError(exc.message, notes=exc.notes) from exc
     except (OSError, tarfile.TarError, EOFError, zstandard.ZstdError) as exc:
         raise PkgdbError(f"{where}: not a readable pkgdb snapshot: {exc}") from exc
-    snapshot_paths = frozenset(
-        n.removeprefix("./") for n in names if not (root / n).is_dir() or (root / n).is_symlink())
-    return read_base_info(root, snapshot_paths)
+    return read_base_info(root, frozenset(snapshot_paths), origin=where)
 
 
-def read_base_info(root: str | os.PathLike[str], snapshot_paths: frozenset[str] = frozenset()) -> BaseInfo:
-    """:class:`BaseInfo` of the tree at ``root`` (an unpacked snapshot or a whole rootfs)."""
-    top = Path(root)
-    fields: dict[str, str] | None = None
-    for rel in OS_RELEASE_PATHS:
-        path = _resolve_in_root(top, rel)
-        if path is not None and path.is_file():
-            fields = osrelease.read(path)
-            break
-    if fields is None:
-        raise PkgdbError(f"{top}: the pkgdb snapshot holds no os-release")
-    if not (top / DPKG_DIR / "status").is_file():
-        raise PkgdbError(f"{top}: the pkgdb snapshot holds no {DPKG_DIR}/status")
-    try:
-        database = Database.read(os.fspath(top))
-    except LayerbuildError as exc:
-        raise PkgdbError(f"{top}: the pkgdb snapshot's database cannot be read: {exc.message}",
-                         notes=exc.notes) from exc
-    packages = {name: BasePackage(name, rec.version, rec.arch) for name, rec in sorted(database.packages.items())}
-    owners: dict[str, str] = {}
-    for listed, names in database.owners().items():
-        rel = listed.strip("/")
-        if rel and rel != ".":
-            owners.setdefault(rel, names[0])
-    native = None
-    arch_file = top / DPKG_DIR / "arch"
-    if arch_file.is_file():
-        native = next(iter(arch_file.read_text(encoding="utf-8", errors="replace").split()), None)
-    return BaseInfo(MappingProxyType(fields), MappingProxyType(packages), MappingProxyType(owners), snapshot_paths,
-                    native)
+def read_base_info(root: str | os.PathLike[str], snapshot_paths: frozenset[str] = frozenset(),
+                   origin: str | None = None) -> BaseInfo:
+    """:class:`BaseInfo` of the tree at ``root`` (an unpacked snapshot or a whole rootfs); ``origin`` names
+    the snapshot it came from in errors. Every file is read inside the root, links followed as there."""
+    top_path = Path(root)
+    where = origin or os.fspath(top_path)
+    with RootDir(top_path) as top:
+        fields: dict[str, str] | None = None
+        for rel in OS_RELEASE_PATHS:
+            found = _regular(top, rel, follow=True)
+            if found is not None:
+                fields = osrelease.parse(top.read_text(found[0]), f"{where}: {rel}")
+                break
+        if fields is None:
+            raise PkgdbError(f"{where}: the pkgdb snapshot holds no os-release")
+        if _regular(top, f"{DPKG_DIR}/status") is None:
+            raise PkgdbError(f"{where}: the pkgdb snapshot holds no {DPKG_DIR}/status")
+        try:
+            database = Database.read(top, origin=origin)
+            packages = {name: BasePackage(name, rec.version, rec.arch)
+                        for name, rec in sorted(database.packages.items())}
+            owners: dict[str, str] = {}
+            for listed, names in database.owners().items():
+                rel = listed.strip("/")
+                if rel and rel != ".":
+                    owners.setdefault(rel, names[0])
+        except LayerbuildError as exc:
+            raise PkgdbError(exc.message if origin else f"{where}: the pkgdb snapshot's database cannot be read: "
+                             f"{exc.message}", notes=exc.notes) from exc
+        native = None
+        if _regular(top, f"{DPKG_DIR}/arch") is not None:
+            native = next(iter(top.read_text(f"{DPKG_DIR}/arch").split()), None)
+    return BaseInfo(MappingProxyType(fields), MappingProxyType(packages), MappingProxyType(owners),
+                    snapshot_paths, native)

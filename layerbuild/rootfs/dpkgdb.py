@@ -9,7 +9,8 @@ installed``), ``status-old`` (the previous ``status``), ``available``, ``diversi
 
 :class:`Database` reads an existing database (a base image's snapshot, say): installed packages with
 version, architecture, conffiles and, from ``info/*.list``, their files. Stanzas of packages the
-installer does not touch are written back verbatim.
+installer does not touch are written back verbatim. Every file is read and written through the root's
+:class:`~layerbuild.rootdir.RootDir`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ..fsutil import atomic_write
-from .control import PackageInfo, package_info, parse_stanzas
+from ..rootdir import RootDir, RootPathError
+from .control import ControlError, PackageInfo, package_info, parse_stanzas
 
 ADMINDIR = "var/lib/dpkg"
+STATUS = f"{ADMINDIR}/status"
 INSTALLED = "install ok installed"
 #: a package whose postinst was deferred to first boot: its files are in place, it is not configured yet
 UNPACKED = "install ok unpacked"
@@ -70,32 +72,48 @@ def _conffiles(value: str | None) -> tuple[tuple[str, str], ...]:
 
 
 class Database:
-    """The dpkg database of one root, as read from disk."""
+    """The dpkg database of one root, as read from disk.
 
-    def __init__(self, root: str, records: Mapping[str, InstalledPackage]) -> None:
-        self.root = root
-        self.admindir = os.path.join(root, ADMINDIR)
+    Every file of it is read through the root's :class:`~layerbuild.rootdir.RootDir`: a link where a
+    database file should be is an error, never followed out of the root.
+    """
+
+    def __init__(self, top: RootDir | None, records: Mapping[str, InstalledPackage]) -> None:
+        self.top = top
         self.records = dict(records)
         self._files: dict[str, tuple[str, ...]] = {}
 
+    @property
+    def root(self) -> str | None:
+        return self.top.path if self.top is not None else None
+
     @classmethod
-    def read(cls, root: str) -> Database:
-        """The database under ``root``; empty when there is none."""
-        path = os.path.join(root, ADMINDIR, "status")
+    def read(cls, root: str | RootDir, origin: str | None = None) -> Database:
+        """The database under ``root``; empty when there is none. ``origin`` names where the root came
+        from in errors (a snapshot)."""
+        if isinstance(root, RootDir):
+            top = root
+        else:
+            try:
+                top = RootDir(root)
+            except FileNotFoundError:
+                return cls(None, {})
+        source = f"{origin}: {STATUS}" if origin else f"{top.path}/{STATUS}"
         try:
-            with open(path, encoding="utf-8", errors="surrogateescape") as fh:
-                text = fh.read()
-        except FileNotFoundError:
-            return cls(root, {})
+            text = top.read_text(STATUS)
+        except (FileNotFoundError, NotADirectoryError):
+            return cls(top, {})
+        except RootPathError as exc:
+            raise ControlError(f"{origin or top.path}: {exc.message}") from exc
         records: dict[str, InstalledPackage] = {}
-        for fields in parse_stanzas(text, path):
-            info = package_info(fields, path)
+        for fields in parse_stanzas(text, source):
+            info = package_info(fields, source)
             lookup = {k.lower(): v for k, v in fields}
             stanza = "\n".join(f"{k}:{v}" if v.startswith("\n") or not v else f"{k}: {v}"
                                for k, v in fields) + "\n"
             records[info.name] = InstalledPackage(info, lookup.get("status", "").strip(),
                                                   _conffiles(lookup.get("conffiles")), stanza)
-        return cls(root, records)
+        return cls(top, records)
 
     @property
     def packages(self) -> dict[str, InstalledPackage]:
@@ -106,7 +124,7 @@ class Database:
         """The paths ``info/NAME.list`` records (``/.`` and directories included), in its order."""
         cached = self._files.get(name)
         if cached is None:
-            cached = read_list(self.admindir, name)
+            cached = read_list(self.top, name) if self.top is not None else ()
             self._files[name] = cached
         return cached
 
@@ -119,61 +137,56 @@ class Database:
         return out
 
 
-def read_list(admindir: str, name: str) -> tuple[str, ...]:
+def read_list(top: RootDir, name: str) -> tuple[str, ...]:
     try:
-        with open(os.path.join(admindir, "info", f"{name}.list"), encoding="utf-8",
-                  errors="surrogateescape") as fh:
-            return tuple(line for line in fh.read().split("\n") if line)
-    except FileNotFoundError:
+        text = top.read_text(f"{ADMINDIR}/info/{name}.list")
+    except (FileNotFoundError, NotADirectoryError):
         return ()
+    return tuple(line for line in text.split("\n") if line)
 
 
-def init_admindir(root: str, native_arch: str) -> str:
-    """Create the files dpkg creates on first use (keeping those that exist); returns the admindir."""
-    admindir = os.path.join(root, ADMINDIR)
+def init_admindir(top: RootDir, native_arch: str) -> str:
+    """Create the files dpkg creates on first use (keeping those that exist); returns the physical name
+    of the database directory in the root."""
+    admindir = top.makedirs(ADMINDIR)
     for sub in ("info", "updates", "triggers"):
-        os.makedirs(os.path.join(admindir, sub), exist_ok=True)
+        top.makedirs(f"{ADMINDIR}/{sub}")
     for name, mode in _EMPTY_FILES.items():
-        path = os.path.join(admindir, name)
-        if not os.path.lexists(path):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        path = f"{ADMINDIR}/{name}"
+        if not top.lexists(path):
+            fd = top.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
             os.fchmod(fd, mode)
             os.close(fd)
-    arch = os.path.join(admindir, "arch")
-    if not os.path.lexists(arch):
-        atomic_write(arch, f"{native_arch}\n")
+    arch = f"{ADMINDIR}/arch"
+    if not top.lexists(arch):
+        top.write_bytes(arch, f"{native_arch}\n".encode())
     else:
-        with open(arch) as fh:
-            arches = fh.read().split()
+        arches = top.read_text(arch).split()
         if not arches or arches[0] != native_arch:
-            atomic_write(arch, "".join(f"{a}\n" for a in [native_arch, *(a for a in arches if a != native_arch)]))
-    fmt = os.path.join(admindir, "info", "format")
-    if not os.path.lexists(fmt):
-        atomic_write(fmt, "1\n")
-    status = os.path.join(admindir, "status")
-    if not os.path.lexists(status):
-        atomic_write(status, "")
+            top.write_bytes(arch, "".join(f"{a}\n" for a in [native_arch, *(a for a in arches if a != native_arch)])
+                            .encode())
+    fmt = f"{ADMINDIR}/info/format"
+    if not top.lexists(fmt):
+        top.write_bytes(fmt, b"1\n")
+    if not top.lexists(STATUS):
+        top.write_bytes(STATUS, b"")
     return admindir
 
 
-def write_list(admindir: str, name: str, paths: Iterable[str], mtime: int | None) -> None:
-    path = os.path.join(admindir, "info", f"{name}.list")
-    atomic_write(path, "".join(f"{p}\n" for p in paths).encode("utf-8", "surrogateescape"))
-    if mtime is not None:
-        os.utime(path, (mtime, mtime))
+def write_list(top: RootDir, name: str, paths: Iterable[str], mtime: int | None) -> None:
+    top.write_bytes(f"{ADMINDIR}/info/{name}.list",
+                    "".join(f"{p}\n" for p in paths).encode("utf-8", "surrogateescape"), mtime=mtime)
 
 
-def write_status(admindir: str, stanzas: Mapping[str, str]) -> None:
+def write_status(top: RootDir, stanzas: Mapping[str, str]) -> None:
     """Replace ``status`` with ``stanzas`` (sorted by name); the previous one becomes ``status-old``.
 
     This is the commit point of an installation: until it is written the database claims nothing new.
     """
-    status = os.path.join(admindir, "status")
     try:
-        with open(status, "rb") as fh:
-            previous = fh.read()
+        previous = top.read_bytes(STATUS)
     except FileNotFoundError:
         previous = b""
-    atomic_write(os.path.join(admindir, "status-old"), previous)
+    top.write_bytes(f"{ADMINDIR}/status-old", previous)
     text = "".join(stanzas[name] + "\n" for name in sorted(stanzas))
-    atomic_write(status, text.encode("utf-8", "surrogateescape"))
+    top.write_bytes(STATUS, text.encode("utf-8", "surrogateescape"))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ..errors import BuildError
 from ..packaging.debread import DebArchive, DebError, open_deb
+from ..relations import package_name_problem
 from ..version import vercmp_string
 from .control import ControlError, PackageInfo, package_info, parse_stanzas
 
@@ -68,6 +69,9 @@ class Feed:
                     info = package_info(stanza, path)
                 except (DebError, ControlError) as exc:
                     raise BuildError(f"cannot read package {path}: {exc.message}") from exc
+                problem = package_name_problem(info.name)
+                if problem:  # the name becomes file names in the database (info/NAME.list)
+                    raise BuildError(f"cannot read package {path}: Package: {problem}")
                 if info.arch not in (native_arch, "all"):
                     continue
                 found.append(FeedPackage(info, path, deb))

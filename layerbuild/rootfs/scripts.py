@@ -13,13 +13,12 @@ error naming the package, the script and the log.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import BuildError
-from ..fsutil import atomic_write
 from ..proc import run
+from ..rootdir import RootDir
 from .dpkgdb import ADMINDIR
 
 POSTINST_DIR = "etc/layerbuild-postinsts"
@@ -96,18 +95,14 @@ def run_script(root: str, path: str, package: str, arch: str, script: str, args:
                       notes=notes)
 
 
-def defer_postinsts(root: str, packages: Sequence[str]) -> list[str]:
+def defer_postinsts(top: RootDir, packages: Sequence[str]) -> list[str]:
     """Save the postinst of each of ``packages`` (in order) for first boot and write the runner."""
     if not packages:
         return []
-    target = os.path.join(root, POSTINST_DIR)
-    os.makedirs(target, exist_ok=True)
     written = []
     for number, package in enumerate(packages):
-        source = os.path.join(root, ADMINDIR, "info", f"{package}.postinst")
-        dest = os.path.join(target, f"{number:03d}-{package}")
-        shutil.copyfile(source, dest)
-        os.chmod(dest, 0o755)
-        written.append("/" + os.path.relpath(dest, root))
-    atomic_write(os.path.join(root, RUNNER), RUNNER_SCRIPT, mode=0o755)
+        dest = f"{POSTINST_DIR}/{number:03d}-{package}"
+        top.write_bytes(dest, top.read_bytes(f"{ADMINDIR}/info/{package}.postinst"), 0o755)
+        written.append("/" + dest)
+    top.write_bytes(RUNNER, RUNNER_SCRIPT.encode(), 0o755)
     return written

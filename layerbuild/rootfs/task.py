@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 
+from ..rootdir import RootDir, RootPathError
 from ..taskapi import TaskContext
 from .assemble import RootfsResult, build_rootfs
 from .manifest import write_manifest
 from .resolve import Request, Wanted
+from .scripts import POSTINST_DIR
 
 #: what the image-feature hooks need: the files empty-root-password edits
 SHADOW_FILES = ("etc/shadow", "etc/passwd")
@@ -72,30 +74,35 @@ def rootfs(ctx: TaskContext) -> None:
 
 def read_only_rootfs(ctx: TaskContext) -> None:
     """IMAGE_FEATURES read-only-rootfs: no postinst may wait for first boot, since / cannot change."""
-    root = ctx.vars.get("IMAGE_ROOTFS")
-    pending = os.path.join(root, "etc/layerbuild-postinsts")
-    if os.path.isdir(pending) and os.listdir(pending):
-        names = ", ".join(sorted(os.listdir(pending)))
+    with RootDir(ctx.vars.get("IMAGE_ROOTFS")) as top:
+        try:
+            pending = sorted(top.listdir(POSTINST_DIR))
+        except (FileNotFoundError, NotADirectoryError, RootPathError):
+            pending = []
+    if pending:
         raise ctx.fatal(f"read-only-rootfs: these postinst scripts could not run at build time and would need a "
-                        f"writable root at first boot: {names}", var="IMAGE_FEATURES",
+                        f"writable root at first boot: {', '.join(pending)}", var="IMAGE_FEATURES",
                         hint="make the scripts work offline (with $D), or drop read-only-rootfs")
 
 
 def empty_root_password(ctx: TaskContext) -> None:
-    """IMAGE_FEATURES empty-root-password: root logs in without a password (development images)."""
-    root = ctx.vars.get("IMAGE_ROOTFS")
-    for rel in SHADOW_FILES:
-        path = os.path.join(root, rel)
-        if not os.path.isfile(path) or os.path.islink(path):
-            continue
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-        out = []
-        for line in lines:
-            fields = line.split(":")
-            if fields and fields[0] == "root" and len(fields) > 1:
-                fields[1] = ""
-                line = ":".join(fields)
-            out.append(line)
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(out) + "\n")
+    """IMAGE_FEATURES empty-root-password: root logs in without a password (development images).
+
+    The files are found inside the root (:class:`~layerbuild.rootdir.RootDir`): a package's ``etc``
+    link never makes this edit the host's own files."""
+    with RootDir(ctx.vars.get("IMAGE_ROOTFS")) as top:
+        for rel in SHADOW_FILES:
+            if not top.is_file(rel):
+                continue
+            lines = top.read_text(rel).splitlines()
+            out = []
+            for line in lines:
+                fields = line.split(":")
+                if fields and fields[0] == "root" and len(fields) > 1:
+                    fields[1] = ""
+                    line = ":".join(fields)
+                out.append(line)
+            # rewritten in place, keeping the file's owner and mode (shadow is not world-readable)
+            with os.fdopen(top.open(rel, os.O_WRONLY | os.O_TRUNC), "w", encoding="utf-8",
+                           errors="surrogateescape") as fh:
+                fh.write("\n".join(out) + "\n")

@@ -3,9 +3,11 @@
 Every entry keeps its type, permission bits, owner (numeric uid/gid; only when running as root) and
 mtime (clamped when asked). Directories that exist already are left as they are, as dpkg leaves them;
 a symbolic link to a directory counts as that directory (merged ``/usr``). Paths are resolved inside
-the root as a chroot would resolve them: a symbolic link met on the way is followed relative to the
-root, and one that would lead out of it is refused, as are absolute names, ``..`` components and
-hard links to anything but an earlier file of the same package.
+the root as a chroot would resolve them (:class:`~layerbuild.rootdir.RootDir`): a symbolic link met on
+the way is followed relative to the root, and one that would lead out of it is refused, as are
+absolute names, ``..`` components, hard links to anything but an earlier file of the same package,
+names with a newline (dpkg refuses them) and anything in dpkg's database directory ``var/lib/dpkg``,
+by its name or through a link: the database is the installer's alone.
 
 A regular file (or link) that another package owns is an error, as in dpkg, unless one of the two
 Replaces the other: when the new package replaces the owner, the file changes hands; when the owner
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import lzma
 import os
+import posixpath
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +29,9 @@ import zstandard
 from ..errors import BuildError
 from ..packaging import debread
 from ..packaging.debread import DebArchive, DebError, TarEntry
+from ..rootdir import RootDir, RootPathError, chmod_at
 from .control import PackageInfo
+from .dpkgdb import ADMINDIR
 
 _CHUNK = 1 << 20
 
@@ -91,96 +96,61 @@ def _relative(name: str, package: str, what: str = "entry") -> str:
     return "/".join(parts)
 
 
-class Root:
-    """A directory being filled, with chroot-style path resolution that never leaves it."""
+def _link_target(name: str, package: str) -> str:
+    """A hard link's target as a root-relative path, ``..`` resolved first; refuses one that leaves."""
+    if name.startswith("/"):
+        raise UnpackError(f"{package}: refusing absolute hard link target '{name}'")
+    normal = posixpath.normpath(name)
+    if normal == ".." or normal.startswith("../"):
+        raise UnpackError(f"{package}: refusing hard link target '{name}': it leads out of the root")
+    return "" if normal == "." else normal
 
-    def __init__(self, root: str, clamp: int | None) -> None:
-        self.root = os.path.abspath(root)
+
+class Root:
+    """A directory being filled: its names resolved inside it (:class:`~layerbuild.rootdir.RootDir`),
+    owners set when running as root, mtimes clamped."""
+
+    def __init__(self, top: RootDir, clamp: int | None) -> None:
+        self.top = top
+        self.root = top.path
         self.clamp = clamp
         self.chown = os.geteuid() == 0
-        self._dirs: dict[str, str] = {"": ""}
-
-    def full(self, physical: str) -> str:
-        return self.root + "/" + physical if physical else self.root
-
-    def forget(self) -> None:
-        """Drop the resolution cache (after links changed or paths were removed)."""
-        self._dirs = {"": ""}
-
-    def resolve_dir(self, logical: str, package: str, create: bool = True) -> str:
-        """The physical, symlink-free path of directory ``logical``; missing ones are created."""
-        cached = self._dirs.get(logical)
-        if cached is not None:
-            return cached
-        parent, _, base = logical.rpartition("/")
-        physical = self.resolve_dir(parent, package, create)
-        candidate = f"{physical}/{base}" if physical else base
-        hops = 0
-        while True:
-            try:
-                st = os.lstat(self.full(candidate))
-            except FileNotFoundError:
-                if not create:
-                    raise
-                os.mkdir(self.full(candidate), 0o755)
-                break
-            if stat.S_ISDIR(st.st_mode):
-                break
-            if not stat.S_ISLNK(st.st_mode):
-                raise UnpackError(f"{package}: '/{logical}' is not a directory in the root")
-            hops += 1
-            if hops > 40:
-                raise UnpackError(f"{package}: too many levels of symbolic links at '/{logical}'")
-            candidate = self._follow(candidate, os.readlink(self.full(candidate)), package, logical)
-        self._dirs[logical] = candidate
-        return candidate
-
-    def _follow(self, physical: str, target: str, package: str, logical: str) -> str:
-        base = [] if target.startswith("/") else physical.split("/")[:-1]
-        parts = [p for p in base if p]
-        for part in target.split("/"):
-            if part in ("", "."):
-                continue
-            if part == "..":
-                if not parts:
-                    raise UnpackError(f"{package}: '/{logical}' leads out of the root through a symbolic link")
-                parts.pop()
-            else:
-                parts.append(part)
-        # The target itself may contain links: resolve its directory part again.
-        if not parts:
-            return ""
-        head = "/".join(parts[:-1])
-        resolved = self.resolve_dir(head, package, create=False) if head else ""
-        return f"{resolved}/{parts[-1]}" if resolved else parts[-1]
 
     def mtime(self, value: float) -> int:
         mtime = int(value)
         return min(mtime, self.clamp) if self.clamp is not None else mtime
 
-    def set_attrs(self, path: str, info: TarEntry, link: bool = False) -> None:
+    def set_attrs(self, fd: int, name: str, info: TarEntry, link: bool = False) -> None:
+        """Owner, mode and time of ``name`` in the directory ``fd``, the entry itself (never a link's target)."""
         if self.chown:
-            os.lchown(path, info.uid, info.gid)
+            os.chown(name, info.uid, info.gid, dir_fd=fd, follow_symlinks=False)
         if not link:
-            os.chmod(path, info.mode & 0o7777)
+            chmod_at(fd, name, info.mode & 0o7777)
         mtime = self.mtime(info.mtime)
-        os.utime(path, (mtime, mtime), follow_symlinks=not link)
+        os.utime(name, (mtime, mtime), dir_fd=fd, follow_symlinks=False)
 
 
-def md5_file(path: str) -> str:
+def md5_at(fd: int, name: str) -> str:
+    """The md5 of the regular file ``name`` in the directory ``fd``."""
     h = hashlib.md5()  # noqa: S324 - dpkg's conffile digests
-    with open(path, "rb") as fh:
+    with os.fdopen(os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd), "rb") as fh:
         for block in iter(lambda: fh.read(_CHUNK), b""):
             h.update(block)
     return h.hexdigest()
 
 
 class Unpacker:
-    """Unpacks packages one after another into one root, keeping the ownership table current."""
+    """Unpacks packages one after another into one root, keeping the ownership table current.
 
-    def __init__(self, root: Root, owners: Owners) -> None:
+    ``admin`` is the physical name of dpkg's database directory in the root (see
+    :meth:`~layerbuild.rootdir.RootDir.resolve_dir`): no entry of a package may land in it, whatever
+    link leads there.
+    """
+
+    def __init__(self, root: Root, owners: Owners, admin: str | None = None) -> None:
         self.root = root
         self.owners = owners
+        self.admin = admin
         #: package -> paths it lost to a package that Replaces it (its .list must be rewritten)
         self.lost: dict[str, set[str]] = {}
 
@@ -189,16 +159,21 @@ class Unpacker:
         """Unpack ``deb`` (whose control data is ``info``); ``old_conffiles`` are an upgraded version's.
 
         With ``digests`` the md5 of every file is kept (dpkg writes md5sums for a package without them).
+        Entries are checked as the archive streams, each before anything of it is written: a second
+        pass to check them all first would read every data archive twice, and a root whose installation
+        failed is never used.
         """
         result = Unpacked(info.name)
         conf = set(conffiles)
         self._digests: dict[str, str] | None = {} if digests else None
         self.owners.infos[info.name] = info
-        done: dict[str, str] = {}
+        done: dict[str, tuple[str, str]] = {}
         try:
             with deb.data() as entries:
                 for member in entries:
                     self._member(member, info, conf, old_conffiles or {}, result, done)
+        except RootPathError as exc:
+            raise UnpackError(f"{info.name}: {exc.message}") from exc
         except (DebError, EOFError, ValueError, lzma.LZMAError, zstandard.ZstdError) as exc:
             raise UnpackError(f"{info.name}: cannot read the data archive of {deb.path}: {exc}") from exc
         except OSError as exc:
@@ -231,9 +206,20 @@ class Unpacker:
             self.lost.setdefault(other, set()).add(path)
         return True
 
+    def _refuse(self, info: PackageInfo, member: TarEntry, rel: str) -> None:
+        """Names dpkg refuses, and anything in dpkg's own database (the installer's alone)."""
+        if "\n" in member.name:
+            raise UnpackError(f"{info.name} {info.version}: refusing {member.name!r}: a file name may not contain "
+                              "a newline (it would break the package's file lists; dpkg refuses it too)")
+        if rel == ADMINDIR or rel.startswith(ADMINDIR + "/"):
+            raise UnpackError(f"{info.name} {info.version}: refusing '/{rel}': a package may not ship anything "
+                              f"in /{ADMINDIR}, dpkg's database")
+
     def _member(self, member: TarEntry, info: PackageInfo, conf: set[str],
-                old_conffiles: Mapping[str, str], result: Unpacked, done: dict[str, str]) -> None:
+                old_conffiles: Mapping[str, str], result: Unpacked, done: dict[str, tuple[str, str]]) -> None:
         rel = _relative(member.name, info.name)
+        if "\n" in member.name or rel.startswith(ADMINDIR):
+            self._refuse(info, member, rel)
         listed = "/" + rel if rel else "/."
         kind = member.kind
         if not rel:
@@ -243,22 +229,25 @@ class Unpacker:
             return
         if kind != debread.DIRECTORY and not self._takeover(info, listed):
             return
+        top = self.root.top
         parent_logical, _, base = rel.rpartition("/")
-        parent = self.root.resolve_dir(parent_logical, info.name)
+        parent, fd = top.open_dir(parent_logical, create=True)
         physical = f"{parent}/{base}" if parent else base
-        full = self.root.full(physical)
+        if self.admin is not None and (physical == self.admin or physical.startswith(self.admin + "/")):
+            raise UnpackError(f"{info.name} {info.version}: refusing '{listed}': it is in /{ADMINDIR}, dpkg's "
+                              "database, through a symbolic link")
         try:
-            existing: os.stat_result | None = os.lstat(full)
+            existing: os.stat_result | None = os.stat(base, dir_fd=fd, follow_symlinks=False)
         except FileNotFoundError:
             existing = None
         if kind == debread.DIRECTORY:
-            self._directory(member, rel, full, existing, info)
+            self._directory(member, rel, fd, base, physical, existing, info)
             result.listed.append(listed)
             return
         if existing is not None and stat.S_ISDIR(existing.st_mode):
             raise UnpackError(f"{info.name}: trying to overwrite directory '{listed}' with a non-directory")
         if kind == debread.REGULAR:
-            digest = self._file(member, full, existing is not None,
+            digest = self._file(member, fd, base, existing is not None,
                                 listed in conf or self._digests is not None)
             if self._digests is not None:
                 assert digest is not None
@@ -267,31 +256,32 @@ class Unpacker:
             if listed in conf:
                 assert digest is not None
                 result.conffiles.append((listed, digest))
-                self._settle_conffile(full, existing is not None, old_conffiles.get(listed), result, listed)
+                self._settle_conffile(fd, base, existing, old_conffiles.get(listed), result, listed)
             elif existing is not None:
-                os.replace(full + ".lb-new", full)
-            done[rel] = full
+                os.replace(base + ".lb-new", base, src_dir_fd=fd, dst_dir_fd=fd)
+            done[rel] = (parent, base)
         elif kind == debread.SYMLINK:
-            tmp = full + ".lb-new" if existing is not None else full
-            os.symlink(member.linkname, tmp)
-            self.root.set_attrs(tmp, member, link=True)
+            tmp = base + ".lb-new" if existing is not None else base
+            os.symlink(member.linkname, tmp, dir_fd=fd)
+            self.root.set_attrs(fd, tmp, member, link=True)
             if existing is not None:
-                os.replace(tmp, full)
+                os.replace(tmp, base, src_dir_fd=fd, dst_dir_fd=fd)
                 if stat.S_ISLNK(existing.st_mode):
-                    self.root.forget()
+                    top.forget()
             result.links.append(listed)
             return
         elif kind == debread.HARDLINK:
-            target_rel = _relative(member.linkname, info.name, "hard link target")
+            target_rel = _link_target(member.linkname, info.name)
             target = done.get(target_rel)
             if target is None:
                 raise UnpackError(f"{info.name}: hard link '{listed}' points to '/{target_rel}', "
                                   f"which is not an earlier file of the package")
-            tmp = full + ".lb-new" if existing is not None else full
-            os.link(target, tmp)
+            tmp = base + ".lb-new" if existing is not None else base
+            # done holds only regular files this package wrote, in directories resolved inside the root
+            os.link(target[1], tmp, src_dir_fd=top.dir_fd(target[0]), dst_dir_fd=fd, follow_symlinks=False)
             if existing is not None:
-                os.replace(tmp, full)
-            done[rel] = full
+                os.replace(tmp, base, src_dir_fd=fd, dst_dir_fd=fd)
+            done[rel] = (parent, base)
             if self._digests is not None and target_rel in self._digests:
                 self._digests[rel] = self._digests[target_rel]
                 result.digests.append((rel, self._digests[rel]))
@@ -299,39 +289,38 @@ class Unpacker:
             if kind != debread.FIFO and not self.root.chown:
                 raise UnpackError(f"{info.name}: cannot create device '{listed}' without root privileges")
             node = {debread.CHARDEV: stat.S_IFCHR, debread.BLOCKDEV: stat.S_IFBLK}.get(kind, stat.S_IFIFO)
-            tmp = full + ".lb-new" if existing is not None else full
-            os.mknod(tmp, node | (member.mode & 0o7777), os.makedev(member.devmajor, member.devminor))
-            self.root.set_attrs(tmp, member)
+            tmp = base + ".lb-new" if existing is not None else base
+            os.mknod(tmp, node | (member.mode & 0o7777), os.makedev(member.devmajor, member.devminor), dir_fd=fd)
+            self.root.set_attrs(fd, tmp, member)
             if existing is not None:
-                os.replace(tmp, full)
+                os.replace(tmp, base, src_dir_fd=fd, dst_dir_fd=fd)
         else:
             raise UnpackError(f"{info.name}: unsupported archive entry '{member.name}'")
         result.listed.append(listed)
 
-    def _directory(self, member: TarEntry, rel: str, full: str, existing: os.stat_result | None,
-                   info: PackageInfo) -> None:
+    def _directory(self, member: TarEntry, rel: str, fd: int, base: str, physical: str,
+                   existing: os.stat_result | None, info: PackageInfo) -> None:
         if existing is not None:
             if stat.S_ISDIR(existing.st_mode):
                 return
             if stat.S_ISLNK(existing.st_mode):
                 # A link to a directory stands for it (merged /usr); resolve_dir refuses one that leaves.
-                self.root.resolve_dir(rel, info.name, create=False)
+                self.root.top.resolve_dir(rel)
                 return
-            os.unlink(full)
-        os.mkdir(full, 0o700)
-        self.root.set_attrs(full, member)
-        self.root._dirs[rel] = full[len(self.root.root) + 1:]
+            os.unlink(base, dir_fd=fd)
+        os.mkdir(base, 0o700, dir_fd=fd)
+        self.root.set_attrs(fd, base, member)
+        self.root.top.add_dir(rel, physical)
 
-    def _file(self, member: TarEntry, full: str, exists: bool,
-              digest: bool) -> str | None:
-        path = full + ".lb-new" if exists else full
+    def _file(self, member: TarEntry, dir_fd: int, base: str, exists: bool, digest: bool) -> str | None:
+        path = base + ".lb-new" if exists else base
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         if exists:
             try:
-                os.unlink(path)
+                os.unlink(path, dir_fd=dir_fd)
             except FileNotFoundError:
                 pass
-        fd = os.open(path, flags, 0o600)
+        fd = os.open(path, flags, 0o600, dir_fd=dir_fd)
         h = hashlib.md5() if digest else None  # noqa: S324 - dpkg's conffile digests
         try:
             remaining = member.size
@@ -352,15 +341,14 @@ class Unpacker:
             os.close(fd)
         return h.hexdigest() if h is not None else None
 
-    def _settle_conffile(self, full: str, exists: bool, old_digest: str | None, result: Unpacked,
-                         listed: str) -> None:
-        if not exists:
+    def _settle_conffile(self, fd: int, base: str, existing: os.stat_result | None, old_digest: str | None,
+                         result: Unpacked, listed: str) -> None:
+        if existing is None:
             return
-        new = full + ".lb-new"
-        if old_digest is not None and os.path.isfile(full) and not os.path.islink(full) \
-                and md5_file(full) != old_digest:
+        new = base + ".lb-new"
+        if old_digest is not None and stat.S_ISREG(existing.st_mode) and md5_at(fd, base) != old_digest:
             # The root's copy was changed since the old version: keep it, as dpkg --force-confold does.
-            os.replace(new, full + ".dpkg-dist")
+            os.replace(new, base + ".dpkg-dist", src_dir_fd=fd, dst_dir_fd=fd)
             result.kept_conffiles.append(listed)
             return
-        os.replace(new, full)
+        os.replace(new, base, src_dir_fd=fd, dst_dir_fd=fd)
