@@ -207,3 +207,41 @@ def test_not_a_snapshot(tmp_path: Path) -> None:
     bogus.write_bytes(b"not zstd at all")
     with pytest.raises(PkgdbError, match="not a readable pkgdb snapshot"):
         unpack_snapshot(bogus, tmp_path / "st")
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("Version: 1.0-r0\nDepends: libc6 (>= 2.36)", "Version: !!!bad version@@\nDepends: libc6 (>= 2.36)",
+     "package hello: Version: version '!!!bad version@@' contains a space"),
+    ("Depends: libc6 (>= 2.36)", "Depends: libc6 (>= 2.36), Bad_Name",
+     "package hello: Depends: 'Bad_Name' contains 'B', 'N', '_': a package name may hold only lower-case letters, "
+     "digits and '+', '-', '.'"),
+    ("Depends: libc6 (>= 2.36)", "Depends: libc6 (=> 2.36)",
+     "package hello: Depends: '=>' in '(=> 2.36)' of libc6 is not a version operator; did you mean '>='?"),
+    ("Depends: libc6 (>= 2.36)", "Depends: libc6 (>= 2.36)\nProvides: hi (>= 1)",
+     "package hello: Provides: '>=' in '(>= 1)' of hi is not allowed here (only =)"),
+    ("Depends: libc6 (>= 2.36)", "Depends: libc6 (>= 2.36)\nConflicts: a | b",
+     "package hello: Conflicts: 'a | b': Conflicts takes no alternatives ('|')"),
+    ("Depends: libc6 (>= 2.36)", "Depends: libc6 (>= 2.36) bash",
+     "package hello: cannot read Depends 'libc6 (>= 2.36) bash' near 'libc6 (>= 2.36) bash'"),
+])
+def test_snapshot_stanzas_follow_dpkgs_grammar(tmp_path: Path, old: str, new: str, message: str) -> None:
+    rootfs = make_rootfs(tmp_path / "rootfs", SDE)
+    status = rootfs / "var/lib/dpkg/status"
+    status.write_text(status.read_text().replace(old, new))
+    snapshot = tmp_path / "base-pkgdb.rootfs.tar.zst"
+    write_snapshot(rootfs, snapshot, SDE)
+    with pytest.raises(PkgdbError) as exc:
+        unpack_snapshot(snapshot, tmp_path / "staging")
+    assert exc.value.format() == f"error: {snapshot}: var/lib/dpkg/status:21: {message}"
+
+
+def test_snapshot_stanzas_dpkg_accepts_are_read(tmp_path: Path) -> None:
+    """Alternatives, architecture qualifiers, epochs and tildes are dpkg's grammar too."""
+    rootfs = make_rootfs(tmp_path / "rootfs", SDE)
+    status = rootfs / "var/lib/dpkg/status"
+    status.write_text(status.read_text().replace(
+        "Depends: libc6 (>= 2.36)", "Version: 1:2.0~rc1+git-1\nDepends: libc6:any (>= 2.36) | musl, sh\n"
+        "Provides: hi (= 1)\nBreaks: old (<< 1)").replace("Version: 1.0-r0\n", ""))
+    write_snapshot(rootfs, tmp_path / "s.tar.zst", SDE)
+    base = unpack_snapshot(tmp_path / "s.tar.zst", tmp_path / "staging")
+    assert base.packages["hello"].version == "1:2.0~rc1+git-1"

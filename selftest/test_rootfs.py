@@ -732,6 +732,19 @@ def test_a_name_with_a_newline_is_refused(tmp_path: Path) -> None:
     assert not (root / "usr/a\nb").exists()
 
 
+def test_existing_database_with_a_bad_stanza_is_refused(tmp_path: Path) -> None:
+    """A database read into the installer gets dpkg's grammar: the stanza, the package and the field."""
+    feed = tmp_path / "feed"
+    small_feed(feed)
+    root = tmp_path / "r"
+    (root / "var/lib/dpkg").mkdir(parents=True)
+    (root / "var/lib/dpkg/status").write_text(
+        "Package: libc6\nStatus: install ok installed\nVersion: 2.36\nArchitecture: amd64\n\n"
+        "Package: base\nStatus: install ok installed\nVersion: !!!bad version@@\nArchitecture: amd64\n")
+    assert error_of(root, feed, "greet") == (f"error: {root}/var/lib/dpkg/status:6: package base: Version: version "
+                                             "'!!!bad version@@' contains a space")
+
+
 def test_symlinked_directories_inside_root(tmp_path: Path) -> None:
     feed = tmp_path / "feed"
     make_deb(feed, "usrmerge", "1.0", {"usr/lib/": ("dir",), "lib": ("link", "/usr/lib")})

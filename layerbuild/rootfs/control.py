@@ -10,11 +10,12 @@ dpkg itself uses for ``var/lib/dpkg/status``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from ..errors import LayerbuildError
 from ..packaging.deps import parse_depends
+from ..relations import OPERATORS, package_name_problem, relationship_problem, version_problem
 from ..version import split_version, vercmp_string
 
 
@@ -99,11 +100,18 @@ def normalize_version(version: str) -> str:
 
 def parse_stanzas(text: str, source: str) -> Iterator[list[tuple[str, str]]]:
     """deb822 stanzas as ``(field, value)`` lists in file order; continuation lines kept verbatim."""
+    for _, fields in numbered_stanzas(text, source):
+        yield fields
+
+
+def numbered_stanzas(text: str, source: str) -> Iterator[tuple[int, list[tuple[str, str]]]]:
+    """:func:`parse_stanzas` with the line each stanza starts on."""
     fields: list[tuple[str, str]] = []
+    start = 0
     for lineno, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             if fields:
-                yield fields
+                yield start, fields
                 fields = []
             continue
         if line[0] in " \t":
@@ -115,9 +123,67 @@ def parse_stanzas(text: str, source: str) -> Iterator[list[tuple[str, str]]]:
         name, sep, value = line.partition(":")
         if not sep or not name or " " in name:
             raise ControlError(f"{source}:{lineno}: not a field: {line!r}")
+        if not fields:
+            start = lineno
         fields.append((name, value.strip()))
     if fields:
-        yield fields
+        yield start, fields
+
+
+#: relationship fields that may hold alternatives (``a | b``), as deb-control(5) allows them
+_ALTERNATIVES = frozenset({"depends", "pre-depends", "recommends", "suggests"})
+_ARCH_QUALIFIER = re.compile(r"^(\s*[^\s(:|,]+):[a-z0-9-]+")
+
+
+def stanza_problem(lookup: Mapping[str, str], seen: dict[tuple[str, str], str | None] | None = None) -> str | None:
+    """What in a stanza read from a database dpkg would not accept: ``package NAME: FIELD: problem``, or
+    None. ``lookup`` is the stanza by lower-case field name. The package name, the version and every
+    relationship field are checked with the grammar recipes are checked with (:mod:`layerbuild.relations`).
+    ``seen`` keeps the verdicts on versions and relations across the stanzas of one database, where the
+    same ones come back again and again."""
+    memo: dict[tuple[str, str], str | None] = {} if seen is None else seen
+    name = lookup.get("package", "").strip()
+    problem = package_name_problem(name) if name else "the stanza has no Package field"
+    if problem:
+        return f"Package: {problem}"
+    version = lookup.get("version")
+    if version is None:
+        return f"package {name}: Version: the stanza has no Version field"
+    key = ("version", version)
+    problem = memo[key] if key in memo else memo.setdefault(key, version_problem(version.strip()))
+    if problem:
+        return f"package {name}: Version: {problem}"
+    for field in RELATION_FIELDS:
+        value = lookup.get(field.lower())
+        if value:
+            problem = _relation_field_problem(field, value, memo)
+            if problem:
+                return f"package {name}: {field}: {problem}"
+    return None
+
+
+def _relation_field_problem(field: str, value: str, seen: dict[tuple[str, str], str | None]) -> str | None:
+    operators = ("=",) if field == "Provides" else OPERATORS
+    kind = "provides" if field == "Provides" else "relation"
+    for group in value.replace("\n", " ").split(","):
+        if not group.strip():
+            continue
+        alternatives = group.split("|")
+        if len(alternatives) > 1 and field.lower() not in _ALTERNATIVES:
+            return f"'{group.strip()}': {field} takes no alternatives ('|')"
+        for alt in alternatives:
+            key = (kind, alt.strip())
+            if key in seen:
+                problem = seen[key]
+            elif not key[1]:
+                return f"'{group.strip()}' has an empty alternative"
+            else:
+                # one relation to an alternative is left to parse_relations, which reads the field next
+                problem = seen[key] = relationship_problem(_ARCH_QUALIFIER.sub(r"\1", key[1]) if ":" in key[1]
+                                                           else key[1], operators)
+            if problem:
+                return problem
+    return None
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ installed``), ``status-old`` (the previous ``status``), ``available``, ``diversi
 (other control members likewise), ``triggers/Lock``, ``triggers/Unincorp`` and ``updates/``.
 
 :class:`Database` reads an existing database (a base image's snapshot, say): installed packages with
-version, architecture, conffiles and, from ``info/*.list``, their files. Stanzas of packages the
-installer does not touch are written back verbatim. Every file is read and written through the root's
-:class:`~layerbuild.rootdir.RootDir`.
+version, architecture, conffiles and, from ``info/*.list``, their files. Its stanzas are checked with
+dpkg's grammar (package names, versions, relationship fields), so a damaged snapshot is an error that
+names the stanza rather than a wrong image. Stanzas of packages the installer does not touch are written
+back verbatim. Every file is read and written through the root's :class:`~layerbuild.rootdir.RootDir`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..rootdir import RootDir, RootPathError
-from .control import ControlError, PackageInfo, package_info, parse_stanzas
+from .control import ControlError, PackageInfo, numbered_stanzas, package_info, stanza_problem
 
 ADMINDIR = "var/lib/dpkg"
 STATUS = f"{ADMINDIR}/status"
@@ -90,7 +91,8 @@ class Database:
     @classmethod
     def read(cls, root: str | RootDir, origin: str | None = None) -> Database:
         """The database under ``root``; empty when there is none. ``origin`` names where the root came
-        from in errors (a snapshot)."""
+        from in errors (a snapshot); each stanza's package name, version and relationship fields must
+        follow dpkg's grammar."""
         if isinstance(root, RootDir):
             top = root
         else:
@@ -106,9 +108,16 @@ class Database:
         except RootPathError as exc:
             raise ControlError(f"{origin or top.path}: {exc.message}") from exc
         records: dict[str, InstalledPackage] = {}
-        for fields in parse_stanzas(text, source):
-            info = package_info(fields, source)
+        seen: dict[tuple[str, str], str | None] = {}
+        for line, fields in numbered_stanzas(text, source):
             lookup = {k.lower(): v for k, v in fields}
+            problem = stanza_problem(lookup, seen)
+            if problem is not None:
+                raise ControlError(f"{source}:{line}: {problem}")
+            try:
+                info = package_info(fields, f"{source}:{line}")
+            except ControlError as exc:  # a relationship field's shape (the names and versions are checked)
+                raise ControlError(f"{source}:{line}: package {lookup['package'].strip()}: {exc.message}") from exc
             stanza = "\n".join(f"{k}:{v}" if v.startswith("\n") or not v else f"{k}: {v}"
                                for k, v in fields) + "\n"
             records[info.name] = InstalledPackage(info, lookup.get("status", "").strip(),
