@@ -167,11 +167,15 @@ def atomic_symlink(target: str, path: str | os.PathLike[str]) -> None:
     """Point the symlink ``path`` at ``target``, replacing whatever was there in one rename."""
     final = Path(path)
     remove_stale_temporaries(final)  # what a writer killed here before left
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    os.symlink(target, tmp)
-    os.replace(tmp, final)
+    # named as atomic_output names its temporaries, so that dead_writers_temporary knows it as one
+    tmp = final.with_name(f".{final.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        os.symlink(target, tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
 
 
 class PathEscape(LayerbuildError):

@@ -119,6 +119,27 @@ def test_a_killed_writers_temporary_is_removed_and_a_live_ones_kept(tmp_path: Pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["object.tar.zst"]
 
 
+def test_a_symlink_writer_killed_before_its_rename_leaves_what_the_next_one_removes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from layerbuild.fsutil import atomic_symlink
+
+    link = tmp_path / "log.do_compile"
+    # killed after making its temporary link and before renaming it over the real one
+    code = ("import os, signal; import layerbuild.fsutil as f\n"
+            "real = os.replace\n"
+            "def replace(a, b):\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+            "f.os.replace = replace\n"
+            f"f.atomic_symlink('log.do_compile.1', {str(link)!r})\n")
+    subprocess.run([sys.executable, "-c", code], check=False)
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".log.do_compile.") and left[0].endswith(".tmp")
+    atomic_symlink("log.do_compile.2", link)
+    assert [p.name for p in tmp_path.iterdir()] == ["log.do_compile"]
+    assert link.readlink() == Path("log.do_compile.2")
+
+
 def test_remove_under_never_follows_a_link_out_of_its_root(tmp_path: Path) -> None:
     from layerbuild.fsutil import PathEscape, remove_under
 
