@@ -56,8 +56,12 @@ class LayerSet:
         return coll.priority if coll else 0
 
 
-def _literal_layerdir(d: DataStore, layer: str) -> None:
-    """Replace ``${LAYERDIR}``/``${LAYERDIR_RE}`` references with the layer's path (BitBake's expandVarref)."""
+def _literal_layerdir(d: DataStore, layer: str, written: dict[str, str]) -> None:
+    """Replace ``${LAYERDIR}``/``${LAYERDIR_RE}`` references with the layer's path (BitBake's expandVarref).
+
+    The regular expressions among them are kept in ``written`` as the layer wrote them, so an error in
+    one can point into that text rather than into a path the user never typed.
+    """
     refs = {"${LAYERDIR}": layer, "${LAYERDIR_RE}": re.escape(layer)}
     for var in list(d.localkeys()):
         entry = d._vars.get(var)
@@ -65,6 +69,8 @@ def _literal_layerdir(d: DataStore, layer: str) -> None:
             continue
         content = entry.get("_content")
         if isinstance(content, str) and "${LAYERDIR" in content:
+            if var.startswith("BBFILE_PATTERN_"):
+                written[var] = content
             new = content
             for ref, value in refs.items():
                 new = new.replace(ref, value)
@@ -79,6 +85,28 @@ def _literal_layerdir(d: DataStore, layer: str) -> None:
                     fixed.append((value, override))
                 d._writable(var)[keyword] = tuple(fixed)
     d._changed()
+
+
+def _regex_problem(exc: re.error, pattern: str, written: str | None) -> tuple[str, tuple[str, ...]]:
+    """What is wrong with ``pattern`` and where, in the text as the layer wrote it when that is known.
+
+    The layer's own directory stands in for ``${LAYERDIR}`` in ``pattern``; the offset Python reports
+    into it depends on where the layer happens to live, so the text is compiled again with a plain
+    stand-in of the reference's own length and the offset of that error (the same one) is shown.
+    """
+    text, pos = pattern, exc.pos
+    if written is not None:
+        stand_in = written
+        for ref in ("${LAYERDIR_RE}", "${LAYERDIR}"):
+            stand_in = stand_in.replace(ref, "L" * len(ref))
+        try:
+            re.compile(stand_in)
+        except re.error as again:
+            if again.msg == exc.msg:
+                text, pos = written, again.pos
+    if pos is None:
+        return f'{exc.msg} in "{text}"', ()
+    return f'{exc.msg} at position {pos} of "{text}"', (text, " " * pos + "^")
 
 
 def read_layers(d: DataStore, evaluator: Evaluator, bblayers_conf: str) -> LayerSet:
@@ -97,6 +125,7 @@ def read_layers(d: DataStore, evaluator: Evaluator, bblayers_conf: str) -> Layer
     owner: dict[str, str] = {}
     #: where each layer variable was set (collection name -> variable -> location), for errors
     where: dict[str, dict[str, Location]] = {}
+    written: dict[str, str] = {}
     for layer in layers:
         conf = os.path.join(layer, "conf", "layer.conf")
         if not os.path.isfile(conf):
@@ -107,7 +136,7 @@ def read_layers(d: DataStore, evaluator: Evaluator, bblayers_conf: str) -> Layer
         d.setVar("LAYERDIR_RE", re.escape(layer), file=conf)
         d.reset_local()
         evaluator.eval_file(d, conf, include=False)
-        _literal_layerdir(d, layer)
+        _literal_layerdir(d, layer, written)
         after = (d.getVar("BBFILE_COLLECTIONS") or "").split()
         for name in after[len(before):]:
             if name in owner or name in before:
@@ -174,8 +203,9 @@ def read_layers(d: DataStore, evaluator: Evaluator, bblayers_conf: str) -> Layer
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise LayerError(f"BBFILE_PATTERN_{name} is not a valid regular expression: {exc}",
-                             at("BBFILE_PATTERN"), hint='the usual pattern is "^${LAYERDIR}/"') from None
+            problem, notes = _regex_problem(exc, pattern, written.get(f"BBFILE_PATTERN_{name}"))
+            raise LayerError(f"BBFILE_PATTERN_{name} is not a valid regular expression: {problem}",
+                             at("BBFILE_PATTERN"), hint='the usual pattern is "^${LAYERDIR}/"', notes=notes) from None
         for var in _LAYER_VARS:
             locs.setdefault(var, at(var))
         where[name] = locs

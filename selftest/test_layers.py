@@ -120,3 +120,22 @@ def test_layerdepends_with_versions(tmp_path: Path, lb: Runner) -> None:
     status, _, err = lb("-B", str(build), "-p")
     assert status == 1
     assert err.startswith(f"{app}/conf/layer.conf:6: error: layer app needs lib version >= 4, but it is 3")
+
+
+def test_invalid_pattern_offset_is_into_the_written_text(tmp_path: Path, lb: Runner) -> None:
+    """The same layer.conf gives the same message wherever the layer lives: the offset and the caret
+    point into the pattern as written, not into the layer's path that replaced ${LAYERDIR}."""
+    conf = ('BBPATH .= ":${LAYERDIR}"\nBBFILE_COLLECTIONS += "x"\nBBFILE_PATTERN_x = "^${LAYERDIR_RE}/[recipes"\n'
+            'BBFILE_PRIORITY_x = "6"\nLAYERSERIES_COMPAT_x = "alder"\n')
+    messages = []
+    for root in (tmp_path / "a", tmp_path / "a-much-longer-directory-name" / "and" / "deeper"):
+        layer = make_layer(root, "x", layer_conf=conf)
+        status, _, err = lb("-B", str(make_build(root, [layer])), "-p")
+        assert status == 1
+        messages.append(err.replace(str(root), "@ROOT@"))
+    assert messages[0] == messages[1]
+    assert messages[0].splitlines()[:3] == [
+        "@ROOT@/meta-x/conf/layer.conf:3: error: BBFILE_PATTERN_x is not a valid regular expression: "
+        'unterminated character set at position 16 of "^${LAYERDIR_RE}/[recipes"',
+        "  ^${LAYERDIR_RE}/[recipes",
+        "                  ^"]
