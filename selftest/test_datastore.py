@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -146,3 +147,73 @@ def test_a_weak_default_after_an_assignment_leaves_its_location() -> None:
     assert str(d.location("DISTRO")) == "local.conf:2"
     d.setVarFlag("OTHER", "_defaultval", "x", op="set??", file="layerbuild.conf", line=10)
     assert str(d.location("OTHER")) == "layerbuild.conf:10"
+
+
+def _doubling(d: DataStore, levels: int, line: int = 1) -> None:
+    d.setVar("A0", "0123456789abcdef", file="bomb.bb", line=line)
+    for i in range(1, levels):
+        d.setVar(f"A{i}", f"${{A{i - 1}}}${{A{i - 1}}}", file="bomb.bb", line=line + i)
+
+
+def test_a_value_growing_past_the_bound_is_an_error_at_its_line() -> None:
+    """A chain in which each variable doubles the one before fails at the first value past the bound,
+    naming the chain, instead of exhausting memory (64 MiB is 2**22 times the 16 bytes of A0)."""
+    d = DataStore()
+    _doubling(d, 40)
+    d.setVar("SUMMARY", "${A39}", file="bomb.bb", line=50)
+    try:
+        d.getVar("SUMMARY")
+    except ExpansionError as exc:
+        assert str(exc.location) == "bomb.bb:24"
+        assert exc.message == "the value of A23 grows past 64 MiB when expanded (at ${A22})"
+        assert exc.notes[0] == "while reading SUMMARY (set at bomb.bb:50)"
+        assert exc.notes[-2:] == ("which uses A23 (set at bomb.bb:24)", "which uses A22 (set at bomb.bb:23)")
+    else:
+        raise AssertionError("no error")
+    assert len(d.getVar("A22")) == 64 * 1024 * 1024  # at the bound itself: allowed
+
+
+def test_a_line_naming_a_large_value_several_times_is_bounded_too() -> None:
+    d = DataStore()
+    _doubling(d, 21)  # A20 is 16 MiB
+    d.setVar("WIDE", "${A20}" * 5, file="bomb.bb", line=30)
+    try:
+        d.getVar("WIDE")
+    except ExpansionError as exc:
+        assert str(exc.location) == "bomb.bb:30"
+        assert exc.message == "the value of WIDE grows past 64 MiB when expanded (at ${A20})"
+    else:
+        raise AssertionError("no error")
+
+
+def test_a_line_too_wide_to_join_is_the_same_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line naming a large variable so many times that joining the pieces fails (malloc refuses)."""
+    from layerbuild.datastore import store
+
+    class Refusing:
+        def sub(self, *_args: object) -> str:
+            raise MemoryError
+
+    d = DataStore()
+    d.setVar("BIG", "x" * 100, file="bomb.bb", line=1)
+    d.setVar("WIDE", "${BIG}" * 3, file="bomb.bb", line=2)
+    monkeypatch.setattr(store, "_VAR_RE", Refusing())
+    try:
+        d.getVar("WIDE")
+    except ExpansionError as exc:
+        assert str(exc.location) == "bomb.bb:2"
+        assert exc.message.startswith("the value of WIDE grows past 64 MiB when expanded")
+    else:
+        raise AssertionError("no error")
+
+
+def test_python_expression_past_the_bound_is_an_error() -> None:
+    d = DataStore()
+    d.setVar("BIG", "${@'x' * (65 * 1024 * 1024)}", file="bomb.bb", line=3)
+    try:
+        d.getVar("BIG")
+    except ExpansionError as exc:
+        assert str(exc.location) == "bomb.bb:3"
+        assert exc.message.startswith("the value of BIG grows past 64 MiB when expanded (at ${@'x'")
+    else:
+        raise AssertionError("no error")

@@ -29,6 +29,9 @@ _OLD_SYNTAX_FIX_RE = re.compile(r"_(append|prepend|remove)(_(?=.))?")
 # as BitBake's code parser: getVar and the bb.utils helpers that read a variable named by their first argument
 _PY_GETVAR_RE = re.compile(r"""(?:getVar|getVarFlag|contains|contains_any|filter)\(\s*['"]([^'"]+)['"]""")
 _KEYWORDS = (":append", ":prepend", ":remove")
+#: the largest value an expansion may produce: OE-core's largest are a few hundred KiB, so only a chain
+#: that multiplies its size (each variable twice the one before) gets here, long before memory runs out
+MAX_VALUE_SIZE = 64 * 1024 * 1024
 _MUTABLE = (list, set, dict)
 
 
@@ -389,7 +392,11 @@ class DataStore:
         try:
             while "${" in s:
                 olds = s
-                s = _VAR_RE.sub(lambda m: self._var_sub(m, varname, refs), s)
+                try:
+                    s = _VAR_RE.sub(lambda m: self._var_sub(m, varname, refs), s)
+                except MemoryError:
+                    # (a line naming a large variable many times, past what malloc gives)
+                    raise self._size_error(varname, refs) from None
                 if "${@" in s:
                     try:
                         s = _PY_RE.sub(lambda m: self._python_sub(m, varname, refs), s)
@@ -400,6 +407,8 @@ class DataStore:
                             raise self._python_error(varname, olds, exc) from exc
                 if s == olds:
                     break
+                if len(s) > MAX_VALUE_SIZE:
+                    raise self._size_error(varname, refs)
         finally:
             if varname is not None:
                 self._expanding.pop()
@@ -434,7 +443,10 @@ class DataStore:
             raise self._python_error(varname, match.group(), exc, "called " + system_exit_message(exc)) from None
         except Exception as exc:
             raise self._python_error(varname, match.group(), exc) from exc
-        return str(value)
+        text = str(value)
+        if len(text) > MAX_VALUE_SIZE:
+            raise self._size_error(varname, refs, match.group())
+        return text
 
     def _chain_notes(self, chain: list[str]) -> tuple[str, ...]:
         notes: list[str] = []
@@ -457,6 +469,23 @@ class DataStore:
             var, flag = name[:-1].split("[", 1)
             return self.flag_location(var, flag) or self.location(var)
         return self.location(name)
+
+    def _size_error(self, varname: str | None, refs: set[str], code: str | None = None) -> ExpansionError:
+        """A value past MAX_VALUE_SIZE, at the line of the variable whose value it is, with the chain of
+        variables that led to it and the largest it named (the outermost and innermost ones when the
+        chain is long). A ${@...} result is named by its ``code``."""
+        largest = max(sorted(refs), key=lambda ref: len(str(self.getVar(ref) or "")), default=None)
+        piece = code if code is not None else largest
+        notes = self._chain_notes(list(self._expanding) + ([piece] if piece and code is None else []))
+        if len(notes) > 12:
+            notes = (*notes[:3], f"... {len(notes) - 9} more ...", *notes[-6:])
+        shown = "" if piece is None else f" (at {piece if len(piece) < 60 else piece[:56] + '...}'})" if code \
+            else f" (at ${{{piece}}})"
+        return ExpansionError(f"{f'the value of {varname}' if varname else 'an expansion'} grows past "
+                              f"{MAX_VALUE_SIZE >> 20} MiB when expanded{shown}",
+                              self._where(varname) if varname else self.current_location, notes=notes,
+                              hint="a variable that names another several times, in a chain, multiplies its "
+                                   "size at every step")
 
     def _expansion_error(self, message: str, chain: list[str]) -> ExpansionError:
         return ExpansionError(message, self._where(chain[-1]) if chain else None, notes=self._chain_notes(chain))
