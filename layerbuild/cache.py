@@ -19,7 +19,7 @@ from .fsutil import atomic_write, sha256_file
 from .hashing import sha256_tree
 from .recipe import RecipeInfo
 
-CACHE_FORMAT = 10
+CACHE_FORMAT = 11
 
 Fingerprint = tuple[int, int, str] | None  # (mtime_ns, size, sha256) or None for "did not exist"
 

@@ -8,6 +8,7 @@ holds what later stages need without parsing again.
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -75,6 +76,8 @@ class RecipeInfo:
     #: (word, variable, path, line): which variable named each word of the recipe's own RDEPENDS, and
     #: where it was set (an image's IMAGE_INSTALL, reached through PACKAGE_INSTALL)
     origins: tuple[tuple[str, str, str, int], ...] = field(default=())
+    #: the warnings reading the recipe gave, kept so a parse from the cache shows them again
+    warnings: tuple[str, ...] = field(default=())
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (RecipeInfo, tuple(getattr(self, name) for name in _RECIPE_FIELDS))
@@ -128,6 +131,35 @@ def parse_recipe(config: DataStore, evaluator: Evaluator, fn: str, appends: tupl
     except SkipRecipe as exc:
         d.setVar("__SKIPPED", str(exc) or "skipped")
     return d
+
+
+class WarningKeeper(logging.Handler):
+    """Keeps the warnings parsing logs while a recipe is read (``with keeper as warnings:``) instead of
+    printing them: they go into the recipe's summary, so a parse that comes from the cache shows them
+    as a fresh one does. One keeper serves every recipe a process parses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+        self._log = logging.getLogger("layerbuild.parse")
+        self._propagate = True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.WARNING:
+            self.messages.append(record.getMessage())
+        else:
+            logging.getLogger("layerbuild").handle(record)
+
+    def __enter__(self) -> list[str]:
+        self.messages = []
+        self._propagate = self._log.propagate
+        self._log.addHandler(self)
+        self._log.propagate = False
+        return self.messages
+
+    def __exit__(self, *_exc: object) -> None:
+        self._log.removeHandler(self)
+        self._log.propagate = self._propagate
 
 
 def _split(value: str | None) -> tuple[str, ...]:

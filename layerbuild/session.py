@@ -27,7 +27,7 @@ from .evaluate import Evaluator
 from .fsutil import atomic_write, disk_full
 from .layers import RecipeFiles, appends_for, collect_files, dangling_appends
 from .providers import Recipes, choose
-from .recipe import RecipeInfo, parse_recipe, recipe_info
+from .recipe import RecipeInfo, WarningKeeper, parse_recipe, recipe_info
 from .taskapi import task_name
 from .values import Typed
 
@@ -106,6 +106,7 @@ _WORKER: dict[str, Any] = {}
 
 def _init_worker(config: Configuration) -> None:
     _WORKER["config"] = config
+    _WORKER["keeper"] = WarningKeeper()
 
 
 Job = tuple[str, tuple[str, ...], str, bool]
@@ -113,22 +114,37 @@ Job = tuple[str, tuple[str, ...], str, bool]
 
 def _parse_in_worker(job: Job) -> tuple[str, Any, list[str]]:
     config: Configuration = _WORKER["config"]
-    return _parse_one(config.d, config.evaluator, job)
+    return _parse_one(config.d, config.evaluator, job, _WORKER["keeper"])
 
 
-def _parse_one(configd: Any, evaluator: Evaluator, job: Job) -> tuple[str, Any, list[str]]:
+def _parse_one(configd: Any, evaluator: Evaluator, job: Job, keeper: WarningKeeper) -> tuple[str, Any, list[str]]:
     fn, appends, layername, signatures = job
+    warnings: list[str] = []
     try:
-        d = parse_recipe(configd, evaluator, fn, appends, layername)
-        info = recipe_info(d, fn, appends, signatures=signatures)
+        with keeper as warnings:
+            d = parse_recipe(configd, evaluator, fn, appends, layername)
+            info = recipe_info(d, fn, appends, signatures=signatures)
+        if warnings:
+            info = replace(info, warnings=tuple(warnings))
         # files in [file-checksums] are inputs of the cached signatures too
         checksummed = [path for sig in info.signatures or () for path, _digest in sig.files]
         return fn, info, d.file_depends + checksummed
     except LayerbuildError as exc:
+        _show_warnings(warnings)
         return fn, exc, []
     except RecursionError:
+        _show_warnings(warnings)
         return fn, LayerbuildError("recursion too deep while parsing (a variable or include refers to itself)",
                                    Location(fn)), []
+
+
+def _show_warnings(messages: Iterable[str], shown: set[str] | None = None) -> None:
+    """Log parse warnings, each text once (a class line many recipes share gives one warning)."""
+    shown = set() if shown is None else shown
+    for message in messages:
+        if message not in shown:
+            shown.add(message)
+            logger.warning("%s", message)
 
 
 def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: bool = True,
@@ -158,6 +174,10 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
             coll = config.layerset.collection_of(fn)
             todo.append((fn, appends, coll.name if coll else "", signatures))
     _collect(config, todo, jobs, infos, cache)
+    shown: set[str] = set()
+    for fn in files.recipes:
+        if infos[fn].warnings:
+            _show_warnings(infos[fn].warnings, shown)
     if cache is not None:
         cache.prune(set(files.recipes))
         _save(cache)
@@ -214,7 +234,8 @@ def _run_parse(config: Configuration, todo: list[Job], jobs: int | None) -> Iter
     threads = jobs or Typed(config.d).int("BB_NUMBER_PARSE_THREADS") or os.cpu_count() or 1
     threads = max(1, min(threads, len(todo)))
     if threads == 1 or len(todo) < 16:
-        return [_parse_one(config.d, config.evaluator, job) for job in todo]
+        keeper = WarningKeeper()
+        return [_parse_one(config.d, config.evaluator, job, keeper) for job in todo]
     ctx = multiprocessing.get_context("fork")
     chunk = max(1, min(64, len(todo) // (threads * 8)))
     with ctx.Pool(threads, initializer=_init_worker, initargs=(config,)) as pool:

@@ -128,3 +128,25 @@ def test_parallel_parse_matches_serial(tmp_path: Path) -> None:
     assert "r16" in r17.depends
     assert r17.signature("do_compile").values == parallel.recipes.infos[r17.fn].signature("do_compile").values
     assert dict(r17.signature("do_compile").values)["X"] == '${@int(d.getVar("PV").split(".")[1]) * 2}'
+
+
+def test_parse_warnings_come_back_from_the_cache(tmp_path: Path, lb: Runner) -> None:
+    """A recipe read from the parse cache shows the warnings its parse gave; a line several recipes
+    read gives one warning."""
+    layer = make_layer(tmp_path, "w", {
+        "recipes/a/a_1.0.bb": 'require own.inc\nrequire include/common.inc\n',
+        "recipes/b/b_1.0.bb": 'require own.inc\nrequire include/common.inc\n',
+        "recipes/a/own.inc": 'FOO:append += "x"\n',
+        "recipes/b/own.inc": 'FOO:append += "x"\n',
+        "include/common.inc": 'BAR:prepend .= "y"\n'})
+    build = make_build(tmp_path, [layer])
+    first = lb("-B", str(build), "-p")
+    second = lb("-B", str(build), "-p")
+    assert _counts(second[1]) == (2 + C, 0)
+    warning = "WARNING: {}:1: {} is not a recommended operator combination, please replace it"
+    for status, _out, err in (first, second):
+        assert status == 0
+        assert [line for line in err.splitlines() if line.startswith("WARNING:")] == [
+            warning.format(f"{layer}/recipes/a/own.inc", "FOO:append +="),
+            warning.format(f"{layer}/include/common.inc", "BAR:prepend .="),
+            warning.format(f"{layer}/recipes/b/own.inc", "FOO:append +=")], err
