@@ -16,10 +16,12 @@ from typing import Any
 from .datastore import DataStore
 from .datastore.store import compile_function
 from .errors import Location, ParseError
-from .evaluate import Evaluator
+from .evaluate import Evaluator, export_problem
 from .pyenv import SkipRecipe
 from .relations import OPERATORS, package_name_problem, relationship_problem
 from .signatures import TaskSignature, task_signatures
+
+logger = logging.getLogger("layerbuild.parse")
 
 #: Task flags kept in the recipe summary (the task graph reads them).
 TASK_FLAGS = ("deps", "depends", "deptask", "rdeptask", "recrdeptask", "noexec", "nostamp", "_addtask_loc",
@@ -285,10 +287,16 @@ def check_python_functions(d: DataStore, task_flags: dict[str, dict[str, Any]] |
     tasks = d.getVar("__BBTASKS", False) or []
     if task_flags is None:
         task_flags = {task: d.getVarFlags(task) or {} for task in tasks}
-    names = set(tasks) | d.functions("do_")
+    functions = d.functions("do_")
+    names = set(tasks) | functions
     for task in tasks:
         for around in ("prefuncs", "postfuncs"):
             names.update((task_flags[task].get(around) or "").split())
+        if task not in functions:
+            # (an EXPORT_FUNCTIONS stub whose class function is missing has no [func] flag either)
+            problem = export_problem(d, task)
+            if problem is not None:
+                logger.warning("%s: %s: %s fails if it runs", problem.location, problem.message, task)
 
     def flag(var: str, name: str) -> Any:
         return task_flags[var].get(name) if var in task_flags else d.getVarFlag(var, name, False)

@@ -138,3 +138,21 @@ def test_environment_output_can_be_sourced(tmp_path: Path, lb: Runner) -> None:
     got = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path).stdout
     assert got == "uses `uname` and $(id)|hello `touch pwned` \\"
     assert not (tmp_path / "pwned").exists()
+
+
+def test_dangling_export_functions_fail_only_the_task_that_runs_them(tmp_path: Path, lb: Runner) -> None:
+    """BitBake accepts an EXPORT_FUNCTIONS of a function the class lacks and fails only when that task
+    runs: the recipe still parses (with a warning) and its other tasks build."""
+    layer = make_layer(tmp_path, "x", {
+        "classes/half.bbclass": "half_do_y() {\n    echo y-ran\n}\nEXPORT_FUNCTIONS do_x do_y\n",
+        "recipes/foo/foo_1.0.bb": "inherit half\naddtask do_x\naddtask do_y\n"})
+    build = make_build(tmp_path, [layer])
+    status, out, err = lb("-B", str(build), "-p")
+    assert status == 0, err
+    assert f"WARNING: {layer}/classes/half.bbclass:4: EXPORT_FUNCTIONS names do_x, but half_do_x is not defined" in err
+    status, _out, err = lb("-B", str(build), "foo:do_y")
+    assert status == 0, err
+    assert "y-ran" in (build / "tmp/work/x86_64/foo/1.0-r0/temp/log.do_y").read_text()
+    status, _out, err = lb("-B", str(build), "foo:do_x")
+    assert status == 1
+    assert f"{layer}/classes/half.bbclass:4: error: EXPORT_FUNCTIONS names do_x, but half_do_x is not defined" in err

@@ -76,7 +76,7 @@ RULES: dict[str, set[str]] = {
     "events": {"errors", "taskgraph"},
     "reporters": {"errors", "events", "taskgraph", "log"},
     "envdump": {"errors", "datastore", "pyenv", "vartypes"},
-    "tasks": _UTIL | {"codeparse", "datastore", "envdump", "events", "pyenv", "recipe", "taskapi", "taskgraph"},
+    "tasks": _UTIL | {"codeparse", "datastore", "envdump", "evaluate", "events", "pyenv", "recipe", "taskapi", "taskgraph"},
     "runqueue": _UTIL | {"events", "recipe", "signatures", "sstate", "taskapi", "taskgraph", "tasks", "vartypes"},
     # the pipeline and the commands
     "session": _UTIL | ENGINE | {"builtins", "build", "taskapi", "values"},
