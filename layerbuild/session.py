@@ -147,6 +147,11 @@ def _show_warnings(messages: Iterable[str], shown: set[str] | None = None) -> No
             logger.warning("%s", message)
 
 
+def cache_dir(config: Configuration) -> str:
+    """Where the build keeps what it learned (the parse cache, the host checks)."""
+    return config.d.getVar("CACHE") or os.path.join(config.d.getVar("TMPDIR") or config.topdir, "cache")
+
+
 def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: bool = True,
                   signatures: bool = False) -> ParseResult:
     """Parse every recipe of the configuration, from the cache where it is still valid."""
@@ -160,7 +165,7 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
         for append in dangling:
             logger.warning("%s: no recipe matches this .bbappend", append)
     state = FileState()
-    cachedir = config.d.getVar("CACHE") or os.path.join(config.d.getVar("TMPDIR") or config.topdir, "cache")
+    cachedir = cache_dir(config)
     key = config_key(config.files, state, tuple(f"{k}={v}" for k, v in sorted(environment_settings().items())))
     cache = ParseCache(cachedir, key, state) if use_cache else None
     infos: dict[str, RecipeInfo] = {}
@@ -383,6 +388,8 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
         if request.dry_run:
             print_plan(tg, make_plan(tg, force), out)
             return 0
+        from .sanity import check_host
+        check_host(config.d, cache_dir(config))
         for tid in force:
             atomic_write(stamp_base(tg, tid) + ".taint", os.urandom(16).hex() + "\n")
         reap_orphans(topdir)

@@ -235,7 +235,9 @@ VARIABLES: tuple[Variable, ...] = (
        "Features of the distribution; \"usrmerge\" puts /bin, /sbin and /lib under /usr.", tasks=("portable_rootfs",)),
     _v("BUILD_ARCH", "string", "${@os.uname()[4]}", "The architecture of the build host."),
     _v("BUILD_OS", "string", "${@os.uname()[0].lower()}", "The operating system of the build host."),
-    _v("TARGET_ARCH", "string", "${BUILD_ARCH}", "The architecture the recipes are built for.", tasks=_ROOTFS),
+    _v("TARGET_ARCH", "string", "${BUILD_ARCH}",
+       "The architecture the recipes are built for (the machine sets it). CC must build for it: a build "
+       "checks that before any task runs.", tasks=_ROOTFS),
     _v("TARGET_OS", "string", "linux", "The operating system the recipes are built for."),
     _v("TRANSLATED_TARGET_ARCH", "string", "${@d.getVar('TARGET_ARCH').replace('_', '-')}",
        "TARGET_ARCH with '_' replaced by '-', usable as an override."),
@@ -281,6 +283,11 @@ VARIABLES: tuple[Variable, ...] = (
     _v("STRIP", "string", "strip", "Strip tool, exported to shell tasks."),
     _v("OBJCOPY", "string", "objcopy", "objcopy, exported to shell tasks."),
     _v("MAKE", "string", "make", "make, used by oe_runmake."),
+    _v("PATH", "pathlist", None,
+       "The environment's PATH (passed through, and exported to shell tasks): where the host tools are found."),
+    _v("HOSTTOOLS", "list", "as gcc install ld ln make objcopy readlink strip",
+       "Tools a build runs from the host's PATH (OE's name). A build checks them once before any task runs "
+       "(-p, -e, -g and -n do not); a missing one is an error naming the Debian package that provides it."),
     _v("STAGING_INCDIR", "path", "${RECIPE_SYSROOT}${includedir}", "Headers of the recipe sysroot."),
     _v("STAGING_LIBDIR", "path", "${RECIPE_SYSROOT}${libdir}", "Libraries of the recipe sysroot."),
     _v("DEBUG_PREFIX_MAP", "string", "-ffile-prefix-map=${WORKDIR}=/usr/src/debug/${PN}/${PV}",

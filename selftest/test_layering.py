@@ -23,6 +23,7 @@ ROOT = PACKAGE.parent
 ENGINE = frozenset({
     "parse", "datastore", "evaluate", "cache", "providers", "taskgraph", "signatures", "sigdiff", "runqueue", "sstate",
     "tasks", "recipe", "config", "layers", "codeparse", "pyenv", "events", "reporters", "envdump", "clean",
+    "sanity",
 })
 #: The artifact side: sources, packages, root filesystems, images. ``builtins`` is its table of builtin task
 #: functions; only the pipeline (session, build, cli) imports it.
@@ -31,7 +32,7 @@ ARTIFACT = frozenset({"fetch", "packaging", "rootfs", "image", "boot", "testimag
 #: (the task context and the builtin-registry types); ``variables`` (the table), ``vartypes`` (its types)
 #: and ``values`` (reading through it) serve the engine and the task context alike.
 NEUTRAL = frozenset({"errors", "fsutil", "proc", "version", "hashing", "log", "tarzst", "fstree", "osrelease",
-                     "taskapi", "relations", "variables", "vartypes", "values", "rootdir"})
+                     "taskapi", "relations", "variables", "vartypes", "values", "rootdir", "arch"})
 
 _UTIL = {"errors", "fsutil", "proc", "version", "hashing", "log", "relations"}
 _ARTIFACT_BASE = _UTIL | {"taskapi", "tarzst", "fstree", "osrelease", "values", "vartypes", "rootdir"}
@@ -55,6 +56,7 @@ RULES: dict[str, set[str]] = {
     "vartypes": set(),
     "variables": {"vartypes"},
     "values": {"errors", "variables", "vartypes"},
+    "arch": set(),
     "taskapi": _UTIL | {"values"},
     # engine
     # evaluate lazily: bb.build.addtask; clean only in a clean task
@@ -78,6 +80,7 @@ RULES: dict[str, set[str]] = {
     "envdump": {"errors", "datastore", "pyenv", "vartypes"},
     "tasks": _UTIL | {"codeparse", "datastore", "envdump", "evaluate", "events", "pyenv", "recipe", "taskapi", "taskgraph"},
     "runqueue": _UTIL | {"events", "recipe", "signatures", "sstate", "taskapi", "taskgraph", "tasks", "vartypes"},
+    "sanity": _UTIL | {"arch"},
     # the pipeline and the commands
     "session": _UTIL | ENGINE | {"builtins", "build", "taskapi", "values"},
     "build": _UTIL | ENGINE | {"builtins", "session", "taskapi"},
@@ -86,7 +89,7 @@ RULES: dict[str, set[str]] = {
     # the artifact side
     "builtins": _ARTIFACT_BASE | {"fetch", "packaging", "rootfs", "image", "boot", "testimage", "deploy", "variables"},
     "fetch": _ARTIFACT_BASE,
-    "packaging": _ARTIFACT_BASE,
+    "packaging": _ARTIFACT_BASE | {"arch"},
     "rootfs": _ARTIFACT_BASE | {"packaging", "image"},
     # image code finds files next to the recipe (portable units) the way the fetcher does
     "image": _ARTIFACT_BASE | {"packaging", "rootfs", "fetch"},
