@@ -214,8 +214,10 @@ VARIABLES: tuple[Variable, ...] = (
        "package. Without it an empty package is not written.", tasks=("package",)),
     _v("ALLOW_EMPTY:<package>", "switch", None, "ALLOW_EMPTY for one package.", tasks=("package",)),
     _v("INSANE_SKIP", "list", None,
-       "Packaging checks to skip; installed-vs-shipped lets files that no FILES:<package> takes be dropped "
-       "instead of failing the build.", tasks=("package",)),
+       "Packaging checks to skip (INSANE_SKIP:<package> for one package); installed-vs-shipped lets files that "
+       "no FILES:<package> takes be dropped instead of failing the build; arch lets a package hold ELF files "
+       "of another architecture (firmware for another processor).", tasks=("package",)),
+    _v("INSANE_SKIP:<package>", "list", None, "INSANE_SKIP for one package.", tasks=("package",)),
     _v("SYSROOT_DIRS", "list", None,
        "The directories of ${D} that do_populate_sysroot stages for recipes that depend on this one "
        "(staging.bbclass: ${includedir} ${libdir} ${base_libdir} ${nonarch_base_libdir} ${datadir}/pkgconfig).",
@@ -237,7 +239,8 @@ VARIABLES: tuple[Variable, ...] = (
     _v("BUILD_OS", "string", "${@os.uname()[0].lower()}", "The operating system of the build host."),
     _v("TARGET_ARCH", "string", "${BUILD_ARCH}",
        "The architecture the recipes are built for (the machine sets it). CC must build for it: a build "
-       "checks that before any task runs.", tasks=_ROOTFS),
+       "checks that before any task runs, and do_package refuses an ELF file of another architecture.",
+       tasks=(*_ROOTFS, "package")),
     _v("TARGET_OS", "string", "linux", "The operating system the recipes are built for."),
     _v("TRANSLATED_TARGET_ARCH", "string", "${@d.getVar('TARGET_ARCH').replace('_', '-')}",
        "TARGET_ARCH with '_' replaced by '-', usable as an override."),

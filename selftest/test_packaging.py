@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Runner, make_build, make_layer
+from conftest import CORE, Runner, make_build, make_layer
 
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
 
@@ -274,3 +274,45 @@ def test_file_names_that_are_not_utf8_are_carried_through(tmp_path: Path, lb: Ru
     assert b"/usr/share/odd/caf\xe9\n" in listed and b"/usr/share/odd/link-\xff\n" in listed
     verify = subprocess.run(["dpkg", f"--root={ours}", "--verify", "odd"], capture_output=True)
     assert (verify.returncode, verify.stdout, verify.stderr) == (0, b"", b"")
+
+
+def _compiled(name: str, extra: str = "") -> str:
+    return ('LICENSE = "MIT"\nINHIBIT_DEFAULT_DEPS = "1"\n' + extra +
+            "do_compile() {\n    echo 'int main(void) { return 0; }' > x.c\n    ${CC} ${CFLAGS} -o " + name + " x.c\n}\n"
+            "do_install() {\n    install -D -m 0755 " + name + " ${D}${bindir}/" + name + "\n}\n")
+
+
+def test_an_elf_file_of_another_architecture_is_refused(tmp_path: Path, lb: Runner) -> None:
+    """A compiler that claims to build for AArch64 but builds for the host (the check before the build
+    cannot see that): do_package refuses the x86-64 binary in an arm64 package, naming package and file."""
+    cc = tmp_path / "tools" / "aarch64-linux-gnu-gcc"
+    cc.parent.mkdir()
+    cc.write_text('#!/bin/sh\n[ "$1" = -dumpmachine ] && { echo aarch64-linux-gnu; exit 0; }\nexec gcc "$@"\n')
+    cc.chmod(0o755)
+    layer = make_layer(tmp_path, "pk", {
+        "conf/machine/myboard.conf": 'TARGET_ARCH = "aarch64"\nTUNE_PKGARCH = "aarch64"\nDPKG_ARCH = "arm64"\n',
+        "recipes/lying/lying_1.0.bb": _compiled("lying", 'SHLIB_ALLOWLIST = "libc.so.6"\n')})
+    build = make_build(tmp_path, [layer], local=f'MACHINE = "myboard"\nCC = "{cc}"\n')
+    status, _, err = lb("-B", str(build), "lying")
+    assert status == 1
+    assert (f"{layer}/conf/machine/myboard.conf:1: error: lying: /usr/bin/lying (package lying) is an ELF file for "
+            "x86_64, but the package is for aarch64 (TARGET_ARCH)") in err, err
+    header = subprocess.run(["readelf", "-h", str(build / "tmp/work/aarch64/lying/1.0-r0/image/usr/bin/lying")],
+                            check=True, capture_output=True, text=True).stdout
+    assert "Advanced Micro Devices X86-64" in header
+    assert not list((build / "tmp/deploy").rglob("*.deb"))
+    with open(build / "conf/local.conf", "a") as fh:
+        fh.write('INSANE_SKIP:lying:pn-lying = "arch"\n')
+    status, _, err = lb("-B", str(build), "lying")
+    assert status == 0, err
+    assert _field(build / "tmp/deploy/deb/aarch64/lying_1.0-r0_arm64.deb", "Architecture") == "arm64"
+
+
+def test_an_allarch_package_holds_no_elf_file(tmp_path: Path, lb: Runner) -> None:
+    layer = make_layer(tmp_path, "pk", {"recipes/notall/notall_1.0.bb": _compiled("notall", "inherit allarch\n")})
+    build = make_build(tmp_path, [layer])
+    status, _, err = lb("-B", str(build), "notall")
+    assert status == 1
+    assert (f"{CORE}/classes/allarch.bbclass:2: error: notall: /usr/bin/notall (package notall) is an ELF file "
+            'for x86_64, and an allarch package (PACKAGE_ARCH = "all") holds no compiled code') in err, err
+    assert not list((build / "tmp/deploy").rglob("*.deb"))

@@ -1,4 +1,5 @@
-"""ELF facts packaging needs: is it ELF, its SONAME, its DT_NEEDED entries, its interpreter."""
+"""ELF facts packaging needs: is it ELF, its SONAME, its DT_NEEDED entries, its interpreter, the
+architecture it is for (the check against the package's is :func:`arch_problem`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
+
+from .. import arch
 
 ELF_MAGIC = b"\x7fELF"
 
@@ -20,6 +23,29 @@ class ElfInfo:
     kind: str  # "exec", "dyn" (shared object or PIE), "rel" (object file)
     has_debug: bool
     runpath: tuple[str, ...] = ()  # DT_RUNPATH (or DT_RPATH) entries, split at ':'
+    machine: str = ""  # e_machine as pyelftools names it (EM_X86_64)
+    bits: int = 0  # ELF class: 32 or 64
+    little_endian: bool = True
+
+
+def arch_problem(info: ElfInfo, target_arch: str, allarch: bool) -> str | None:
+    """Why an ELF file cannot ship in a package for ``target_arch`` (any architecture when ``allarch``):
+    it is compiled code of another machine, or an allarch package holds compiled code at all.
+
+    eBPF objects run in the kernel's virtual machine on every architecture and are left alone, as OE does.
+    """
+    if info.machine == "EM_BPF":
+        return None
+    found = arch.of_elf(info.machine, info.bits, info.little_endian)
+    if allarch:
+        return f"is an ELF file for {found}, and an allarch package (PACKAGE_ARCH = \"all\") holds no compiled code"
+    want = arch.find(target_arch)
+    if want is None:
+        return (f"is an ELF file for {found}, and layerbuild does not know the ELF machine of TARGET_ARCH "
+                f"\"{target_arch}\" to check it against")
+    if (want.elf_machine, want.bits, want.little_endian) != (info.machine, info.bits, info.little_endian):
+        return f"is an ELF file for {found}, but the package is for {want.name} (TARGET_ARCH)"
+    return None
 
 
 def is_elf(path: str) -> bool:
@@ -57,6 +83,7 @@ def inspect(path: str) -> ElfInfo | None:
                             runpath.extend(p for p in value.split(":") if p)
             kind = {"ET_EXEC": "exec", "ET_DYN": "dyn", "ET_REL": "rel"}.get(elf["e_type"], "other")
             has_debug = elf.get_section_by_name(".debug_info") is not None
-            return ElfInfo(path, soname, tuple(needed), interp, kind, has_debug, tuple(runpath))
+            return ElfInfo(path, soname, tuple(needed), interp, kind, has_debug, tuple(runpath),
+                           str(elf["e_machine"]), elf.elfclass, elf.little_endian)
     except (ELFError, OSError, ValueError):
         return None

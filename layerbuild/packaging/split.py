@@ -21,7 +21,7 @@ from ..errors import BuildError
 from ..fsutil import copy_tree, relative_paths
 from ..taskapi import TaskContext, VarView
 from .deps import format_depends, parse_depends
-from .elf import inspect
+from .elf import ElfInfo, arch_problem, inspect
 
 DEBUG_DIR = "/usr/lib/debug"
 #: dpkg's database directory in an image, which no package may ship anything in
@@ -177,6 +177,21 @@ def _shlib_providers(pkgdata_dir: str) -> dict[str, tuple[str, str]]:
     return out
 
 
+def check_elf_arch(ctx: TaskContext, pkg: str, rel: str, info: ElfInfo) -> None:
+    """An ELF file ships only in a package for its architecture, and never in an allarch one (OE's
+    "arch" check): a compiler that built for the wrong machine is an error here, not a package named
+    for one architecture holding another's binaries. ``INSANE_SKIP`` "arch" (of the recipe or the
+    package) allows it, for firmware of another processor."""
+    v = ctx.vars
+    allarch = v.getVar("PACKAGE_ARCH") == "all"
+    problem = arch_problem(info, v.getVar("TARGET_ARCH") or "", allarch)
+    if problem is None or "arch" in v.words("INSANE_SKIP") + v.words(f"INSANE_SKIP:{pkg}"):
+        return
+    raise ctx.fatal(f"{ctx.pn}: {rel} (package {pkg}) {problem}", var="PACKAGE_ARCH" if allarch else "TARGET_ARCH",
+                    hint="do not install compiled files in an allarch recipe, or drop inherit allarch" if allarch
+                    else "build it with CC for TARGET_ARCH; INSANE_SKIP:" + pkg + ' = "arch" ships it anyway')
+
+
 def package_version(v: VarView) -> str:
     pe = v.get("PE")
     version = f"{v.getVar('PKGV')}-{v.getVar('PKGR')}"
@@ -205,6 +220,7 @@ def package_recipe(ctx: TaskContext) -> None:
             info = inspect(path)
             if info is None:
                 continue
+            check_elf_arch(ctx, pkg, rel, info)
             if info.soname:
                 provided.setdefault(info.soname, (pkg, version))
                 split_result[pkg].provides_sonames.append(info.soname)
