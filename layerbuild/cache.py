@@ -79,6 +79,8 @@ class ParseCache:
         self.config_key = config_key
         self.files = files or FileState()
         self.entries: dict[str, Entry] = {}
+        #: the warnings the configuration's own names gave (it is read on every run; checked once per key)
+        self.config_warnings: tuple[str, ...] | None = None
         self.dirty = False
         self._load()
 
@@ -92,6 +94,7 @@ class ParseCache:
             self.dirty = True
             return
         self.entries = data["entries"]
+        self.config_warnings = data.get("config_warnings")
 
     def lookup(self, fn: str, appends: tuple[str, ...]) -> RecipeInfo | None:
         entry = self.entries.get(fn)
@@ -116,7 +119,8 @@ class ParseCache:
     def save(self) -> None:
         if not self.dirty:
             return
-        payload = pickle.dumps({"key": self.config_key, "entries": self.entries}, protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps({"key": self.config_key, "entries": self.entries,
+                                "config_warnings": self.config_warnings}, protocol=pickle.HIGHEST_PROTOCOL)
         atomic_write(self.path, payload)
         self.dirty = False
 

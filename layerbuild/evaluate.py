@@ -14,7 +14,7 @@ import functools
 import logging
 import os
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .datastore import DataStore
 from .datastore.store import python_location, system_exit_message
@@ -36,6 +36,9 @@ from .parse.statements import (
 )
 from .pyenv import EVENTS, FatalError, SkipRecipe
 from .taskapi import task_name
+
+if TYPE_CHECKING:
+    from .varnames import NameIndex
 
 logger = logging.getLogger("layerbuild.parse")
 
@@ -67,6 +70,16 @@ class Evaluator:
     def __init__(self) -> None:
         self._statements: dict[str, tuple[Statement, ...]] = {}
         self._active: list[str] = []
+        self._names: NameIndex | None = None
+
+    @property
+    def names(self) -> NameIndex:
+        """What each file read so far sets and reads, for the check of names nothing reads (imported on
+        first use: a parse that comes from the cache never needs it)."""
+        if self._names is None:
+            from .varnames import NameIndex
+            self._names = NameIndex(self._statements.get)
+        return self._names
 
     # -- files -------------------------------------------------------------------------------------
 

@@ -109,7 +109,9 @@ def _init_worker(config: Configuration) -> None:
     _WORKER["keeper"] = WarningKeeper()
 
 
-Job = tuple[str, tuple[str, ...], str, bool]
+#: (recipe file, its appends, its layer's collection, whether to compute task signatures, whether to
+#: look for names nothing reads: a parse for signatures repeats an earlier one, which looked already)
+Job = tuple[str, tuple[str, ...], str, bool, bool]
 
 
 def _parse_in_worker(job: Job) -> tuple[str, Any, list[str]]:
@@ -118,12 +120,14 @@ def _parse_in_worker(job: Job) -> tuple[str, Any, list[str]]:
 
 
 def _parse_one(configd: Any, evaluator: Evaluator, job: Job, keeper: WarningKeeper) -> tuple[str, Any, list[str]]:
-    fn, appends, layername, signatures = job
+    fn, appends, layername, signatures, names = job
     warnings: list[str] = []
     try:
         with keeper as warnings:
             d = parse_recipe(configd, evaluator, fn, appends, layername)
             info = recipe_info(d, fn, appends, signatures=signatures)
+            if names and not info.skipped:
+                warnings.extend(evaluator.names.recipe(d, configd.file_depends))
         if warnings:
             info = replace(info, warnings=tuple(warnings))
         # files in [file-checksums] are inputs of the cached signatures too
@@ -168,6 +172,14 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
     cachedir = cache_dir(config)
     key = config_key(config.files, state, tuple(f"{k}={v}" for k, v in sorted(environment_settings().items())))
     cache = ParseCache(cachedir, key, state) if use_cache else None
+    if cache is not None and cache.config_warnings is not None:
+        _show_warnings(cache.config_warnings)
+    else:
+        typos = config.evaluator.names.configuration_typos(config.d, config.files, config.topdir)
+        _show_warnings(typos)
+        if cache is not None:
+            cache.config_warnings = tuple(typos)
+            cache.dirty = True
     infos: dict[str, RecipeInfo] = {}
     todo: list[Job] = []
     for fn in files.recipes:
@@ -177,7 +189,10 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
             infos[fn] = info
         else:
             coll = config.layerset.collection_of(fn)
-            todo.append((fn, appends, coll.name if coll else "", signatures))
+            todo.append((fn, appends, coll.name if coll else "", signatures, True))
+    if todo:
+        # what the engine and the configuration know, worked out once here rather than in every worker
+        config.evaluator.names.prepare(config.d.file_depends)
     _collect(config, todo, jobs, infos, cache)
     shown: set[str] = set()
     for fn in files.recipes:
@@ -210,10 +225,10 @@ def ensure_signatures(config: Configuration, result: ParseResult, fns: Iterable[
         info = infos[fn]
         if info.signatures is None:
             coll = config.layerset.collection_of(fn)
-            todo.append((fn, info.appends, coll.name if coll else "", True))
+            todo.append((fn, info.appends, coll.name if coll else "", True, False))
     if not todo:
         return result
-    _collect(config, todo, jobs, infos, result.cache)
+    _collect(config, todo, jobs, infos, result.cache, again=True)
     if result.cache is not None:
         _save(result.cache)
     recipes = choose(infos, config.layerset.priority_of, config.d.getVar, config.d.location)
@@ -221,12 +236,16 @@ def ensure_signatures(config: Configuration, result: ParseResult, fns: Iterable[
 
 
 def _collect(config: Configuration, todo: list[Job], jobs: int | None, infos: dict[str, RecipeInfo],
-             cache: ParseCache | None) -> None:
+             cache: ParseCache | None, again: bool = False) -> None:
+    """Parse ``todo`` into ``infos`` (and the cache); ``again``: the recipes were parsed before, and
+    their warnings are those of that parse."""
     errors: list[tuple[str, LayerbuildError]] = []
     for fn, outcome, depends in _run_parse(config, todo, jobs):
         if isinstance(outcome, LayerbuildError):
             errors.append((fn, outcome))
             continue
+        if again and fn in infos:
+            outcome = replace(outcome, warnings=infos[fn].warnings)
         infos[fn] = outcome
         if cache is not None:
             cache.store(fn, outcome.appends, depends, outcome)

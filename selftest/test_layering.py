@@ -23,7 +23,7 @@ ROOT = PACKAGE.parent
 ENGINE = frozenset({
     "parse", "datastore", "evaluate", "cache", "providers", "taskgraph", "signatures", "sigdiff", "runqueue", "sstate",
     "tasks", "recipe", "config", "layers", "codeparse", "pyenv", "events", "reporters", "envdump", "clean",
-    "sanity",
+    "sanity", "varnames",
 })
 #: The artifact side: sources, packages, root filesystems, images. ``builtins`` is its table of builtin task
 #: functions; only the pipeline (session, build, cli) imports it.
@@ -63,7 +63,7 @@ RULES: dict[str, set[str]] = {
     "pyenv": {"errors", "version", "taskapi", "vartypes", "log", "evaluate", "clean"},
     "parse": {"errors", "datastore"},
     "datastore": {"errors", "pyenv", "log"},
-    "evaluate": {"errors", "datastore", "parse", "pyenv", "taskapi", "log"},
+    "evaluate": {"errors", "datastore", "parse", "pyenv", "taskapi", "log", "varnames"},
     "codeparse": {"errors"},
     "signatures": {"errors", "fsutil", "hashing", "codeparse", "datastore", "taskgraph", "version"},
     "sigdiff": {"errors", "signatures", "taskgraph"},
@@ -81,6 +81,7 @@ RULES: dict[str, set[str]] = {
     "tasks": _UTIL | {"codeparse", "datastore", "envdump", "evaluate", "events", "pyenv", "recipe", "taskapi", "taskgraph"},
     "runqueue": _UTIL | {"events", "recipe", "signatures", "sstate", "taskapi", "taskgraph", "tasks", "vartypes"},
     "sanity": _UTIL | {"arch"},
+    "varnames": {"errors", "parse", "variables"},
     # the pipeline and the commands
     "session": _UTIL | ENGINE | {"builtins", "build", "taskapi", "values"},
     "build": _UTIL | ENGINE | {"builtins", "session", "taskapi"},
