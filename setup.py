@@ -1,6 +1,6 @@
 """Ships the default layer (conf/, classes/, recipes/, lib/) inside the package as ``layerbuild/layer/``.
 
-A checkout is itself the default layer (``layerbuild.config.DEFAULT_LAYER`` finds ``conf/layer.conf``
+A checkout is itself the default layer (``layerbuild.engine.config.DEFAULT_LAYER`` finds ``conf/layer.conf``
 beside the package); an installed wheel has no checkout around it, so the build copies the layer in.
 Editable installs keep reading the checkout and get no copy.
 """

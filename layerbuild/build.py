@@ -11,10 +11,10 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from .errors import UsageError
-from .runqueue import WORKERS_DIR, Plan, dep_hashes, stamp_base
-from .signatures import read_sigdata
-from .taskgraph import TaskGraph, TaskId
+from layerbuild.engine.runqueue import WORKERS_DIR, Plan, dep_hashes, stamp_base
+from layerbuild.engine.signatures import read_sigdata
+from layerbuild.engine.taskgraph import TaskGraph, TaskId
+from layerbuild.util.errors import UsageError
 
 
 @contextlib.contextmanager
@@ -91,7 +91,7 @@ def _sigfiles(tg: TaskGraph, tid: TaskId) -> list[str]:
 
 def dump_signatures(tg: TaskGraph, out: TextIO) -> int:
     """For each target task: why its signature differs from the one its last build recorded."""
-    from .runqueue import compute_hashes
+    from layerbuild.engine.runqueue import compute_hashes
     _order, hashes = compute_hashes(tg)
 
     def sigdata(tid: TaskId, h: str) -> dict[str, Any] | None:
@@ -118,7 +118,11 @@ def dump_signatures(tg: TaskGraph, out: TextIO) -> int:
 def explain(tg: TaskGraph, tid: TaskId, old: dict[str, Any], new: dict[str, Any], sigdata: Any,
             depth: int = 0) -> list[str]:
     """diff_sigdata in words, following changed task dependencies down to the first real change."""
-    from .sigdiff import DependencyChanged, describe, diff_sigdata  # only -S and diffsigs compare signatures
+    from layerbuild.engine.sigdiff import (  # only -S and diffsigs compare signatures
+        DependencyChanged,
+        describe,
+        diff_sigdata,
+    )
     out = []
     for diff in diff_sigdata(old, new):
         out.append(describe(diff))
@@ -136,7 +140,7 @@ def explain(tg: TaskGraph, tid: TaskId, old: dict[str, Any], new: dict[str, Any]
 
 def diffsigs(a: str, b: str, out: TextIO) -> int:
     """``layerbuild-diffsigs A B``: why signature A became B."""
-    from .sigdiff import describe, diff_sigdata
+    from layerbuild.engine.sigdiff import describe, diff_sigdata
     try:
         old, new = read_sigdata(a), read_sigdata(b)
     except (OSError, ValueError) as exc:

@@ -6,7 +6,7 @@ as in BitBake. The session hands this table (and the lazily imported ``bb.fetch2
 configuration; the engine never imports this module. The artifact modules are imported when a task
 first runs, so parsing never pays for them.
 
-What a builtin reads is declared in the variable table (layerbuild/variables.py): each row names the
+What a builtin reads is declared in the variable table (layerbuild/util/variables.py): each row names the
 builtins that read the variable (``tasks``), and those reads become the builtin's signature
 dependencies. Here each builtin lists only the reads that deliberately do not change its output.
 """
@@ -17,102 +17,102 @@ import importlib
 from collections.abc import Callable, Mapping
 from types import MappingProxyType, ModuleType
 
-from .taskapi import Builtin, Hooks, TaskContext
-from .variables import task_reads
+from layerbuild.taskapi import Builtin, Hooks, TaskContext
+from layerbuild.util.variables import task_reads
 
 
 def _fetch(ctx: TaskContext) -> None:
-    from .fetch.tasks import fetch
+    from layerbuild.fetch.tasks import fetch
     fetch(ctx)
 
 
 def _unpack(ctx: TaskContext) -> None:
-    from .fetch.tasks import unpack
+    from layerbuild.fetch.tasks import unpack
     unpack(ctx)
 
 
 def _patch(ctx: TaskContext) -> None:
-    from .fetch.tasks import patch
+    from layerbuild.fetch.tasks import patch
     patch(ctx)
 
 
 def _populate_sysroot(ctx: TaskContext) -> None:
-    from .packaging.staging import populate_sysroot
+    from layerbuild.packaging.staging import populate_sysroot
     populate_sysroot(ctx)
 
 
 def _prepare_recipe_sysroot(ctx: TaskContext) -> None:
-    from .packaging.staging import prepare_recipe_sysroot
+    from layerbuild.packaging.staging import prepare_recipe_sysroot
     prepare_recipe_sysroot(ctx)
 
 
 def _package(ctx: TaskContext) -> None:
-    from .packaging.split import package_recipe
+    from layerbuild.packaging.split import package_recipe
     package_recipe(ctx)
 
 
 def _package_write_deb(ctx: TaskContext) -> None:
-    from .packaging.write import write_debs
+    from layerbuild.packaging.write import write_debs
     write_debs(ctx)
 
 
 def _os_release(ctx: TaskContext) -> None:
-    from .packaging.os_release import write_os_release
+    from layerbuild.packaging.os_release import write_os_release
     write_os_release(ctx)
 
 
 def _package_index(ctx: TaskContext) -> None:
-    from .packaging.index import package_index
+    from layerbuild.packaging.index import package_index
     package_index(ctx)
 
 
 def _rootfs(ctx: TaskContext) -> None:
-    from .rootfs.task import rootfs
+    from layerbuild.rootfs.task import rootfs
     rootfs(ctx)
 
 
 def _read_only_rootfs(ctx: TaskContext) -> None:
-    from .rootfs.task import read_only_rootfs
+    from layerbuild.rootfs.task import read_only_rootfs
     read_only_rootfs(ctx)
 
 
 def _empty_root_password(ctx: TaskContext) -> None:
-    from .rootfs.task import empty_root_password
+    from layerbuild.rootfs.task import empty_root_password
     empty_root_password(ctx)
 
 
 def _image(ctx: TaskContext) -> None:
-    from .image.tasks import image
+    from layerbuild.image.tasks import image
     image(ctx)
 
 
 def _pkgdbfs(ctx: TaskContext) -> None:
-    from .image.tasks import pkgdbfs
+    from layerbuild.image.tasks import pkgdbfs
     pkgdbfs(ctx)
 
 
 def _image_complete(ctx: TaskContext) -> None:
-    from .image.tasks import image_complete
+    from layerbuild.image.tasks import image_complete
     image_complete(ctx)
 
 
 def _extension_rootfs(ctx: TaskContext) -> None:
-    from .image.extension_tasks import extension_rootfs
+    from layerbuild.image.extension_tasks import extension_rootfs
     extension_rootfs(ctx)
 
 
 def _extension_check(ctx: TaskContext) -> None:
-    from .image.extension_tasks import extension_check
+    from layerbuild.image.extension_tasks import extension_check
     extension_check(ctx)
 
 
 def _portable_rootfs(ctx: TaskContext) -> None:
-    from .image.portable import portable_rootfs
+    from layerbuild.image.portable import portable_rootfs
     portable_rootfs(ctx)
 
 
 def _testimage(ctx: TaskContext) -> None:
-    from .testimage.task import testimage
+    from layerbuild.testimage.task import testimage
     testimage(ctx)
 
 

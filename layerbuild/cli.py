@@ -15,8 +15,8 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from . import __version__
-from .errors import DEBUG_ENV, LayerbuildError, UsageError
+from layerbuild import __version__
+from layerbuild.util.errors import DEBUG_ENV, LayerbuildError, UsageError
 
 
 class _Formatter(logging.Formatter):
@@ -106,7 +106,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _topdir(args: argparse.Namespace) -> str:
-    from .session import find_build_dir, prepare_build_dir
+    from layerbuild.session import find_build_dir, prepare_build_dir
     topdir = find_build_dir(args.build_dir, os.getcwd())
     if prepare_build_dir(topdir):
         print(f"Created build directory {topdir}", file=sys.stderr)
@@ -114,7 +114,7 @@ def _topdir(args: argparse.Namespace) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .session import Request, run
+    from layerbuild.session import Request, run
     request = Request(targets=tuple(args.targets), cmd=args.cmd, force=args.force, keep_going=args.keep_going,
                       dry_run=args.dry_run, environment=args.environment, graphviz=args.graphviz,
                       parse_only=args.parse_only, dump_signatures=args.dump_signatures, jobs=args.jobs)
@@ -139,7 +139,7 @@ def _layers_parser() -> argparse.ArgumentParser:
 
 
 def _layers(args: argparse.Namespace) -> int:
-    from .layertool import show_appends, show_layers, show_recipes
+    from layerbuild.layertool import show_appends, show_layers, show_recipes
     topdir = _topdir(args)
     commands = {"show-layers": show_layers, "show-recipes": show_recipes, "show-appends": show_appends}
     return commands[args.command](topdir, args, sys.stdout)
@@ -160,7 +160,7 @@ def _diffsigs_parser() -> argparse.ArgumentParser:
 
 
 def _diffsigs(args: argparse.Namespace) -> int:
-    from .build import diffsigs
+    from layerbuild.build import diffsigs
     return diffsigs(args.a, args.b, sys.stdout)
 
 
@@ -172,14 +172,14 @@ def diffsigs_main(argv: Sequence[str] | None = None) -> int:
 
 def boot_main(argv: Sequence[str] | None = None) -> int:
     """``layerbuild-boot CONF | --exec NAME -- CMD... | --stop NAME | --list``."""
-    from .boot.cli import parse, run
+    from layerbuild.boot.cli import parse, run
     args = sys.argv[1:] if argv is None else argv
     return _guard("layerbuild-boot", lambda: parse(args), run, _debug_flag(argv))
 
 
 def mksquashfs_main(argv: Sequence[str] | None = None) -> int:
     """``layerbuild-mksquashfs SOURCE_DIR OUTPUT``."""
-    from .image.mksquashfs_cli import mksquashfs, parser
+    from layerbuild.image.mksquashfs_cli import mksquashfs, parser
     return _guard("layerbuild-mksquashfs", lambda: parser().parse_args(argv), mksquashfs, _debug_flag(argv))
 
 

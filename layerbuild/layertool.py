@@ -7,8 +7,8 @@ import fnmatch
 import os
 from typing import TextIO
 
-from .layers import appends_for, collect_files
-from .session import parse_recipes, start_configuration
+from layerbuild.engine.layers import appends_for, collect_files
+from layerbuild.session import parse_recipes, start_configuration
 
 
 def show_layers(topdir: str, args: argparse.Namespace, out: TextIO) -> int:

@@ -19,17 +19,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
-from .builtins import HOOKS
-from .cache import FileState, ParseCache, config_key
-from .config import DEFAULT_LAYER, Configuration, load_configuration
-from .errors import LayerbuildError, LayerError, Location, UsageError
-from .evaluate import Evaluator
-from .fsutil import atomic_write, disk_full
-from .layers import RecipeFiles, appends_for, collect_files, dangling_appends
-from .providers import Recipes, choose
-from .recipe import RecipeInfo, WarningKeeper, parse_recipe, recipe_info
-from .taskapi import task_name
-from .values import Typed
+from layerbuild.builtins import HOOKS
+from layerbuild.engine.cache import FileState, ParseCache, config_key
+from layerbuild.engine.config import DEFAULT_LAYER, Configuration, load_configuration
+from layerbuild.engine.evaluate import Evaluator
+from layerbuild.engine.layers import RecipeFiles, appends_for, collect_files, dangling_appends
+from layerbuild.engine.providers import Recipes, choose
+from layerbuild.engine.recipe import RecipeInfo, WarningKeeper, parse_recipe, recipe_info
+from layerbuild.taskapi import task_name
+from layerbuild.util.errors import LayerbuildError, LayerError, Location, UsageError
+from layerbuild.util.fsutil import atomic_write, disk_full
+from layerbuild.util.values import Typed
 
 logger = logging.getLogger("layerbuild.parse")
 
@@ -302,7 +302,7 @@ def check_configuration_paths(config: Configuration) -> None:
 def check_recipe_paths(info: RecipeInfo) -> None:
     """One recipe's directories, before any of its tasks runs: every directory variable it has is absolute,
     non-empty and not ``/`` (its PN, PV and PR were checked when it was read: :func:`recipe.check_names`)."""
-    from .recipe import DIRECTORY_VARS
+    from layerbuild.engine.recipe import DIRECTORY_VARS
 
     def where(var: str) -> Location:
         loc = info.location(var)
@@ -357,7 +357,7 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
     """One ``layerbuild`` command, as a list of steps; returns the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
-    from .envdump import emit_env
+    from layerbuild.engine.envdump import emit_env
 
     if request.jobs is not None and request.jobs < 1:
         raise UsageError("-j needs a number of at least 1")
@@ -368,7 +368,7 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
 
     config = start_configuration(topdir, tracking=request.environment)
     if request.environment and not request.targets:
-        from .config import configuration_view
+        from layerbuild.engine.config import configuration_view
         emit_env(configuration_view(config.d), out)
         return 0
     check_configuration_paths(config)
@@ -385,10 +385,10 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
         return 0
 
     # the scheduler's modules (and networkx) only for the steps that need a task graph
-    from .build import build_lock, dump_signatures, print_plan, reap_orphans
-    from .reporters import make_reporter
-    from .runqueue import RunQueue, make_plan, stamp_base
-    from .taskgraph import build_graph, write_dot
+    from layerbuild.build import build_lock, dump_signatures, print_plan, reap_orphans
+    from layerbuild.engine.reporters import make_reporter
+    from layerbuild.engine.runqueue import RunQueue, make_plan, stamp_base
+    from layerbuild.engine.taskgraph import build_graph, write_dot
 
     with build_lock(topdir, err):
         targets = target_tasks(request, config.d.getVar("BB_DEFAULT_TASK") or "do_build")
@@ -407,7 +407,7 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
         if request.dry_run:
             print_plan(tg, make_plan(tg, force), out)
             return 0
-        from .sanity import check_host
+        from layerbuild.engine.sanity import check_host
         check_host(config.d, cache_dir(config))
         for tid in force:
             atomic_write(stamp_base(tg, tid) + ".taint", os.urandom(16).hex() + "\n")

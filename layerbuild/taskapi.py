@@ -26,9 +26,9 @@ from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import IO, TYPE_CHECKING, Any
 
-from .errors import BuildError, LayerbuildError, Location, check_expanded
-from .proc import Input, run
-from .values import TypedReads
+from layerbuild.util.errors import BuildError, LayerbuildError, Location, check_expanded
+from layerbuild.util.proc import Input, run
+from layerbuild.util.values import TypedReads
 
 logger = logging.getLogger("layerbuild.task")
 #: the task worker sends what reaches this logger to the build, which prints it in its summary
@@ -217,7 +217,7 @@ _WORDS_OF = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 class Builtin:
     """A builtin task function and the variables it reads.
 
-    ``reads`` are the variables whose rows in the variable table (layerbuild/variables.py) name the
+    ``reads`` are the variables whose rows in the variable table (layerbuild/util/variables.py) name the
     builtin in their ``tasks``. They become dependencies of the signature of every task that runs the
     builtin, so changing one rebuilds the task (and a shared state object built with another value is
     never restored). A name may hold ``{pkg}``, which stands for each word of ``PACKAGES``

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from layerbuild.cli import layers_main, main
-from layerbuild.config import DEFAULT_LAYER
+from layerbuild.engine.config import DEFAULT_LAYER
 
 CORE = DEFAULT_LAYER
 #: recipes the core layer itself brings to every test build

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from conftest import Runner, make_build, make_layer
 
-from layerbuild.datastore import DataStore
-from layerbuild.envdump import escape_value
-from layerbuild.evaluate import Evaluator
-from layerbuild.recipe import parse_recipe
+from layerbuild.engine.datastore import DataStore
+from layerbuild.engine.envdump import escape_value
+from layerbuild.engine.evaluate import Evaluator
+from layerbuild.engine.recipe import parse_recipe
 
 
 def _bb(d: DataStore) -> Any:

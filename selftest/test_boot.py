@@ -22,11 +22,11 @@ from layerbuild.boot import extensions, units
 from layerbuild.boot.config import load_config, make_config, parse_assignments
 from layerbuild.boot.state import RUN_DIR
 from layerbuild.boot.subhost import Subhost
-from layerbuild.errors import LayerbuildError, Location
-from layerbuild.fstree import from_directory
 from layerbuild.image.erofs import ErofsOptions, write_erofs
 from layerbuild.image.squashfs import SquashfsOptions, write_image
-from layerbuild.tarzst import write_tar_zst
+from layerbuild.util.errors import LayerbuildError, Location
+from layerbuild.util.fstree import from_directory
+from layerbuild.util.tarzst import write_tar_zst
 
 BUSYBOX = "/bin/busybox"
 LB_INIT_C = Path(__file__).resolve().parents[1] / "recipes/recipes-core/lb-init/files/lb-init.c"
@@ -250,7 +250,7 @@ EXT_CASES = [
 
 @pytest.mark.parametrize("host, release, fits", EXT_CASES)
 def test_extension_release_rules(host: str, release: str, fits: bool) -> None:
-    from layerbuild import osrelease
+    from layerbuild.util import osrelease
     reason = extensions.incompatibility("tools", "sysext", osrelease.parse(release), osrelease.parse(host),
                                         extensions.host_architecture())
     assert (reason is None) == fits, reason

@@ -18,10 +18,10 @@ import pytest
 from conftest import make_build
 
 from layerbuild.builtins import BUILTINS
-from layerbuild.errors import Location, VariableError
 from layerbuild.session import parse_recipes, parse_target_recipe, start_configuration
 from layerbuild.taskapi import context_from
-from layerbuild.variables import UnknownVariable, lookup
+from layerbuild.util.errors import Location, VariableError
+from layerbuild.util.variables import UnknownVariable, lookup
 
 #: (recipe, task, builtin) covering every builtin of the table
 PLAN = [
@@ -92,10 +92,10 @@ def test_every_builtin_declares_what_it_reads(built: Path) -> None:
             allowed = set(builtin.vardeps(packages, lambda var, data=d: (data.getVar(var) or "").split())) | ignored
             allowed |= {u.replace("{task}", task) for u in builtin.unhashed}
             for read in sorted(reads - allowed):
-                problems.append(f"{name} ({pn}:{task}) reads {read}, which no row of layerbuild/variables.py "
+                problems.append(f"{name} ({pn}:{task}) reads {read}, which no row of layerbuild/util/variables.py "
                                 "names it in tasks and its Builtin entry does not list as unhashed")
             for read in sorted(r for r in reads if not r.startswith(f"{task}[") and not _has_row(r)):
-                problems.append(f"{name} ({pn}:{task}) reads {read}, which has no row in layerbuild/variables.py")
+                problems.append(f"{name} ({pn}:{task}) reads {read}, which has no row in layerbuild/util/variables.py")
     finally:
         os.chdir(cwd)
     assert not problems, "\n".join(problems)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from layerbuild.codeparse import python_refs, shell_words
+from layerbuild.engine.codeparse import python_refs, shell_words
 
 
 def test_shell_words_are_every_name_like_word() -> None:

@@ -23,9 +23,9 @@ import zstandard
 from conftest import make_build, make_layer
 from test_rootfs import _entry, _raw_deb, build, error_of, make_deb
 
-from layerbuild.errors import BuildError, LayerbuildError
 from layerbuild.image.pkgdb import PkgdbError, unpack_snapshot, write_snapshot
 from layerbuild.rootfs.dpkgdb import Database
+from layerbuild.util.errors import BuildError, LayerbuildError
 
 TOKEN = b"host-secret-7f3a"
 SECRET = TOKEN + b"\n"

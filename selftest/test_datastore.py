@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from layerbuild.datastore import DataStore
-from layerbuild.errors import ExpansionError
+from layerbuild.engine.datastore import DataStore
+from layerbuild.util.errors import ExpansionError
 
 NAMES = st.sampled_from(["A", "B", "C", "D"])
 VALUES = st.text(alphabet="ab ${}ABCD", max_size=8)
@@ -188,7 +188,7 @@ def test_a_line_naming_a_large_value_several_times_is_bounded_too() -> None:
 
 def test_a_line_too_wide_to_join_is_the_same_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """A line naming a large variable so many times that joining the pieces fails (malloc refuses)."""
-    from layerbuild.datastore import store
+    from layerbuild.engine.datastore import store
 
     class Refusing:
         def sub(self, *_args: object) -> str:

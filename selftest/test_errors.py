@@ -10,9 +10,9 @@ import pytest
 from conftest import Runner, make_build, make_layer
 
 from layerbuild.cli import DEBUG_ENV
-from layerbuild.errors import LayerbuildError
 from layerbuild.packaging.deps import parse_depends
-from layerbuild.relations import package_name_problem, relationship_problem, version_problem
+from layerbuild.util.errors import LayerbuildError
+from layerbuild.util.relations import package_name_problem, relationship_problem, version_problem
 
 
 @pytest.mark.parametrize("text", ["", "foo", "foo bar", "foo (>= 1.0) bar (<< 2:1.0-r0)", "foo (>=1), bar",

@@ -25,7 +25,7 @@ def test_handlers_get_event_and_datastore(tmp_path: Path, lb: Runner) -> None:
 
 
 def test_scheduler_events_carry_task_ids(tmp_path: Path) -> None:
-    from layerbuild.events import (
+    from layerbuild.engine.events import (
         BuildFinished,
         BuildStarted,
         TaskFailed,
@@ -33,9 +33,9 @@ def test_scheduler_events_carry_task_ids(tmp_path: Path) -> None:
         TaskStarted,
         TaskSucceeded,
     )
-    from layerbuild.runqueue import RunQueue, make_plan
+    from layerbuild.engine.runqueue import RunQueue, make_plan
+    from layerbuild.engine.taskgraph import TaskId, build_graph
     from layerbuild.session import ensure_signatures, parse_recipes, start_configuration
-    from layerbuild.taskgraph import TaskId, build_graph
     recipes = {
         "recipes/ok/ok_1.0.bb": 'INHIBIT_DEFAULT_DEPS = "1"\nLICENSE = "MIT"\n'
                                 'python do_fetch() {\n    pass\n}\naddtask two after do_fetch\n'
@@ -86,9 +86,9 @@ def test_task_results_reach_the_summary_after_the_counts(tmp_path: Path, lb: Run
 def test_reporter_prints_results_after_the_counts() -> None:
     import io
 
-    from layerbuild.events import BuildFinished, TaskSucceeded
-    from layerbuild.reporters import PlainReporter
-    from layerbuild.taskgraph import TaskId
+    from layerbuild.engine.events import BuildFinished, TaskSucceeded
+    from layerbuild.engine.reporters import PlainReporter
+    from layerbuild.engine.taskgraph import TaskId
     out = io.StringIO()
     report = PlainReporter(out)
     report(TaskSucceeded(TaskId("/r/img.bb", "do_testimage"), "img:do_testimage", 1.0,

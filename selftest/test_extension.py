@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from layerbuild import osrelease
-from layerbuild.errors import UnexpandedError
 from layerbuild.image import types
 from layerbuild.image.extension import (
     ExtensionConfig,
@@ -23,6 +21,8 @@ from layerbuild.image.extension import (
 )
 from layerbuild.image.pkgdb import BaseInfo, unpack_snapshot, write_snapshot
 from layerbuild.image.types import ImageOptions
+from layerbuild.util import osrelease
+from layerbuild.util.errors import UnexpandedError
 
 SDE = 1_700_000_000
 BASE_STATUS = """Package: base-files

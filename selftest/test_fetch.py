@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import Runner, make_build, make_layer
 
-from layerbuild.datastore import DataStore
+from layerbuild.engine.datastore import DataStore
+from layerbuild.engine.signatures import read_sigdata
 from layerbuild.fetch import (
     ChecksumError,
     Fetch,
@@ -33,7 +34,6 @@ from layerbuild.fetch import (
     get_checksum_file_list,
 )
 from layerbuild.fetch.mirrors import mirror_pairs, uri_replace
-from layerbuild.signatures import read_sigdata
 
 
 def sha256(path: Path) -> str:
@@ -487,7 +487,7 @@ def test_missing_file_in_a_build(tmp_path: Path, lbt: Runner) -> None:
 
 
 def test_bb_fetch2_is_imported_lazily() -> None:
-    code = ("import sys, layerbuild.pyenv as p, layerbuild.builtins as b; "
+    code = ("import sys, layerbuild.engine.pyenv as p, layerbuild.builtins as b; "
             "assert 'layerbuild.fetch' not in sys.modules; bb = p.hook_globals(b.HOOKS)['bb']; "
             "assert bb.fetch2.Fetch.__name__ == 'Fetch'; assert issubclass(bb.fetch2.FetchError, Exception)")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from layerbuild.fsutil import atomic_output, atomic_write, clamp_mtime, copy_tree, sha256_file, sorted_walk
+from layerbuild.util.fsutil import (
+    atomic_output,
+    atomic_write,
+    clamp_mtime,
+    copy_tree,
+    sha256_file,
+    sorted_walk,
+)
 
 
 def test_atomic_write_publishes_with_the_mode_and_leaves_no_temporary(tmp_path: Path) -> None:
@@ -102,11 +109,11 @@ def test_a_killed_writers_temporary_is_removed_and_a_live_ones_kept(tmp_path: Pa
     import subprocess
     import sys
 
-    from layerbuild.fsutil import atomic_output, remove_stale_temporaries
+    from layerbuild.util.fsutil import atomic_output, remove_stale_temporaries
 
     target = tmp_path / "object.tar.zst"
     # a writer killed with SIGKILL in the middle of its write
-    code = ("import os, signal, sys; from layerbuild.fsutil import atomic_output\n"
+    code = ("import os, signal, sys; from layerbuild.util.fsutil import atomic_output\n"
             f"with atomic_output({str(target)!r}) as tmp:\n"
             "    tmp.write_bytes(b'half')\n    os.kill(os.getpid(), signal.SIGKILL)\n")
     subprocess.run([sys.executable, "-c", code], check=False)
@@ -123,11 +130,11 @@ def test_a_symlink_writer_killed_before_its_rename_leaves_what_the_next_one_remo
     import subprocess
     import sys
 
-    from layerbuild.fsutil import atomic_symlink
+    from layerbuild.util.fsutil import atomic_symlink
 
     link = tmp_path / "log.do_compile"
     # killed after making its temporary link and before renaming it over the real one
-    code = ("import os, signal; import layerbuild.fsutil as f\n"
+    code = ("import os, signal; import layerbuild.util.fsutil as f\n"
             "real = os.replace\n"
             "def replace(a, b):\n    os.kill(os.getpid(), signal.SIGKILL)\n"
             "f.os.replace = replace\n"
@@ -141,7 +148,7 @@ def test_a_symlink_writer_killed_before_its_rename_leaves_what_the_next_one_remo
 
 
 def test_remove_under_never_follows_a_link_out_of_its_root(tmp_path: Path) -> None:
-    from layerbuild.fsutil import PathEscape, remove_under
+    from layerbuild.util.fsutil import PathEscape, remove_under
 
     root, canary = tmp_path / "root", tmp_path / "canary"
     (root / "tree/sub").mkdir(parents=True)

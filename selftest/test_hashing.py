@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from layerbuild.fsutil import sha256_file
-from layerbuild.hashing import sha256_path, sha256_tree
+from layerbuild.util.fsutil import sha256_file
+from layerbuild.util.hashing import sha256_path, sha256_tree
 
 
 def _tree(root: Path) -> Path:

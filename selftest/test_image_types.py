@@ -81,7 +81,7 @@ def test_unknown_type_lists_known() -> None:
     text = str(exc.value)
     assert text.startswith("error: unknown image type 'ext9'")
     assert "hint: known image types: erofs, erofs-lz4, erofs-lz4hc, squashfs," in text
-    from layerbuild.errors import Location
+    from layerbuild.util.errors import Location
     with pytest.raises(UnknownImageTypeError) as exc:
         types.image_type("ext9", Location("recipes/x.bb", 3))
     assert str(exc.value).startswith("recipes/x.bb:3: error: unknown image type 'ext9'\n")

@@ -20,8 +20,8 @@ import pytest
 import zstandard
 from conftest import LAYER_CONF, BuildDir, make_build
 
-from layerbuild.osrelease import parse as parse_os_release
-from layerbuild.osrelease import render as render_os_release
+from layerbuild.util.osrelease import parse as parse_os_release
+from layerbuild.util.osrelease import render as render_os_release
 
 MACHINE = "genericx86-64"
 ROOT = os.geteuid() == 0

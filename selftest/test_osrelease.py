@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from layerbuild import osrelease
-from layerbuild.errors import UnexpandedError
-from layerbuild.osrelease import OsReleaseError
+from layerbuild.util import osrelease
+from layerbuild.util.errors import UnexpandedError
+from layerbuild.util.osrelease import OsReleaseError
 
 
 def test_parse_quotes_escapes_comments() -> None:

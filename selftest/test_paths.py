@@ -14,7 +14,7 @@ from test_fetch import datastore, fetch_and_unpack, write
 
 from layerbuild.fetch import UnpackError
 from layerbuild.fetch.unpack import ArchiveProblem, extract_zip
-from layerbuild.fsutil import PathEscape, join_under
+from layerbuild.util.fsutil import PathEscape, join_under
 
 # -- the helper ---------------------------------------------------------------------------------------
 

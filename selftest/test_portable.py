@@ -19,7 +19,7 @@ import pytest
 from conftest import LAYER_CONF, BuildDir, make_build
 
 from layerbuild.image.portable import PortableError, check_unit_name, parse_units
-from layerbuild.osrelease import parse as parse_os_release
+from layerbuild.util.osrelease import parse as parse_os_release
 
 MACHINE = "genericx86-64"
 ROOT = os.geteuid() == 0

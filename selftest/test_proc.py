@@ -10,8 +10,8 @@ from typing import IO
 
 import pytest
 
-from layerbuild.errors import LayerbuildError
-from layerbuild.proc import CommandError, run
+from layerbuild.util.errors import LayerbuildError
+from layerbuild.util.proc import CommandError, run
 
 PY = sys.executable
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from layerbuild.errors import Location, TargetError
-from layerbuild.providers import Recipes, choose
-from layerbuild.recipe import RecipeInfo
+from layerbuild.engine.providers import Recipes, choose
+from layerbuild.engine.recipe import RecipeInfo
+from layerbuild.util.errors import Location, TargetError
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from layerbuild.rootdir import RootDir, RootPathError, parts_of
+from layerbuild.util.rootdir import RootDir, RootPathError, parts_of
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from layerbuild.errors import BuildError, Location
 from layerbuild.packaging.deb import write_deb
 from layerbuild.rootfs.assemble import build_rootfs
 from layerbuild.rootfs.dpkgdb import Database
@@ -26,6 +25,7 @@ from layerbuild.rootfs.feed import Feed
 from layerbuild.rootfs.manifest import manifest_text, write_manifest
 from layerbuild.rootfs.resolve import Request, Wanted
 from layerbuild.rootfs.scripts import RUNNER, RUNNER_SCRIPT
+from layerbuild.util.errors import BuildError, Location
 
 CLAMP = 1_700_000_000
 ROOT = os.geteuid() == 0

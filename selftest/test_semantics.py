@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
-from layerbuild.config import configuration_view, inherit_global_classes
-from layerbuild.datastore import DataStore
-from layerbuild.errors import LayerbuildError
-from layerbuild.evaluate import Evaluator
-from layerbuild.pyenv import FatalError
-from layerbuild.recipe import parse_recipe
+from layerbuild.engine.config import configuration_view, inherit_global_classes
+from layerbuild.engine.datastore import DataStore
+from layerbuild.engine.evaluate import Evaluator
+from layerbuild.engine.pyenv import FatalError
+from layerbuild.engine.recipe import parse_recipe
+from layerbuild.util.errors import LayerbuildError
 
 CORPUS = Path(__file__).parent / "data" / "semantics"
 PREAMBLE = """PN = "${@bb.parse.vars_from_file(d.getVar('FILE', False),d)[0] or 'defaultpkgname'}"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from layerbuild.datastore import DataStore
-from layerbuild.signatures import TaskSignature, read_sigdata, task_signatures, taskhash, write_sigdata
+from layerbuild.engine.datastore import DataStore
+from layerbuild.engine.signatures import TaskSignature, read_sigdata, task_signatures, taskhash, write_sigdata
 
 
 def _shell(d: DataStore, name: str, body: str) -> None:

@@ -20,12 +20,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from layerbuild import fstree as M
-from layerbuild import proc
 from layerbuild.cli import mksquashfs_main as cli_main
-from layerbuild.errors import SquashfsError
-from layerbuild.fstree import Entry, EntryType, Manifest
 from layerbuild.image.squashfs import SquashfsOptions, write_image
+from layerbuild.util import fstree as M
+from layerbuild.util import proc
+from layerbuild.util.errors import SquashfsError
+from layerbuild.util.fstree import Entry, EntryType, Manifest
 
 needs_tools = pytest.mark.skipif(not (shutil.which("unsquashfs") and shutil.which("mksquashfs")),
                                  reason="squashfs-tools not installed")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from layerbuild.errors import LayerbuildError
-from layerbuild.fsutil import sha256_file
-from layerbuild.sstate import Sstate, install_tree, object_name
+from layerbuild.engine.sstate import Sstate, install_tree, object_name
+from layerbuild.util.errors import LayerbuildError
+from layerbuild.util.fsutil import sha256_file
 
 HASH = "ab12" + "0" * 60
 
@@ -114,7 +114,7 @@ def test_install_tree_in_place_is_a_no_op(tmp_path: Path) -> None:
 
 
 def test_install_tree_publishes_each_file_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import layerbuild.sstate as sstate_mod
+    import layerbuild.engine.sstate as sstate_mod
     dest, manifest = tmp_path / "deploy", tmp_path / "manifests" / "a.deploy"
     first = tmp_path / "first"
     first.mkdir()
@@ -160,7 +160,7 @@ def test_install_tree_follows_a_path_changing_its_type(tmp_path: Path) -> None:
 
 
 def test_uninstall_tree_removes_what_the_manifest_lists_and_nothing_through_a_link(tmp_path: Path) -> None:
-    from layerbuild.sstate import uninstall_tree
+    from layerbuild.engine.sstate import uninstall_tree
 
     dest, manifest, canary = tmp_path / "deploy", tmp_path / "manifests/a.deploy.0", tmp_path / "canary"
     source = tmp_path / "out"

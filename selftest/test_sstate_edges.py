@@ -18,9 +18,9 @@ import zstandard
 from conftest import Runner, make_build, make_layer
 from test_tasks import LOGTASKS, _ran
 
-from layerbuild.errors import LayerbuildError
-from layerbuild.fsutil import sha256_file
-from layerbuild.sstate import Sstate, install_tree
+from layerbuild.engine.sstate import Sstate, install_tree
+from layerbuild.util.errors import LayerbuildError
+from layerbuild.util.fsutil import sha256_file
 
 RECIPES = {
     "classes/logtasks.bbclass": LOGTASKS,

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from layerbuild import fstree
-from layerbuild.errors import LayerbuildError
-from layerbuild.tarzst import extract_tar_zst, write_manifest_tar_zst, write_tar_zst
+from layerbuild.util import fstree
+from layerbuild.util.errors import LayerbuildError
+from layerbuild.util.tarzst import extract_tar_zst, write_manifest_tar_zst, write_tar_zst
 
 
 def _listing(archive: Path) -> list[str]:

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from layerbuild.errors import Location, TargetError
-from layerbuild.providers import Recipes, choose
-from layerbuild.recipe import RecipeInfo, TaskInfo
-from layerbuild.taskgraph import TaskId, build_graph, write_dot
+from layerbuild.engine.providers import Recipes, choose
+from layerbuild.engine.recipe import RecipeInfo, TaskInfo
+from layerbuild.engine.taskgraph import TaskId, build_graph, write_dot
+from layerbuild.util.errors import Location, TargetError
 
 
 def _task(name: str, after: tuple[str, ...] = (), line: int = 1, **flags: Any) -> TaskInfo:

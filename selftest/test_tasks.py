@@ -474,15 +474,15 @@ def test_dump_signatures_follows_a_changed_dependency_to_its_variable(tmp_path: 
 
 def _sig(values: dict[str, str], deps: list[tuple[str, str, str]], taskhash: str = "t" * 64,
          files: tuple[tuple[str, str | None], ...] = ()) -> dict[str, object]:
-    from layerbuild.signatures import DepHash, TaskSignature
-    from layerbuild.taskgraph import TaskId
+    from layerbuild.engine.signatures import DepHash, TaskSignature
+    from layerbuild.engine.taskgraph import TaskId
     sig = TaskSignature("do_compile", "b" * 64, tuple(sorted(values.items())), (), files)
     return sig.sigdata("foo", taskhash, [DepHash(TaskId(fn, task), fn.rsplit("/", 1)[-1][:-3], h)
                                          for fn, task, h in deps])
 
 
 def test_diff_sigdata_gives_typed_differences_and_one_renderer_words_them() -> None:
-    from layerbuild.sigdiff import (
+    from layerbuild.engine.sigdiff import (
         DependencyAdded,
         DependencyChanged,
         DependencyRemoved,
@@ -494,7 +494,7 @@ def test_diff_sigdata_gives_typed_differences_and_one_renderer_words_them() -> N
         describe,
         diff_sigdata,
     )
-    from layerbuild.taskgraph import TaskId
+    from layerbuild.engine.taskgraph import TaskId
     old = _sig({"do_compile": "make", "CC": "gcc", "GONE": "x"},
                [("/l/zlib.bb", "do_populate_sysroot", "1" * 64), ("/l/old.bb", "do_populate_sysroot", "2" * 64)],
                files=(("/l/files/a", "f" * 64),))
@@ -523,8 +523,8 @@ def test_diff_sigdata_gives_typed_differences_and_one_renderer_words_them() -> N
 
 
 def test_sigdata_of_the_earlier_layout_is_still_compared() -> None:
-    from layerbuild.sigdiff import DependencyChanged, describe, diff_sigdata
-    from layerbuild.taskgraph import TaskId
+    from layerbuild.engine.sigdiff import DependencyChanged, describe, diff_sigdata
+    from layerbuild.engine.taskgraph import TaskId
     new = _sig({"do_compile": "make"}, [("/l/zlib.bb", "do_populate_sysroot", "3" * 64)])
     old = {k: v for k, v in new.items() if k != "format"}
     old["runtaskhashes"] = {"zlib:do_populate_sysroot": "1" * 64}  # layout 1: "pn:do_task" keys
@@ -535,7 +535,7 @@ def test_sigdata_of_the_earlier_layout_is_still_compared() -> None:
 
 
 def test_worker_results_are_typed_messages() -> None:
-    from layerbuild.tasks import WorkerResult, read_results
+    from layerbuild.engine.tasks import WorkerResult, read_results
     data = WorkerResult(log="/t/log.do_compile.1").encode() + WorkerResult(error="boom").encode()
     assert read_results(data) == WorkerResult("/t/log.do_compile.1", "boom")
     # a worker killed while writing leaves a partial line: what came before still counts
@@ -547,7 +547,7 @@ def test_worker_results_are_typed_messages() -> None:
 
 
 def test_log_excerpt_starts_at_a_line_boundary(tmp_path: Path) -> None:
-    from layerbuild.tasks import TAIL_BYTES, tail
+    from layerbuild.engine.tasks import TAIL_BYTES, tail
     log = tmp_path / "log.do_x.1"
     # the read window starts inside a long line: that piece is not shown as a line of its own
     lines = [f"line {i} " + "x" * 997 for i in range(3 * TAIL_BYTES // 1000)]

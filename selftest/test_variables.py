@@ -16,22 +16,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from layerbuild.builtins import BUILTINS
-from layerbuild.config import load_configuration
-from layerbuild.datastore import DataStore
-from layerbuild.errors import Location, VariableError
+from layerbuild.engine.config import load_configuration
+from layerbuild.engine.datastore import DataStore
+from layerbuild.engine.pyenv import hook_globals
 from layerbuild.fetch.urldata import FetchContext
-from layerbuild.pyenv import hook_globals
 from layerbuild.taskapi import NO_HOOKS, VarView
-from layerbuild.values import Environment, Typed
-from layerbuild.variables import VARIABLES, UnknownVariable, lookup, markdown
-from layerbuild.vartypes import TYPES, flag_set, to_boolean
+from layerbuild.util.errors import Location, VariableError
+from layerbuild.util.values import Environment, Typed
+from layerbuild.util.variables import VARIABLES, UnknownVariable, lookup, markdown
+from layerbuild.util.vartypes import TYPES, flag_set, to_boolean
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_docs_match_table() -> None:
     text = (ROOT / "docs" / "variables.md").read_text()
-    assert text == markdown(), "docs/variables.md is stale: run python -m layerbuild.variables > docs/variables.md"
+    assert text == markdown(), "docs/variables.md is stale: run python -m layerbuild.util.variables > docs/variables.md"
 
 
 def test_core_configuration_is_covered(tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_core_configuration_is_covered(tmp_path: Path) -> None:
             lookup(name)
         except UnknownVariable:
             missing.append(name)
-    assert not missing, f"variables the core configuration sets but layerbuild/variables.py does not list: {missing}"
+    assert not missing, f"variables the core configuration sets but layerbuild/util/variables.py does not list: {missing}"
 
 
 def test_table_is_well_formed() -> None:
@@ -264,6 +264,6 @@ def test_variables_the_code_reads_are_in_the_table() -> None:
     # names starting with __ (__BBTASKS, __SKIPPED...) are the engine's own bookkeeping, as in BitBake
     missing = {name: where for name, where in reads.items()
                if not name.startswith("__") and not _family_covered(name, names)}
-    assert not missing, ("variables the code reads but layerbuild/variables.py does not list (add each with "
-                         "type, default and doc, then run python -m layerbuild.variables > docs/variables.md):\n"
+    assert not missing, ("variables the code reads but layerbuild/util/variables.py does not list (add each with "
+                         "type, default and doc, then run python -m layerbuild.util.variables > docs/variables.md):\n"
                          + "\n".join(f"  {name}: {', '.join(where[:3])}" for name, where in sorted(missing.items())))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from conftest import Runner, make_build, make_layer
 
-from layerbuild.varnames import Names, _one_edit
+from layerbuild.engine.varnames import Names, _one_edit
 
 IMAGE = 'SUMMARY = "mine"\ninherit core-image\nIMAGE_INSTAL = "hello"\n'
 

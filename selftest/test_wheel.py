@@ -68,7 +68,7 @@ def test_wheel_in_a_fresh_venv_builds_with_its_own_layer(tmp_path: Path) -> None
     for shipped in ("layerbuild/layer/conf/layer.conf", "layerbuild/layer/conf/templates/bblayers.conf.sample",
                     "layerbuild/layer/classes/base.bbclass",
                     "layerbuild/layer/recipes/recipes-example/hello/files/hello.c",
-                    "layerbuild/parse/parser.py"):
+                    "layerbuild/engine/parse/parser.py"):
         assert shipped in names, f"{shipped} is not in {wheel.name}"
 
     venv = tmp_path / "venv"
@@ -80,7 +80,7 @@ def test_wheel_in_a_fresh_venv_builds_with_its_own_layer(tmp_path: Path) -> None
     work = tmp_path / "work"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    r = _run([str(python), "-c", "import layerbuild.config as c; print(c.__file__); print(c.DEFAULT_LAYER)"],
+    r = _run([str(python), "-c", "import layerbuild.engine.config as c; print(c.__file__); print(c.DEFAULT_LAYER)"],
              work, env)
     module, layer = r.stdout.splitlines()
     site = Path(module).parent

@@ -12,9 +12,8 @@ import argparse
 from collections.abc import Sequence
 
 from layerbuild import __version__
-from layerbuild.errors import UsageError
-
-from . import state as records
+from layerbuild.boot import state as records
+from layerbuild.util.errors import UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,10 +36,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from . import supervisor
-    from .config import load_config
-    from .daemon import start_detached
-    from .subhost import exec_in
+    from layerbuild.boot import supervisor
+    from layerbuild.boot.config import load_config
+    from layerbuild.boot.daemon import start_detached
+    from layerbuild.boot.subhost import exec_in
 
     if args.list:
         print(f"{'NAME':12}  {'STATE':8}  {'PID':>7}  LIVE")

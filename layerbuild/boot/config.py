@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from layerbuild.errors import LayerbuildError, Location
+from layerbuild.util.errors import LayerbuildError, Location
 
 #: setting -> what it is (the documentation of ``docs/boot.md`` follows this table)
 SETTINGS: dict[str, str] = {

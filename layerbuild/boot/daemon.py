@@ -1,7 +1,7 @@
 """The detached boot process: ``layerbuild-boot --detach`` and :class:`~layerbuild.boot.subhost.Subhost` boot a
 subhost in a background process of its own and return once it is up.
 
-:func:`start_detached` starts ``python3 -m layerbuild.boot.daemon`` through :func:`layerbuild.proc.run`, handing
+:func:`start_detached` starts ``python3 -m layerbuild.boot.daemon`` through :func:`layerbuild.util.proc.run`, handing
 it the config on stdin. That fresh, single-threaded process forks the boot process into a session of its own
 (whatever threads the caller has), waits until the subhost is ready or has failed, answers on stdout with
 one :mod:`~layerbuild.boot.wire` message and exits; the boot process lets go of stdin, stdout and stderr, so
@@ -16,13 +16,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from layerbuild import proc
-from layerbuild.errors import LayerbuildError
-
-from . import wire
-from .config import BootConfig
-from .state import RUN_DIR, State, state_dir
-from .supervisor import STOP_GRACE, boot
+from layerbuild.boot import wire
+from layerbuild.boot.config import BootConfig
+from layerbuild.boot.state import RUN_DIR, State, state_dir
+from layerbuild.boot.supervisor import STOP_GRACE, boot
+from layerbuild.util import proc
+from layerbuild.util.errors import LayerbuildError
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 

@@ -13,8 +13,8 @@ import platform
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from layerbuild import osrelease
-from layerbuild.errors import LayerbuildError
+from layerbuild.util import osrelease
+from layerbuild.util.errors import LayerbuildError
 
 #: extension kind -> the hierarchies it brings
 HIERARCHIES = {"sysext": ("usr", "opt"), "confext": ("etc",)}

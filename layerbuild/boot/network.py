@@ -6,10 +6,9 @@ import os
 import shutil
 from pathlib import Path
 
-from layerbuild import proc
-from layerbuild.errors import LayerbuildError, Location
-
-from .config import Cable
+from layerbuild.boot.config import Cable
+from layerbuild.util import proc
+from layerbuild.util.errors import LayerbuildError, Location
 
 NETNS_DIR = "/run/netns"
 

@@ -25,11 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from layerbuild import proc
-from layerbuild.errors import LayerbuildError, Location
-
-from . import extensions, units, wire
-from .config import BootConfig
+from layerbuild.boot import extensions, units, wire
+from layerbuild.boot.config import BootConfig
+from layerbuild.util import proc
+from layerbuild.util.errors import LayerbuildError, Location
 
 #: the image's own init, used as PID 1 when present (with /etc/lb-init/rc or /bin/sh for its main command)
 LB_INIT = ("/sbin/lb-init", "/usr/sbin/lb-init")
@@ -202,7 +201,7 @@ def _spawn(exe: str, argv: list[str], env: dict[str, str], log_fd: int, cwd: str
     """Fork and exec a service of the subhost; an exec failure comes back as an error.
 
     A subhost's PID 1 starts its services itself (they outlive the call and are reaped by it), which is why
-    this does not go through :func:`layerbuild.proc.run`.
+    this does not go through :func:`layerbuild.util.proc.run`.
     """
     r, w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()

@@ -11,8 +11,8 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
-from layerbuild.errors import LayerbuildError
-from layerbuild.fsutil import atomic_write
+from layerbuild.util.errors import LayerbuildError
+from layerbuild.util.fsutil import atomic_write
 
 RUN_DIR = "/run/layerbuild-boot"
 

@@ -6,14 +6,13 @@ import os
 import shlex
 from types import TracebackType
 
-from layerbuild import proc
-from layerbuild.errors import LayerbuildError
-
-from . import supervisor
-from .config import BootConfig
-from .daemon import start_detached
-from .state import RUN_DIR, State, find
-from .units import DEFAULT_PATH
+from layerbuild.boot import supervisor
+from layerbuild.boot.config import BootConfig
+from layerbuild.boot.daemon import start_detached
+from layerbuild.boot.state import RUN_DIR, State, find
+from layerbuild.boot.units import DEFAULT_PATH
+from layerbuild.util import proc
+from layerbuild.util.errors import LayerbuildError
 
 
 def exec_argv(state: State, argv: list[str]) -> list[str]:

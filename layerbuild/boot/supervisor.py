@@ -22,15 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from layerbuild import proc
-from layerbuild.errors import LayerbuildError
-from layerbuild.fsutil import atomic_write, sha256_file
-from layerbuild.tarzst import extract_tar_zst
-
-from . import network, wire
-from .config import BootConfig
-from .nsinit import Plan
-from .state import RUN_DIR, Proc, State, state_dir
+from layerbuild.boot import network, wire
+from layerbuild.boot.config import BootConfig
+from layerbuild.boot.nsinit import Plan
+from layerbuild.boot.state import RUN_DIR, Proc, State, state_dir
+from layerbuild.util import proc
+from layerbuild.util.errors import LayerbuildError
+from layerbuild.util.fsutil import atomic_write, sha256_file
+from layerbuild.util.tarzst import extract_tar_zst
 
 BOOT_TIMEOUT = 120.0
 STOP_GRACE = 5.0
@@ -48,7 +47,7 @@ class _Stop:
 
 
 class _InitRunner(threading.Thread):
-    """Runs the namespace init through :func:`layerbuild.proc.run`, which waits for it, in a thread."""
+    """Runs the namespace init through :func:`layerbuild.util.proc.run`, which waits for it, in a thread."""
 
     def __init__(self, argv: list[str], env: dict[str, str], report_fd: int, log: Path) -> None:
         super().__init__(name="subhost-init", daemon=True)

@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from layerbuild.errors import LayerbuildError, Location
+from layerbuild.util.errors import LayerbuildError, Location
 
 #: unit directories in systemd's precedence order (the first holding the unit wins)
 UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from layerbuild.errors import LayerbuildError, Location
+from layerbuild.util.errors import LayerbuildError, Location
 
 
 def encode(event: str, **fields: object) -> bytes:

@@ -1,6 +1,6 @@
 """Fetching, unpacking and patching sources: SRC_URI as OE reads it, with BitBake's ``bb.fetch2`` names."""
 
-from .errors import (
+from layerbuild.fetch.errors import (
     ChecksumError,
     FetchError,
     LocalFileNotFound,
@@ -12,9 +12,9 @@ from .errors import (
     UnpackError,
     UnreachableError,
 )
-from .fetcher import METHODS, Fetch, get_checksum_file_list
-from .url import decodeurl, encodeurl
-from .urldata import FetchData
+from layerbuild.fetch.fetcher import METHODS, Fetch, get_checksum_file_list
+from layerbuild.fetch.url import decodeurl, encodeurl
+from layerbuild.fetch.urldata import FetchData
 
 __all__ = ["METHODS", "ChecksumError", "Fetch", "FetchData", "FetchError", "LocalFileNotFound", "MalformedUrl",
            "NetworkAccess", "NoChecksumError", "ParameterError", "PatchError", "UnpackError", "UnreachableError",

@@ -6,7 +6,7 @@ mirrors tried, the output of a failing patch).
 
 from __future__ import annotations
 
-from ..errors import LayerbuildError
+from layerbuild.util.errors import LayerbuildError
 
 
 class FetchError(LayerbuildError):

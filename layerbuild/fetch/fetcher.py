@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .git import GitMethod
-from .local import LocalMethod
-from .urldata import FetchContext, FetchData, Method
-from .web import WebMethod
+from layerbuild.fetch.git import GitMethod
+from layerbuild.fetch.local import LocalMethod
+from layerbuild.fetch.urldata import FetchContext, FetchData, Method
+from layerbuild.fetch.web import WebMethod
 
 #: URL type -> fetcher; the one table that says which SRC_URI schemes exist
 METHODS: Mapping[str, Method] = MappingProxyType({

@@ -13,12 +13,12 @@ import re
 import shlex
 import shutil
 
-from ..fsutil import PathEscape, join_under
-from ..proc import CommandError, run
-from .errors import FetchError, ParameterError, UnpackError
-from .mirrors import TransferFailed, try_sources
-from .url import decodeurl
-from .urldata import FetchContext, FetchData, clean_download, locked
+from layerbuild.fetch.errors import FetchError, ParameterError, UnpackError
+from layerbuild.fetch.mirrors import TransferFailed, try_sources
+from layerbuild.fetch.url import decodeurl
+from layerbuild.fetch.urldata import FetchContext, FetchData, clean_download, locked
+from layerbuild.util.fsutil import PathEscape, join_under
+from layerbuild.util.proc import CommandError, run
 
 _COMMIT = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 

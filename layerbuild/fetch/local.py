@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import LocalFileNotFound, UnpackError
-from .unpack import ArchiveProblem, unpack_dir, unpack_file
-from .urldata import FetchContext, FetchData
+from layerbuild.fetch.errors import LocalFileNotFound, UnpackError
+from layerbuild.fetch.unpack import ArchiveProblem, unpack_dir, unpack_file
+from layerbuild.fetch.urldata import FetchContext, FetchData
 
 
 def search_dirs(variables: Any) -> list[str]:

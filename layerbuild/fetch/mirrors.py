@@ -14,11 +14,11 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .errors import ChecksumError, NetworkAccess, UnreachableError
-from .url import decodeurl, encodeurl
+from layerbuild.fetch.errors import ChecksumError, NetworkAccess, UnreachableError
+from layerbuild.fetch.url import decodeurl, encodeurl
 
 if TYPE_CHECKING:
-    from .urldata import FetchContext, FetchData
+    from layerbuild.fetch.urldata import FetchContext, FetchData
 
 
 class TransferFailed(Exception):

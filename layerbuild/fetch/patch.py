@@ -14,12 +14,12 @@ import os
 import re
 from dataclasses import dataclass
 
-from ..fsutil import inside_real
-from ..proc import CommandError, run
-from .errors import ParameterError, PatchError
-from .fetcher import Fetch
-from .unpack import SINGLE_SUFFIXES
-from .urldata import FetchContext
+from layerbuild.fetch.errors import ParameterError, PatchError
+from layerbuild.fetch.fetcher import Fetch
+from layerbuild.fetch.unpack import SINGLE_SUFFIXES
+from layerbuild.fetch.urldata import FetchContext
+from layerbuild.util.fsutil import inside_real
+from layerbuild.util.proc import CommandError, run
 
 logger = logging.getLogger("layerbuild.fetch")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..taskapi import TaskContext
-from .fetcher import Fetch
-from .patch import apply_patches
+from layerbuild.fetch.fetcher import Fetch
+from layerbuild.fetch.patch import apply_patches
+from layerbuild.taskapi import TaskContext
 
 
 def _fetcher(ctx: TaskContext) -> Fetch | None:

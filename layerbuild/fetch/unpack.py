@@ -4,7 +4,7 @@ single compressed files, and plain files and directories copied as they are.
 No entry may land outside the unpack directory: absolute names, ``..`` components, and symbolic or
 hard links that resolve outside are refused. Paths are checked against the disk as it is when each
 entry is written, so a chain of links cannot smuggle a write outside. A ``subdir=`` and a ``file://``
-name are joined under the unpack directory the same way (:func:`layerbuild.fsutil.join_under`). A zip
+name are joined under the unpack directory the same way (:func:`layerbuild.util.fsutil.join_under`). A zip
 archive is checked whole (names, link targets, an entry that is both a file and a directory) before
 anything is created.
 """
@@ -17,7 +17,7 @@ import stat
 from collections.abc import Callable
 from typing import IO, Any
 
-from ..fsutil import PathEscape, join_under
+from layerbuild.util.fsutil import PathEscape, join_under
 
 #: suffix -> compression for tar archives ("" = none)
 TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tbz", ".tar.zst", ".tzst", ".tar")

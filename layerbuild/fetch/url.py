@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 
-from .errors import MalformedUrl
+from layerbuild.fetch.errors import MalformedUrl
 
 #: (type, host, path, user, password, parameters), the tuple ``bb.fetch2.decodeurl`` returns
 Decoded = tuple[str, str, str, str, str, dict[str, str]]

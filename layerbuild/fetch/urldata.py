@@ -13,13 +13,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..errors import Location
-from ..fsutil import PathEscape, remove_under
-from ..values import Typed
-from ..vartypes import TYPES, to_boolean
-from .errors import FetchError, MalformedUrl, ParameterError
-from .mirrors import mirror_pairs
-from .url import decodeurl
+from layerbuild.fetch.errors import FetchError, MalformedUrl, ParameterError
+from layerbuild.fetch.mirrors import mirror_pairs
+from layerbuild.fetch.url import decodeurl
+from layerbuild.util.errors import Location
+from layerbuild.util.fsutil import PathEscape, remove_under
+from layerbuild.util.values import Typed
+from layerbuild.util.vartypes import TYPES, to_boolean
 
 
 @dataclass(frozen=True)

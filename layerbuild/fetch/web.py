@@ -13,12 +13,19 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-from ..fsutil import atomic_output, atomic_write, disk_full, sha256_file
-from .errors import ChecksumError, FetchError, MalformedUrl, NoChecksumError, ParameterError, UnpackError
-from .mirrors import TransferFailed, try_sources
-from .unpack import ArchiveProblem, unpack_dir, unpack_file
-from .url import decodeurl, encodeurl
-from .urldata import FetchContext, FetchData, clean_download, locked
+from layerbuild.fetch.errors import (
+    ChecksumError,
+    FetchError,
+    MalformedUrl,
+    NoChecksumError,
+    ParameterError,
+    UnpackError,
+)
+from layerbuild.fetch.mirrors import TransferFailed, try_sources
+from layerbuild.fetch.unpack import ArchiveProblem, unpack_dir, unpack_file
+from layerbuild.fetch.url import decodeurl, encodeurl
+from layerbuild.fetch.urldata import FetchContext, FetchData, clean_download, locked
+from layerbuild.util.fsutil import atomic_output, atomic_write, disk_full, sha256_file
 
 NETWORK_TYPES = ("http", "https")
 USER_AGENT = "layerbuild"

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from layerbuild.errors import LayerbuildError
-from layerbuild.fsutil import sorted_walk
 from layerbuild.packaging import elf
+from layerbuild.util.errors import LayerbuildError
+from layerbuild.util.fsutil import sorted_walk
 
 #: Directories the dynamic loader searches without being told (relative to /); multiarch
 #: subdirectories (``usr/lib/x86_64-linux-gnu``) count too.

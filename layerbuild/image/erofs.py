@@ -21,8 +21,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from layerbuild import proc
-from layerbuild.errors import LayerbuildError
+from layerbuild.util import proc
+from layerbuild.util.errors import LayerbuildError
 
 #: The UUID of every image unless the caller chooses one: a random UUID per run would make two
 #: builds of the same tree differ.

@@ -26,11 +26,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from layerbuild import osrelease
-from layerbuild.errors import LayerbuildError
-from layerbuild.fsutil import sorted_walk
 from layerbuild.image.pkgdb import DPKG_DIR, BaseInfo
 from layerbuild.rootfs.dpkgdb import Database
+from layerbuild.util import osrelease
+from layerbuild.util.errors import LayerbuildError
+from layerbuild.util.fsutil import sorted_walk
 
 KINDS = ("sysext", "confext")
 SHADOW_MODES = ("warn", "error")

@@ -14,14 +14,14 @@ import json
 import os
 import tempfile
 
-from ..errors import BuildError, LayerbuildError, UnexpandedError, check_expanded
-from ..rootfs.manifest import write_manifest
-from ..rootfs.task import install
-from ..taskapi import TaskContext
-from .abi import check_closure
-from .extension import ExtensionConfig, assemble, extension_owners, validate_name
-from .pkgdb import BaseInfo, unpack_snapshot
-from .tasks import raw_fstype
+from layerbuild.image.abi import check_closure
+from layerbuild.image.extension import ExtensionConfig, assemble, extension_owners, validate_name
+from layerbuild.image.pkgdb import BaseInfo, unpack_snapshot
+from layerbuild.image.tasks import raw_fstype
+from layerbuild.rootfs.manifest import write_manifest
+from layerbuild.rootfs.task import install
+from layerbuild.taskapi import TaskContext
+from layerbuild.util.errors import BuildError, LayerbuildError, UnexpandedError, check_expanded
 
 
 def _located(ctx: TaskContext, exc: LayerbuildError, var: str) -> BuildError:

@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
-from layerbuild.errors import LayerbuildError, UsageError
-from layerbuild.fstree import from_directory
 from layerbuild.image.squashfs import BACKENDS, SquashfsOptions, write_image
 from layerbuild.image.squashfs.compressors import NAMES
 from layerbuild.image.squashfs.writer import check_output
-from layerbuild.values import Environment
+from layerbuild.util.errors import LayerbuildError, UsageError
+from layerbuild.util.fstree import from_directory
+from layerbuild.util.values import Environment
 
 
 class _Parser(argparse.ArgumentParser):

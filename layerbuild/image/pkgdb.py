@@ -21,13 +21,13 @@ from types import MappingProxyType
 
 import zstandard
 
-from layerbuild import osrelease
-from layerbuild.errors import LayerbuildError
-from layerbuild.fstree import Entry, EntryType, Manifest, directory, file, from_directory, symlink
-from layerbuild.fsutil import clamp_mtime
-from layerbuild.rootdir import RootDir, RootPathError
 from layerbuild.rootfs.dpkgdb import Database
-from layerbuild.tarzst import extract_tar_zst, write_manifest_tar_zst
+from layerbuild.util import osrelease
+from layerbuild.util.errors import LayerbuildError
+from layerbuild.util.fstree import Entry, EntryType, Manifest, directory, file, from_directory, symlink
+from layerbuild.util.fsutil import clamp_mtime
+from layerbuild.util.rootdir import RootDir, RootPathError
+from layerbuild.util.tarzst import extract_tar_zst, write_manifest_tar_zst
 
 DPKG_DIR = "var/lib/dpkg"
 OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")  # systemd's lookup order
@@ -70,7 +70,7 @@ def write_snapshot(rootfs_dir: str | os.PathLike[str], output: str | os.PathLike
 
     ``clamp`` (SOURCE_DATE_EPOCH) bounds every mtime. A rootfs without a dpkg database or without an
     os-release is an error: extensions could not be built against it. Every name is resolved inside the
-    rootfs (:class:`~layerbuild.rootdir.RootDir`): a link in it never makes the snapshot hold a file of
+    rootfs (:class:`~layerbuild.util.rootdir.RootDir`): a link in it never makes the snapshot hold a file of
     the host.
     """
     root = Path(rootfs_dir)

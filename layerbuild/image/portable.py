@@ -24,14 +24,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import osrelease
-from ..errors import BuildError, LayerbuildError
-from ..fetch.local import search_dirs
-from ..packaging import elf
-from ..rootfs.dpkgdb import ADMINDIR
-from ..rootfs.task import install
-from ..taskapi import TaskContext
-from .abi import check_closure
+from layerbuild.fetch.local import search_dirs
+from layerbuild.image.abi import check_closure
+from layerbuild.packaging import elf
+from layerbuild.rootfs.dpkgdb import ADMINDIR
+from layerbuild.rootfs.task import install
+from layerbuild.taskapi import TaskContext
+from layerbuild.util import osrelease
+from layerbuild.util.errors import BuildError, LayerbuildError
 
 UNIT_DIRS = ("usr/lib/systemd/system", "lib/systemd/system", "etc/systemd/system")
 MOUNT_POINTS = ("proc", "sys", "dev", "run", "tmp", "var/tmp")

@@ -17,10 +17,10 @@ import contextlib
 import os
 from pathlib import Path
 
-from ..fsutil import atomic_output, atomic_symlink
-from ..taskapi import TaskContext
-from .pkgdb import write_snapshot
-from .types import ImageOptions, ImageType, UnknownImageTypeError, image_type
+from layerbuild.image.pkgdb import write_snapshot
+from layerbuild.image.types import ImageOptions, ImageType, UnknownImageTypeError, image_type
+from layerbuild.taskapi import TaskContext
+from layerbuild.util.fsutil import atomic_output, atomic_symlink
 
 #: the types an extension or portable ``.raw`` may be written as (what systemd can dissect)
 RAW_TYPES = ("squashfs", "squashfs-zst", "squashfs-xz", "squashfs-gz", "erofs", "erofs-lz4", "erofs-lz4hc")

@@ -2,7 +2,7 @@
 
 Every writer takes the tree on disk, the output path and :class:`ImageOptions`, and writes the image
 to that path (the caller publishes it atomically). Trees become images through a manifest
-(:func:`layerbuild.fstree.from_directory`), so no root and no fakeroot are needed; owners are the
+(:func:`layerbuild.util.fstree.from_directory`), so no root and no fakeroot are needed; owners are the
 ones found on disk unless ``all_root`` (extensions) makes them 0, and every mtime later than
 ``source_date_epoch`` is clamped to it. The same tree gives the same bytes wherever and whenever it
 was made.
@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from layerbuild.errors import LayerbuildError, Location
-from layerbuild.fstree import Manifest, from_directory
 from layerbuild.image.erofs import DEFAULT_UUID, ErofsOptions, write_erofs
 from layerbuild.image.squashfs import SquashfsOptions, write_image
-from layerbuild.tarzst import write_manifest_tar_zst
+from layerbuild.util.errors import LayerbuildError, Location
+from layerbuild.util.fstree import Manifest, from_directory
+from layerbuild.util.tarzst import write_manifest_tar_zst
 
 
 class UnknownImageTypeError(LayerbuildError):

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import zstandard
 
-from ..errors import check_expanded
-from ..fsutil import atomic_write, relative_paths
-from ..tarzst import Member, tar_bytes, tree_members
+from layerbuild.util.errors import check_expanded
+from layerbuild.util.fsutil import atomic_write, relative_paths
+from layerbuild.util.tarzst import Member, tar_bytes, tree_members
 
 ZSTD_LEVEL = 19
 #: where each field goes in a control file; any other field follows these, in the order of its name

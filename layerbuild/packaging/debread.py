@@ -18,7 +18,7 @@ from typing import IO, cast
 
 import zstandard
 
-from ..errors import LayerbuildError
+from layerbuild.util.errors import LayerbuildError
 
 
 class DebError(LayerbuildError):

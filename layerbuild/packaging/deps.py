@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import LayerbuildError
+from layerbuild.util.errors import LayerbuildError
 
 # a version never starts with an operator character: ``foo (>> )`` is refused, not read as ``>> >``
 _TOKEN = re.compile(r"\s*([^\s(]+)(?:\s*\(\s*(<=|>=|<<|>>|=|<|>)\s*([^)\s<>=][^)\s]*)\s*\))?")

@@ -9,7 +9,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 
-from .. import arch
+from layerbuild.util import arch
 
 ELF_MAGIC = b"\x7fELF"
 

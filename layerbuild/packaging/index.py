@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 
-from ..fsutil import atomic_write, sorted_walk
-from ..taskapi import TaskContext
-from .deb import read_control
+from layerbuild.packaging.deb import read_control
+from layerbuild.taskapi import TaskContext
+from layerbuild.util.fsutil import atomic_write, sorted_walk
 
 
 def write_index(directory: str, relative_to: str | None = None) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 
-from .. import osrelease
-from ..fsutil import atomic_write
-from ..taskapi import TaskContext
+from layerbuild.taskapi import TaskContext
+from layerbuild.util import osrelease
+from layerbuild.util.fsutil import atomic_write
 
 #: where os-release(5) says the file of the OS tree is (``/etc/os-release`` links to it)
 OS_RELEASE = "usr/lib/os-release"

@@ -17,11 +17,11 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BuildError
-from ..fsutil import copy_tree, relative_paths
-from ..taskapi import TaskContext, VarView
-from .deps import format_depends, parse_depends
-from .elf import ElfInfo, arch_problem, inspect
+from layerbuild.packaging.deps import format_depends, parse_depends
+from layerbuild.packaging.elf import ElfInfo, arch_problem, inspect
+from layerbuild.taskapi import TaskContext, VarView
+from layerbuild.util.errors import BuildError
+from layerbuild.util.fsutil import copy_tree, relative_paths
 
 DEBUG_DIR = "/usr/lib/debug"
 #: dpkg's database directory in an image, which no package may ship anything in

@@ -9,7 +9,7 @@ import os
 import shutil
 from typing import Any
 
-from ..taskapi import TaskContext
+from layerbuild.taskapi import TaskContext
 
 META = "sysroot-providers"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from ..taskapi import TaskContext, VarView
-from .deb import write_deb
-from .split import read_pkgdata
+from layerbuild.packaging.deb import write_deb
+from layerbuild.packaging.split import read_pkgdata
+from layerbuild.taskapi import TaskContext, VarView
 
 _SCRIPT_VARS = {"preinst": "pkg_preinst", "postinst": "pkg_postinst", "prerm": "pkg_prerm", "postrm": "pkg_postrm"}
 

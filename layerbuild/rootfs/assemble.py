@@ -20,11 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BuildError
-from ..packaging.debread import DebArchive, open_deb
-from ..rootdir import RootDir, RootPathError
-from .control import ControlError, PackageInfo, status_stanza
-from .dpkgdb import (
+from layerbuild.packaging.debread import DebArchive, open_deb
+from layerbuild.rootfs.control import ControlError, PackageInfo, status_stanza
+from layerbuild.rootfs.dpkgdb import (
     ADMINDIR,
     INSTALLED,
     UNPACKED,
@@ -34,10 +32,12 @@ from .dpkgdb import (
     write_list,
     write_status,
 )
-from .feed import Feed
-from .resolve import Request, Resolution, Step, resolve
-from .scripts import defer_postinsts, run_script
-from .unpack import Owners, Root, Unpacked, Unpacker
+from layerbuild.rootfs.feed import Feed
+from layerbuild.rootfs.resolve import Request, Resolution, Step, resolve
+from layerbuild.rootfs.scripts import defer_postinsts, run_script
+from layerbuild.rootfs.unpack import Owners, Root, Unpacked, Unpacker
+from layerbuild.util.errors import BuildError
+from layerbuild.util.rootdir import RootDir, RootPathError
 
 INFO = f"{ADMINDIR}/info"
 #: control members that are dpkg's own, never copied to info/ (dpkg keeps the rest)
@@ -170,7 +170,7 @@ def build_rootfs(root: str, feed_dirs: Sequence[str], request: Request, *, nativ
 
     ``root`` may be empty or hold a dpkg database already (its packages satisfy dependencies and are
     not installed again). Script output goes to ``log``; ``clamp`` caps file mtimes
-    (SOURCE_DATE_EPOCH). Raises :class:`~layerbuild.errors.BuildError` for unresolvable requests,
+    (SOURCE_DATE_EPOCH). Raises :class:`~layerbuild.util.errors.BuildError` for unresolvable requests,
     file conflicts, unsafe archives and failed maintainer scripts.
     """
     with RootDir(root, create=True) as top:

@@ -3,7 +3,7 @@
 A :class:`PackageInfo` is one package's control data, whether it came from a ``.deb`` of the feed or
 from the ``status`` file of an installed root. Relationship fields (``Depends: a (>= 1) | b, c``) are
 read into :class:`Relation` alternatives; the version comparisons are dpkg's
-(:mod:`layerbuild.version`). :func:`status_stanza` writes a stanza in the field order and form that
+(:mod:`layerbuild.util.version`). :func:`status_stanza` writes a stanza in the field order and form that
 dpkg itself uses for ``var/lib/dpkg/status``.
 """
 
@@ -13,10 +13,10 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from ..errors import LayerbuildError
-from ..packaging.deps import parse_depends
-from ..relations import OPERATORS, package_name_problem, relationship_problem, version_problem
-from ..version import split_version, vercmp_string
+from layerbuild.packaging.deps import parse_depends
+from layerbuild.util.errors import LayerbuildError
+from layerbuild.util.relations import OPERATORS, package_name_problem, relationship_problem, version_problem
+from layerbuild.util.version import split_version, vercmp_string
 
 
 class ControlError(LayerbuildError):
@@ -138,7 +138,7 @@ _ARCH_QUALIFIER = re.compile(r"^(\s*[^\s(:|,]+):[a-z0-9-]+")
 def stanza_problem(lookup: Mapping[str, str], seen: dict[tuple[str, str], str | None] | None = None) -> str | None:
     """What in a stanza read from a database dpkg would not accept: ``package NAME: FIELD: problem``, or
     None. ``lookup`` is the stanza by lower-case field name. The package name, the version and every
-    relationship field are checked with the grammar recipes are checked with (:mod:`layerbuild.relations`).
+    relationship field are checked with the grammar recipes are checked with (:mod:`layerbuild.util.relations`).
     ``seen`` keeps the verdicts on versions and relations across the stanzas of one database, where the
     same ones come back again and again."""
     memo: dict[tuple[str, str], str | None] = {} if seen is None else seen

@@ -11,7 +11,7 @@ installed``), ``status-old`` (the previous ``status``), ``available``, ``diversi
 version, architecture, conffiles and, from ``info/*.list``, their files. Its stanzas are checked with
 dpkg's grammar (package names, versions, relationship fields), so a damaged snapshot is an error that
 names the stanza rather than a wrong image. Stanzas of packages the installer does not touch are written
-back verbatim. Every file is read and written through the root's :class:`~layerbuild.rootdir.RootDir`.
+back verbatim. Every file is read and written through the root's :class:`~layerbuild.util.rootdir.RootDir`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,14 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ..rootdir import RootDir, RootPathError
-from .control import ControlError, PackageInfo, numbered_stanzas, package_info, stanza_problem
+from layerbuild.rootfs.control import (
+    ControlError,
+    PackageInfo,
+    numbered_stanzas,
+    package_info,
+    stanza_problem,
+)
+from layerbuild.util.rootdir import RootDir, RootPathError
 
 ADMINDIR = "var/lib/dpkg"
 STATUS = f"{ADMINDIR}/status"
@@ -75,7 +81,7 @@ def _conffiles(value: str | None) -> tuple[tuple[str, str], ...]:
 class Database:
     """The dpkg database of one root, as read from disk.
 
-    Every file of it is read through the root's :class:`~layerbuild.rootdir.RootDir`: a link where a
+    Every file of it is read through the root's :class:`~layerbuild.util.rootdir.RootDir`: a link where a
     database file should be is an error, never followed out of the root.
     """
 

@@ -12,11 +12,11 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import BuildError
-from ..packaging.debread import DebArchive, DebError, open_deb
-from ..relations import package_name_problem
-from ..version import vercmp_string
-from .control import ControlError, PackageInfo, package_info, parse_stanzas
+from layerbuild.packaging.debread import DebArchive, DebError, open_deb
+from layerbuild.rootfs.control import ControlError, PackageInfo, package_info, parse_stanzas
+from layerbuild.util.errors import BuildError
+from layerbuild.util.relations import package_name_problem
+from layerbuild.util.version import vercmp_string
 
 
 @dataclass(frozen=True)

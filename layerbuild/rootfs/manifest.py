@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable
 from typing import Protocol
 
-from ..fsutil import atomic_write
+from layerbuild.util.fsutil import atomic_write
 
 
 class _Package(Protocol):

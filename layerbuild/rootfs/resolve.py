@@ -10,7 +10,7 @@ Conflicts/Breaks over the feed and the packages already installed in the root.
 Packages the root already holds satisfy dependencies and are not installed again; one the request
 needs that the root holds at another version than the feed's best is an error naming both versions,
 unless it is in ``allow_upgrade``. A missing, excluded or conflicting package is one
-:class:`~layerbuild.errors.BuildError` at the request's location that names the chain which asked for
+:class:`~layerbuild.util.errors.BuildError` at the request's location that names the chain which asked for
 it (``greet (IMAGE_INSTALL) -> libgreet -> libc6 (>= 2.36): nothing provides libc6``) and, as its
 hint, the closest names the feed has. The install order is deterministic: dependencies first, then by
 name.
@@ -24,10 +24,10 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import BuildError, Location
-from .control import Dependency, PackageInfo, Relation, format_dependency
-from .dpkgdb import InstalledPackage
-from .feed import Feed, FeedPackage
+from layerbuild.rootfs.control import Dependency, PackageInfo, Relation, format_dependency
+from layerbuild.rootfs.dpkgdb import InstalledPackage
+from layerbuild.rootfs.feed import Feed, FeedPackage
+from layerbuild.util.errors import BuildError, Location
 
 
 @dataclass(frozen=True)

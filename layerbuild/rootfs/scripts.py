@@ -16,10 +16,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import BuildError
-from ..proc import run
-from ..rootdir import RootDir
-from .dpkgdb import ADMINDIR
+from layerbuild.rootfs.dpkgdb import ADMINDIR
+from layerbuild.util.errors import BuildError
+from layerbuild.util.proc import run
+from layerbuild.util.rootdir import RootDir
 
 POSTINST_DIR = "etc/layerbuild-postinsts"
 RUNNER = "usr/libexec/layerbuild/run-postinsts"

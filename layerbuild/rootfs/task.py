@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 
-from ..rootdir import RootDir, RootPathError
-from ..taskapi import TaskContext
-from .assemble import RootfsResult, build_rootfs
-from .manifest import write_manifest
-from .resolve import Request, Wanted
-from .scripts import POSTINST_DIR
+from layerbuild.rootfs.assemble import RootfsResult, build_rootfs
+from layerbuild.rootfs.manifest import write_manifest
+from layerbuild.rootfs.resolve import Request, Wanted
+from layerbuild.rootfs.scripts import POSTINST_DIR
+from layerbuild.taskapi import TaskContext
+from layerbuild.util.rootdir import RootDir, RootPathError
 
 #: what the image-feature hooks need: the files empty-root-password edits
 SHADOW_FILES = ("etc/shadow", "etc/passwd")
@@ -88,7 +88,7 @@ def read_only_rootfs(ctx: TaskContext) -> None:
 def empty_root_password(ctx: TaskContext) -> None:
     """IMAGE_FEATURES empty-root-password: root logs in without a password (development images).
 
-    The files are found inside the root (:class:`~layerbuild.rootdir.RootDir`): a package's ``etc``
+    The files are found inside the root (:class:`~layerbuild.util.rootdir.RootDir`): a package's ``etc``
     link never makes this edit the host's own files."""
     with RootDir(ctx.vars.get("IMAGE_ROOTFS")) as top:
         for rel in SHADOW_FILES:

@@ -3,7 +3,7 @@
 Every entry keeps its type, permission bits, owner (numeric uid/gid; only when running as root) and
 mtime (clamped when asked). Directories that exist already are left as they are, as dpkg leaves them;
 a symbolic link to a directory counts as that directory (merged ``/usr``). Paths are resolved inside
-the root as a chroot would resolve them (:class:`~layerbuild.rootdir.RootDir`): a symbolic link met on
+the root as a chroot would resolve them (:class:`~layerbuild.util.rootdir.RootDir`): a symbolic link met on
 the way is followed relative to the root, and one that would lead out of it is refused, as are
 absolute names, ``..`` components, hard links to anything but an earlier file of the same package,
 names with a newline (dpkg refuses them) and anything in dpkg's database directory ``var/lib/dpkg``,
@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 
 import zstandard
 
-from ..errors import BuildError
-from ..packaging import debread
-from ..packaging.debread import DebArchive, DebError, TarEntry
-from ..rootdir import RootDir, RootPathError, chmod_at
-from .control import PackageInfo
-from .dpkgdb import ADMINDIR
+from layerbuild.packaging import debread
+from layerbuild.packaging.debread import DebArchive, DebError, TarEntry
+from layerbuild.rootfs.control import PackageInfo
+from layerbuild.rootfs.dpkgdb import ADMINDIR
+from layerbuild.util.errors import BuildError
+from layerbuild.util.rootdir import RootDir, RootPathError, chmod_at
 
 _CHUNK = 1 << 20
 
@@ -107,7 +107,7 @@ def _link_target(name: str, package: str) -> str:
 
 
 class Root:
-    """A directory being filled: its names resolved inside it (:class:`~layerbuild.rootdir.RootDir`),
+    """A directory being filled: its names resolved inside it (:class:`~layerbuild.util.rootdir.RootDir`),
     owners set when running as root, mtimes clamped."""
 
     def __init__(self, top: RootDir, clamp: int | None) -> None:
@@ -143,7 +143,7 @@ class Unpacker:
     """Unpacks packages one after another into one root, keeping the ownership table current.
 
     ``admin`` is the physical name of dpkg's database directory in the root (see
-    :meth:`~layerbuild.rootdir.RootDir.resolve_dir`): no entry of a package may land in it, whatever
+    :meth:`~layerbuild.util.rootdir.RootDir.resolve_dir`): no entry of a package may land in it, whatever
     link leads there.
     """
 

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 
-from ..errors import LayerbuildError
-from .case import Target, TestCase
+from layerbuild.testimage.case import Target, TestCase
+from layerbuild.util.errors import LayerbuildError
 
 SUITE_DIR = os.path.join("lib", "testimage")
 

@@ -17,15 +17,15 @@ import hashlib
 import os
 import shutil
 
-from ..boot import supervisor
-from ..boot.config import make_config
-from ..boot.state import find
-from ..boot.subhost import Subhost
-from ..errors import BuildError, LayerbuildError
-from ..fsutil import atomic_write
-from ..taskapi import TaskContext
-from .case import Target
-from .runner import junit_xml, run_suites
+from layerbuild.boot import supervisor
+from layerbuild.boot.config import make_config
+from layerbuild.boot.state import find
+from layerbuild.boot.subhost import Subhost
+from layerbuild.taskapi import TaskContext
+from layerbuild.testimage.case import Target
+from layerbuild.testimage.runner import junit_xml, run_suites
+from layerbuild.util.errors import BuildError, LayerbuildError
+from layerbuild.util.fsutil import atomic_write
 
 ROOTFS_TYPES = ("tar.zst", "squashfs", "squashfs-zst", "squashfs-xz", "squashfs-gz", "erofs", "erofs-lz4",
                 "erofs-lz4hc")

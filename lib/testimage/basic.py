@@ -1,6 +1,6 @@
 """Every image: it boots, says what it is, and its PID 1 is an init that reaps."""
 
-from layerbuild.osrelease import parse
+from layerbuild.util.osrelease import parse
 from layerbuild.testimage.case import TestCase
 
 

@@ -87,10 +87,10 @@ import importlib.util
 spec = importlib.util.spec_from_file_location("rq", sys.argv[2])
 rq = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(rq)
-from layerbuild.reporters import PlainReporter
-from layerbuild.runqueue import RunQueue, make_plan
+from layerbuild.engine.reporters import PlainReporter
+from layerbuild.engine.runqueue import RunQueue, make_plan
 from layerbuild.session import ensure_signatures, parse_recipes, start_configuration
-from layerbuild.taskgraph import build_graph
+from layerbuild.engine.taskgraph import build_graph
 recipes, tasks = 20, 100
 rq.REPO = Path(sys.argv[1])
 config = start_configuration(str(rq.synthetic(Path(sys.argv[4]), recipes, tasks)))

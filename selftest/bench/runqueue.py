@@ -124,10 +124,10 @@ def chain(root: Path, n: int) -> Path:
 
 
 def scheduling(root: Path, recipes: int, tasks: int) -> tuple[float, int]:
-    from layerbuild.reporters import PlainReporter
-    from layerbuild.runqueue import RunQueue, make_plan
+    from layerbuild.engine.reporters import PlainReporter
+    from layerbuild.engine.runqueue import RunQueue, make_plan
+    from layerbuild.engine.taskgraph import build_graph
     from layerbuild.session import ensure_signatures, parse_recipes, start_configuration
-    from layerbuild.taskgraph import build_graph
     build = synthetic(root, recipes, tasks)
     config = start_configuration(str(build))
     result = parse_recipes(config)

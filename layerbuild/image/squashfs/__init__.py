@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from layerbuild.errors import SquashfsError
-from layerbuild.fstree import Manifest
 from layerbuild.image.squashfs.writer import ImageInfo, SquashfsOptions, write_squashfs
+from layerbuild.util.errors import SquashfsError
+from layerbuild.util.fstree import Manifest
 
 
 def _mksquashfs(manifest: Manifest, output: str | os.PathLike[str], options: SquashfsOptions) -> ImageInfo:

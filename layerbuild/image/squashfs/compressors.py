@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import zstandard
 
-from layerbuild.errors import SquashfsError
+from layerbuild.util.errors import SquashfsError
 
 GZIP_ID = 1
 XZ_ID = 4

@@ -12,13 +12,13 @@ import subprocess
 from pathlib import Path
 from typing import IO
 
-from layerbuild import proc
-from layerbuild.errors import LayerbuildError, SquashfsError
-from layerbuild.fstree import Entry, EntryType, Manifest
-from layerbuild.fsutil import atomic_output
 from layerbuild.image.squashfs.compressors import LEVELS
 from layerbuild.image.squashfs.writer import ImageInfo, SquashfsOptions, _check_manifest, check_output
-from layerbuild.tarzst import write_manifest_tar
+from layerbuild.util import proc
+from layerbuild.util.errors import LayerbuildError, SquashfsError
+from layerbuild.util.fstree import Entry, EntryType, Manifest
+from layerbuild.util.fsutil import atomic_output
+from layerbuild.util.tarzst import write_manifest_tar
 
 
 def mksquashfs_argv(output: Path, options: SquashfsOptions, root: Entry, mkfs_time: int) -> list[str]:

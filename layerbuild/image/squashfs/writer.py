@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from layerbuild.errors import SquashfsError
-from layerbuild.fstree import MAX_MTIME, Entry, EntryType, Manifest
-from layerbuild.fsutil import atomic_output
 from layerbuild.image.squashfs import format as fmt
 from layerbuild.image.squashfs.compressors import Compressor, make_compressor
+from layerbuild.util.errors import SquashfsError
+from layerbuild.util.fstree import MAX_MTIME, Entry, EntryType, Manifest
+from layerbuild.util.fsutil import atomic_output
 
 MIN_BLOCK_SIZE = 4096
 MAX_BLOCK_SIZE = 1024 * 1024

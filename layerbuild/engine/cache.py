@@ -1,0 +1,136 @@
+"""The parse cache: recipe summaries kept under ``${TMPDIR}/cache``, keyed by file contents.
+
+An entry is valid while every file its parse read (the recipe, its appends, includes and classes)
+has the content it had, and every file the parse looked for but did not find is still absent. The
+whole cache is valid only for the configuration it was made with (the content of every configuration
+file). File identity is checked with ``stat`` first and by content only when the ``stat`` differs, so a
+``touch`` costs a hash but no re-parse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from dataclasses import dataclass
+
+from layerbuild import __version__
+from layerbuild.engine.recipe import RecipeInfo
+from layerbuild.util.fsutil import atomic_write, sha256_file
+from layerbuild.util.hashing import sha256_tree
+
+CACHE_FORMAT = 12
+
+Fingerprint = tuple[int, int, str] | None  # (mtime_ns, size, sha256) or None for "did not exist"
+
+
+class FileState:
+    """Fingerprints of files, computed at most once per run."""
+
+    def __init__(self) -> None:
+        self._stat: dict[str, tuple[int, int] | None] = {}
+        self._sha: dict[str, str] = {}
+
+    def stat(self, path: str) -> tuple[int, int] | None:
+        if path in self._stat:
+            return self._stat[path]
+        try:
+            st = os.stat(path)
+            value: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            value = None
+        self._stat[path] = value
+        return value
+
+    def sha(self, path: str) -> str:
+        found = self._sha.get(path)
+        if found is None:
+            found = sha256_tree(path) if os.path.isdir(path) else sha256_file(path)
+            self._sha[path] = found
+        return found
+
+    def fingerprint(self, path: str) -> Fingerprint:
+        st = self.stat(path)
+        if st is None:
+            return None
+        return (st[0], st[1], self.sha(path))
+
+    def unchanged(self, path: str, fp: Fingerprint) -> bool:
+        st = self.stat(path)
+        if fp is None or st is None:
+            return fp is None and st is None
+        if (st[0], st[1]) == (fp[0], fp[1]) and not os.path.isdir(path):
+            return True
+        return st[1] == fp[1] and self.sha(path) == fp[2]
+
+
+@dataclass
+class Entry:
+    appends: tuple[str, ...]
+    deps: tuple[tuple[str, Fingerprint], ...]
+    info: RecipeInfo
+
+
+class ParseCache:
+    """Recipe summaries of one configuration, loaded from and saved to ``directory``."""
+
+    def __init__(self, directory: str, config_key: str, files: FileState | None = None) -> None:
+        self.path = os.path.join(directory, f"recipes.v{CACHE_FORMAT}.pickle")
+        self.config_key = config_key
+        self.files = files or FileState()
+        self.entries: dict[str, Entry] = {}
+        #: the warnings the configuration's own names gave (it is read on every run; checked once per key)
+        self.config_warnings: tuple[str, ...] | None = None
+        self.dirty = False
+        self._load()
+
+    def _load(self) -> None:
+        try:
+            with open(self.path, "rb") as fh:
+                data = pickle.load(fh)
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+            return
+        if not isinstance(data, dict) or data.get("key") != self.config_key:
+            self.dirty = True
+            return
+        self.entries = data["entries"]
+        self.config_warnings = data.get("config_warnings")
+
+    def lookup(self, fn: str, appends: tuple[str, ...]) -> RecipeInfo | None:
+        entry = self.entries.get(fn)
+        if entry is None or entry.appends != appends:
+            return None
+        unchanged = self.files.unchanged
+        for path, fp in entry.deps:
+            if not unchanged(path, fp):
+                return None
+        return entry.info
+
+    def store(self, fn: str, appends: tuple[str, ...], depends: list[str], info: RecipeInfo) -> None:
+        deps = tuple((path, self.files.fingerprint(path)) for path in dict.fromkeys(depends))
+        self.entries[fn] = Entry(appends, deps, info)
+        self.dirty = True
+
+    def prune(self, keep: set[str]) -> None:
+        for fn in [fn for fn in self.entries if fn not in keep]:
+            del self.entries[fn]
+            self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        payload = pickle.dumps({"key": self.config_key, "entries": self.entries,
+                                "config_warnings": self.config_warnings}, protocol=pickle.HIGHEST_PROTOCOL)
+        atomic_write(self.path, payload)
+        self.dirty = False
+
+
+def config_key(files: tuple[str, ...], state: FileState, extra: tuple[str, ...] = ()) -> str:
+    """A key for a configuration: the content of every file it read, and whether the others exist."""
+    h = hashlib.sha256(f"layerbuild {__version__} cache {CACHE_FORMAT}\n".encode())
+    for path in files:
+        fp = state.fingerprint(path)
+        h.update(f"{path}\0{fp[2] if fp else '-'}\n".encode())
+    for item in extra:
+        h.update(f"{item}\n".encode())
+    return h.hexdigest()

@@ -1,0 +1,103 @@
+"""The base configuration: bblayers.conf, layer.conf files, layerbuild.conf, then base and INHERIT.
+
+This mirrors BitBake's cooker: ``TOPDIR`` is the build directory, layers are read in ``BBLAYERS``
+order, ``conf/layerbuild.conf`` (BitBake's ``bitbake.conf``) is found through ``BBPATH`` and pulls in
+``local.conf``, the machine and the distro, and finally ``base`` and every class in ``INHERIT`` are
+inherited into the configuration, so each recipe starts from a copy that already has them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from layerbuild.engine.datastore import DataStore
+from layerbuild.engine.evaluate import Evaluator, expand_keys, fire_event, run_anonymous
+from layerbuild.engine.layers import LayerSet, read_layers
+from layerbuild.engine.pyenv import hook_globals
+from layerbuild.taskapi import NO_HOOKS, Hooks
+from layerbuild.util.errors import LayerError, Location
+from layerbuild.util.values import check_configuration
+
+
+def _default_layer() -> str:
+    """A checkout is itself the default layer; an installed package carries a copy as ``layer/``."""
+    here = Path(__file__).resolve().parents[1]  # the layerbuild package
+    if (here.parent / "conf" / "layer.conf").is_file():
+        return str(here.parent)
+    return str(here / "layer")
+
+
+#: The layer every build directory made from the templates starts with (conf/, classes/, recipes/).
+DEFAULT_LAYER = _default_layer()
+CONFIG_INHERITS = "configuration INHERITs"
+
+
+@dataclass
+class Configuration:
+    d: DataStore
+    layerset: LayerSet
+    evaluator: Evaluator
+    topdir: str
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every file the configuration read or looked for."""
+        return tuple(dict.fromkeys(self.d.file_depends))
+
+
+def inherit_global_classes(d: DataStore, evaluator: Evaluator) -> None:
+    """Inherit ``base`` and each class in ``INHERIT`` into the configuration."""
+    d.setVar("__bbclasstype", "global")
+    evaluator.inherit(d, "base", Location(CONFIG_INHERITS, 0))
+    loc = d.location("INHERIT") or Location(CONFIG_INHERITS, 0)
+    for cls in (d.getVar("INHERIT") or "").split():
+        evaluator.inherit(d, cls, loc)
+    fire_event(d, "ConfigParsed")
+    d.setVar("__bbclasstype", "recipe")
+
+
+def configuration_view(d: DataStore) -> DataStore:
+    """The configuration as ``layerbuild -e`` shows it: keys expanded, anonymous Python run."""
+    view = d.createCopy()
+    expand_keys(view)
+    run_anonymous(view)
+    return view
+
+
+def load_configuration(topdir: str, *, tracking: bool = False, evaluator: Evaluator | None = None,
+                       extra: dict[str, str] | None = None, hooks: Hooks = NO_HOOKS) -> Configuration:
+    """Read the configuration of the build directory ``topdir``.
+
+    ``hooks`` is what metadata Python may reach of the artifact side (builtin tasks, ``bb.fetch2``);
+    every recipe's datastore is a copy of this one and inherits them.
+    """
+    evaluator = evaluator or Evaluator()
+    bblayers = os.path.join(topdir, "conf", "bblayers.conf")
+    if not os.path.isfile(bblayers):
+        raise LayerError(f"{bblayers} does not exist", hint="run layerbuild from a build directory, or pass -B DIR")
+    d = DataStore(tracking=tracking)
+    d.pyglobals.update(hook_globals(hooks))
+    d.setVar("TOPDIR", topdir)
+    d.setVar("BB_CURRENT_MC", "")
+    for name, value in (extra or {}).items():
+        d.setVar(name, value)
+    layerset = read_layers(d, evaluator, bblayers)
+    bbpath = [p for p in (d.getVar("BBPATH") or "").split(":") if p]
+    if not bbpath:
+        raise LayerError("BBPATH is not set by any layer", Location(bblayers),
+                         hint='each layer.conf should do BBPATH .= ":${LAYERDIR}"')
+    for directory in bbpath:
+        candidate = os.path.join(directory, "conf", "layerbuild.conf")
+        if os.path.isfile(candidate):
+            evaluator.eval_file(d, os.path.abspath(candidate), include=True)
+            break
+        d.file_depends.append(os.path.abspath(candidate))
+    else:
+        raise LayerError("conf/layerbuild.conf was not found in BBPATH (" + ":".join(bbpath) + ")",
+                         Location(bblayers), hint="add the core layer (which provides it) to BBLAYERS")
+    inherit_global_classes(d, evaluator)
+    check_configuration(d, extra)
+    return Configuration(d, layerset, evaluator, topdir)
+

@@ -1,0 +1,789 @@
+"""The datastore: variables, flags, overrides, lazy expansion and history, with BitBake's semantics.
+
+A variable is a dictionary of flags; its value is the ``_content`` flag. ``:append``, ``:prepend`` and
+``:remove`` are kept as lists of ``(value, override)`` pairs and applied when the variable is read, after
+the override-conditional value (``A:foo``) has been chosen, exactly as BitBake's data_smart does.
+
+Copies are cheap: ``createCopy`` copies the variable table shallowly and both stores copy a variable's
+flag dictionary the first time they change it, so a recipe starts from the configuration in microseconds.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from layerbuild.engine.datastore.history import Event, History
+from layerbuild.engine.pyenv import DataContext, FatalError, SkipRecipe, new_globals
+from layerbuild.util.errors import ExpansionError, LayerbuildError, Location, ParseError, PythonError
+
+_SETVAR_RE = re.compile(r"(?P<base>.*?)(?P<keyword>:append|:prepend|:remove)(:(?P<add>[^A-Z]*))?$")
+_VAR_RE = re.compile(r"\$\{[a-zA-Z0-9\-_+./~:]+\}")
+_PY_RE = re.compile(r"\$\{@(?:\{.*?\}|.)+?\}")
+_WS_SPLIT = re.compile(r"(\s)")
+_OVERRIDE_RE = re.compile(r"[a-z0-9]+")
+_OLD_SYNTAX_RE = re.compile(r"_(append|prepend|remove)(_|$)")
+_OLD_SYNTAX_FIX_RE = re.compile(r"_(append|prepend|remove)(_(?=.))?")
+# as BitBake's code parser: getVar and the bb.utils helpers that read a variable named by their first argument
+_PY_GETVAR_RE = re.compile(r"""(?:getVar|getVarFlag|contains|contains_any|filter)\(\s*['"]([^'"]+)['"]""")
+_KEYWORDS = (":append", ":prepend", ":remove")
+#: the largest value an expansion may produce: OE-core's largest are a few hundred KiB, so only a chain
+#: that multiplies its size (each variable twice the one before) gets here, long before memory runs out
+MAX_VALUE_SIZE = 64 * 1024 * 1024
+_MUTABLE = (list, set, dict)
+
+
+def old_syntax_fix(var: str) -> str:
+    """``FOO_append_arm`` -> ``FOO:append:arm``: the hint for the old override syntax."""
+    return _OLD_SYNTAX_FIX_RE.sub(lambda m: ":" + m.group(1) + (":" if m.group(2) else ""), var)
+
+
+class _Expansion:
+    __slots__ = ("value", "refs", "removes")
+
+    def __init__(self, value: Any, refs: frozenset[str] | set[str]) -> None:
+        self.value = value
+        self.refs = refs
+        self.removes: set[str] | None = None
+
+
+class DataStore:
+    """Variables and flags of one configuration or recipe.
+
+    Method names follow BitBake's (``getVar``, ``setVar``, ``getVarFlag``...) because metadata Python
+    calls them by those names.
+    """
+
+    __slots__ = ("_vars", "_owned", "_funcnames", "_overridedata", "_overrides", "_overridesset",
+                 "_overridevars", "_inoverride", "_cache", "history", "pyglobals", "_expanding", "current_location",
+                 "file_depends", "exec_hook")
+
+    def __init__(self, *, tracking: bool = False) -> None:
+        self._vars: dict[str, dict[str, Any]] = {}
+        self._owned: set[str] = set()
+        #: every variable ever given a [func] flag (a superset of the functions: see functions())
+        self._funcnames: set[str] = set()
+        self._overridedata: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._overrides: list[str] | None = None
+        self._overridesset: set[str] = set()
+        self._overridevars: set[str] = {"OVERRIDES", "FILE"}
+        self._inoverride = False
+        self._cache: dict[str, _Expansion] = {}
+        self.history: History | None = History() if tracking else None
+        self.pyglobals: dict[str, Any] = new_globals()
+        self._expanding: list[str] = []
+        #: where metadata Python currently runs, for history of changes it makes
+        self.current_location: Location | None = None
+        #: every file this store's parse read (or looked for), for the parse cache
+        self.file_depends: list[str] = []
+        #: runs shell functions for ``bb.build.exec_func``; the task engine installs one
+        self.exec_hook: Any = None
+
+    # -- copying -----------------------------------------------------------------------------------
+
+    def createCopy(self) -> DataStore:
+        new = DataStore.__new__(DataStore)
+        new._vars = self._vars.copy()
+        self._owned = set()
+        new._owned = set()
+        new._funcnames = set(self._funcnames)
+        new._overridedata = self._overridedata.copy()
+        new._overrides = None
+        new._overridesset = set()
+        new._overridevars = set(self._overridevars)
+        new._inoverride = False
+        new._cache = {}
+        new.history = self.history.copy() if self.history is not None else None
+        new.pyglobals = self.pyglobals.copy()
+        new._expanding = []
+        new.current_location = None
+        new.file_depends = list(self.file_depends)
+        new.exec_hook = self.exec_hook
+        return new
+
+    @property
+    def tracking(self) -> bool:
+        return self.history is not None
+
+    def enableTracking(self) -> None:
+        if self.history is None:
+            self.history = History()
+
+    def disableTracking(self) -> None:
+        self.history = None
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _writable(self, var: str) -> dict[str, Any]:
+        entry = self._vars.get(var)
+        if entry is None:
+            entry = {}
+            self._vars[var] = entry
+        elif var not in self._owned:
+            entry = dict(entry)
+            self._vars[var] = entry
+        self._owned.add(var)
+        return entry
+
+    def _changed(self) -> None:
+        if self._cache:
+            self._cache = {}
+
+    def _record(self, var: str, op: str, detail: Any, file: str | None, line: int,
+                flag: str | None = None) -> None:
+        if self.history is None:
+            return
+        if file is None:
+            loc = self.current_location
+            file, line = (loc.path, loc.line) if loc else ("<python>", 0)
+        self.history.record(var, Event(op, file, line, str(detail) if detail is not None else "", flag))
+
+    def _mark_loc(self, entry: dict[str, Any], file: str | None, line: int) -> None:
+        if file:
+            entry["_loc"] = (file, line)
+        elif self.current_location is not None:
+            entry["_loc"] = (self.current_location.path, self.current_location.line)
+
+    def location(self, var: str) -> Location | None:
+        """Where ``var`` was last set, when known."""
+        entry = self._vars.get(var)
+        if entry and "_loc" in entry:
+            path, line = entry["_loc"]
+            return Location(path, line)
+        return None
+
+    def flag_location(self, var: str, flag: str) -> Location | None:
+        """Where the flag ``var[flag]`` was last set, when known."""
+        entry = self._vars.get(var)
+        where = entry.get("_flocs", {}).get(flag) if entry else None
+        return Location(*where) if where else None
+
+    def flag_locations(self, var: str) -> dict[str, Location]:
+        """Where each flag of ``var`` was last set, for the flags where it is known."""
+        entry = self._vars.get(var)
+        return {flag: Location(*where) for flag, where in entry.get("_flocs", {}).items()} if entry else {}
+
+    # -- overrides ---------------------------------------------------------------------------------
+
+    def need_overrides(self) -> None:
+        if self._overrides is not None or self._inoverride:
+            return
+        # Computing OVERRIDES is a fresh expansion, even when it starts in the middle of expanding
+        # OVERRIDES itself (a variable it references has an override of its own).
+        expanding, self._expanding = self._expanding, []
+        try:
+            self._compute_overrides()
+        finally:
+            self._expanding = expanding
+
+    def _compute_overrides(self) -> None:
+        stack = []
+        for _ in range(5):
+            self._inoverride = True
+            self._overrides = []
+            self._overridesset = set()
+            current = (self.getVar("OVERRIDES") or "").split(":")
+            stack.append(current)
+            self._overrides = current
+            self._overridesset = set(current)
+            self._inoverride = False
+            self._cache = {}
+            again = (self.getVar("OVERRIDES") or "").split(":")
+            if again == current:
+                break
+            self._overrides = again
+            self._overridesset = set(again)
+        else:
+            raise ExpansionError(
+                "OVERRIDES could not be expanded into a stable state after 5 iterations: "
+                "override-conditional variables are referenced by OVERRIDES in a loop; history: "
+                + "; ".join(":".join(s) for s in stack))
+
+    @property
+    def overrides(self) -> list[str]:
+        self.need_overrides()
+        return list(self._overrides or [])
+
+    def _update_overridevars(self, value: Any) -> None:
+        new = set(self.expandWithRefs(value, None).refs)
+        while not new.issubset(self._overridevars):
+            nextnew: set[str] = set()
+            self._overridevars.update(new)
+            for name in new:
+                nextnew.update(self.expandWithRefs(self.getVar(name, False), name).refs)
+            new = nextnew
+        self._overrides = None
+        self._cache = {}
+
+    @staticmethod
+    def _override_parents(var: str) -> Iterator[tuple[str, str]]:
+        """(shorter variable, override) pairs ``var`` is a conditional variant of: A:x:y gives
+        (A:x, y) and (A, x:y), as BitBake registers them."""
+        cut = var.rfind(":")
+        override = var[cut + 1:]
+        shortvar = var[:cut]
+        while override and _OVERRIDE_RE.match(override):
+            yield shortvar, override
+            override = ""
+            if ":" in shortvar:
+                cut = shortvar.rfind(":")
+                override = var[cut + 1:]
+                shortvar = var[:cut]
+                if not shortvar:
+                    override = ""
+
+    def _register_override(self, var: str) -> None:
+        for shortvar, override in self._override_parents(var):
+            pairs = self._overridedata.get(shortvar, ())
+            if (var, override) not in pairs:
+                self._overridedata[shortvar] = pairs + ((var, override),)
+
+    def _unregister_override(self, var: str) -> None:
+        for shortvar, override in self._override_parents(var):
+            pairs = self._overridedata.get(shortvar)
+            if pairs and (var, override) in pairs:
+                self._overridedata[shortvar] = tuple(p for p in pairs if p != (var, override))
+
+    def _active(self, override: str | None) -> bool:
+        if not override:
+            return True
+        overrides = self._overridesset
+        return all(part in overrides for part in override.split(":"))
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def getVar(self, var: str, expand: bool = True, noweakdefault: bool = False,
+               parsing: bool = False) -> Any:
+        if expand and not noweakdefault:
+            cached = self._cache.get(var)
+            if cached is not None:
+                return cached.value
+        return self.getVarFlag(var, "_content", expand, noweakdefault, parsing)
+
+    def getVarFlag(self, var: str, flag: str, expand: bool = True, noweakdefault: bool = False,
+                   parsing: bool = False, retparser: bool = False) -> Any:
+        content = flag == "_content"
+        cachename = var if content else f"{var}[{flag}]"
+        if not noweakdefault:
+            cached = self._cache.get(cachename)
+            if cached is not None:
+                if expand:
+                    return (cached.value, cached) if retparser else cached.value
+        entry = self._vars.get(var)
+        value: Any = None
+        removes: set[str] = set()
+        if content and not parsing:
+            pairs = self._overridedata.get(var)
+            if pairs:
+                self.need_overrides()
+                overridesset = self._overridesset
+                active: dict[str, str] = {}
+                for r, o in pairs:
+                    if o in overridesset:
+                        active[o] = r
+                    elif ":" in o and set(o.split(":")).issubset(overridesset):
+                        active[o] = r
+                match = None
+                mod = True
+                while mod:
+                    mod = False
+                    for o in self._overrides or ():
+                        for a in list(active):
+                            if a.endswith(":" + o):
+                                t = active.pop(a)
+                                active[a.replace(":" + o, "")] = t
+                                mod = True
+                            elif a == o:
+                                match = active.pop(a)
+                if match:
+                    value, subparser = self.getVarFlag(match, "_content", False, retparser=True)
+                    if subparser is not None and subparser.removes:
+                        removes = set(subparser.removes)
+        if entry is not None and value is None:
+            if flag in entry:
+                value = entry[flag]
+                if isinstance(value, _MUTABLE):
+                    value = value.copy()
+            elif content and "_defaultval" in entry and not noweakdefault:
+                value = entry["_defaultval"]
+            elif not noweakdefault and ("_defaultval_flag_" + flag) in entry:
+                value = entry["_defaultval_flag_" + flag]
+        if content and entry is not None and not parsing:
+            appends = entry.get(":append")
+            if appends:
+                self.need_overrides()
+                for r, o in appends:
+                    if self._active(o):
+                        value = (value or "") + r
+            prepends = entry.get(":prepend")
+            if prepends:
+                self.need_overrides()
+                for r, o in prepends:
+                    if self._active(o):
+                        value = r + (value or "")
+        parser = None
+        if expand or retparser:
+            parser = self.expandWithRefs(value, cachename)
+            if expand:
+                value = parser.value
+        if value and content and entry is not None and not parsing:
+            remove_list = entry.get(":remove")
+            if remove_list:
+                self.need_overrides()
+                for r, o in remove_list:
+                    if self._active(o):
+                        removes.add(r)
+        if value and content and not parsing and removes and parser is not None:
+            expanded = {r: self.expand(r).split() for r in removes}
+            parser.removes = set()
+            kept = []
+            for word in _WS_SPLIT.split(parser.value):
+                skip = False
+                for r in removes:
+                    if word in expanded[r]:
+                        parser.removes.add(r)
+                        skip = True
+                if not skip:
+                    kept.append(word)
+            parser.value = "".join(kept)
+            if expand:
+                value = parser.value
+        if parser is not None and not noweakdefault:
+            self._cache[cachename] = parser
+        if retparser:
+            return value, parser
+        return value
+
+    def getVarFlags(self, var: str, expand: Any = False, internalflags: bool = False) -> dict[str, Any] | None:
+        entry = self._vars.get(var)
+        flags: dict[str, Any] = {}
+        if entry:
+            for name, val in entry.items():
+                if name == "_loc" and not internalflags:
+                    continue
+                if name.startswith("_defaultval_flag_") and not internalflags:
+                    name = name[len("_defaultval_flag_"):]
+                    if name in entry:
+                        continue
+                    flags[name] = val
+                elif name.startswith(("_", ":")) and not internalflags:
+                    continue
+                else:
+                    flags[name] = val.copy() if isinstance(val, _MUTABLE) else val
+                if expand and name in expand:
+                    flags[name] = self.expand(flags[name], f"{var}[{name}]")
+        return flags or None
+
+    def expandWithRefs(self, s: Any, varname: str | None) -> _Expansion:
+        if not isinstance(s, str):
+            return _Expansion(s, frozenset())
+        refs: set[str] = set()
+        if "${" not in s:
+            return _Expansion(s, refs)
+        if varname is not None:
+            if varname in self._expanding:
+                chain = self._expanding[self._expanding.index(varname):] + [varname]
+                raise self._expansion_error(
+                    f"variable {varname} references itself" if len(chain) == 2 else
+                    "variables reference each other in a loop: " + " -> ".join(chain), chain)
+            self._expanding.append(varname)
+        try:
+            while "${" in s:
+                olds = s
+                try:
+                    s = _VAR_RE.sub(lambda m: self._var_sub(m, varname, refs), s)
+                except MemoryError:
+                    # (a line naming a large variable many times, past what malloc gives)
+                    raise self._size_error(varname, refs) from None
+                if "${@" in s:
+                    try:
+                        s = _PY_RE.sub(lambda m: self._python_sub(m, varname, refs), s)
+                    except SyntaxError as exc:
+                        # An unmatched bracket inside ${@...}: BitBake leaves the text unexpanded.
+                        if not (exc.msg or "").startswith(("unterminated string literal",
+                                                           "EOL while scanning")):
+                            raise self._python_error(varname, olds, exc) from exc
+                if s == olds:
+                    break
+                if len(s) > MAX_VALUE_SIZE:
+                    raise self._size_error(varname, refs)
+        finally:
+            if varname is not None:
+                self._expanding.pop()
+        return _Expansion(s, refs)
+
+    def _var_sub(self, match: re.Match[str], varname: str | None, refs: set[str]) -> str:
+        key = match.group()[2:-1]
+        if varname and key == varname:
+            raise self._expansion_error(f"variable {varname} references itself", [varname, varname])
+        refs.add(key)
+        value = self.getVar(key)
+        if value is None:
+            return match.group()
+        return value if isinstance(value, str) else str(value)
+
+    def _python_sub(self, match: re.Match[str], varname: str | None, refs: set[str]) -> str:
+        code = match.group()[3:-1]
+        if _VAR_RE.search(code):
+            return "${@" + code + "}"
+        codeobj, reads = _compile_expression(code, f"Var <{varname}>" if varname else "<expansion>")
+        refs.update(reads)
+        try:
+            value = eval(codeobj, self.pyglobals, DataContext(self, self.pyglobals))
+        except (ExpansionError, ParseError, SkipRecipe, FatalError):
+            raise
+        except LayerbuildError as exc:
+            if exc.location is not None:
+                # the code it called knows better where the bad input is (a SRC_URI entry, a file name)
+                raise
+            raise self._python_error(varname, match.group(), exc) from exc
+        except SystemExit as exc:
+            raise self._python_error(varname, match.group(), exc, "called " + system_exit_message(exc)) from None
+        except Exception as exc:
+            raise self._python_error(varname, match.group(), exc) from exc
+        text = str(value)
+        if len(text) > MAX_VALUE_SIZE:
+            raise self._size_error(varname, refs, match.group())
+        return text
+
+    def _chain_notes(self, chain: list[str]) -> tuple[str, ...]:
+        notes: list[str] = []
+        seen: set[str] = set()
+        for name in chain:
+            base = name.split("[", 1)[0]
+            if base in seen or name.endswith("[:=]"):
+                # (a := value is being expanded before it is set: its own line is the error's location)
+                continue
+            seen.add(base)
+            loc = self._where(name)
+            where = f"set at {loc}" if loc else "no location recorded"
+            notes.append(f"{'which uses' if notes else 'while reading'} {name if '[' in name else base} ({where})")
+        return tuple(notes)
+
+    def _where(self, name: str) -> Location | None:
+        """Where ``VAR`` or the flag ``VAR[flag]`` was set: a flag set in a recipe is the recipe's, even
+        when its variable (a task function) comes from a class."""
+        if name.endswith("]") and "[" in name:
+            var, flag = name[:-1].split("[", 1)
+            return self.flag_location(var, flag) or self.location(var)
+        return self.location(name)
+
+    def _size_error(self, varname: str | None, refs: set[str], code: str | None = None) -> ExpansionError:
+        """A value past MAX_VALUE_SIZE, at the line of the variable whose value it is, with the chain of
+        variables that led to it and the largest it named (the outermost and innermost ones when the
+        chain is long). A ${@...} result is named by its ``code``."""
+        largest = max(sorted(refs), key=lambda ref: len(str(self.getVar(ref) or "")), default=None)
+        piece = code if code is not None else largest
+        notes = self._chain_notes(list(self._expanding) + ([piece] if piece and code is None else []))
+        if len(notes) > 12:
+            notes = (*notes[:3], f"... {len(notes) - 9} more ...", *notes[-6:])
+        shown = "" if piece is None else f" (at {piece if len(piece) < 60 else piece[:56] + '...}'})" if code \
+            else f" (at ${{{piece}}})"
+        return ExpansionError(f"{f'the value of {varname}' if varname else 'an expansion'} grows past "
+                              f"{MAX_VALUE_SIZE >> 20} MiB when expanded{shown}",
+                              self._where(varname) if varname else self.current_location, notes=notes,
+                              hint="a variable that names another several times, in a chain, multiplies its "
+                                   "size at every step")
+
+    def _expansion_error(self, message: str, chain: list[str]) -> ExpansionError:
+        return ExpansionError(message, self._where(chain[-1]) if chain else None, notes=self._chain_notes(chain))
+
+    def _python_error(self, varname: str | None, expression: str, exc: BaseException,
+                      raised: str | None = None) -> ExpansionError:
+        chain = list(self._expanding) + ([varname] if varname and varname not in self._expanding else [])
+        if raised is None:
+            raised = (f"is not valid Python: {exc.msg}" if isinstance(exc, SyntaxError)
+                      else f"raised {type(exc).__name__}: {exc}")
+        what = f"variable {varname}: {expression}" if varname else expression
+        error = self._expansion_error(f"failure expanding {what} {raised}", chain)
+        if error.location is None:
+            # an expansion outside any variable (an include, inherit or deltask line): where metadata runs
+            error.location = self.current_location
+        return error
+
+    def expand(self, s: Any, varname: str | None = None) -> Any:
+        return self.expandWithRefs(s, varname).value
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def setVar(self, var: str, value: Any, parsing: bool = False, op: str = "set", file: str | None = None,
+               line: int = 0, detail: Any = None, **_ignored: Any) -> None:
+        if not var.startswith("__anon_") and ("_append" in var or "_prepend" in var or "_remove" in var) \
+                and _OLD_SYNTAX_RE.search(var):
+            fixed = old_syntax_fix(var)
+            raise ParseError(f"variable {var} uses the old override syntax",
+                             Location(file, line) if file else self.current_location,
+                             hint=f"write {fixed}")
+        self._changed()
+        match = _SETVAR_RE.match(var) if ":" in var else None
+        if match is not None:
+            base = match.group("base")
+            keyword = match.group("keyword")
+            override = match.group("add")
+            entry = self._writable(base)
+            entry[keyword] = tuple(entry.get(keyword, ())) + ((value, override),)
+            self._mark_loc(entry, file, line)
+            if self.history is not None:
+                self._record(base, f"{keyword}[{override}]" if override else keyword,
+                             value if detail is None else detail, file, line)
+            if ":" in base:
+                self._register_override(base)
+            if base in self._overridevars:
+                self._update_overridevars(value)
+            return
+        entry = self._writable(var)
+        if not parsing:
+            for keyword in _KEYWORDS:
+                entry.pop(keyword, None)
+            pairs = self._overridedata.get(var)
+            if pairs is not None:
+                self.need_overrides()
+                for r, o in pairs:
+                    if o in self._overridesset or (":" in o and set(o.split(":")).issubset(self._overridesset)):
+                        self.delVar(r)
+                self._overridedata.pop(var, None)
+                entry = self._writable(var)
+        if ":" in var:
+            self._register_override(var)
+        entry["_content"] = value
+        self._mark_loc(entry, file, line)
+        if self.history is not None:
+            self._record(var, op, value if detail is None else detail, file, line)
+        if var in self._overridevars:
+            self._update_overridevars(value)
+
+    def setVarFlag(self, var: str, flag: str, value: Any, op: str = "set", file: str | None = None,
+                   line: int = 0, detail: Any = None, **_ignored: Any) -> None:
+        self._changed()
+        if self.history is not None:
+            self._record(var, op, value if detail is None else detail, file, line, flag)
+        entry = self._writable(var)
+        entry[flag] = value
+        if flag == "func" or flag == "_defaultval_flag_func":
+            self._funcnames.add(var)
+        if flag[0] != "_":
+            where = (file, line) if file else (
+                (self.current_location.path, self.current_location.line) if self.current_location else None)
+            if where is not None:
+                entry["_flocs"] = {**entry.get("_flocs", {}), flag: where}
+        if flag == "_defaultval":
+            if "_content" not in entry:  # a weak default is not where a set value comes from
+                self._mark_loc(entry, file, line)
+            if ":" in var:
+                self._register_override(var)
+            if var in self._overridevars:
+                self._update_overridevars(value)
+        if flag in ("export", "unexport"):
+            exports = self._writable("__exportlist")
+            exports["_content"] = set(exports.get("_content", ())) | {var}
+
+    def setVarFlags(self, var: str, flags: dict[str, Any], **loginfo: Any) -> None:
+        for name, value in flags.items():
+            if name != "_content":
+                self.setVarFlag(var, name, value, **loginfo)
+
+    def delVar(self, var: str, file: str | None = None, line: int = 0, **_ignored: Any) -> None:
+        self._changed()
+        if self.history is not None:
+            self._record(var, "del", "", file, line)
+        self._vars.pop(var, None)
+        self._owned.discard(var)
+        self._overridedata.pop(var, None)
+        if ":" in var:
+            self._unregister_override(var)
+        if var in self._overridevars:
+            self._overrides = None
+
+    def delVarFlag(self, var: str, flag: str, file: str | None = None, line: int = 0, **_ignored: Any) -> None:
+        self._changed()
+        entry = self._vars.get(var)
+        if not entry or flag not in entry:
+            return
+        if self.history is not None:
+            self._record(var, "delFlag", "", file, line, flag)
+        entry = self._writable(var)
+        del entry[flag]
+        entry.pop("_defaultval_flag_" + flag, None)
+
+    def delVarFlags(self, var: str, **_ignored: Any) -> None:
+        self._changed()
+        entry = self._vars.get(var)
+        if entry is None:
+            return
+        if "_content" in entry:
+            self._vars[var] = {"_content": entry["_content"]}
+            self._owned.add(var)
+        else:
+            self.delVar(var)
+
+    def appendVar(self, var: str, value: str, **loginfo: Any) -> None:
+        self.setVar(var + ":append", value, parsing=True, **loginfo)
+
+    def prependVar(self, var: str, value: str, **loginfo: Any) -> None:
+        self.setVar(var + ":prepend", value, parsing=True, **loginfo)
+
+    def appendVarFlag(self, var: str, flag: str, value: str, **loginfo: Any) -> None:
+        self.setVarFlag(var, flag, (self.getVarFlag(var, flag, False) or "") + value, op="append", **loginfo)
+
+    def prependVarFlag(self, var: str, flag: str, value: str, **loginfo: Any) -> None:
+        self.setVarFlag(var, flag, value + (self.getVarFlag(var, flag, False) or ""), op="prepend", **loginfo)
+
+    def renameVar(self, key: str, newkey: str, **loginfo: Any) -> None:
+        if key == newkey:
+            return
+        found = False
+        val = self.getVar(key, False, parsing=True)
+        if val is not None:
+            if self.history is not None:
+                self.history.rename(key, newkey)
+                self._record(newkey, f"rename from {key}", val, loginfo.get("file"), loginfo.get("line", 0))
+            history, self.history = self.history, None
+            try:
+                self.setVar(newkey, val, parsing=True)
+            finally:
+                self.history = history
+            found = True
+        entry = self._vars.get(key) or {}
+        for keyword in _KEYWORDS:
+            if keyword in entry:
+                dest = self._writable(newkey)
+                dest[keyword] = tuple(dest.get(keyword, ())) + tuple(entry[keyword])
+                found = True
+        if entry.get("_loc") and newkey in self._vars:
+            self._writable(newkey)["_loc"] = entry["_loc"]
+        if key in self._overridedata:
+            found = True
+            pairs = self._overridedata[key]
+            self._overridedata[newkey] = tuple((v.replace(key, newkey), o) for v, o in pairs)
+            for v, _o in pairs:
+                self.renameVar(v, v.replace(key, newkey))
+        if not found:
+            return
+        if ":" in newkey and val is None:
+            self._register_override(newkey)
+        history, self.history = self.history, None
+        try:
+            self.delVar(key)
+        finally:
+            self.history = history
+        self._changed()
+
+    # -- enumeration -------------------------------------------------------------------------------
+
+    def localkeys(self) -> Iterator[str]:
+        """Variables changed since this store was created, copied or last ``reset_local``."""
+        return iter(self._owned)
+
+    def reset_local(self) -> None:
+        self._owned = set()
+
+    def keys(self) -> Iterator[str]:
+        return iter(self)
+
+    def functions(self, prefix: str = "") -> set[str]:
+        """The variables named ``prefix...`` whose [func] flag is set (the functions among ``keys()``),
+        without going through every variable as ``keys()`` does."""
+        found = set()
+        for var in self._funcnames:
+            if var.startswith(prefix):
+                entry = self._vars.get(var)
+                if entry and (entry.get("func") if "func" in entry else entry.get("_defaultval_flag_func")):
+                    found.add(var)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        self.need_overrides()
+        overridden = set()
+        for var, pairs in self._overridedata.items():
+            for _r, o in pairs:
+                if o in self._overridesset or (":" in o and set(o.split(":")).issubset(self._overridesset)):
+                    overridden.add(var)
+        names = [k for k, entry in self._vars.items() if entry and k not in overridden]
+        yield from names
+        yield from overridden
+
+    def __contains__(self, var: object) -> bool:
+        return isinstance(var, str) and bool(self._vars.get(var))
+
+    def __getitem__(self, var: str) -> Any:
+        value = self.getVar(var, False)
+        if value is None:
+            raise KeyError(var)
+        return value
+
+    def __setitem__(self, var: str, value: Any) -> None:
+        self.setVar(var, value)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    # -- running metadata Python -------------------------------------------------------------------
+
+    def exec_python(self, code: Any, location: Location | None, extra: dict[str, Any] | None = None) -> None:
+        """Run compiled metadata Python with ``d`` bound to this store."""
+        previous = self.current_location
+        self.current_location = location
+        try:
+            env = self.pyglobals if not extra else {**self.pyglobals, **extra}
+            exec(code, env)
+        except (ExpansionError, ParseError, SkipRecipe, FatalError, PythonError):
+            raise
+        except SystemExit as exc:
+            raise PythonError(f"Python code called {system_exit_message(exc)}", python_location(exc, location)) \
+                from None
+        except Exception as exc:
+            raise PythonError(f"Python code raised {type(exc).__name__}: {exc}", python_location(exc, location)) \
+                from exc
+        finally:
+            self.current_location = previous
+
+    def exec_func(self, func: str) -> Any:
+        """``bb.build.exec_func``: run a python function of this store, or a shell one through the hook."""
+        body = self.getVar(func, False)
+        if body is None:
+            raise PythonError(f"function {func} is not defined", self.current_location)
+        if self.getVarFlag(func, "python", False):
+            filename = self.getVarFlag(func, "filename", False) or "<metadata>"
+            lineno = int(self.getVarFlag(func, "lineno", False) or 1)
+            code = compile_function(func, body, filename, lineno)
+            self.exec_python(code, Location(filename, lineno))
+            return self.pyglobals[func](self) if func in self.pyglobals else None
+        if self.exec_hook is None:
+            raise PythonError(f"shell function {func} can only run inside a task", self.current_location)
+        return self.exec_hook(func, self)
+
+
+def python_location(exc: BaseException, fallback: Location | None) -> Location | None:
+    tb = exc.__traceback__
+    found = fallback
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not filename.endswith(".py") and filename not in ("<string>",) and not filename.startswith("<frozen"):
+            found = Location(filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile_expression(code: str, name: str) -> tuple[Any, tuple[str, ...]]:
+    """The code of a ``${@...}`` expression, and the variables it reads with ``d.getVar``: every recipe
+    expands the same expressions of the same classes, so each is compiled once per process."""
+    return compile(code.strip(), name, "eval"), tuple(_PY_GETVAR_RE.findall(code))
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_function(name: str, body: str, filename: str, lineno: int) -> Any:
+    """Compile a python function's body as ``def name(d):`` with line numbers matching its file."""
+    # ``lineno`` is the line of ``python name() {``: the ``def`` stands there, the body below it
+    text = "\n" * max(lineno - 1, 0) + f"def {name}(d):\n" + (body if body.strip() else "    pass\n")
+    return compile(text, filename, "exec")
+
+
+def system_exit_message(exc: SystemExit) -> str:
+    """``sys.exit(3)`` / ``sys.exit('why')`` as the words of an error message."""
+    code = exc.code
+    if code is None:
+        return "sys.exit()"
+    return f"sys.exit({code!r})"

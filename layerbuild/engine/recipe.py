@@ -1,0 +1,400 @@
+"""Parsing one recipe, and the summary of it that the parse cache keeps.
+
+A recipe is parsed onto a copy of the configuration: the ``.bb`` file, then its ``.bbappend`` files
+in layer order, then finalisation (deferred inherits, key expansion, anonymous Python). ``RecipeInfo``
+holds what later stages need without parsing again.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from layerbuild.engine.datastore import DataStore
+from layerbuild.engine.datastore.store import compile_function
+from layerbuild.engine.evaluate import Evaluator, export_problem
+from layerbuild.engine.pyenv import SkipRecipe
+from layerbuild.engine.signatures import TaskSignature, task_signatures
+from layerbuild.util.errors import Location, ParseError
+from layerbuild.util.relations import OPERATORS, package_name_problem, relationship_problem
+
+logger = logging.getLogger("layerbuild.parse")
+
+#: Task flags kept in the recipe summary (the task graph reads them).
+TASK_FLAGS = ("deps", "depends", "deptask", "rdeptask", "recrdeptask", "noexec", "nostamp", "_addtask_loc",
+              "sstate-inputdirs", "sstate-outputdirs", "depends-hint")
+#: Task flags kept as they were set (the others are kept expanded)
+_RAW_TASK_FLAGS = ("deps", "_addtask_loc")
+#: Task flags whose line is kept too: an error about one names the line that set it (the task graph's)
+LOCATED_TASK_FLAGS = ("depends",)
+#: Directories a build writes below: each must be absolute, non-empty and not ``/`` (checked before any task runs).
+DIRECTORY_VARS = ("TOPDIR", "TMPDIR", "DL_DIR", "SSTATE_DIR", "DEPLOY_DIR", "WORKDIR", "D", "IMAGE_ROOTFS")
+#: Variables kept in the recipe summary for the scheduler (stamps, sstate names).
+KEEP_VARS = ("STAMP", "SSTATETASKS", "PACKAGE_ARCH", "SSTATE_DIR", "SSTATE_MIRRORS", "SSTATE_MANIFESTS",
+             "BB_CURRENT_MC", "BUILD_SUMMARY", *(v for v in DIRECTORY_VARS if v != "SSTATE_DIR"))
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInfo:
+    name: str
+    flags: tuple[tuple[str, Any], ...]
+
+    def flag(self, name: str, default: Any = None) -> Any:
+        for key, value in self.flags:
+            if key == name:
+                return value
+        return default
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # the parse cache holds a dozen of these per recipe: a plain constructor call unpickles several
+        # times faster than the generic state of a frozen slots dataclass
+        return (TaskInfo, (self.name, self.flags))
+
+
+@dataclass(frozen=True, slots=True)
+class RecipeInfo:
+    """What the rest of the build needs to know about a parsed recipe."""
+
+    fn: str
+    appends: tuple[str, ...]
+    pn: str
+    pv: str
+    pe: str
+    pr: str
+    provides: tuple[str, ...]
+    depends: tuple[str, ...]
+    packages: tuple[str, ...]
+    rdepends: tuple[tuple[str, tuple[str, ...]], ...]
+    rrecommends: tuple[tuple[str, tuple[str, ...]], ...]
+    rprovides: tuple[tuple[str, tuple[str, ...]], ...]
+    tasks: tuple[TaskInfo, ...]
+    skipped: str | None
+    variables: tuple[tuple[str, str | None], ...] = field(default=())
+    locations: tuple[tuple[str, str, int], ...] = field(default=())
+    signatures: tuple[TaskSignature, ...] | None = None
+    #: (word, variable, path, line): which variable named each word of the recipe's own RDEPENDS, and
+    #: where it was set (an image's IMAGE_INSTALL, reached through PACKAGE_INSTALL)
+    origins: tuple[tuple[str, str, str, int], ...] = field(default=())
+    #: the warnings reading the recipe gave, kept so a parse from the cache shows them again
+    warnings: tuple[str, ...] = field(default=())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RecipeInfo, tuple(getattr(self, name) for name in _RECIPE_FIELDS))
+
+    def origin(self, word: str) -> tuple[str, str, int] | None:
+        for name, var, path, line in self.origins:
+            if name == word:
+                return var, path, line
+        return None
+
+    def signature(self, task: str) -> TaskSignature:
+        for sig in self.signatures or ():
+            if sig.task == task:
+                return sig
+        raise KeyError(f"{self.pn}:{task} has no signature")
+
+    def var(self, name: str) -> str | None:
+        for key, value in self.variables:
+            if key == name:
+                return value
+        return None
+
+    def location(self, name: str) -> tuple[str, int] | None:
+        for key, path, line in self.locations:
+            if key == name:
+                return path, line
+        return None
+
+
+
+#: RecipeInfo's fields in constructor order (for pickling)
+_RECIPE_FIELDS = tuple(f.name for f in fields(RecipeInfo))
+
+def parse_recipe(config: DataStore, evaluator: Evaluator, fn: str, appends: tuple[str, ...] = (),
+                 layername: str = "") -> DataStore:
+    """Parse ``fn`` and its appends onto a copy of ``config``; returns the finalised datastore.
+
+    A recipe that raises ``SkipRecipe`` is returned with ``__SKIPPED`` set to the reason.
+    """
+    d = config.createCopy()
+    d.file_depends = []
+    d.setVar("FILE_LAYERNAME", layername)
+    d.setVar("__BB_RECIPE_FILE", fn)
+    if appends:
+        d.setVar("__BBAPPEND", " ".join(appends))
+    try:
+        evaluator.eval_file(d, fn, include=False)
+        for append in appends:
+            evaluator.eval_file(d, append, include=True)
+        evaluator.finalize(d)
+    except SkipRecipe as exc:
+        d.setVar("__SKIPPED", str(exc) or "skipped")
+    return d
+
+
+class WarningKeeper(logging.Handler):
+    """Keeps the warnings parsing logs while a recipe is read (``with keeper as warnings:``) instead of
+    printing them: they go into the recipe's summary, so a parse that comes from the cache shows them
+    as a fresh one does. One keeper serves every recipe a process parses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+        self._log = logging.getLogger("layerbuild.parse")
+        self._propagate = True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.WARNING:
+            self.messages.append(record.getMessage())
+        else:
+            logging.getLogger("layerbuild").handle(record)
+
+    def __enter__(self) -> list[str]:
+        self.messages = []
+        self._propagate = self._log.propagate
+        self._log.addHandler(self)
+        self._log.propagate = False
+        return self.messages
+
+    def __exit__(self, *_exc: object) -> None:
+        self._log.removeHandler(self)
+        self._log.propagate = self._propagate
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple((value or "").split())
+
+
+def _split_deps(value: str | None) -> tuple[str, ...]:
+    """Names from a dependency list, dropping version constraints such as ``(>= 1.0)``."""
+    names = []
+    depth = 0
+    for word in (value or "").split():
+        if word.startswith("("):
+            depth += 1
+        if depth == 0:
+            names.append(word)
+        if word.endswith(")") and depth:
+            depth -= 1
+    return tuple(names)
+
+
+def _runtime(d: DataStore, var: str, packages: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    own = _split_deps(d.getVar(var))
+    per_package = tuple((p, _split_deps(d.getVar(f"{var}:{p}"))) for p in packages)
+    return ((("", own),) if own else ()) + per_package
+
+
+def _origins(d: DataStore, var: str) -> tuple[tuple[str, str, str, int], ...]:
+    """For each word of ``var``, the deepest variable in its expansion that names it, and where it was set."""
+    words = _split_deps(d.getVar(var))
+    if not words:
+        return ()
+    found: dict[str, tuple[str, str, str, int]] = {}
+    seen = {var}
+    level = [var]
+    while level:
+        nxt: list[str] = []
+        for name in level:
+            loc = d.location(name)
+            value = set((d.getVar(name) or "").split())
+            for word in words:
+                if word in value and loc is not None:
+                    found[word] = (word, name, loc.path, loc.line)
+            raw = d.getVar(name, False)
+            for ref in sorted(d.expandWithRefs(raw, None).refs if isinstance(raw, str) else ()):
+                if ref not in seen:
+                    seen.add(ref)
+                    nxt.append(ref)
+        level = nxt
+    return tuple(found[w] for w in words if w in found)
+
+
+#: what BitBake's BBCLASSEXTEND can name; layerbuild builds none of these variants
+_VARIANTS = ("native", "nativesdk", "cross", "crosssdk", "cross-canadian", "mcextend", "devupstream")
+#: the relationship fields written into a package's control file, and the operators each allows
+RELATIONSHIP_FIELDS = {"RDEPENDS": OPERATORS, "RRECOMMENDS": OPERATORS, "RSUGGESTS": OPERATORS,
+                       "RPROVIDES": ("=",), "RCONFLICTS": OPERATORS, "RREPLACES": OPERATORS}
+
+
+def _where(d: DataStore, fn: str, *names: str) -> Location:
+    for name in names:
+        loc = d.location(name)
+        if loc is not None:
+            return loc
+    return Location(fn)
+
+
+def check_recipe(d: DataStore, fn: str, task_flags: dict[str, dict[str, Any]] | None = None) -> None:
+    """What dpkg and layerbuild would refuse later, refused while the recipe is read, at the line that
+    set it: recipe variants, package names, relationship fields. ``task_flags`` (each task's
+    ``getVarFlags``), when the caller read them already, saves reading them again."""
+    variants = (d.getVar("BBCLASSEXTEND") or "").split()
+    if variants:
+        loc = _where(d, fn, "BBCLASSEXTEND")
+        unknown = [v for v in variants if v.split(":", 1)[0] not in _VARIANTS]
+        if unknown:
+            raise ParseError(f"BBCLASSEXTEND names '{unknown[0]}', which is not a recipe variant", loc,
+                             hint=f"BitBake's variants are {', '.join(_VARIANTS)}; layerbuild builds none of "
+                                  "them: remove BBCLASSEXTEND")
+        raise ParseError(f"BBCLASSEXTEND = \"{' '.join(variants)}\": layerbuild builds each recipe for the "
+                         "target only and has no native, nativesdk or cross variants", loc,
+                         hint="remove BBCLASSEXTEND; tools for the build host come from the host")
+    tasks = d.getVar("__BBTASKS", False) or []
+    if task_flags is None:
+        task_flags = {task: d.getVarFlags(task) or {} for task in tasks}
+    for task in tasks:
+        for dep in task_flags[task].get("deps") or []:
+            if dep not in tasks:
+                close = difflib.get_close_matches(dep, tasks, n=1)
+                raise ParseError(f"{task} is to run after {dep}, which is not a task of this recipe",
+                                 d.flag_location(task, "deps") or _where(d, fn, task),
+                                 hint=f"did you mean {close[0]}?" if close else
+                                 f"its tasks are: {', '.join(sorted(tasks))}")
+    check_python_functions(d, task_flags)
+    packages = (d.getVar("PACKAGES") or "").split()
+    seen: set[str] = set()
+    for pkg in packages:
+        problem = package_name_problem(pkg)
+        if problem:
+            raise ParseError(f"PACKAGES: {problem}", _where(d, fn, "PACKAGES"),
+                             hint="package names follow dpkg's rules (deb-control(5))")
+        if pkg in seen:
+            raise ParseError(f"PACKAGES lists {pkg} twice", _where(d, fn, "PACKAGES"),
+                             hint="each package may be listed once (PACKAGES =+ and += add to the defaults)")
+        seen.add(pkg)
+    for var, operators in RELATIONSHIP_FIELDS.items():
+        for name in [var] + [f"{var}:{pkg}" for pkg in packages]:
+            value = d.getVar(name)
+            if not value:
+                continue
+            problem = relationship_problem(value, operators)
+            if problem:
+                raise ParseError(f"{name}: {problem}", _where(d, fn, name, var),
+                                 hint="entries are NAME or NAME (OP VERSION), OP one of << <= = >= >>"
+                                 if "(" in value else None)
+
+
+def check_python_functions(d: DataStore, task_flags: dict[str, dict[str, Any]] | None = None) -> None:
+    """A syntax error in a ``python do_x() {...}`` body is found when the recipe is read, as one in a
+    ``def`` is (BitBake finds it when its code parser reads the body for the task signature).
+    ``task_flags``: each task's flags, as :func:`check_recipe` has them."""
+    # task functions (do_*) and what tasks run before and after them: the functions a build executes
+    # (looking at the flags of every variable of every recipe would cost more than the parse itself)
+    tasks = d.getVar("__BBTASKS", False) or []
+    if task_flags is None:
+        task_flags = {task: d.getVarFlags(task) or {} for task in tasks}
+    functions = d.functions("do_")
+    names = set(tasks) | functions
+    for task in tasks:
+        for around in ("prefuncs", "postfuncs"):
+            names.update((task_flags[task].get(around) or "").split())
+        if task not in functions:
+            # (an EXPORT_FUNCTIONS stub whose class function is missing has no [func] flag either)
+            problem = export_problem(d, task)
+            if problem is not None:
+                logger.warning("%s: %s: %s fails if it runs", problem.location, problem.message, task)
+
+    def flag(var: str, name: str) -> Any:
+        return task_flags[var].get(name) if var in task_flags else d.getVarFlag(var, name, False)
+
+    for var in sorted(names):
+        if not flag(var, "python") or not flag(var, "func"):
+            continue
+        body = d.getVar(var, False)
+        filename = flag(var, "filename")
+        if not isinstance(body, str) or not filename or filename == "autogenerated" or body.startswith("def "):
+            continue
+        lineno = int(flag(var, "lineno") or 1)
+        try:
+            # under a plain identifier: the name may be do_install:append or hold ${...}
+            compile_function(re.sub(r"\W", "_", var), body, filename, lineno)
+        except SyntaxError as exc:
+            raise ParseError(f"Python syntax error in {var}: {exc.msg}", Location(filename, exc.lineno or lineno)) \
+                from None
+
+
+def name_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a PN, PV or PR (BitBake's rules: one path component, not ``.`` or ``..``)."""
+    if not value:
+        return "is empty"
+    if "/" in value:
+        return f"is '{value}', which contains '/'"
+    if value in (".", ".."):
+        return f"is '{value}'"
+    return None
+
+
+def check_names(d: DataStore, fn: str) -> None:
+    """PN, PV and PR become directory names (WORKDIR, stamps, sstate objects): each is one path component."""
+    for var in ("PN", "PV", "PR"):
+        problem = name_problem(d.getVar(var) or "")
+        if problem:
+            raise ParseError(f"{var} {problem}: a recipe's name, version and revision become directory names",
+                             _where(d, fn, var), hint=f"{var} may not contain '/' nor be '.' or '..'")
+
+
+def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str, ...] = KEEP_VARS,
+                signatures: bool = False) -> RecipeInfo:
+    """Summarise a parsed recipe for the parse cache (after :func:`check_recipe` accepted it)."""
+    skipped = d.getVar("__SKIPPED", False)
+    # one read of each task's flags (most tasks set few of TASK_FLAGS), for the checks and the summary
+    task_flags = {task: d.getVarFlags(task) or {} for task in d.getVar("__BBTASKS", False) or []} \
+        if not skipped else {}
+    if not skipped:
+        check_names(d, fn)
+        check_recipe(d, fn, task_flags)
+    pn = d.getVar("PN") or ""
+    provides = [pn] + [p for p in _split(d.getVar("PROVIDES")) if p != pn]
+    packages = _split(d.getVar("PACKAGES")) if not skipped else ()
+    tasks = []
+    if not skipped:
+        for task, present in task_flags.items():
+            flags = []
+            # then an expansion of each kept one
+            present["_addtask_loc"] = d.getVarFlag(task, "_addtask_loc", False)
+            for name in TASK_FLAGS:
+                value = present.get(name)
+                if value is None or value == "":
+                    continue
+                if name not in _RAW_TASK_FLAGS:
+                    value = d.getVarFlag(task, name)
+                    if value is None or value == "":
+                        continue
+                flags.append((name, tuple(value) if isinstance(value, list) else value))
+            flag_locs = tuple((name, loc.path, loc.line) for name in LOCATED_TASK_FLAGS
+                              if name in present and (loc := d.flag_location(task, name)) is not None)
+            if flag_locs:
+                # where the flag was set, so an error about it names that line (a recipe's, not a class's)
+                flags.append(("_flag_locs", flag_locs))
+            raw = present.get("depends")
+            if raw and "${" in str(raw):
+                # the variables a [depends] entry came from, so an error can point at where they were set
+                flags.append(("_depends_refs", tuple(sorted(d.expandWithRefs(str(raw), None).refs))))
+            tasks.append(TaskInfo(task, tuple(flags)))
+    locations = []
+    refs = {ref for task in tasks for ref in task.flag("_depends_refs", ()) or ()}
+    per_package = [f"{var}:{pkg}" for var in ("RDEPENDS", "RRECOMMENDS") for pkg in packages]
+    for var in ("DEPENDS", "RDEPENDS", "PROVIDES", "PN", "PV", "PR", *DIRECTORY_VARS, *per_package, *sorted(refs)):
+        loc = d.location(var)
+        if loc is not None:
+            locations.append((var, loc.path, loc.line))
+    return RecipeInfo(
+        fn=fn, appends=appends, pn=pn, pv=d.getVar("PV") or "", pe=d.getVar("PE") or "",
+        pr=d.getVar("PR") or "", provides=tuple(provides), depends=_split_deps(d.getVar("DEPENDS")),
+        packages=packages,
+        # as in BitBake, the recipe's own RDEPENDS/RRECOMMENDS (an image's packages) count as package ""
+        rdepends=_runtime(d, "RDEPENDS", packages),
+        rrecommends=_runtime(d, "RRECOMMENDS", packages),
+        rprovides=tuple((p, _split_deps(d.getVar(f"RPROVIDES:{p}"))) for p in packages),
+        tasks=tuple(tasks),
+        skipped=str(skipped) if skipped else None,
+        variables=tuple((name, d.getVar(name)) for name in keep),
+        locations=tuple(locations),
+        signatures=tuple(task_signatures(d, [t.name for t in tasks]).values()) if signatures and not skipped
+        else (() if skipped else None),
+        origins=_origins(d, "RDEPENDS") if not skipped else (),
+    )

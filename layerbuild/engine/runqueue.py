@@ -1,0 +1,529 @@
+"""Deciding what to do with each task, and doing it: stamps, setscene from sstate, parallel execution.
+
+Planning walks the graph from the targets: a task whose stamp for its current taskhash exists is up
+to date; otherwise one whose output is in the shared-state cache (checksum verified) is restored and its
+dependencies are not needed for it; otherwise it runs, and its dependencies are visited in turn.
+Execution restores, then runs tasks in dependency order with up to ``jobs`` worker processes. Stamps
+and sigdata are written only after a task and its sstate publishing succeeded, so an interrupted build
+never leaves a stamp a later build would trust wrongly.
+
+An object that cannot be restored (it does not unpack, or its links leave its tree) is a warning: the
+plan is made again without it and the task runs. A full disk is one task failure naming the task and
+the directory; nothing half-written stays behind, so the next build resumes once there is space.
+SIGTERM and SIGHUP reach the build as :class:`Terminated` (a ``KeyboardInterrupt``): running task
+process groups are killed and the summary is reported, as for Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import multiprocessing
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from typing import Any
+
+import networkx as nx
+
+from layerbuild.engine.events import (
+    BuildFinished,
+    BuildStarted,
+    Event,
+    SetsceneFailed,
+    SetsceneRestored,
+    TaskFailed,
+    TaskSkipped,
+    TaskStarted,
+    TaskSucceeded,
+)
+from layerbuild.engine.signatures import DepHash, taskhash, write_sigdata
+from layerbuild.engine.sstate import Sstate, SstateObject, install_tree, manifest_path, object_name
+from layerbuild.engine.taskgraph import TaskGraph, TaskId
+from layerbuild.engine.tasks import TaskJob, WorkerResult, read_results, tail, worker_main
+from layerbuild.util.errors import LayerbuildError
+from layerbuild.util.fsutil import dead_writers_temporary, disk_full
+from layerbuild.util.vartypes import flag_set
+
+Reporter = Callable[[Event], None]
+#: where running task workers are registered (below TOPDIR), so a killed build's leftovers can be reaped
+WORKERS_DIR = "tmp/.workers"
+
+
+class Terminated(KeyboardInterrupt):
+    """The build was asked to stop by a signal (SIGTERM, SIGHUP); handled as Ctrl-C is."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: signals that stop a build as Ctrl-C does (what CI sends on cancel, and a closed terminal)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[None]:
+    """While the block runs, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread."""
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, _terminate) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def disk_full_reason(exc: BaseException) -> str:
+    """The words for a full file system: which path could not be written."""
+    err = exc
+    while not (isinstance(err, OSError) and err.filename) and (err.__cause__ or err.__context__):
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+    if isinstance(exc, LayerbuildError):
+        return exc.message
+    # shutil's copies name the source first and the file they could not write second
+    path = str((err.filename2 or err.filename) if isinstance(err, OSError) and err.filename else "")
+    return f"no space left on device while writing {os.path.dirname(path) if path else 'a file'}" + \
+        (f" ({os.path.basename(path)})" if path else "")
+
+
+@dataclass
+class Plan:
+    order: list[TaskId]
+    hashes: dict[TaskId, str]
+    run: set[TaskId] = field(default_factory=set)
+    setscene: dict[TaskId, SstateObject] = field(default_factory=dict)
+    uptodate: set[TaskId] = field(default_factory=set)
+    corrupt: dict[TaskId, str] = field(default_factory=dict)
+    force: set[TaskId] = field(default_factory=set)
+    #: tasks whose sstate object failed to restore in this build: they run instead
+    avoid: set[TaskId] = field(default_factory=set)
+
+
+def _var(tg: TaskGraph, tid: TaskId, name: str) -> str:
+    return tg.info(tid).var(name) or ""
+
+
+def stamp_base(tg: TaskGraph, tid: TaskId) -> str:
+    return f"{_var(tg, tid, 'STAMP')}.{tid.task}"
+
+
+def taint_of(tg: TaskGraph, tid: TaskId) -> str | None:
+    try:
+        with open(stamp_base(tg, tid) + ".taint", encoding="utf-8") as fh:
+            return fh.read().strip() or None
+    except OSError:
+        return None
+
+
+def compute_hashes(tg: TaskGraph) -> tuple[list[TaskId], dict[TaskId, str]]:
+    order = list(nx.lexicographical_topological_sort(tg.graph))
+    hashes: dict[TaskId, str] = {}
+    for tid in order:
+        base = tg.info(tid).signature(tid.task).basehash
+        hashes[tid] = taskhash(base, [hashes[p] for p in tg.graph.predecessors(tid)], taint_of(tg, tid))
+    return order, hashes
+
+
+def dep_hashes(tg: TaskGraph, tid: TaskId, hashes: dict[TaskId, str]) -> list[DepHash]:
+    """The taskhashes ``tid`` depends on, as its sigdata records them."""
+    return [DepHash(p, tg.info(p).pn, hashes[p]) for p in tg.graph.predecessors(tid)]
+
+
+def is_sstate_task(tg: TaskGraph, tid: TaskId) -> bool:
+    return tid.task in _var(tg, tid, "SSTATETASKS").split() and bool(tg.taskinfo(tid).flag("sstate-inputdirs"))
+
+
+def sstate_for(tg: TaskGraph, tid: TaskId) -> Sstate:
+    return Sstate(_var(tg, tid, "SSTATE_DIR"), _var(tg, tid, "SSTATE_MIRRORS"))
+
+
+def sstate_name(tg: TaskGraph, tid: TaskId, h: str) -> str:
+    info = tg.info(tid)
+    return object_name(info.pn, _var(tg, tid, "PACKAGE_ARCH"), info.pv, info.pr, h, tid.task)
+
+
+def make_plan(tg: TaskGraph, force: set[TaskId], use_sstate: bool = True,
+              avoid: set[TaskId] | None = None) -> Plan:
+    order, hashes = compute_hashes(tg)
+    plan = Plan(order, hashes, force=set(force), avoid=set(avoid or ()))
+    # as in BitBake, whatever depends on a nostamp task is never up to date
+    volatile: set[TaskId] = set()
+    for tid in order:
+        if flag_set(tg.taskinfo(tid).flag("nostamp")) or any(p in volatile for p in tg.graph.predecessors(tid)):
+            volatile.add(tid)
+    todo = list(tg.targets)
+    seen: set[TaskId] = set()
+    while todo:
+        tid = todo.pop()
+        if tid in seen:
+            continue
+        seen.add(tid)
+        nostamp = tid in volatile
+        if tid not in force and not nostamp and os.path.exists(f"{stamp_base(tg, tid)}.{hashes[tid]}"):
+            plan.uptodate.add(tid)
+            continue
+        if tid not in force and tid not in plan.avoid and use_sstate and is_sstate_task(tg, tid):
+            sstate = sstate_for(tg, tid)
+            obj = sstate.find(sstate_name(tg, tid, hashes[tid]))
+            if obj is not None:
+                if sstate.verify(obj):
+                    plan.setscene[tid] = obj
+                    continue
+                plan.corrupt[tid] = f"sstate object {obj.path} is corrupt (checksum mismatch)"
+        plan.run.add(tid)
+        todo.extend(tg.graph.predecessors(tid))
+    return plan
+
+
+def _outputdirs(tg: TaskGraph, tid: TaskId) -> list[str]:
+    return str(tg.taskinfo(tid).flag("sstate-outputdirs") or "").split()
+
+
+def _manifest(tg: TaskGraph, tid: TaskId, index: int) -> str:
+    return manifest_path(_var(tg, tid, "SSTATE_MANIFESTS"), _var(tg, tid, "STAMP"), _var(tg, tid, "PACKAGE_ARCH"),
+                         tg.info(tid).pn, tid.task, index)
+
+
+def restore(tg: TaskGraph, tid: TaskId, obj: SstateObject, hashes: dict[TaskId, str]) -> None:
+    """Unpack an sstate object into the task's output directories, then stamp the task."""
+    sstate = sstate_for(tg, tid)
+    staging_root = os.path.join(_var(tg, tid, "SSTATE_MANIFESTS") or _var(tg, tid, "SSTATE_DIR"), "staging")
+    dirs = sstate.unpack(obj, staging_root)
+    try:
+        outputs = _outputdirs(tg, tid)
+        for i, target in enumerate(outputs):
+            source = dirs[i] if i < len(dirs) else ""
+            install_tree(source, target, _manifest(tg, tid, i))
+    finally:
+        if dirs:
+            shutil.rmtree(os.path.dirname(dirs[0]), ignore_errors=True)
+    write_stamp(tg, tid, hashes)
+
+
+class StampWriter:
+    """Writes stamps and sigdata; lists each stamp directory once per build to drop a task's older stamps."""
+
+    def __init__(self, tg: TaskGraph, hashes: dict[TaskId, str]) -> None:
+        self.tg = tg
+        self.hashes = hashes
+        self._listing: dict[str, list[str]] = {}
+
+    def __call__(self, tid: TaskId) -> None:
+        tg, h = self.tg, self.hashes[tid]
+        if tg.taskinfo(tid).flag("nostamp"):
+            return  # as in BitBake: nothing would read it (do_clean would even leave its own behind)
+        base = stamp_base(tg, tid)
+        info = tg.info(tid)
+        write_sigdata(f"{base}.sigdata.{h}", info.signature(tid.task).sigdata(info.pn, h, dep_hashes(tg, tid, self.hashes)))
+        directory, prefix = os.path.split(base)
+        prefix += "."
+        names = self._listing.get(directory)
+        if names is None:
+            try:
+                names = os.listdir(directory)
+            except OSError:
+                names = []
+            self._listing[directory] = names
+            # what a build killed while writing sigdata here left (its task has no stamp: it runs again)
+            for name in names:
+                if name.endswith(".tmp") and dead_writers_temporary(name):
+                    with contextlib.suppress(OSError):
+                        os.unlink(os.path.join(directory, name))
+        # one stamp per task: older stamps of this task go, so "is it up to date" is one stat
+        for name in names:
+            if name.startswith(prefix) and len(name) == len(prefix) + len(h) and name != prefix + h:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(directory, name))
+        # a stamp is empty: creating it is atomic, and it comes after everything it vouches for
+        with open(f"{base}.{h}", "w"):
+            pass
+
+
+def write_stamp(tg: TaskGraph, tid: TaskId, hashes: dict[TaskId, str]) -> None:
+    StampWriter(tg, hashes)(tid)
+
+
+def _sstate_publish(job: TaskJob, parsed: Any, outputs: list[str], inputs_flag: str, name: str, manifests: list[str],
+                    siginfo: dict[str, Any], sstate_dir: str, mirrors: str) -> None:
+    """In the worker, after the task ran: archive its input directories and install them (sstate)."""
+    sstate = Sstate(sstate_dir, mirrors)
+    inputs = inputs_flag.split()
+    sstate.store(name, inputs, siginfo)
+    for i, target in enumerate(outputs):
+        install_tree(inputs[i] if i < len(inputs) else "", target, manifests[i])
+
+
+def _worker_entry(parsed: Any, job: TaskJob, fd: int, sstate_args: tuple[Any, ...] | None) -> None:
+    for sig in STOP_SIGNALS:  # the build's handlers are not the worker's: a signal ends it
+        signal.signal(sig, signal.SIG_DFL)
+    status = worker_main(parsed, job, fd)
+    if status == 0 and sstate_args is not None:
+        try:
+            _sstate_publish(job, parsed, *sstate_args)
+        except Exception as exc:  # reported like any task failure
+            text = disk_full_reason(exc) if disk_full(exc) else str(exc)
+            os.write(2, f"ERROR: publishing shared state failed: {text}\n".encode())
+            status = 1
+    os.close(fd)
+    os._exit(status)
+
+
+@dataclass
+class _Running:
+    process: Any
+    tid: TaskId
+    fd: int
+    started: float
+
+
+class RunQueue:
+    def __init__(self, tg: TaskGraph, plan: Plan, parsed: Any, jobs: int, reporter: Reporter,
+                 keep_going: bool = False) -> None:
+        self.tg = tg
+        self.plan = plan
+        self.parsed = parsed
+        self.jobs = max(1, jobs)
+        self.report = reporter
+        self.keep_going = keep_going
+        self.ctx = multiprocessing.get_context("fork")
+
+    def _job(self, tid: TaskId) -> TaskJob:
+        info = self.tg.info(tid)
+        coll = self.parsed.layerset.collection_of(tid.fn)
+        return TaskJob(tid, info.appends, coll.name if coll else "", self.plan.hashes[tid], self.tg.label(tid))
+
+    def _sstate_args(self, tid: TaskId) -> tuple[Any, ...] | None:
+        if not is_sstate_task(self.tg, tid):
+            return None
+        tg = self.tg
+        h = self.plan.hashes[tid]
+        info = tg.info(tid)
+        outputs = _outputdirs(tg, tid)
+        siginfo = info.signature(tid.task).sigdata(info.pn, h, dep_hashes(tg, tid, self.plan.hashes))
+        return (outputs, str(tg.taskinfo(tid).flag("sstate-inputdirs") or ""), sstate_name(tg, tid, h),
+                [_manifest(tg, tid, i) for i in range(len(outputs))], siginfo, _var(tg, tid, "SSTATE_DIR"),
+                _var(tg, tid, "SSTATE_MIRRORS"))
+
+    def execute(self) -> bool:
+        """Run the plan; SIGTERM and SIGHUP stop it as Ctrl-C does (see :class:`Terminated`)."""
+        with stop_signals():
+            return self._execute()
+
+    def _restore_all(self) -> tuple[set[TaskId], dict[TaskId, str]]:
+        """Restore from sstate; an object that fails to restore is planned again without it (it runs).
+        Returns what was restored and the tasks that failed for a full disk (with the reason)."""
+        restored: set[TaskId] = set()
+        while True:
+            done, broken, fatal = self._setscene()
+            restored |= done
+            if fatal or not broken:
+                return restored, fatal
+            for tid, reason in sorted(broken.items()):
+                self.report(SetsceneFailed(tid, self.tg.label(tid), reason))
+            self.plan = make_plan(self.tg, self.plan.force, avoid=self.plan.avoid | set(broken))
+            self.plan.uptodate -= restored
+
+    def _execute(self) -> bool:
+        plan, tg = self.plan, self.tg
+        self.report(BuildStarted(len(plan.run), len(plan.setscene), len(plan.uptodate)))
+        for tid, reason in sorted(plan.corrupt.items()):
+            self.report(SetsceneFailed(tid, tg.label(tid), reason))
+        restored, fatal = self._restore_all()
+        plan = self.plan
+        writer = StampWriter(tg, plan.hashes)
+        ran, failed, skipped = 0, 0, 0
+        for tid, reason in sorted(fatal.items()):
+            failed += 1
+            self.report(TaskFailed(tid, tg.label(tid), None, (), reason))
+        if fatal:
+            self.report(BuildFinished(0, len(restored), failed, len(plan.run), len(plan.uptodate)))
+            return False
+
+        def stamp(tid: TaskId) -> str | None:
+            """Stamp ``tid``; the reason when the disk is full (the task then counts as failed)."""
+            try:
+                writer(tid)
+            except OSError as exc:
+                if not disk_full(exc):
+                    raise
+                return disk_full_reason(exc)
+            return None
+
+        done: set[TaskId] = set(plan.uptodate) | set(restored)
+        index = {tid: i for i, tid in enumerate(plan.order)}
+        left = {tid: sum(1 for p in tg.graph.predecessors(tid) if p not in done) for tid in plan.run}
+        ready = [(index[tid], tid) for tid, n in left.items() if n == 0]
+        heapq.heapify(ready)
+        pending = set(plan.run)
+        running: dict[int, _Running] = {}
+        number = 0
+        stop = False
+
+        def finished(tid: TaskId) -> None:
+            done.add(tid)
+            pending.discard(tid)
+            for succ in tg.graph.successors(tid):
+                if succ in left:
+                    left[succ] -= 1
+                    if left[succ] == 0 and succ in pending:
+                        heapq.heappush(ready, (index[succ], succ))
+
+        try:
+            while True:
+                while ready and len(running) < self.jobs and not stop:
+                    _, tid = heapq.heappop(ready)
+                    if tid not in pending:
+                        continue
+                    number += 1
+                    label = tg.label(tid)
+                    if flag_set(tg.taskinfo(tid).flag("noexec")):
+                        self.report(TaskStarted(tid, label, number, len(plan.run), None))
+                        full = stamp(tid)
+                        if full is None:
+                            ran += 1
+                            self.report(TaskSucceeded(tid, label, 0.0))
+                            finished(tid)
+                            continue
+                        failed += 1
+                        pending.discard(tid)
+                        self.report(TaskFailed(tid, label, None, (), full))
+                        skipped += self._skip_after(tid, pending, index)
+                        stop = stop or not self.keep_going
+                        continue
+                    r, w = os.pipe()
+                    proc = self.ctx.Process(target=_worker_entry,
+                                            args=(self.parsed, self._job(tid), w, self._sstate_args(tid)))
+                    proc.start()
+                    os.close(w)
+                    assert proc.pid is not None
+                    self._register(proc.pid)
+                    running[proc.sentinel] = _Running(proc, tid, r, time.monotonic())
+                    self.report(TaskStarted(tid, label, number, len(plan.run), None))
+                if not running:
+                    break
+                for sentinel in wait(list(running)):
+                    item = running.pop(sentinel)  # type: ignore[arg-type]
+                    item.process.join()
+                    self._unregister(item.process.pid)
+                    result = self._read_result(item.fd)
+                    log = result.log
+                    label = tg.label(item.tid)
+                    full = stamp(item.tid) if item.process.exitcode == 0 else None
+                    if item.process.exitcode == 0 and full is None:
+                        ran += 1
+                        self.report(TaskSucceeded(item.tid, label, time.monotonic() - item.started,
+                                                  result.results))
+                        finished(item.tid)
+                        continue
+                    failed += 1
+                    pending.discard(item.tid)
+                    reason = full or ((_reason_from_log(log) if log else None) or result.error
+                                      or f"exit status {item.process.exitcode}")
+                    self.report(TaskFailed(item.tid, label, log, tail(log), reason, result.results))
+                    skipped += self._skip_after(item.tid, pending, index)
+                    if not self.keep_going:
+                        stop = True
+            skipped += len(pending)
+        except KeyboardInterrupt:
+            self._kill(running)
+            self.report(BuildFinished(ran, len(restored), failed, skipped + len(pending), len(plan.uptodate), True))
+            raise
+        self.report(BuildFinished(ran, len(restored), failed, skipped, len(plan.uptodate)))
+        return failed == 0
+
+    def _skip_after(self, tid: TaskId, pending: set[TaskId], index: dict[TaskId, int]) -> int:
+        """Report the pending tasks that depend on the failed ``tid`` as not run; returns how many."""
+        label = self.tg.label(tid)
+        skipped = 0
+        for desc in sorted(nx.descendants(self.tg.graph, tid) & pending, key=index.__getitem__):
+            pending.discard(desc)
+            skipped += 1
+            self.report(TaskSkipped(desc, self.tg.label(desc), f"it depends on {label}, which failed"))
+        return skipped
+
+    def _register(self, pid: int) -> None:
+        directory = os.path.join(self.parsed.topdir, WORKERS_DIR)
+        os.makedirs(directory, exist_ok=True)
+        with open(os.path.join(directory, str(pid)), "w"):
+            pass
+
+    def _unregister(self, pid: int) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(self.parsed.topdir, WORKERS_DIR, str(pid)))
+
+    def _setscene(self) -> tuple[set[TaskId], dict[TaskId, str], dict[TaskId, str]]:
+        """Restore the plan's sstate objects: (restored, broken objects -> why, full disk -> why)."""
+        restored: set[TaskId] = set()
+        broken: dict[TaskId, str] = {}
+        fatal: dict[TaskId, str] = {}
+        items = sorted(self.plan.setscene.items())
+        if not items:
+            return restored, broken, fatal
+
+        def one(item: tuple[TaskId, SstateObject]) -> tuple[TaskId, str | None, bool]:
+            try:
+                restore(self.tg, item[0], item[1], self.plan.hashes)
+            except (LayerbuildError, OSError) as exc:
+                if disk_full(exc):
+                    return item[0], disk_full_reason(exc), True
+                text = exc.message if isinstance(exc, LayerbuildError) else f"restoring {item[1].path} failed: {exc}"
+                return item[0], text, False
+            return item[0], None, False
+
+        with ThreadPoolExecutor(self.jobs) as pool:
+            for tid, problem, full in pool.map(one, items):
+                if problem is None:
+                    restored.add(tid)
+                    self.report(SetsceneRestored(tid, self.tg.label(tid)))
+                else:
+                    (fatal if full else broken)[tid] = problem
+        return restored, broken, fatal
+
+    @staticmethod
+    def _read_result(fd: int) -> WorkerResult:
+        chunks = []
+        while True:
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            chunks.append(data)
+        os.close(fd)
+        return read_results(b"".join(chunks))
+
+    @staticmethod
+    def _kill(running: dict[int, _Running]) -> None:
+        for item in running.values():
+            try:
+                os.killpg(item.process.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                item.process.terminate()  # not yet the leader of its own group
+        deadline = time.monotonic() + 5
+        for item in running.values():
+            item.process.join(max(0.0, deadline - time.monotonic()))
+            if item.process.is_alive():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(item.process.pid, signal.SIGKILL)
+                item.process.kill()
+                item.process.join()
+            with contextlib.suppress(OSError):
+                os.close(item.fd)
+
+
+def _reason_from_log(log: str) -> str | None:
+    for line in reversed(tail(log, 60)):
+        if line.startswith("ERROR: "):
+            return line[len("ERROR: "):]
+    return None
