@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -100,6 +101,9 @@ def tree(root: Path) -> dict[str, str]:
             else:
                 found[rel] = path.read_text()
     return found
+
+
+needs_sysext = pytest.mark.skipif(shutil.which("systemd-sysext") is None, reason="systemd-sysext not installed")
 
 
 @pytest.fixture
@@ -287,16 +291,37 @@ def test_shadow_error(based: tuple[Path, BaseInfo]) -> None:
     ("", "it is empty"), (".", "it is '.' or '..'"), ("..", "it is '.' or '..'"), ("a/b", "it contains '/'"),
     (".hidden", "it starts with '.'"), ("tab\tx", "it contains a control character"),
     ("two words", "it contains white space"), ("x" * 300, "it is too long for a file name"),
-])
+    ("x" * 238, "it is too long for a file name"),  # extension-release.NAME would pass 255 bytes
+    ("ä" * 119, "it is too long for a file name"),  # bytes count, not characters
+], ids=lambda v: v if len(v) < 40 else f"{len(v.encode())}-bytes")
 def test_invalid_names(name: str, why: str) -> None:
     with pytest.raises(ExtensionError) as exc:
         validate_name(name)
     assert f"invalid extension name '{name}': {why}" in str(exc.value)
 
 
-def test_valid_names() -> None:
-    for name in ("tools", "my-ext_1.2", "a.raw", "_x"):
-        validate_name(name)
+VALID_NAMES = ("tools", "my-ext_1.2", "a.raw", "_x", "wärme", "x" * 237)
+
+
+@pytest.mark.parametrize("name", VALID_NAMES, ids=lambda n: n if len(n) < 20 else f"{len(n)}-bytes")
+def test_valid_names(name: str, based: tuple[Path, BaseInfo]) -> None:
+    staging, base = based
+    install(staging, "tools", {"usr/bin/tool": "tool"})
+    validate_name(name)  # raises when it refuses the name
+    result = assemble(staging, sysext(name), base)
+    assert result.release_path == f"usr/lib/extension-release.d/extension-release.{name}"
+    assert (staging / result.release_path).read_text() == "ID=lbtest\nVERSION_ID=1.0\nARCHITECTURE=x86-64\n"
+
+
+@needs_sysext
+def test_valid_names_are_the_image_names_systemd_sees(tmp_path: Path) -> None:
+    extensions = tmp_path / "var/lib/extensions"
+    extensions.mkdir(parents=True)
+    for name in VALID_NAMES:
+        (extensions / f"{name}.raw").touch()
+    out = subprocess.run(["systemd-sysext", "list", f"--root={tmp_path}", "--json=short"],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    assert sorted(image["name"] for image in json.loads(out)) == sorted(VALID_NAMES)
 
 
 def test_confext_ships_only_etc(based: tuple[Path, BaseInfo]) -> None:
@@ -361,9 +386,6 @@ def _merge(base_root: Path, image: Path) -> str:
                             capture_output=True, text=True, timeout=60)
     os.unlink(base_root / "var/lib/extensions/tools.raw")
     return result.stdout + result.stderr
-
-
-needs_sysext = pytest.mark.skipif(shutil.which("systemd-sysext") is None, reason="systemd-sysext not installed")
 
 
 @pytest.mark.root

@@ -118,7 +118,7 @@ def validate_name(name: str) -> None:
         problem = "it contains a control character"
     elif re.search(r"\s", name):
         problem = "it contains white space"
-    elif len(name.encode("utf-8", "surrogateescape")) > 255 - len(".raw"):
+    elif len(name.encode("utf-8", "surrogateescape")) > 255 - len("extension-release."):  # NAME.raw is shorter
         problem = "it is too long for a file name"
     else:
         try:
