@@ -1,4 +1,5 @@
-"""Every case of the BitBake-verified corpus (selftest/data/semantics) gives BitBake's value.
+"""Every case of the BitBake-verified corpus (selftest/data/semantics) gives BitBake's value, or is
+refused with an error that points where BitBake's does.
 
 The corpus was produced by running each snippet through BitBake itself; see its README for how the
 configuration and recipe datastores were built. This harness builds them the same way with
@@ -8,6 +9,7 @@ appends and finalisation.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,6 @@ import yaml
 from layerbuild.engine.config import configuration_view, inherit_global_classes
 from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.evaluate import Evaluator
-from layerbuild.engine.pyenv import FatalError
 from layerbuild.engine.recipe import parse_recipe
 from layerbuild.util.errors import LayerbuildError
 
@@ -86,14 +87,63 @@ def _normalise(value: Any, tmp: Path) -> Any:
     return value
 
 
+# Where BitBake's message names a file and line: "ParseError at P:L: message", "Variable X file: P
+# line: L contains ...", "... on line L of file P:".
+_BITBAKE_AT = (
+    re.compile(r"^ParseError: ParseError at (?P<path>\S+):(?P<line>\d+): (?P<message>.*)$"),
+    re.compile(r"^BBHandledException: Variable \S+ file: (?P<path>\S+) line: (?P<line>\d+) "),
+    re.compile(r"^BBHandledException: There is .* on line (?P<line>\d+) of file (?P<path>\S+):$"),
+)
+# Errors about a statement keep BitBake's words, quoting the line as written; the others are worded
+# our own way.
+_BITBAKE_WORDS = re.compile(r"^(unparsed line|empty variable name in assignment): ")
+
+
+def bitbake_location(says: str) -> tuple[str | None, str | None]:
+    """The ``path:line`` BitBake's message points at, and its message when ours keeps its words."""
+    for pattern in _BITBAKE_AT:
+        match = pattern.match(says)
+        if match:
+            message = match.groupdict().get("message")
+            if message is not None:
+                message = message[:1].lower() + message[1:]
+                if not _BITBAKE_WORDS.match(message):
+                    message = None
+            return f"{match['path']}:{match['line']}", message
+    return None, None
+
+
+def expected_error(case: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    """Where our error must point, its message if fixed, and the class BitBake's error has in ours.
+
+    ``error_at`` is ours where BitBake names no line, or a line past the end of the file.
+    """
+    says = case["bitbake_says"]
+    at, message = bitbake_location(says)
+    at = case.get("error_at", at)
+    assert at, f"{case['name']}: BitBake names no line, so the case needs error_at"
+    kind: str | None = says.split(":", 1)[0]
+    if "bb.fatal(" in case["main"]:
+        # bb.fatal's words are the metadata author's; BitBake logs them as they are.
+        message, kind = says.removeprefix("BBHandledException: "), "FatalError"
+    return at, message, kind if kind in ("ParseError", "ExpansionError", "FatalError") else None
+
+
 @pytest.mark.parametrize("case", _cases())
 def test_semantics(case: dict[str, Any], tmp_path: Path) -> None:
     expand = case.get("expand", True)
     if case.get("expect_error"):
-        with pytest.raises((LayerbuildError, FatalError)):
+        at, message, kind = expected_error(case)
+        with pytest.raises(LayerbuildError) as err:
             d = evaluate_case(case, tmp_path)
             for key in case.get("reads") or []:
                 _read(d, key, expand)
+        got_at = _normalise(str(err.value.location), tmp_path)
+        assert got_at == at, f"error at {got_at}, should be at {at}: {err.value.message}"
+        if message is not None:
+            assert _normalise(err.value.message, tmp_path) == message
+        if kind is not None:
+            assert type(err.value).__name__ == kind, f"{type(err.value).__name__}: {err.value.message}"
         return
     d = evaluate_case(case, tmp_path)
     for key, want in (case.get("expect") or {}).items():
