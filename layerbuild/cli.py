@@ -1,4 +1,5 @@
-"""Command-line entry points: the only place errors become messages and exit codes.
+"""Command-line entry points: each command runs under :func:`layerbuild.util.exits.guard`, where errors
+become messages and exit codes as in every process of a build.
 
 Exit status: 0 success, 1 build or user error (one clear message, no traceback unless ``--debug``),
 2 usage error, 128 + the signal's number when stopped by one (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
@@ -7,16 +8,14 @@ Exit status: 0 success, 1 build or user error (one clear message, no traceback u
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
-import signal
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 
 from layerbuild import __version__
-from layerbuild.util.errors import DEBUG_ENV, LayerbuildError, UsageError
+from layerbuild.util.errors import DEBUG_ENV
+from layerbuild.util.exits import guard
 
 
 class _Formatter(logging.Formatter):
@@ -41,40 +40,14 @@ def _setup_logging(debug: bool) -> None:
 
 def _guard(prog: str, parse: Callable[[], argparse.Namespace], func: Callable[[argparse.Namespace], int],
            debug: bool) -> int:
-    """Run a command: every error becomes a message and an exit status here, and nowhere else."""
+    """Run a command: every error becomes a message and an exit status here (:func:`guard`), and nowhere else."""
     _setup_logging(debug)
     # task workers are other processes: they learn of --debug (a full traceback in the task log) from here
     saved = os.environ.get(DEBUG_ENV)
     if debug:
         os.environ[DEBUG_ENV] = "1"
     try:
-        return func(parse())
-    except UsageError as exc:
-        print(f"{prog}: {exc.format()}", file=sys.stderr)
-        return 2
-    except LayerbuildError as exc:
-        if debug:
-            traceback.print_exc()
-        print(exc.format(), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as exc:
-        # Ctrl-C, or SIGTERM/SIGHUP during a build (runqueue.Terminated carries the signal): 128 + its number
-        signum = int(getattr(exc, "signum", signal.SIGINT))
-        print("Interrupted." if signum == signal.SIGINT else f"Terminated ({signal.Signals(signum).name}).",
-              file=sys.stderr)
-        return 128 + signum
-    except BrokenPipeError:
-        # the reader went away (``| head``): stop quietly, and keep Python from complaining at exit
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        else:
-            print(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)",
-                  file=sys.stderr)
-        return 1
+        return guard(lambda: func(parse()), debug=debug, prog=prog)
     finally:
         if debug and saved is None:
             os.environ.pop(DEBUG_ENV, None)
