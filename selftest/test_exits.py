@@ -9,16 +9,18 @@ process is started with one function replaced by one that raises, and everything
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 from conftest import CORE, make_build, make_layer
+from test_tasks import LOGTASKS
 
 from layerbuild.util.errors import UsageError
-from layerbuild.util.exits import exit_for
 
 ENV = dict(os.environ, PYTHONPATH=CORE)
 ENV.pop("LAYERBUILD_DEBUG", None)
@@ -130,5 +132,149 @@ def test_a_closed_stdout_ends_quietly_but_another_broken_pipe_is_an_error(tmp_pa
     (UsageError("nothing to do"), 2, "layerbuild: error: nothing to do"),
 ])
 def test_a_requested_exit_and_a_usage_error(exc: BaseException, status: int, message: str) -> None:
+    from layerbuild.util.exits import exit_for  # here, so that the other tests run on code without it
     end = exit_for(exc, prog="layerbuild")
     assert (end.status, end.message) == (status, message)
+
+
+# -- the task worker ---------------------------------------------------------------------------------------
+
+PYTHON_TASK = """\
+SUMMARY = "foo"
+python do_x() {
+    names = d.getVar("FOO_NAMES")
+    first = names.split()[0]
+}
+addtask do_x
+python do_y() {
+    bb.fatal("no FOO_NAMES given")
+}
+addtask do_y
+python do_wait() {
+    import time
+    time.sleep(60)
+}
+addtask do_wait
+"""
+
+
+@pytest.fixture
+def foo(tmp_path: Path) -> tuple[Path, Path]:
+    layer = make_layer(tmp_path, "t", {"recipes/foo/foo_1.0.bb": PYTHON_TASK})
+    return make_build(tmp_path, [layer]), layer / "recipes/foo/foo_1.0.bb"
+
+
+def _log(build: Path, task: str) -> str:
+    return next((build / "tmp/work").glob(f"*/foo/*/temp/log.{task}")).read_text()
+
+
+def test_a_task_error_is_one_located_line_in_the_log_and_on_the_console(tmp_path: Path, foo: tuple[Path, Path]) -> None:
+    build, recipe = foo
+    r = _layerbuild("-B", str(build), "foo:do_x", cwd=tmp_path)
+    line = f"{recipe}:4: error: do_x failed: AttributeError: 'NoneType' object has no attribute 'split'"
+    assert r.returncode == 1
+    assert _errors(_err(r)) == [f"ERROR: Task foo:do_x failed: {line}"], _err(r)
+    log = _log(build, "do_x")
+    assert _errors(log) == [f"ERROR: {line}"] and "Traceback" not in log, log
+
+
+def test_an_unexpected_task_error_is_an_internal_error_in_the_log(tmp_path: Path, foo: tuple[Path, Path]) -> None:
+    build, _recipe = foo
+    boom = _raising("layerbuild.engine.tasks:TaskRunner.run")
+    r = _layerbuild("-B", str(build), "foo:do_x", inject=boom, cwd=tmp_path)
+    assert r.returncode == 1
+    assert _errors(_err(r)) == [f"ERROR: Task foo:do_x failed: internal error: RuntimeError: boom{HINT}"], _err(r)
+    log = _log(build, "do_x")
+    assert _errors(log) == [f"ERROR: internal error: RuntimeError: boom{HINT}"] and "Traceback" not in log, log
+
+
+def test_under_debug_the_log_has_the_traceback_and_no_advice_to_use_debug(tmp_path: Path,
+                                                                          foo: tuple[Path, Path]) -> None:
+    build, recipe = foo
+    r = _layerbuild("-B", str(build), "--debug", "foo:do_y", cwd=tmp_path)
+    assert r.returncode == 1
+    log = _log(build, "do_y")
+    # bb.fatal raised no other exception: its own traceback names the metadata line that called it
+    assert "Traceback (most recent call last):" in log, log
+    assert f'File "{recipe}", line 8, in do_y\n' in log, log
+    assert _errors(log) == [f"ERROR: {recipe}:8: error: no FOO_NAMES given"], log
+    r = _layerbuild("-B", str(build), "--debug", "foo:do_x", inject=_raising("layerbuild.engine.tasks:TaskRunner.run"),
+                    cwd=tmp_path)
+    assert r.returncode == 1
+    log = _log(build, "do_x")
+    assert "Traceback (most recent call last):" in log and "\nRuntimeError: boom\n" in log, log
+    assert _errors(log) == ["ERROR: internal error: RuntimeError: boom"], log
+    assert _errors(_err(r)) == ["ERROR: Task foo:do_x failed: internal error: RuntimeError: boom"], _err(r)
+
+
+def test_a_worker_failing_before_its_log_says_it_once(tmp_path: Path, foo: tuple[Path, Path]) -> None:
+    """With no log yet, the worker tells the build why; the console shows that once, as for any failed task."""
+    build, _recipe = foo
+    with open(build / "conf/local.conf", "a") as fh:
+        fh.write('T:pn-foo = ""\n')
+    r = _layerbuild("-B", str(build), "foo:do_x", cwd=tmp_path)
+    assert r.returncode == 1
+    assert _errors(_err(r)) == ["ERROR: Task foo:do_x failed: T is not set: nowhere to write the task log"], _err(r)
+    r = _layerbuild("-B", str(build), "foo:do_x", inject=_raising("layerbuild.engine.tasks:open_log"), cwd=tmp_path)
+    assert r.returncode == 1
+    assert _errors(_err(r)) == [f"ERROR: Task foo:do_x failed: internal error: RuntimeError: boom{HINT}"], _err(r)
+
+
+def test_an_interrupted_worker_says_so(tmp_path: Path, foo: tuple[Path, Path]) -> None:
+    build, _recipe = foo
+    proc = subprocess.Popen([sys.executable, "-m", "layerbuild.cli", "-B", str(build), "foo:do_wait"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, cwd=tmp_path)
+    workers = build / "tmp/.workers"
+    deadline = time.monotonic() + 120
+    while not (workers.is_dir() and any(workers.iterdir())):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    log = build / "tmp/work"
+    while not list(log.glob("*/foo/*/temp/log.do_wait")):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)  # into the task's sleep
+    pid = int(next(workers.iterdir()).name)
+    os.kill(pid, signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert _errors(err.decode()) == ["ERROR: Task foo:do_wait failed: Interrupted."], err.decode()
+    assert _errors(_log(build, "do_wait")) == ["ERROR: Interrupted."]
+
+
+# -- the runqueue's child, which publishes a task's shared state ---------------------------------------------
+
+@pytest.fixture
+def publisher(tmp_path: Path) -> Path:
+    layer = make_layer(tmp_path, "pub", {
+        "classes/logtasks.bbclass": LOGTASKS,
+        "recipes/b/b_1.0.bb": 'inherit logtasks\nMSG = "from b"\ndo_package_write_deb:append() {\n'
+                              '    mkdir -p ${WORKDIR}/deploy-debs/sub\n    echo b > ${WORKDIR}/deploy-debs/sub/b.txt\n}\n'})
+    return make_build(tmp_path, [layer])
+
+
+def test_publishing_shared_state_reports_a_user_error_once(tmp_path: Path, publisher: Path) -> None:
+    deploy = publisher / "tmp/deploy/fake-debs"
+    deploy.mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, deploy / "sub")
+    r = _layerbuild("-B", str(publisher), "b:do_package_write_deb", cwd=tmp_path)
+    assert r.returncode == 1
+    assert os.listdir(outside) == []
+    line = (f"publishing shared state failed: refusing to install the directory {deploy}/sub: a symbolic link to "
+            f"{outside} is there, which this task did not install")
+    assert _errors(_err(r)) == [f"ERROR: Task b:do_package_write_deb failed: {line}"], _err(r)
+
+
+@pytest.mark.parametrize(("exc", "reason"), [
+    ('RuntimeError("boom")', f"internal error: RuntimeError: boom{HINT}"),
+    ('PermissionError(errno.EACCES, "Permission denied", "/srv/sstate")',
+     "publishing shared state failed: [Errno 13] Permission denied: '/srv/sstate'"),
+])
+def test_publishing_shared_state_reports_an_unexpected_error_as_one(tmp_path: Path, publisher: Path, exc: str,
+                                                                    reason: str) -> None:
+    r = _layerbuild("-B", str(publisher), "b:do_package", inject=_raising("layerbuild.engine.sstate:Sstate.store", exc),
+                    cwd=tmp_path)
+    assert r.returncode == 1
+    assert _errors(_err(r)) == [f"ERROR: Task b:do_package failed: {reason}"], _err(r)

@@ -17,6 +17,7 @@ process groups are killed and the summary is reported, as for Ctrl-C.
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import multiprocessing
 import os
@@ -46,7 +47,7 @@ from layerbuild.engine.signatures import DepHash, taskhash, write_sigdata
 from layerbuild.engine.sstate import Sstate, SstateObject, install_tree, manifest_path, object_name
 from layerbuild.engine.taskgraph import TaskGraph, TaskId
 from layerbuild.engine.tasks import TaskJob, WorkerResult, read_results, tail, worker_main
-from layerbuild.util.errors import LayerbuildError
+from layerbuild.util.errors import BuildError, LayerbuildError
 from layerbuild.util.fsutil import dead_writers_temporary, disk_full
 from layerbuild.util.vartypes import flag_set
 
@@ -258,25 +259,33 @@ def write_stamp(tg: TaskGraph, tid: TaskId, hashes: dict[TaskId, str]) -> None:
 
 def _sstate_publish(job: TaskJob, parsed: Any, outputs: list[str], inputs_flag: str, name: str, manifests: list[str],
                     siginfo: dict[str, Any], sstate_dir: str, mirrors: str) -> None:
-    """In the worker, after the task ran: archive its input directories and install them (sstate)."""
-    sstate = Sstate(sstate_dir, mirrors)
-    inputs = inputs_flag.split()
-    sstate.store(name, inputs, siginfo)
-    for i, target in enumerate(outputs):
-        install_tree(inputs[i] if i < len(inputs) else "", target, manifests[i])
+    """In the worker, after the task ran: archive its input directories and install them (sstate).
+
+    What stops it (a full disk, a refused install, a file system that says no) fails the task as a build
+    error naming the step; anything else is a bug, an internal error.
+    """
+    try:
+        sstate = Sstate(sstate_dir, mirrors)
+        inputs = inputs_flag.split()
+        sstate.store(name, inputs, siginfo)
+        for i, target in enumerate(outputs):
+            install_tree(inputs[i] if i < len(inputs) else "", target, manifests[i])
+    except Exception as exc:
+        if disk_full(exc):
+            raise BuildError(f"publishing shared state failed: {disk_full_reason(exc)}") from exc
+        if isinstance(exc, LayerbuildError):
+            raise BuildError(f"publishing shared state failed: {exc.message}", exc.location, exc.hint,
+                             exc.notes) from exc
+        if isinstance(exc, OSError):
+            raise BuildError(f"publishing shared state failed: {exc}") from exc
+        raise
 
 
 def _worker_entry(parsed: Any, job: TaskJob, fd: int, sstate_args: tuple[Any, ...] | None) -> None:
     for sig in STOP_SIGNALS:  # the build's handlers are not the worker's: a signal ends it
         signal.signal(sig, signal.SIG_DFL)
-    status = worker_main(parsed, job, fd)
-    if status == 0 and sstate_args is not None:
-        try:
-            _sstate_publish(job, parsed, *sstate_args)
-        except Exception as exc:  # reported like any task failure
-            text = disk_full_reason(exc) if disk_full(exc) else str(exc)
-            os.write(2, f"ERROR: publishing shared state failed: {text}\n".encode())
-            status = 1
+    publish = None if sstate_args is None else functools.partial(_sstate_publish, job, parsed, *sstate_args)
+    status = worker_main(parsed, job, fd, publish)
     os.close(fd)
     os._exit(status)
 

@@ -20,8 +20,7 @@ import logging
 import os
 import shutil
 import sys
-import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +32,8 @@ from layerbuild.engine.evaluate import export_problem
 from layerbuild.engine.taskgraph import TaskId
 from layerbuild.taskapi import short_task_name
 from layerbuild.util.errors import DEBUG_ENV, BuildError, LayerbuildError, Location
-from layerbuild.util.fsutil import DISK_FULL, atomic_symlink
+from layerbuild.util.exits import Exit, guard
+from layerbuild.util.fsutil import atomic_symlink
 from layerbuild.util.proc import run
 
 
@@ -268,16 +268,17 @@ def _die_with_parent() -> None:
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
-def worker_main(parsed: Any, job: TaskJob, result_fd: int) -> int:
-    """Body of a task's worker process: returns the exit status; sends :class:`WorkerResult` messages
-    to ``result_fd``."""
-    from layerbuild.engine.recipe import parse_recipe
-    os.setpgrp()
-    _die_with_parent()
-    log = ""
-    results = _Results()
-    try:
-        config = parsed
+class _Worker:
+    """What a worker knows about its task while it runs: its log, once open, and what the task gave for the
+    build's summary; it tells the build how the task ended."""
+
+    def __init__(self, result_fd: int) -> None:
+        self.result_fd = result_fd
+        self.log = ""
+        self.results = _Results()
+
+    def run(self, config: Any, job: TaskJob, publish: Callable[[], None] | None) -> int:
+        from layerbuild.engine.recipe import parse_recipe
         task = job.tid.task
         d = parse_recipe(config.d, config.evaluator, job.tid.fn, job.appends, job.layername)
         d.setVar("BB_TASKHASH", job.taskhash)
@@ -285,50 +286,55 @@ def worker_main(parsed: Any, job: TaskJob, result_fd: int) -> int:
         # BitBake's task override, lowest priority: T:task-clean keeps do_clean's log out of the WORKDIR it removes
         overrides = d.getVar("OVERRIDES", False)
         d.setVar("OVERRIDES", f"task-{short_task_name(task).replace('_', '-')}" + (f":{overrides}" if overrides else ""))
-        log = open_log(d, task)
-        os.write(result_fd, WorkerResult(log=log).encode())
+        self.log = open_log(d, task)
+        os.write(self.result_fd, WorkerResult(log=self.log).encode())
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         root = logging.getLogger("layerbuild")
         root.handlers[:] = [handler]
         root.setLevel(logging.DEBUG)
-        logging.getLogger("layerbuild.task.result").handlers[:] = [results]
+        logging.getLogger("layerbuild.task.result").handlers[:] = [self.results]
         sys.stderr.write(f"DEBUG: Executing task {job.label} ({job.taskhash})\n")
         TaskRunner(d, task).run()
+        if publish is not None:
+            publish()
         sys.stdout.flush()
         sys.stderr.flush()
         return 0
-    except LayerbuildError as exc:
-        if os.environ.get(DEBUG_ENV) and exc.__cause__ is not None:
-            sys.stderr.write("".join(traceback.format_exception(exc.__cause__)))
-        # "path:line: error: message" for errors that have a place, the bare message otherwise
-        sys.stderr.write(f"ERROR: {exc.format() if exc.location else exc.format()[len('error: '):]}\n")
-        if not log:
-            os.write(result_fd, WorkerResult(error=exc.format()).encode())
-        return 1
-    except BaseException as exc:  # a worker must report, never hang or leak a traceback to the console
-        if os.environ.get(DEBUG_ENV):
-            sys.stderr.write("".join(traceback.format_exception(exc)))
-        if isinstance(exc, OSError) and exc.errno in DISK_FULL:  # a full disk is the user's, not internal
-            what = exc.filename or (f"the task log {log}" if log else "a file")
-            message = f"no space left on device: cannot write {what}"
-            with contextlib.suppress(OSError):
-                sys.stderr.write(f"ERROR: {message}\n")
-            os.write(result_fd, WorkerResult(error=message).encode())  # the log may be on the full disk
-            return 1
-        else:
-            sys.stderr.write(f"ERROR: internal error: {type(exc).__name__}: {exc} (run with --debug for a "
-                             "traceback)\n")
-        if not log:
-            os.write(result_fd, WorkerResult(error=f"{type(exc).__name__}: {exc}").encode())
-        return 1
+
+    def output(self) -> str | None:
+        """What the worker was writing when an OSError names no file: its log, once open."""
+        return f"the task log {self.log}" if self.log else None
+
+    def tell(self, end: Exit) -> None:
+        """The traceback (under --debug) and the ``ERROR:`` line go to the task log; before the log is open
+        stderr is still the build's console, where the build reports the failure itself. The build is
+        told why in any case: the log may be on a full disk."""
+        with contextlib.suppress(OSError):
+            sys.stderr.write(end.traceback)
+            if self.log and end.summary:
+                sys.stderr.write(f"ERROR: {end.summary}\n")
+        if end.summary:
+            os.write(self.result_fd, WorkerResult(error=end.summary).encode())
+
+
+def worker_main(parsed: Any, job: TaskJob, result_fd: int, publish: Callable[[], None] | None = None) -> int:
+    """Body of a task's worker process: runs the task, then ``publish`` (its shared state) when the task
+    succeeded. Returns the exit status (:func:`layerbuild.util.exits.guard`: a worker reports, it never hangs
+    or leaks a traceback to the console) and sends :class:`WorkerResult` messages to ``result_fd``."""
+    os.setpgrp()
+    _die_with_parent()
+    worker = _Worker(result_fd)
+    try:
+        return guard(lambda: worker.run(parsed, job, publish), debug=bool(os.environ.get(DEBUG_ENV)),
+                     tell=worker.tell, output=worker.output)
     finally:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
             sys.stderr.flush()
-        if results.lines:
+        if worker.results.lines:
             with contextlib.suppress(OSError):
-                os.write(result_fd, WorkerResult(results=tuple(results.lines)).encode())
+                os.write(result_fd, WorkerResult(results=tuple(worker.results.lines)).encode())
 
 
 #: how much of the end of a log :func:`tail` reads
