@@ -8,6 +8,7 @@ process is started with one function replaced by one that raises, and everything
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -278,3 +279,123 @@ def test_publishing_shared_state_reports_an_unexpected_error_as_one(tmp_path: Pa
                     cwd=tmp_path)
     assert r.returncode == 1
     assert _errors(_err(r)) == [f"ERROR: Task b:do_package failed: {reason}"], _err(r)
+
+
+# -- the boot daemon and the subhost's init -------------------------------------------------------------------
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+
+def _boot_config(tmp_path: Path, extra: str = "") -> Path:
+    (tmp_path / "base").mkdir(exist_ok=True)
+    (tmp_path / "root/etc").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "root/etc/os-release").write_text("ID=lbtest\nVERSION_ID=1.0\n")
+    conf = tmp_path / "sub.conf"
+    conf.write_text(f"NAME=lbexit\nBASE={tmp_path}/base\nLOWER={tmp_path}/root\nLOG={tmp_path}/boot.log\n{extra}")
+    return conf
+
+
+def _daemon(tmp_path: Path, request: bytes, inject: str = "",
+            env: dict[str, str] | None = None) -> tuple[int, dict[str, object]]:
+    """Run the boot daemon (as ``python3 -m layerbuild.boot.daemon``) on ``request``: (status, its answer)."""
+    r = _python("import runpy\nrunpy.run_module('layerbuild.boot.daemon', run_name='__main__')", inject=inject,
+                input=request, env=env)
+    answer = r.stdout.split(b"\n", 1)[0]
+    return r.returncode, json.loads(answer) if answer else {"stderr": r.stderr.decode()}
+
+
+def _request(tmp_path: Path, run_dir: Path, **changes: object) -> bytes:
+    from layerbuild.boot.config import load_config
+    config = load_config(_boot_config(tmp_path))
+    return json.dumps({"config": config.to_json(), "run_dir": str(run_dir), "stop_grace": 1.0, **changes}).encode()
+
+
+def test_the_boot_daemon_answers_a_user_error_located(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    (run_dir / "lbexit").mkdir(parents=True)  # a subhost of that name is set up already
+    status, answer = _daemon(tmp_path, _request(tmp_path, run_dir))
+    conf = tmp_path / "sub.conf"
+    assert status == 0
+    assert answer == {"event": "error", "message": f"a subhost named lbexit is already set up ({run_dir}/lbexit)",
+                      "location": [str(conf), 1], "hint": "stop it with layerbuild-boot --stop lbexit", "notes": []}
+    _wait_for(tmp_path / "boot.log", f"{conf}:1: error: a subhost named lbexit is already set up ({run_dir}/lbexit)\n"
+                                     "  hint: stop it with layerbuild-boot --stop lbexit\n")
+
+
+def _wait_for(log: Path, text: str) -> str:
+    """The log once it holds ``text`` (the boot process writes it after it answered)."""
+    deadline = time.monotonic() + 10
+    while not (log.exists() and text in log.read_text()):
+        assert time.monotonic() < deadline, log.read_text() if log.exists() else "no log"
+        time.sleep(0.05)
+    return log.read_text()
+
+
+def test_the_boot_daemon_answers_an_unexpected_error_as_one(tmp_path: Path) -> None:
+    boom = _raising("layerbuild.boot.supervisor:boot")
+    status, answer = _daemon(tmp_path, _request(tmp_path, tmp_path / "run"), inject=boom)
+    assert status == 0
+    assert answer == {"event": "error", "message": "internal error: RuntimeError: boom", "location": None,
+                      "hint": None, "notes": []}
+    log = _wait_for(tmp_path / "boot.log", f"error: internal error: RuntimeError: boom{HINT}\n")
+    assert "Traceback" not in log
+    (tmp_path / "boot.log").unlink()
+    _daemon(tmp_path, _request(tmp_path, tmp_path / "run"), inject=boom, env=dict(ENV, LAYERBUILD_DEBUG="1"))
+    log = _wait_for(tmp_path / "boot.log", "\nRuntimeError: boom\n")
+    assert log.startswith("Traceback (most recent call last):\n") and "internal error" not in log, log
+
+
+def test_the_boot_daemon_answers_even_when_the_request_is_broken(tmp_path: Path) -> None:
+    status, answer = _daemon(tmp_path, b"{}")
+    assert status == 1
+    assert answer == {"event": "error", "message": "internal error: KeyError: 'config'", "location": None,
+                      "hint": None, "notes": []}
+
+
+def _nsinit(tmp_path: Path, conf: Path, inject: str = "",
+            env: dict[str, str] | None = None) -> tuple[int, list[dict[str, object]], str]:
+    """Run the subhost's init on a plan of ``conf`` in a mount namespace of its own: (status, its messages, log)."""
+    from layerbuild.boot.config import load_config
+    from layerbuild.boot.nsinit import Plan
+    config = load_config(conf)
+    plan = tmp_path / "plan.json"
+    plan.write_text(Plan(config, None, None, str(tmp_path / "upper"), str(tmp_path / "mnt")).to_json())
+    code = (f"import runpy\nsys.argv = ['nsinit', {str(plan)!r}]\n"
+            "runpy.run_module('layerbuild.boot.nsinit', run_name='__main__')")
+    program = f"import sys\n{textwrap.dedent(inject)}\n{code}"
+    with open(config.log, "ab") as log:  # as the supervisor starts it: stderr goes to the subhost's log
+        r = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", sys.executable, "-c", program],
+                           stdout=subprocess.PIPE, stderr=log, env=env or ENV, timeout=60)
+    messages = [json.loads(line) for line in r.stdout.splitlines()]
+    return r.returncode, [m for m in messages if m["event"] != "pid"], Path(config.log).read_text()
+
+
+@needs_root
+@pytest.mark.root
+def test_the_subhosts_init_reports_a_user_error_located(tmp_path: Path) -> None:
+    ext = tmp_path / "ext"
+    (ext / "usr/lib/extension-release.d").mkdir(parents=True)
+    (ext / "usr/lib/extension-release.d/extension-release.ext").write_text("ID=other\n")
+    conf = _boot_config(tmp_path, f"LIVE={tmp_path}/root\nEXTENSIONS={ext}\n")
+    status, messages, log = _nsinit(tmp_path, conf)
+    message = "Extension 'ext' is for OS 'other', but deployed on top of 'lbtest'; refusing to merge it"
+    assert status == 1
+    assert messages == [{"event": "error", "message": message, "location": [str(conf), 6],
+                         "hint": "build the extension against this base image", "notes": []}]
+    assert log == f"{conf}:6: error: {message}\n  hint: build the extension against this base image\n"
+
+
+@needs_root
+@pytest.mark.root
+def test_the_subhosts_init_reports_an_unexpected_error_as_one(tmp_path: Path) -> None:
+    conf = _boot_config(tmp_path, f"LIVE={tmp_path}/root\n")
+    boom = _raising("layerbuild.boot.extensions:os_release_of")
+    status, messages, log = _nsinit(tmp_path, conf, inject=boom)
+    assert status == 1
+    assert messages == [{"event": "error", "message": "subhost init: internal error: RuntimeError: boom",
+                         "location": None, "hint": None, "notes": []}]
+    assert log == f"error: internal error: RuntimeError: boom{HINT}\n"
+    (tmp_path / "boot.log").unlink()
+    status, messages, log = _nsinit(tmp_path, conf, inject=boom, env=dict(ENV, LAYERBUILD_DEBUG="1"))
+    assert status == 1 and messages[0]["message"] == "subhost init: internal error: RuntimeError: boom"
+    assert log.startswith("Traceback (most recent call last):\n") and log.endswith("\nRuntimeError: boom\n"), log

@@ -21,7 +21,8 @@ from layerbuild.boot.config import BootConfig
 from layerbuild.boot.state import RUN_DIR, State, state_dir
 from layerbuild.boot.supervisor import STOP_GRACE, boot
 from layerbuild.util import proc
-from layerbuild.util.errors import LayerbuildError
+from layerbuild.util.errors import DEBUG_ENV, LayerbuildError
+from layerbuild.util.exits import Exit, guard
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
@@ -44,6 +45,18 @@ def start_detached(config: BootConfig, *, run_dir: str = RUN_DIR, stop_grace: fl
 
 
 def main() -> int:
+    """Start the boot process and relay its answer; a failure of either is an error answer on stdout."""
+    debug = bool(os.environ.get(DEBUG_ENV))
+
+    def answer(end: Exit) -> None:  # the command that started the daemon reports it
+        sys.stderr.write(end.traceback)
+        sys.stdout.buffer.write(wire.encode_exit(end))
+        sys.stdout.flush()
+
+    return guard(lambda: _relay(debug), debug=debug, tell=answer)
+
+
+def _relay(debug: bool) -> int:
     request = json.loads(sys.stdin.buffer.read())
     config = BootConfig.from_json(request["config"])
     read_fd, write_fd = os.pipe()
@@ -67,15 +80,14 @@ def main() -> int:
                     os.write(channel[0], message)
                     os.close(channel.pop())
 
-            try:
-                status = boot(config, on_ready=lambda state: tell(wire.encode("ready")), run_dir=request["run_dir"],
-                              stop_grace=float(request["stop_grace"]))
-            except LayerbuildError as exc:
-                print(exc.format(), file=sys.stderr, flush=True)
-                tell(wire.encode_error(exc))
-            except BaseException as exc:
-                print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-                tell(wire.encode_error(LayerbuildError(f"internal error: {type(exc).__name__}: {exc}")))
+            def failed(end: Exit) -> None:  # in the subhost's log, and to the command that asked for the boot
+                sys.stderr.write(end.text)
+                sys.stderr.flush()
+                tell(wire.encode_exit(end))
+
+            status = guard(lambda: boot(config, on_ready=lambda state: tell(wire.encode("ready")),
+                                        run_dir=request["run_dir"], stop_grace=float(request["stop_grace"])),
+                           debug=debug, tell=failed)
         finally:
             os._exit(status)
     os.close(write_fd)

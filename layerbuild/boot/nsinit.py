@@ -14,7 +14,6 @@ It reports to the supervisor on stdout (see :mod:`layerbuild.boot.wire`); its st
 from __future__ import annotations
 
 import ctypes
-import errno
 import json
 import os
 import signal
@@ -28,7 +27,8 @@ from pathlib import Path
 from layerbuild.boot import extensions, units, wire
 from layerbuild.boot.config import BootConfig
 from layerbuild.util import proc
-from layerbuild.util.errors import LayerbuildError, Location
+from layerbuild.util.errors import DEBUG_ENV, LayerbuildError, Location
+from layerbuild.util.exits import Exit, guard
 
 #: the image's own init, used as PID 1 when present (with /etc/lb-init/rc or /bin/sh for its main command)
 LB_INIT = ("/sbin/lb-init", "/usr/sbin/lb-init")
@@ -312,14 +312,34 @@ def _signal_all(sig: int) -> None:
 
 
 def main(argv: list[str]) -> int:
-    report_fd = os.dup(1)
+    """The init's life: report to the supervisor, set the subhost up, then reap (or hand PID 1 over).
+
+    Whatever ends it early is an error message to the supervisor (:func:`layerbuild.util.exits.guard`),
+    and in the subhost's log.
+    """
+    channel = [os.dup(1)]
+    debug = bool(os.environ.get(DEBUG_ENV))  # read before the chroot empties the environment
+
+    def report(message: bytes) -> None:
+        if channel:  # closed once the subhost is up
+            os.write(channel[0], message)
+
+    def done() -> None:
+        os.close(channel.pop())
+
+    def failed(end: Exit) -> None:
+        print(end.text, end="", file=sys.stderr, flush=True)
+        report(wire.encode_exit(end, "subhost init"))
+
+    status = guard(lambda: _run(argv, report, done), debug=debug, tell=failed)
+    sys.stdout.flush()
+    return status
+
+
+def _run(argv: list[str], report: Report, done: Callable[[], None]) -> int:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)  # the subhost reads nothing from the terminal of whoever booted it
     os.close(devnull)
-
-    def report(message: bytes) -> None:
-        os.write(report_fd, message)
-
     plan = Plan.from_json(Path(argv[1]).read_text())
     cfg = plan.config
     log_fd = os.open(cfg.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -331,32 +351,23 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda signum, frame: os._exit(128 + signum))  # nothing to stop yet
     init = _Init(plan, report, log_fd)
-    try:
-        init.mount_all()
-        socket.sethostname(cfg.name)
-        _set_name(b"lb-reaper")
-        os.chroot(cfg.live)
-        os.chdir("/")
-        os.environ.clear()
-        os.environ.update({"PATH": units.DEFAULT_PATH})
-        services = [units.find_service("/", name) for name in cfg.start]
-        for service in services:
-            init.start(service)
-        if not services:
-            _dummy_service(log_fd)
-        handover = _image_init()
-    except LayerbuildError as exc:
-        print(exc.format(), file=sys.stderr, flush=True)
-        report(wire.encode_error(exc))
-        return 1
-    except Exception as exc:  # an internal error still reaches the supervisor as a message
-        print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-        report(wire.encode_error(LayerbuildError(f"subhost init: internal error: {type(exc).__name__}: {exc}")))
-        return 1
+    init.mount_all()
+    socket.sethostname(cfg.name)
+    _set_name(b"lb-reaper")
+    os.chroot(cfg.live)
+    os.chdir("/")
+    os.environ.clear()
+    os.environ.update({"PATH": units.DEFAULT_PATH})
+    services = [units.find_service("/", name) for name in cfg.start]
+    for service in services:
+        init.start(service)
+    if not services:
+        _dummy_service(log_fd)
+    handover = _image_init()
     print(f"subhost {cfg.name} is up" + (f", handing over to {handover[0]}" if handover else ""), file=sys.stderr,
           flush=True)
     report(wire.encode("ready", init=handover[0] if handover else "lb-reaper"))
-    os.close(report_fd)
+    done()
     if handover:
         try:
             os.execv(handover[0], handover)
@@ -366,11 +377,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        status = main(sys.argv)
-    except OSError as exc:
-        if exc.errno == errno.EPERM:
-            print("layerbuild-boot: the subhost's init needs root", file=sys.stderr)
-        raise
-    sys.stdout.flush()
-    os._exit(status)
+    os._exit(main(sys.argv))

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 
 from layerbuild.util.errors import LayerbuildError, Location
+from layerbuild.util.exits import Exit
 
 
 def encode(event: str, **fields: object) -> bytes:
@@ -19,6 +20,14 @@ def encode(event: str, **fields: object) -> bytes:
 def encode_error(exc: LayerbuildError) -> bytes:
     location = [exc.location.path, exc.location.line] if exc.location else None
     return encode("error", message=exc.message, location=location, hint=exc.hint, notes=list(exc.notes))
+
+
+def encode_exit(end: Exit, who: str = "") -> bytes:
+    """The error event of a process that ended with ``end``; ``who`` names the process in an internal error."""
+    error = end.error if end.error is not None else LayerbuildError(end.message)
+    if end.internal and who:
+        error = LayerbuildError(f"{who}: {error.message}")
+    return encode_error(error)
 
 
 def decode(line: bytes) -> dict[str, object]:

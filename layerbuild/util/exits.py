@@ -44,6 +44,8 @@ class Exit:
     error: LayerbuildError | None = None
     #: under --debug, the traceback shown before the message
     traceback: str = ""
+    #: whether it was a bug (an unexpected exception), not the user's
+    internal: bool = False
 
     @property
     def text(self) -> str:
@@ -85,9 +87,9 @@ def exit_for(exc: BaseException, *, debug: bool = False, prog: str | None = None
     if isinstance(exc, OSError) and exc.errno in DISK_FULL:
         full = LayerbuildError(f"no space left on device: cannot write {exc.filename or output or 'a file'}")
         return Exit(1, full.format(), full, tb)
-    internal = LayerbuildError(f"internal error: {type(exc).__name__}: {exc}")
+    bug = LayerbuildError(f"internal error: {type(exc).__name__}: {exc}")
     # under --debug the traceback ends with the exception already
-    return Exit(1, "" if debug else internal.format() + DEBUG_HINT, internal, tb)
+    return Exit(1, "" if debug else bug.format() + DEBUG_HINT, bug, tb, internal=True)
 
 
 def _stdout_gone() -> bool:
