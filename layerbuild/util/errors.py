@@ -1,6 +1,6 @@
 """Typed user-facing errors.
 
-Library code raises these; only the CLI turns them into messages and exit codes.
+Library code raises these; only :mod:`layerbuild.util.exits` turns them into messages and exit codes.
 Every error that stems from a file names it as ``path:line: error: message``.
 """
 
