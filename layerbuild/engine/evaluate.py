@@ -33,9 +33,17 @@ from layerbuild.engine.parse.statements import (
     Statement,
     Unset,
 )
-from layerbuild.engine.pyenv import EVENTS, FatalError, SkipRecipe
+from layerbuild.engine.pyenv import EVENTS
 from layerbuild.taskapi import task_name
-from layerbuild.util.errors import BuildError, ExpansionError, Location, ParseError, PythonError
+from layerbuild.util.errors import (
+    BuildError,
+    ExpansionError,
+    FatalError,
+    Location,
+    ParseError,
+    PythonError,
+    SkipRecipe,
+)
 
 if TYPE_CHECKING:
     from layerbuild.engine.varnames import NameIndex

@@ -21,18 +21,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from layerbuild.taskapi import NO_HOOKS, Hooks, builtin_vardeps, run_builtin
-from layerbuild.util.errors import LayerbuildError, Location
+from layerbuild.util.errors import FatalError, LayerbuildError, Location, SkipRecipe
 from layerbuild.util.vartypes import to_boolean
 
 logger = logging.getLogger("layerbuild.metadata")
-
-
-class FatalError(LayerbuildError):
-    """Raised by ``bb.fatal`` (and ``bb.error`` is only logged, as in BitBake)."""
-
-
-class SkipRecipe(Exception):
-    """Raised by metadata to skip a recipe (``bb.parse.SkipRecipe``)."""
 
 
 def _words(variable: str, checkvalues: str | Iterable[str], d: Any) -> tuple[set[str], set[str]] | None:

@@ -16,9 +16,8 @@ from typing import Any
 from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.datastore.store import compile_function
 from layerbuild.engine.evaluate import Evaluator, export_problem
-from layerbuild.engine.pyenv import SkipRecipe
 from layerbuild.engine.signatures import TaskSignature, task_signatures
-from layerbuild.util.errors import Location, ParseError
+from layerbuild.util.errors import Location, ParseError, SkipRecipe
 from layerbuild.util.relations import OPERATORS, package_name_problem, relationship_problem
 
 logger = logging.getLogger("layerbuild.parse")

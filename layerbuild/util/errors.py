@@ -96,6 +96,14 @@ class PythonError(LayerbuildError):
     """Python code in metadata raised."""
 
 
+class FatalError(LayerbuildError):
+    """Raised by ``bb.fatal`` (and ``bb.error`` is only logged, as in BitBake)."""
+
+
+class SkipRecipe(Exception):
+    """Raised by metadata to skip a recipe (``bb.parse.SkipRecipe``)."""
+
+
 class VariableError(LayerbuildError):
     """A variable whose value its type cannot read (``SOURCE_DATE_EPOCH = "soon"``)."""
 

@@ -16,8 +16,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from layerbuild.engine.datastore.history import Event, History
-from layerbuild.engine.pyenv import DataContext, FatalError, SkipRecipe, new_globals
-from layerbuild.util.errors import ExpansionError, LayerbuildError, Location, ParseError, PythonError
+from layerbuild.engine.pyenv import DataContext, new_globals
+from layerbuild.util.errors import (
+    ExpansionError,
+    FatalError,
+    LayerbuildError,
+    Location,
+    ParseError,
+    PythonError,
+    SkipRecipe,
+)
 
 _SETVAR_RE = re.compile(r"(?P<base>.*?)(?P<keyword>:append|:prepend|:remove)(:(?P<add>[^A-Z]*))?$")
 _VAR_RE = re.compile(r"\$\{[a-zA-Z0-9\-_+./~:]+\}")
