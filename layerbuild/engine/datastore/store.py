@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from layerbuild.engine.datastore.history import Event, History
+from layerbuild.engine.parse.parser import old_syntax_fix
 from layerbuild.engine.pyenv import DataContext, new_globals
 from layerbuild.util.errors import (
     ExpansionError,
@@ -33,7 +34,6 @@ _PY_RE = re.compile(r"\$\{@(?:\{.*?\}|.)+?\}")
 _WS_SPLIT = re.compile(r"(\s)")
 _OVERRIDE_RE = re.compile(r"[a-z0-9]+")
 _OLD_SYNTAX_RE = re.compile(r"_(append|prepend|remove)(_|$)")
-_OLD_SYNTAX_FIX_RE = re.compile(r"_(append|prepend|remove)(_(?=.))?")
 # as BitBake's code parser: getVar and the bb.utils helpers that read a variable named by their first argument
 _PY_GETVAR_RE = re.compile(r"""(?:getVar|getVarFlag|contains|contains_any|filter)\(\s*['"]([^'"]+)['"]""")
 _KEYWORDS = (":append", ":prepend", ":remove")
@@ -41,11 +41,6 @@ _KEYWORDS = (":append", ":prepend", ":remove")
 #: that multiplies its size (each variable twice the one before) gets here, long before memory runs out
 MAX_VALUE_SIZE = 64 * 1024 * 1024
 _MUTABLE = (list, set, dict)
-
-
-def old_syntax_fix(var: str) -> str:
-    """``FOO_append_arm`` -> ``FOO:append:arm``: the hint for the old override syntax."""
-    return _OLD_SYNTAX_FIX_RE.sub(lambda m: ":" + m.group(1) + (":" if m.group(2) else ""), var)
 
 
 class _Expansion:

@@ -12,7 +12,6 @@ import logging
 import os
 import re
 
-from layerbuild.engine.datastore.store import old_syntax_fix
 from layerbuild.engine.parse.statements import (
     AddHandler,
     AddTask,
@@ -63,7 +62,13 @@ _ADDHANDLER_RE = re.compile(r"addhandler\s+(.+)")
 _DEF_RE = re.compile(r"def\s+(\w+).*:")
 _PY_BODY_RE = re.compile(r"(\s+.*)|(^$)|(^#)")
 _OLD_OVERRIDE_RE = re.compile(r"_(append|prepend|remove)(?=$|_)")
+_OLD_SYNTAX_FIX_RE = re.compile(r"_(append|prepend|remove)(_(?=.))?")
 
+
+def old_syntax_fix(var: str) -> str:
+    """``FOO_append_arm`` -> ``FOO:append:arm``: the hint for the old override syntax (the parser's, and
+    the datastore's for a name set from Python)."""
+    return _OLD_SYNTAX_FIX_RE.sub(lambda m: ":" + m.group(1) + (":" if m.group(2) else ""), var)
 
 
 def is_conf(path: str) -> bool:
