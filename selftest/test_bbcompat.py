@@ -17,7 +17,7 @@ from conftest import Runner, make_build, make_layer
 
 from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.envdump import escape_value
-from layerbuild.engine.evaluate import Evaluator
+from layerbuild.engine.evaluate import Evaluator, new_datastore
 from layerbuild.engine.recipe import parse_recipe
 
 
@@ -30,13 +30,13 @@ def _parse(tmp_path: Path, text: str) -> DataStore:
     (tmp_path / "classes" / "base.bbclass").write_text("")
     recipe = tmp_path / "recipe_1.0.bb"
     recipe.write_text(text)
-    d = DataStore()
+    d = new_datastore()
     d.setVar("BBPATH", str(tmp_path))
     return parse_recipe(d, Evaluator(), str(recipe))
 
 
 def test_create_copy_is_independent_and_sees_its_own_overrides() -> None:
-    d = DataStore()
+    d = new_datastore()
     d.setVar("OVERRIDES", "base")
     d.setVar("A", "plain")
     d.setVar("A:extra", "overridden")
@@ -55,7 +55,7 @@ def test_create_copy_from_anonymous_python(tmp_path: Path) -> None:
 
 def test_expand_keys_warns_in_bitbakes_words(caplog: pytest.LogCaptureFixture) -> None:
     # BitBake's DataExpansions.test_keyexpand
-    d = DataStore()
+    d = new_datastore()
     d.setVar("FOO", "foo")
     d.setVar("BAR", "foo")
     d.setVar("VAL_${FOO}", "A")
@@ -73,9 +73,9 @@ def test_expand_keys_warns_in_bitbakes_words(caplog: pytest.LogCaptureFixture) -
 
 
 def test_expand_keys_reads_names_from_readdata() -> None:
-    alter = DataStore()
+    alter = new_datastore()
     alter.setVar("X_${WHO}", "value")
-    read = DataStore()
+    read = new_datastore()
     read.setVar("WHO", "me")
     _bb(alter).data.expandKeys(alter, read)
     assert alter.getVar("X_me") == "value"

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from layerbuild.engine.datastore import DataStore
+from layerbuild.engine.evaluate import new_datastore
 from layerbuild.util.errors import ExpansionError
 
 NAMES = st.sampled_from(["A", "B", "C", "D"])
@@ -93,12 +94,26 @@ def test_history_records_file_line_and_operation() -> None:
 
 
 def test_python_in_metadata_sees_bitbake_names() -> None:
-    d = DataStore()
+    d = new_datastore()
     d.setVar("FEATURES", "x11 wayland")
     d.setVar("HAS", "${@bb.utils.contains('FEATURES', 'x11', 'yes', 'no', d)}")
     d.setVar("ONLY", "${@bb.utils.filter('FEATURES', 'wayland opengl', d)}")
     d.setVar("BARE", "${@FEATURES.upper()}")
     assert (d.getVar("HAS"), d.getVar("ONLY"), d.getVar("BARE")) == ("yes", "wayland", "X11 WAYLAND")
+
+
+def test_metadata_python_runs_with_the_globals_the_store_is_given() -> None:
+    """The evaluator hands the store its globals (the datastore imports neither it nor the bb namespace):
+    a bare store knows Python's builtins only, and a copy shares what its original was given."""
+    bare = DataStore()
+    bare.setVar("N", "${@len('abc')}")
+    bare.setVar("B", "${@bb.utils.to_boolean('yes')}", file="x.bb", line=4)
+    assert bare.getVar("N") == "3"
+    with pytest.raises(ExpansionError, match="NameError: name 'bb' is not defined"):
+        bare.getVar("B")
+    given = DataStore(pyglobals={"answer": lambda: 42})
+    given.setVar("A", "${@answer()}")
+    assert given.createCopy().getVar("A") == "42"
 
 
 def test_errors_survive_pickling_with_location() -> None:

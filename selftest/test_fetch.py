@@ -487,8 +487,8 @@ def test_missing_file_in_a_build(tmp_path: Path, lbt: Runner) -> None:
 
 
 def test_bb_fetch2_is_imported_lazily() -> None:
-    code = ("import sys, layerbuild.engine.pyenv as p, layerbuild.builtins as b; "
-            "assert 'layerbuild.fetch' not in sys.modules; bb = p.hook_globals(b.HOOKS)['bb']; "
+    code = ("import sys, layerbuild.engine.evaluate as e, layerbuild.builtins as b; "
+            "assert 'layerbuild.fetch' not in sys.modules; bb = e.new_datastore(hooks=b.HOOKS).pyglobals['bb']; "
             "assert bb.fetch2.Fetch.__name__ == 'Fetch'; assert issubclass(bb.fetch2.FetchError, Exception)")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -18,7 +18,7 @@ import yaml
 
 from layerbuild.engine.config import configuration_view, inherit_global_classes
 from layerbuild.engine.datastore import DataStore
-from layerbuild.engine.evaluate import Evaluator
+from layerbuild.engine.evaluate import Evaluator, new_datastore
 from layerbuild.engine.recipe import parse_recipe
 from layerbuild.util.errors import FatalError, LayerbuildError
 
@@ -46,7 +46,7 @@ def evaluate_case(case: dict[str, Any], tmp: Path) -> DataStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text or "")
     evaluator = Evaluator()
-    d = DataStore(tracking=True)
+    d = new_datastore(tracking=True)
     d.setVar("BBPATH", ":".join(p.rstrip("/.") if p.endswith("/.") else p for p in bbpath))
     d.setVar("__bbclasstype", "global")
     d.setVar("BB_CURRENT_MC", "")

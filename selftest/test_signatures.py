@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from layerbuild.engine.datastore import DataStore
+from layerbuild.engine.evaluate import new_datastore
 from layerbuild.engine.signatures import TaskSignature, read_sigdata, task_signatures, taskhash, write_sigdata
 
 
@@ -144,7 +145,7 @@ def test_a_remove_that_takes_effect_is_part_of_the_signature() -> None:
 
 
 def test_variables_read_by_bb_utils_in_an_expansion_are_dependencies() -> None:
-    d = DataStore()
+    d = new_datastore()
     d.setVar("DISTRO_FEATURES", "systemd x11")
     d.setVar("MACHINE_FEATURES", "wifi")
     d.setVar("CONFIG", "${@bb.utils.contains('DISTRO_FEATURES', 'systemd', 'sd', '', d)} "

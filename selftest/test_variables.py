@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from layerbuild.builtins import BUILTINS
 from layerbuild.engine.config import load_configuration
 from layerbuild.engine.datastore import DataStore
-from layerbuild.engine.pyenv import hook_globals
+from layerbuild.engine.evaluate import new_datastore
 from layerbuild.fetch.urldata import FetchContext
-from layerbuild.taskapi import NO_HOOKS, VarView
+from layerbuild.taskapi import VarView
 from layerbuild.util.errors import Location, VariableError
 from layerbuild.util.values import Environment, Typed
 from layerbuild.util.variables import VARIABLES, UnknownVariable, lookup, markdown
@@ -163,8 +163,7 @@ def test_to_boolean_is_bitbakes() -> None:
     assert to_boolean("", True) is True and to_boolean(None) is None and to_boolean(0, True) is True
     assert to_boolean(3) is True
     # metadata Python sees the same function as bb.utils.to_boolean
-    d = DataStore()
-    d.pyglobals.update(hook_globals(NO_HOOKS))
+    d = new_datastore()
     assert d.pyglobals["bb"].utils.to_boolean is to_boolean
 
 

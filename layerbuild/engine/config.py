@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from layerbuild.engine.datastore import DataStore
-from layerbuild.engine.evaluate import Evaluator, expand_keys, fire_event, run_anonymous
+from layerbuild.engine.evaluate import Evaluator, expand_keys, fire_event, new_datastore, run_anonymous
 from layerbuild.engine.layers import LayerSet, read_layers
-from layerbuild.engine.pyenv import hook_globals
 from layerbuild.taskapi import NO_HOOKS, Hooks
 from layerbuild.util.errors import LayerError, Location
 from layerbuild.util.values import check_configuration
@@ -77,8 +76,7 @@ def load_configuration(topdir: str, *, tracking: bool = False, evaluator: Evalua
     bblayers = os.path.join(topdir, "conf", "bblayers.conf")
     if not os.path.isfile(bblayers):
         raise LayerError(f"{bblayers} does not exist", hint="run layerbuild from a build directory, or pass -B DIR")
-    d = DataStore(tracking=tracking)
-    d.pyglobals.update(hook_globals(hooks))
+    d = new_datastore(tracking=tracking, hooks=hooks)
     d.setVar("TOPDIR", topdir)
     d.setVar("BB_CURRENT_MC", "")
     for name, value in (extra or {}).items():

@@ -17,7 +17,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from layerbuild.engine.datastore import DataStore
-from layerbuild.engine.datastore.store import python_location, system_exit_message
+from layerbuild.engine.datastore.pycode import python_location, system_exit_message
 from layerbuild.engine.parse.parser import parse_file
 from layerbuild.engine.parse.statements import (
     AddHandler,
@@ -33,8 +33,8 @@ from layerbuild.engine.parse.statements import (
     Statement,
     Unset,
 )
-from layerbuild.engine.pyenv import EVENTS
-from layerbuild.taskapi import task_name
+from layerbuild.engine.pyenv import EVENTS, EvaluatorCalls, new_globals
+from layerbuild.taskapi import NO_HOOKS, Hooks, task_name
 from layerbuild.util.errors import (
     BuildError,
     ExpansionError,
@@ -559,3 +559,12 @@ _HANDLERS: dict[type, Any] = {
     DelTask: Evaluator._deltask,
     AddHandler: Evaluator._addhandler,
 }
+
+#: the statements metadata Python reaches through ``bb`` (``bb.build.addtask``, ``bb.data.expandKeys``...)
+CALLS = EvaluatorCalls(add_task, del_task, expand_keys)
+
+
+def new_datastore(*, tracking: bool = False, hooks: Hooks = NO_HOOKS) -> DataStore:
+    """An empty datastore whose metadata Python sees the ``bb`` namespace, with this module's statements
+    and what ``hooks`` let it reach of the artifact side (every recipe's store is a copy of one)."""
+    return DataStore(tracking=tracking, pyglobals=new_globals(CALLS, hooks))

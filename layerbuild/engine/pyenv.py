@@ -4,6 +4,11 @@ Metadata Python (``${@...}``, ``def`` functions, anonymous and task functions) s
 BitBake's method names and a small ``bb`` namespace with BitBake's names, so that snippets copied from
 real layers work unchanged. Each recipe has its own globals dictionary: a ``def`` in one recipe is
 never visible in another.
+
+What ``bb`` does with the metadata's own statements (``bb.build.addtask``, ``deltask``,
+``bb.data.expandKeys``) is the evaluator's: it hands them in as :class:`EvaluatorCalls`, and hands the
+datastore the globals made from them (:func:`new_globals`), so neither the datastore nor this module
+imports the evaluator.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import shutil
 import sys
 import time
 import types
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from layerbuild.taskapi import NO_HOOKS, Hooks, builtin_vardeps, run_builtin
@@ -99,27 +105,21 @@ def _exec_func(func: str, d: Any, **_kw: Any) -> Any:
     return d.exec_func(func)
 
 
-def _addtask(task: str, before: str | None, after: str | None, d: Any) -> None:
-    """``bb.build.addtask``: the ``addtask`` statement, from Python (anonymous functions)."""
-    from layerbuild.engine.evaluate import add_task
-    add_task(d, task, before, after, d.current_location)
+@dataclass(frozen=True, slots=True)
+class EvaluatorCalls:
+    """The evaluator's statements that metadata Python reaches through ``bb``."""
 
-
-def _deltask(task: str, d: Any) -> None:
-    """``bb.build.deltask``: the ``deltask`` statement, from Python."""
-    from layerbuild.engine.evaluate import del_task
-    del_task(d, task)
+    #: ``addtask`` (d, task, before, after, location)
+    add_task: Callable[[Any, str, str | None, str | None, Location | None], None]
+    #: ``deltask`` (d, task)
+    del_task: Callable[[Any, str], None]
+    #: the expansion of keys holding ``${...}`` (alterdata, readdata)
+    expand_keys: Callable[[Any, Any], None]
 
 
 def _listtasks(d: Any) -> tuple[str, ...]:
     """``bb.build.listtasks``: the tasks of the recipe, in the order they were added."""
     return tuple(d.getVar("__BBTASKS", False) or ())
-
-
-def _expand_keys(alterdata: Any, readdata: Any = None) -> None:
-    """``bb.data.expandKeys``: rename variables whose names hold ``${...}`` to the expanded names."""
-    from layerbuild.engine.evaluate import expand_keys
-    expand_keys(alterdata, readdata)
 
 
 def _clean_recipe(d: Any) -> None:
@@ -170,7 +170,19 @@ def _module_attr(hooks: Hooks, module: str, names: tuple[str, ...]) -> Any:
     return getattr_
 
 
-def _make_bb(hooks: Hooks) -> types.ModuleType:
+def _make_bb(hooks: Hooks, calls: EvaluatorCalls) -> types.ModuleType:
+    def addtask(task: str, before: str | None, after: str | None, d: Any) -> None:
+        """``bb.build.addtask``: the ``addtask`` statement, from Python (anonymous functions)."""
+        calls.add_task(d, task, before, after, d.current_location)
+
+    def deltask(task: str, d: Any) -> None:
+        """``bb.build.deltask``: the ``deltask`` statement, from Python."""
+        calls.del_task(d, task)
+
+    def expand_keys(alterdata: Any, readdata: Any = None) -> None:
+        """``bb.data.expandKeys``: rename variables whose names hold ``${...}`` to the expanded names."""
+        calls.expand_keys(alterdata, readdata)
+
     bb = types.ModuleType("bb", "layerbuild's BitBake compatibility namespace")
     utils = types.ModuleType("bb.utils")
     utils.contains = _contains  # type: ignore[attr-defined]
@@ -182,8 +194,8 @@ def _make_bb(hooks: Hooks) -> types.ModuleType:
     utils.vercmp_string = _vercmp_string  # type: ignore[attr-defined]
     build = types.ModuleType("bb.build")
     build.exec_func = _exec_func  # type: ignore[attr-defined]
-    build.addtask = _addtask  # type: ignore[attr-defined]
-    build.deltask = _deltask  # type: ignore[attr-defined]
+    build.addtask = addtask  # type: ignore[attr-defined]
+    build.deltask = deltask  # type: ignore[attr-defined]
     build.listtasks = _listtasks  # type: ignore[attr-defined]
     parse = types.ModuleType("bb.parse")
     parse.SkipRecipe = SkipRecipe  # type: ignore[attr-defined]
@@ -193,7 +205,7 @@ def _make_bb(hooks: Hooks) -> types.ModuleType:
     data.expand = lambda s, d: d.expand(s)  # type: ignore[attr-defined]
     data.getVar = lambda var, d, exp=True: d.getVar(var, exp)  # type: ignore[attr-defined]
     data.createCopy = lambda d: d.createCopy()  # type: ignore[attr-defined]
-    data.expandKeys = _expand_keys  # type: ignore[attr-defined]
+    data.expandKeys = expand_keys  # type: ignore[attr-defined]
     event = types.ModuleType("bb.event")
     event.Event = Event  # type: ignore[attr-defined]
     for name, cls in EVENTS.items():
@@ -217,40 +229,17 @@ def _make_bb(hooks: Hooks) -> types.ModuleType:
     return bb
 
 
-#: The ``bb`` namespace of a session without an artifact side; immutable after import.
-BB = _make_bb(NO_HOOKS)
-
-
-def new_globals() -> dict[str, Any]:
-    """A fresh globals dictionary for one recipe's (or the configuration's) metadata Python."""
-    return {"__builtins__": builtins, "os": os, "sys": sys, "re": re, "time": time, "glob": glob,
-            "shutil": shutil, "bb": BB, "clean_recipe": _clean_recipe,
-            "sstate_clean_cachefiles": _sstate_clean_cachefiles}
-
-
-def hook_globals(hooks: Hooks) -> dict[str, Any]:
-    """What metadata Python sees of the artifact side: ``bb.fetch2``, ``run_builtin(name, d)``, and
-    ``builtin_vardeps(name, d)``, which the signatures read for tasks that run a builtin."""
+def new_globals(calls: EvaluatorCalls, hooks: Hooks = NO_HOOKS) -> dict[str, Any]:
+    """The globals of the configuration's metadata Python (each recipe's are a copy): the modules and
+    the ``bb`` namespace, with what metadata sees of the artifact side (``bb.fetch2``,
+    ``run_builtin(name, d)``, and ``builtin_vardeps(name, d)``, which the signatures read for tasks
+    that run a builtin)."""
     def run_builtin_(name: str, d: Any) -> None:
         run_builtin(hooks, name, d)
 
     def builtin_vardeps_(name: str, d: Any) -> list[str]:
         return builtin_vardeps(hooks, name, d)
-    return {"bb": _make_bb(hooks), "run_builtin": run_builtin_, "builtin_vardeps": builtin_vardeps_}
-
-
-class DataContext(dict[str, Any]):
-    """Locals for ``${@...}``: ``d`` plus any datastore variable by its bare name, as in BitBake."""
-
-    def __init__(self, d: Any, globals_: dict[str, Any]) -> None:
-        super().__init__(d=d)
-        self._d = d
-        self._globals = globals_
-
-    def __missing__(self, key: str) -> Any:
-        if key in self._globals or hasattr(builtins, key) or key == "oe":
-            raise KeyError(key)
-        value = self._d.getVar(key)
-        if value is None:
-            raise KeyError(key)
-        return value
+    return {"__builtins__": builtins, "os": os, "sys": sys, "re": re, "time": time, "glob": glob,
+            "shutil": shutil, "bb": _make_bb(hooks, calls), "clean_recipe": _clean_recipe,
+            "sstate_clean_cachefiles": _sstate_clean_cachefiles, "run_builtin": run_builtin_,
+            "builtin_vardeps": builtin_vardeps_}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from layerbuild.engine.datastore import DataStore
-from layerbuild.engine.datastore.store import compile_function
+from layerbuild.engine.datastore.pycode import compile_function
 from layerbuild.engine.evaluate import Evaluator, export_problem
 from layerbuild.engine.signatures import TaskSignature, task_signatures
 from layerbuild.util.errors import Location, ParseError, SkipRecipe

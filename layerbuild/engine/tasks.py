@@ -26,7 +26,7 @@ from typing import Any
 
 from layerbuild.engine.codeparse import shell_words
 from layerbuild.engine.datastore import DataStore
-from layerbuild.engine.datastore.store import compile_function, python_location, system_exit_message
+from layerbuild.engine.datastore.pycode import compile_function, python_location, system_exit_message
 from layerbuild.engine.envdump import emit_var
 from layerbuild.engine.evaluate import export_problem
 from layerbuild.engine.taskgraph import TaskId

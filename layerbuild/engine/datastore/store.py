@@ -6,18 +6,26 @@ the override-conditional value (``A:foo``) has been chosen, exactly as BitBake's
 
 Copies are cheap: ``createCopy`` copies the variable table shallowly and both stores copy a variable's
 flag dictionary the first time they change it, so a recipe starts from the configuration in microseconds.
+
+Metadata Python runs with the globals its creator hands in (the evaluator's, with the ``bb``
+namespace: ``evaluate.new_datastore``); a bare ``DataStore()`` runs it with Python's builtins only.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterator
 from typing import Any
 
 from layerbuild.engine.datastore.history import Event, History
+from layerbuild.engine.datastore.pycode import (
+    DataContext,
+    compile_expression,
+    compile_function,
+    python_location,
+    system_exit_message,
+)
 from layerbuild.engine.parse.parser import old_syntax_fix
-from layerbuild.engine.pyenv import DataContext, new_globals
 from layerbuild.util.errors import (
     ExpansionError,
     FatalError,
@@ -34,8 +42,6 @@ _PY_RE = re.compile(r"\$\{@(?:\{.*?\}|.)+?\}")
 _WS_SPLIT = re.compile(r"(\s)")
 _OVERRIDE_RE = re.compile(r"[a-z0-9]+")
 _OLD_SYNTAX_RE = re.compile(r"_(append|prepend|remove)(_|$)")
-# as BitBake's code parser: getVar and the bb.utils helpers that read a variable named by their first argument
-_PY_GETVAR_RE = re.compile(r"""(?:getVar|getVarFlag|contains|contains_any|filter)\(\s*['"]([^'"]+)['"]""")
 _KEYWORDS = (":append", ":prepend", ":remove")
 #: the largest value an expansion may produce: OE-core's largest are a few hundred KiB, so only a chain
 #: that multiplies its size (each variable twice the one before) gets here, long before memory runs out
@@ -63,7 +69,7 @@ class DataStore:
                  "_overridevars", "_inoverride", "_cache", "history", "pyglobals", "_expanding", "current_location",
                  "file_depends", "exec_hook")
 
-    def __init__(self, *, tracking: bool = False) -> None:
+    def __init__(self, *, tracking: bool = False, pyglobals: dict[str, Any] | None = None) -> None:
         self._vars: dict[str, dict[str, Any]] = {}
         self._owned: set[str] = set()
         #: every variable ever given a [func] flag (a superset of the functions: see functions())
@@ -75,7 +81,7 @@ class DataStore:
         self._inoverride = False
         self._cache: dict[str, _Expansion] = {}
         self.history: History | None = History() if tracking else None
-        self.pyglobals: dict[str, Any] = new_globals()
+        self.pyglobals: dict[str, Any] = {} if pyglobals is None else pyglobals
         self._expanding: list[str] = []
         #: where metadata Python currently runs, for history of changes it makes
         self.current_location: Location | None = None
@@ -431,7 +437,7 @@ class DataStore:
         code = match.group()[3:-1]
         if _VAR_RE.search(code):
             return "${@" + code + "}"
-        codeobj, reads = _compile_expression(code, f"Var <{varname}>" if varname else "<expansion>")
+        codeobj, reads = compile_expression(code, f"Var <{varname}>" if varname else "<expansion>")
         refs.update(reads)
         try:
             value = eval(codeobj, self.pyglobals, DataContext(self, self.pyglobals))
@@ -756,37 +762,3 @@ class DataStore:
         if self.exec_hook is None:
             raise PythonError(f"shell function {func} can only run inside a task", self.current_location)
         return self.exec_hook(func, self)
-
-
-def python_location(exc: BaseException, fallback: Location | None) -> Location | None:
-    tb = exc.__traceback__
-    found = fallback
-    while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if not filename.endswith(".py") and filename not in ("<string>",) and not filename.startswith("<frozen"):
-            found = Location(filename, tb.tb_lineno)
-        tb = tb.tb_next
-    return found
-
-
-@functools.lru_cache(maxsize=4096)
-def _compile_expression(code: str, name: str) -> tuple[Any, tuple[str, ...]]:
-    """The code of a ``${@...}`` expression, and the variables it reads with ``d.getVar``: every recipe
-    expands the same expressions of the same classes, so each is compiled once per process."""
-    return compile(code.strip(), name, "eval"), tuple(_PY_GETVAR_RE.findall(code))
-
-
-@functools.lru_cache(maxsize=4096)
-def compile_function(name: str, body: str, filename: str, lineno: int) -> Any:
-    """Compile a python function's body as ``def name(d):`` with line numbers matching its file."""
-    # ``lineno`` is the line of ``python name() {``: the ``def`` stands there, the body below it
-    text = "\n" * max(lineno - 1, 0) + f"def {name}(d):\n" + (body if body.strip() else "    pass\n")
-    return compile(text, filename, "exec")
-
-
-def system_exit_message(exc: SystemExit) -> str:
-    """``sys.exit(3)`` / ``sys.exit('why')`` as the words of an error message."""
-    code = exc.code
-    if code is None:
-        return "sys.exit()"
-    return f"sys.exit({code!r})"

@@ -1,0 +1,66 @@
+"""Metadata Python as the datastore runs it: each piece compiled once per process with the line numbers
+of its file, ``${@...}``'s locals, and where an exception it raised points in the metadata."""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import re
+from typing import Any
+
+from layerbuild.util.errors import Location
+
+# as BitBake's code parser: getVar and the bb.utils helpers that read a variable named by their first argument
+_PY_GETVAR_RE = re.compile(r"""(?:getVar|getVarFlag|contains|contains_any|filter)\(\s*['"]([^'"]+)['"]""")
+
+
+class DataContext(dict[str, Any]):
+    """Locals for ``${@...}``: ``d`` plus any datastore variable by its bare name, as in BitBake."""
+
+    def __init__(self, d: Any, globals_: dict[str, Any]) -> None:
+        super().__init__(d=d)
+        self._d = d
+        self._globals = globals_
+
+    def __missing__(self, key: str) -> Any:
+        if key in self._globals or hasattr(builtins, key) or key == "oe":
+            raise KeyError(key)
+        value = self._d.getVar(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+
+def python_location(exc: BaseException, fallback: Location | None) -> Location | None:
+    """The metadata line ``exc`` was raised from (its innermost frame in a metadata file), else ``fallback``."""
+    tb = exc.__traceback__
+    found = fallback
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not filename.endswith(".py") and filename not in ("<string>",) and not filename.startswith("<frozen"):
+            found = Location(filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_expression(code: str, name: str) -> tuple[Any, tuple[str, ...]]:
+    """The code of a ``${@...}`` expression, and the variables it reads with ``d.getVar``: every recipe
+    expands the same expressions of the same classes, so each is compiled once per process."""
+    return compile(code.strip(), name, "eval"), tuple(_PY_GETVAR_RE.findall(code))
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_function(name: str, body: str, filename: str, lineno: int) -> Any:
+    """Compile a python function's body as ``def name(d):`` with line numbers matching its file."""
+    # ``lineno`` is the line of ``python name() {``: the ``def`` stands there, the body below it
+    text = "\n" * max(lineno - 1, 0) + f"def {name}(d):\n" + (body if body.strip() else "    pass\n")
+    return compile(text, filename, "exec")
+
+
+def system_exit_message(exc: SystemExit) -> str:
+    """``sys.exit(3)`` / ``sys.exit('why')`` as the words of an error message."""
+    code = exc.code
+    if code is None:
+        return "sys.exit()"
+    return f"sys.exit({code!r})"
