@@ -33,7 +33,8 @@ from layerbuild.fetch import (
     UnreachableError,
     get_checksum_file_list,
 )
-from layerbuild.fetch.mirrors import mirror_pairs, uri_replace
+from layerbuild.fetch.mirrors import uri_replace
+from layerbuild.fetch.urldata import mirror_pairs
 
 
 def sha256(path: Path) -> str:

@@ -12,23 +12,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from layerbuild.fetch.errors import ChecksumError, NetworkAccess, UnreachableError
 from layerbuild.fetch.url import decodeurl, encodeurl
-
-if TYPE_CHECKING:
-    from layerbuild.fetch.urldata import FetchContext, FetchData
+from layerbuild.fetch.urldata import FetchContext, FetchData
 
 
 class TransferFailed(Exception):
     """One source could not deliver (the next mirror is tried); the text says why."""
-
-
-def mirror_pairs(value: str | None) -> list[tuple[str, str]]:
-    """The (pattern, replacement) pairs of a PREMIRRORS or MIRRORS value; a literal ``\\n`` separates."""
-    words = (value or "").replace("\\n", " ").split()
-    return list(zip(words[0::2], words[1::2], strict=False))
 
 
 def uri_replace(url: str, basename: str | None, find: str, replace: str) -> str | None:

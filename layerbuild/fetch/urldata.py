@@ -14,12 +14,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from layerbuild.fetch.errors import FetchError, MalformedUrl, ParameterError
-from layerbuild.fetch.mirrors import mirror_pairs
 from layerbuild.fetch.url import decodeurl
 from layerbuild.util.errors import Location
 from layerbuild.util.fsutil import PathEscape, remove_under
 from layerbuild.util.values import Typed
 from layerbuild.util.vartypes import TYPES, to_boolean
+
+
+def mirror_pairs(value: str | None) -> list[tuple[str, str]]:
+    """The (pattern, replacement) pairs of a PREMIRRORS or MIRRORS value; a literal ``\\n`` separates."""
+    words = (value or "").replace("\\n", " ").split()
+    return list(zip(words[0::2], words[1::2], strict=False))
 
 
 @dataclass(frozen=True)
