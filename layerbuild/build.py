@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from layerbuild.engine.runqueue import WORKERS_DIR, Plan, dep_hashes, stamp_base
-from layerbuild.engine.signatures import read_sigdata
+from layerbuild.engine.signatures import Signatures, read_sigdata
 from layerbuild.engine.taskgraph import TaskGraph, TaskId
 from layerbuild.util.errors import UsageError
 
@@ -89,15 +89,14 @@ def _sigfiles(tg: TaskGraph, tid: TaskId) -> list[str]:
     return sorted(files, key=lambda p: os.stat(p).st_mtime_ns)
 
 
-def dump_signatures(tg: TaskGraph, out: TextIO) -> int:
+def dump_signatures(tg: TaskGraph, signatures: Signatures, out: TextIO) -> int:
     """For each target task: why its signature differs from the one its last build recorded."""
     from layerbuild.engine.runqueue import compute_hashes
-    _order, hashes = compute_hashes(tg)
+    _order, hashes = compute_hashes(tg, signatures)
 
     def sigdata(tid: TaskId, h: str) -> dict[str, Any] | None:
         if h == hashes[tid]:
-            info = tg.info(tid)
-            return info.signature(tid.task).sigdata(info.pn, h, dep_hashes(tg, tid, hashes))
+            return signatures.of(tid).sigdata(tg.info(tid).pn, h, dep_hashes(tg, tid, hashes))
         path = f"{stamp_base(tg, tid)}.sigdata.{h}"
         return read_sigdata(path) if os.path.exists(path) else None
 

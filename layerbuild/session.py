@@ -26,6 +26,7 @@ from layerbuild.engine.evaluate import Evaluator
 from layerbuild.engine.layers import RecipeFiles, appends_for, collect_files, dangling_appends
 from layerbuild.engine.providers import Recipes, choose
 from layerbuild.engine.recipe import RecipeInfo, WarningKeeper, parse_recipe, recipe_info
+from layerbuild.engine.signatures import Signatures, TaskSignature, task_signatures
 from layerbuild.taskapi import task_name
 from layerbuild.util.errors import LayerbuildError, LayerError, Location, UsageError
 from layerbuild.util.fsutil import atomic_write, disk_full
@@ -109,30 +110,35 @@ def _init_worker(config: Configuration) -> None:
     _WORKER["keeper"] = WarningKeeper()
 
 
-#: (recipe file, its appends, its layer's collection, whether to compute task signatures, whether to
-#: look for names nothing reads: a parse for signatures repeats an earlier one, which looked already)
-Job = tuple[str, tuple[str, ...], str, bool, bool]
+#: (recipe file, its appends, its layer's collection, whether the parse is for the recipe's task signatures:
+#: it repeats an earlier one, which summarised the recipe and looked for names nothing reads)
+Job = tuple[str, tuple[str, ...], str, bool]
+#: what a parse gives: the recipe's summary, or its task signatures, or why it failed
+Outcome = RecipeInfo | tuple[TaskSignature, ...] | LayerbuildError
 
 
-def _parse_in_worker(job: Job) -> tuple[str, Any, list[str]]:
+def _parse_in_worker(job: Job) -> tuple[str, Outcome, list[str]]:
     config: Configuration = _WORKER["config"]
     return _parse_one(config.d, config.evaluator, job, _WORKER["keeper"])
 
 
-def _parse_one(configd: Any, evaluator: Evaluator, job: Job, keeper: WarningKeeper) -> tuple[str, Any, list[str]]:
-    fn, appends, layername, signatures, names = job
+def _parse_one(configd: Any, evaluator: Evaluator, job: Job, keeper: WarningKeeper) -> tuple[str, Outcome, list[str]]:
+    fn, appends, layername, signatures = job
     warnings: list[str] = []
     try:
         with keeper as warnings:
             d = parse_recipe(configd, evaluator, fn, appends, layername)
-            info = recipe_info(d, fn, appends, signatures=signatures)
-            if names and not info.skipped:
+            if signatures:
+                tasks = [] if d.getVar("__SKIPPED", False) else d.getVar("__BBTASKS", False) or []
+                sigs = tuple(task_signatures(d, tasks).values())
+                # files in [file-checksums] are inputs of the cached signatures too
+                return fn, sigs, d.file_depends + [path for sig in sigs for path, _digest in sig.files]
+            info = recipe_info(d, fn, appends)
+            if not info.skipped:
                 warnings.extend(evaluator.names.recipe(d, configd.file_depends))
         if warnings:
             info = replace(info, warnings=tuple(warnings))
-        # files in [file-checksums] are inputs of the cached signatures too
-        checksummed = [path for sig in info.signatures or () for path, _digest in sig.files]
-        return fn, info, d.file_depends + checksummed
+        return fn, info, d.file_depends
     except LayerbuildError as exc:
         _show_warnings(warnings)
         return fn, exc, []
@@ -156,8 +162,7 @@ def cache_dir(config: Configuration) -> str:
     return config.d.getVar("CACHE") or os.path.join(config.d.getVar("TMPDIR") or config.topdir, "cache")
 
 
-def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: bool = True,
-                  signatures: bool = False) -> ParseResult:
+def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: bool = True) -> ParseResult:
     """Parse every recipe of the configuration, from the cache where it is still valid."""
     files = collect_files(config.d, config.layerset)
     dangling = dangling_appends(files.recipes, files.appends)
@@ -185,15 +190,19 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
     for fn in files.recipes:
         appends = appends_for(fn, files.appends)
         info = cache.lookup(fn, appends) if cache is not None else None
-        if info is not None and (info.signatures is not None or not signatures):
+        if info is not None:
             infos[fn] = info
         else:
             coll = config.layerset.collection_of(fn)
-            todo.append((fn, appends, coll.name if coll else "", signatures, True))
+            todo.append((fn, appends, coll.name if coll else "", False))
     if todo:
         # what the engine and the configuration know, worked out once here rather than in every worker
         config.evaluator.names.prepare(config.d.file_depends)
-    _collect(config, todo, jobs, infos, cache)
+    for fn, parsed, depends in _parse_all(config, todo, jobs):
+        assert isinstance(parsed, RecipeInfo)
+        infos[fn] = parsed
+        if cache is not None:
+            cache.store(fn, parsed.appends, depends, parsed)
     shown: set[str] = set()
     for fn in files.recipes:
         if infos[fn].warnings:
@@ -216,45 +225,43 @@ def _save(cache: ParseCache) -> None:
         logger.warning("the parse cache was not saved: no space left on device for %s", cache.path)
 
 
-def ensure_signatures(config: Configuration, result: ParseResult, fns: Iterable[str],
-                      jobs: int | None = None) -> ParseResult:
-    """Make sure the recipes ``fns`` have task signatures, parsing again those that lack them."""
-    infos = dict(result.recipes.infos)
+def signatures_of(config: Configuration, result: ParseResult, fns: Iterable[str],
+                  jobs: int | None = None) -> Signatures:
+    """The task signatures of the recipes ``fns`` (the task graph's): from the parse cache, else from a
+    parse of each recipe again, whose signatures the cache then keeps with its summary."""
+    cache = result.cache
+    found: dict[str, tuple[TaskSignature, ...]] = {}
     todo: list[Job] = []
     for fn in sorted(set(fns)):
-        info = infos[fn]
-        if info.signatures is None:
+        sigs = cache.signatures(fn) if cache is not None else None
+        if sigs is not None:
+            found[fn] = sigs
+        else:
             coll = config.layerset.collection_of(fn)
-            todo.append((fn, info.appends, coll.name if coll else "", True, False))
-    if not todo:
-        return result
-    _collect(config, todo, jobs, infos, result.cache, again=True)
-    if result.cache is not None:
-        _save(result.cache)
-    recipes = choose(infos, config.layerset.priority_of, config.d.getVar, config.d.location)
-    return ParseResult(recipes, result.files, result.parsed + len(todo), result.cached, result.cache)
-
-
-def _collect(config: Configuration, todo: list[Job], jobs: int | None, infos: dict[str, RecipeInfo],
-             cache: ParseCache | None, again: bool = False) -> None:
-    """Parse ``todo`` into ``infos`` (and the cache); ``again``: the recipes were parsed before, and
-    their warnings are those of that parse."""
-    errors: list[tuple[str, LayerbuildError]] = []
-    for fn, outcome, depends in _run_parse(config, todo, jobs):
-        if isinstance(outcome, LayerbuildError):
-            errors.append((fn, outcome))
-            continue
-        if again and fn in infos:
-            outcome = replace(outcome, warnings=infos[fn].warnings)
-        infos[fn] = outcome
+            todo.append((fn, result.recipes.infos[fn].appends, coll.name if coll else "", True))
+    if todo:
+        for fn, parsed, depends in _parse_all(config, todo, jobs):
+            assert isinstance(parsed, tuple)
+            found[fn] = parsed
+            if cache is not None:
+                info = result.recipes.infos[fn]
+                cache.store(fn, info.appends, depends, info, parsed)
         if cache is not None:
-            cache.store(fn, outcome.appends, depends, outcome)
+            _save(cache)
+    return Signatures({fn: {sig.task: sig for sig in sigs} for fn, sigs in found.items()})
+
+
+def _parse_all(config: Configuration, todo: list[Job], jobs: int | None) -> list[tuple[str, Outcome, list[str]]]:
+    """Parse ``todo``: (recipe file, outcome, the files it read) in the order the parses finished, or the
+    error of the first recipe file (by name) that failed."""
+    done = list(_run_parse(config, todo, jobs))
+    errors = [(fn, outcome) for fn, outcome, _depends in done if isinstance(outcome, LayerbuildError)]
     if errors:
-        errors.sort(key=lambda item: item[0])
-        raise errors[0][1]
+        raise min(errors, key=lambda item: item[0])[1]
+    return done
 
 
-def _run_parse(config: Configuration, todo: list[Job], jobs: int | None) -> Iterable[tuple[str, Any, list[str]]]:
+def _run_parse(config: Configuration, todo: list[Job], jobs: int | None) -> Iterable[tuple[str, Outcome, list[str]]]:
     threads = jobs or Typed(config.d).int("BB_NUMBER_PARSE_THREADS") or os.cpu_count() or 1
     threads = max(1, min(threads, len(todo)))
     if threads == 1 or len(todo) < 16:
@@ -393,26 +400,25 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
     with build_lock(topdir, err):
         targets = target_tasks(request, config.d.getVar("BB_DEFAULT_TASK") or "do_build")
         tg = build_graph(parsed.recipes, targets)
-        parsed = ensure_signatures(config, parsed, {tid.fn for tid in tg.graph.nodes}, request.jobs)
-        tg = replace(tg, recipes=parsed.recipes)
+        signatures = signatures_of(config, parsed, {tid.fn for tid in tg.graph.nodes}, request.jobs)
         if request.graphviz:
             dot, buildlist = write_dot(tg, os.getcwd())
             out.write(f"PN dependencies saved to '{buildlist}'\nTask dependencies saved to '{dot}'\n")
             return 0
         if request.dump_signatures:
-            return dump_signatures(tg, out)
+            return dump_signatures(tg, signatures, out)
         for fn in sorted({tid.fn for tid in tg.graph.nodes}):
             check_recipe_paths(tg.recipes.infos[fn])
         force = set(tg.targets) if request.force else set()
         if request.dry_run:
-            print_plan(tg, make_plan(tg, force), out)
+            print_plan(tg, make_plan(tg, signatures, force), out)
             return 0
         from layerbuild.engine.sanity import check_host
         check_host(config.d, cache_dir(config))
         for tid in force:
             atomic_write(stamp_base(tg, tid) + ".taint", os.urandom(16).hex() + "\n")
         reap_orphans(topdir)
-        plan = make_plan(tg, force)
+        plan = make_plan(tg, signatures, force)
         jobs = request.jobs or Typed(config.d).int("BB_NUMBER_THREADS") or os.cpu_count() or 1
         queue = RunQueue(tg, plan, config, jobs, make_reporter(err), keep_going=request.keep_going)
         if not queue.execute():

@@ -98,8 +98,8 @@ def test_corrupt_cache_is_ignored(tmp_path: Path, lb: Runner) -> None:
 
 
 def test_parallel_parse_matches_serial(tmp_path: Path) -> None:
-    """Worker processes give the same recipe summaries, signatures included, as parsing in this process."""
-    from layerbuild.session import parse_recipes, start_configuration
+    """Worker processes give the same recipe summaries and task signatures as parsing in this process."""
+    from layerbuild.session import parse_recipes, signatures_of, start_configuration
 
     pids = tmp_path / "pids"
     pids.mkdir()
@@ -114,9 +114,11 @@ def test_parallel_parse_matches_serial(tmp_path: Path) -> None:
     build = make_build(tmp_path, [layer])
     config = start_configuration(str(build))
 
-    serial = parse_recipes(config, jobs=1, use_cache=False, signatures=True)
+    serial = parse_recipes(config, jobs=1, use_cache=False)
+    serial_sigs = signatures_of(config, serial, serial.recipes.infos, jobs=1)
     serial_pids = {p.read_text() for p in pids.iterdir()}
-    parallel = parse_recipes(config, jobs=2, use_cache=False, signatures=True)
+    parallel = parse_recipes(config, jobs=2, use_cache=False)
+    parallel_sigs = signatures_of(config, parallel, parallel.recipes.infos, jobs=2)
     parallel_pids = {p.read_text() for p in pids.iterdir()}
 
     assert serial_pids == {str(os.getpid())}
@@ -126,8 +128,8 @@ def test_parallel_parse_matches_serial(tmp_path: Path) -> None:
     assert serial.recipes.chosen == parallel.recipes.chosen
     r17 = serial.recipes.infos[serial.recipes.chosen["r17"]]
     assert "r16" in r17.depends
-    assert r17.signature("do_compile").values == parallel.recipes.infos[r17.fn].signature("do_compile").values
-    assert dict(r17.signature("do_compile").values)["X"] == '${@int(d.getVar("PV").split(".")[1]) * 2}'
+    assert serial_sigs == parallel_sigs
+    assert dict(serial_sigs.recipes[r17.fn]["do_compile"].values)["X"] == '${@int(d.getVar("PV").split(".")[1]) * 2}'
 
 
 def test_parse_warnings_come_back_from_the_cache(tmp_path: Path, lb: Runner) -> None:
@@ -150,3 +152,42 @@ def test_parse_warnings_come_back_from_the_cache(tmp_path: Path, lb: Runner) -> 
             warning.format(f"{layer}/recipes/a/own.inc", "FOO:append +="),
             warning.format(f"{layer}/include/common.inc", "BAR:prepend .="),
             warning.format(f"{layer}/recipes/b/own.inc", "FOO:append +=")], err
+
+
+def test_task_signatures_come_from_one_parse_of_the_graphs_recipes_then_from_the_cache(tmp_path: Path) -> None:
+    """After the task graph, the recipes it needs (and only those) are parsed once more for their task
+    signatures; the parse cache keeps them, so the next build parses nothing."""
+    from layerbuild.engine.taskgraph import build_graph
+    from layerbuild.session import parse_recipes, signatures_of, start_configuration
+
+    parses = tmp_path / "parses"
+    parses.mkdir()
+    files = {f"recipes/r{i}/r{i}_1.0.bb":
+             'INHIBIT_DEFAULT_DEPS = "1"\nLICENSE = "MIT"\n' + (f'DEPENDS = "r{i - 1}"\n' if i else "")
+             + f'do_compile() {{\n    echo {i}\n}}\n'
+             "python __anonymous() {\n"
+             f'    with open("{parses}/" + d.getVar("PN"), "a") as fh:\n        fh.write("parse\\n")\n'
+             "}\n"
+             for i in range(5)}
+    build = make_build(tmp_path, [make_layer(tmp_path, "sigs", files)])
+
+    def count() -> dict[str, int]:
+        return {p.name: len(p.read_text().splitlines()) for p in sorted(parses.iterdir())}
+
+    config = start_configuration(str(build))
+    result = parse_recipes(config, jobs=1)
+    assert count() == {f"r{i}": 1 for i in range(5)}
+    tg = build_graph(result.recipes, [("r2", "do_compile")])
+    needed = {tid.fn for tid in tg.graph.nodes}
+    assert {result.recipes.infos[fn].pn for fn in needed} == {"r0", "r1", "r2"}
+    signatures = signatures_of(config, result, needed, jobs=1)
+    assert count() == {"r0": 2, "r1": 2, "r2": 2, "r3": 1, "r4": 1}
+    assert set(signatures.recipes) == needed
+    r2 = result.recipes.chosen["r2"]
+    assert dict(signatures.recipes[r2]["do_compile"].values)["do_compile"] == "    echo 2\n"
+
+    config = start_configuration(str(build))
+    again = parse_recipes(config, jobs=1)
+    assert again.parsed == 0
+    assert signatures_of(config, again, needed, jobs=1) == signatures
+    assert count() == {"r0": 2, "r1": 2, "r2": 2, "r3": 1, "r4": 1}

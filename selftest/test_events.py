@@ -35,7 +35,7 @@ def test_scheduler_events_carry_task_ids(tmp_path: Path) -> None:
     )
     from layerbuild.engine.runqueue import RunQueue, make_plan
     from layerbuild.engine.taskgraph import TaskId, build_graph
-    from layerbuild.session import ensure_signatures, parse_recipes, start_configuration
+    from layerbuild.session import parse_recipes, signatures_of, start_configuration
     recipes = {
         "recipes/ok/ok_1.0.bb": 'INHIBIT_DEFAULT_DEPS = "1"\nLICENSE = "MIT"\n'
                                 'python do_fetch() {\n    pass\n}\naddtask two after do_fetch\n'
@@ -47,10 +47,9 @@ def test_scheduler_events_carry_task_ids(tmp_path: Path) -> None:
     config = start_configuration(str(build))
     result = parse_recipes(config)
     tg = build_graph(result.recipes, [("ok", "do_last")])
-    result = ensure_signatures(config, result, {t.fn for t in tg.graph.nodes})
-    tg = build_graph(result.recipes, [("ok", "do_last")])
+    signatures = signatures_of(config, result, {t.fn for t in tg.graph.nodes})
     events: list[object] = []
-    ok = RunQueue(tg, make_plan(tg, set()), config, 1, events.append).execute()
+    ok = RunQueue(tg, make_plan(tg, signatures, set()), config, 1, events.append).execute()
     assert not ok
     assert isinstance(events[0], BuildStarted) and isinstance(events[-1], BuildFinished)
     task_events = [e for e in events if isinstance(e, (TaskStarted, TaskSucceeded, TaskFailed, TaskSkipped))]

@@ -1,4 +1,5 @@
-"""The parse cache: recipe summaries kept under ``${TMPDIR}/cache``, keyed by file contents.
+"""The parse cache: recipe summaries, and the task signatures of those a build needed, kept under
+``${TMPDIR}/cache``, keyed by file contents.
 
 An entry is valid while every file its parse read (the recipe, its appends, includes and classes)
 has the content it had, and every file the parse looked for but did not find is still absent. The
@@ -16,10 +17,11 @@ from dataclasses import dataclass
 
 from layerbuild import __version__
 from layerbuild.engine.recipe import RecipeInfo
+from layerbuild.engine.signatures import TaskSignature
 from layerbuild.util.fsutil import atomic_write, sha256_file
 from layerbuild.util.hashing import sha256_tree
 
-CACHE_FORMAT = 12
+CACHE_FORMAT = 13
 
 Fingerprint = tuple[int, int, str] | None  # (mtime_ns, size, sha256) or None for "did not exist"
 
@@ -69,6 +71,8 @@ class Entry:
     appends: tuple[str, ...]
     deps: tuple[tuple[str, Fingerprint], ...]
     info: RecipeInfo
+    #: the signatures of the recipe's tasks, once a build needed them (None until then)
+    signatures: tuple[TaskSignature, ...] | None = None
 
 
 class ParseCache:
@@ -106,9 +110,16 @@ class ParseCache:
                 return None
         return entry.info
 
-    def store(self, fn: str, appends: tuple[str, ...], depends: list[str], info: RecipeInfo) -> None:
+    def signatures(self, fn: str) -> tuple[TaskSignature, ...] | None:
+        """The task signatures kept with ``fn``'s entry, which :meth:`lookup` found current or
+        :meth:`store` wrote in this run."""
+        entry = self.entries.get(fn)
+        return entry.signatures if entry is not None else None
+
+    def store(self, fn: str, appends: tuple[str, ...], depends: list[str], info: RecipeInfo,
+              signatures: tuple[TaskSignature, ...] | None = None) -> None:
         deps = tuple((path, self.files.fingerprint(path)) for path in dict.fromkeys(depends))
-        self.entries[fn] = Entry(appends, deps, info)
+        self.entries[fn] = Entry(appends, deps, info, signatures)
         self.dirty = True
 
     def prune(self, keep: set[str]) -> None:

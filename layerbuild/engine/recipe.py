@@ -2,7 +2,8 @@
 
 A recipe is parsed onto a copy of the configuration: the ``.bb`` file, then its ``.bbappend`` files
 in layer order, then finalisation (deferred inherits, key expansion, anonymous Python). ``RecipeInfo``
-holds what later stages need without parsing again.
+holds what choosing providers and building the task graph need without parsing again (the recipes the
+graph then needs are parsed again for their task signatures, unless the parse cache has them).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.datastore.pycode import compile_function
 from layerbuild.engine.evaluate import Evaluator, export_problem
-from layerbuild.engine.signatures import TaskSignature, task_signatures
 from layerbuild.util.errors import Location, ParseError, SkipRecipe
 from layerbuild.util.relations import OPERATORS, package_name_problem, relationship_problem
 
@@ -73,7 +73,6 @@ class RecipeInfo:
     skipped: str | None
     variables: tuple[tuple[str, str | None], ...] = field(default=())
     locations: tuple[tuple[str, str, int], ...] = field(default=())
-    signatures: tuple[TaskSignature, ...] | None = None
     #: (word, variable, path, line): which variable named each word of the recipe's own RDEPENDS, and
     #: where it was set (an image's IMAGE_INSTALL, reached through PACKAGE_INSTALL)
     origins: tuple[tuple[str, str, str, int], ...] = field(default=())
@@ -88,12 +87,6 @@ class RecipeInfo:
             if name == word:
                 return var, path, line
         return None
-
-    def signature(self, task: str) -> TaskSignature:
-        for sig in self.signatures or ():
-            if sig.task == task:
-                return sig
-        raise KeyError(f"{self.pn}:{task} has no signature")
 
     def var(self, name: str) -> str | None:
         for key, value in self.variables:
@@ -336,8 +329,7 @@ def check_names(d: DataStore, fn: str) -> None:
                              _where(d, fn, var), hint=f"{var} may not contain '/' nor be '.' or '..'")
 
 
-def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str, ...] = KEEP_VARS,
-                signatures: bool = False) -> RecipeInfo:
+def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str, ...] = KEEP_VARS) -> RecipeInfo:
     """Summarise a parsed recipe for the parse cache (after :func:`check_recipe` accepted it)."""
     skipped = d.getVar("__SKIPPED", False)
     # one read of each task's flags (most tasks set few of TASK_FLAGS), for the checks and the summary
@@ -393,7 +385,5 @@ def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str
         skipped=str(skipped) if skipped else None,
         variables=tuple((name, d.getVar(name)) for name in keep),
         locations=tuple(locations),
-        signatures=tuple(task_signatures(d, [t.name for t in tasks]).values()) if signatures and not skipped
-        else (() if skipped else None),
         origins=_origins(d, "RDEPENDS") if not skipped else (),
     )

@@ -43,7 +43,7 @@ from layerbuild.engine.events import (
     TaskStarted,
     TaskSucceeded,
 )
-from layerbuild.engine.signatures import DepHash, taskhash, write_sigdata
+from layerbuild.engine.signatures import DepHash, Signatures, taskhash, write_sigdata
 from layerbuild.engine.sstate import Sstate, SstateObject, install_tree, manifest_path, object_name
 from layerbuild.engine.taskgraph import TaskGraph, TaskId
 from layerbuild.engine.tasks import TaskJob, WorkerResult, read_results, tail, worker_main
@@ -103,6 +103,7 @@ def disk_full_reason(exc: BaseException) -> str:
 @dataclass
 class Plan:
     order: list[TaskId]
+    signatures: Signatures
     hashes: dict[TaskId, str]
     run: set[TaskId] = field(default_factory=set)
     setscene: dict[TaskId, SstateObject] = field(default_factory=dict)
@@ -129,11 +130,11 @@ def taint_of(tg: TaskGraph, tid: TaskId) -> str | None:
         return None
 
 
-def compute_hashes(tg: TaskGraph) -> tuple[list[TaskId], dict[TaskId, str]]:
+def compute_hashes(tg: TaskGraph, signatures: Signatures) -> tuple[list[TaskId], dict[TaskId, str]]:
     order = list(nx.lexicographical_topological_sort(tg.graph))
     hashes: dict[TaskId, str] = {}
     for tid in order:
-        base = tg.info(tid).signature(tid.task).basehash
+        base = signatures.of(tid).basehash
         hashes[tid] = taskhash(base, [hashes[p] for p in tg.graph.predecessors(tid)], taint_of(tg, tid))
     return order, hashes
 
@@ -156,10 +157,10 @@ def sstate_name(tg: TaskGraph, tid: TaskId, h: str) -> str:
     return object_name(info.pn, _var(tg, tid, "PACKAGE_ARCH"), info.pv, info.pr, h, tid.task)
 
 
-def make_plan(tg: TaskGraph, force: set[TaskId], use_sstate: bool = True,
+def make_plan(tg: TaskGraph, signatures: Signatures, force: set[TaskId], use_sstate: bool = True,
               avoid: set[TaskId] | None = None) -> Plan:
-    order, hashes = compute_hashes(tg)
-    plan = Plan(order, hashes, force=set(force), avoid=set(avoid or ()))
+    order, hashes = compute_hashes(tg, signatures)
+    plan = Plan(order, signatures, hashes, force=set(force), avoid=set(avoid or ()))
     # as in BitBake, whatever depends on a nostamp task is never up to date
     volatile: set[TaskId] = set()
     for tid in order:
@@ -198,7 +199,7 @@ def _manifest(tg: TaskGraph, tid: TaskId, index: int) -> str:
                          tg.info(tid).pn, tid.task, index)
 
 
-def restore(tg: TaskGraph, tid: TaskId, obj: SstateObject, hashes: dict[TaskId, str]) -> None:
+def restore(tg: TaskGraph, tid: TaskId, obj: SstateObject, plan: Plan) -> None:
     """Unpack an sstate object into the task's output directories, then stamp the task."""
     sstate = sstate_for(tg, tid)
     staging_root = os.path.join(_var(tg, tid, "SSTATE_MANIFESTS") or _var(tg, tid, "SSTATE_DIR"), "staging")
@@ -211,15 +212,16 @@ def restore(tg: TaskGraph, tid: TaskId, obj: SstateObject, hashes: dict[TaskId, 
     finally:
         if dirs:
             shutil.rmtree(os.path.dirname(dirs[0]), ignore_errors=True)
-    write_stamp(tg, tid, hashes)
+    write_stamp(tg, tid, plan)
 
 
 class StampWriter:
     """Writes stamps and sigdata; lists each stamp directory once per build to drop a task's older stamps."""
 
-    def __init__(self, tg: TaskGraph, hashes: dict[TaskId, str]) -> None:
+    def __init__(self, tg: TaskGraph, plan: Plan) -> None:
         self.tg = tg
-        self.hashes = hashes
+        self.signatures = plan.signatures
+        self.hashes = plan.hashes
         self._listing: dict[str, list[str]] = {}
 
     def __call__(self, tid: TaskId) -> None:
@@ -227,8 +229,8 @@ class StampWriter:
         if tg.taskinfo(tid).flag("nostamp"):
             return  # as in BitBake: nothing would read it (do_clean would even leave its own behind)
         base = stamp_base(tg, tid)
-        info = tg.info(tid)
-        write_sigdata(f"{base}.sigdata.{h}", info.signature(tid.task).sigdata(info.pn, h, dep_hashes(tg, tid, self.hashes)))
+        write_sigdata(f"{base}.sigdata.{h}",
+                      self.signatures.of(tid).sigdata(tg.info(tid).pn, h, dep_hashes(tg, tid, self.hashes)))
         directory, prefix = os.path.split(base)
         prefix += "."
         names = self._listing.get(directory)
@@ -253,8 +255,8 @@ class StampWriter:
             pass
 
 
-def write_stamp(tg: TaskGraph, tid: TaskId, hashes: dict[TaskId, str]) -> None:
-    StampWriter(tg, hashes)(tid)
+def write_stamp(tg: TaskGraph, tid: TaskId, plan: Plan) -> None:
+    StampWriter(tg, plan)(tid)
 
 
 def _sstate_publish(job: TaskJob, parsed: Any, outputs: list[str], inputs_flag: str, name: str, manifests: list[str],
@@ -319,9 +321,8 @@ class RunQueue:
             return None
         tg = self.tg
         h = self.plan.hashes[tid]
-        info = tg.info(tid)
         outputs = _outputdirs(tg, tid)
-        siginfo = info.signature(tid.task).sigdata(info.pn, h, dep_hashes(tg, tid, self.plan.hashes))
+        siginfo = self.plan.signatures.of(tid).sigdata(tg.info(tid).pn, h, dep_hashes(tg, tid, self.plan.hashes))
         return (outputs, str(tg.taskinfo(tid).flag("sstate-inputdirs") or ""), sstate_name(tg, tid, h),
                 [_manifest(tg, tid, i) for i in range(len(outputs))], siginfo, _var(tg, tid, "SSTATE_DIR"),
                 _var(tg, tid, "SSTATE_MIRRORS"))
@@ -342,7 +343,7 @@ class RunQueue:
                 return restored, fatal
             for tid, reason in sorted(broken.items()):
                 self.report(SetsceneFailed(tid, self.tg.label(tid), reason))
-            self.plan = make_plan(self.tg, self.plan.force, avoid=self.plan.avoid | set(broken))
+            self.plan = make_plan(self.tg, self.plan.signatures, self.plan.force, avoid=self.plan.avoid | set(broken))
             self.plan.uptodate -= restored
 
     def _execute(self) -> bool:
@@ -352,7 +353,7 @@ class RunQueue:
             self.report(SetsceneFailed(tid, tg.label(tid), reason))
         restored, fatal = self._restore_all()
         plan = self.plan
-        writer = StampWriter(tg, plan.hashes)
+        writer = StampWriter(tg, plan)
         ran, failed, skipped = 0, 0, 0
         for tid, reason in sorted(fatal.items()):
             failed += 1
@@ -484,7 +485,7 @@ class RunQueue:
 
         def one(item: tuple[TaskId, SstateObject]) -> tuple[TaskId, str | None, bool]:
             try:
-                restore(self.tg, item[0], item[1], self.plan.hashes)
+                restore(self.tg, item[0], item[1], self.plan)
             except (LayerbuildError, OSError) as exc:
                 if disk_full(exc):
                     return item[0], disk_full_reason(exc), True

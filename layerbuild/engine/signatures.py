@@ -23,7 +23,7 @@ from layerbuild.engine.datastore import DataStore
 from layerbuild.util.fsutil import atomic_write
 from layerbuild.util.hashing import sha256_path
 
-if TYPE_CHECKING:  # taskgraph imports recipe, which imports this module
+if TYPE_CHECKING:  # annotations only: taskgraph imports networkx, which a parse does not need
     from layerbuild.engine.taskgraph import TaskId
 
 #: Version of the sigdata layout: 2 records each task dependency as its TaskId, recipe name and taskhash
@@ -65,6 +65,17 @@ class TaskSignature:
         return {"format": SIGDATA_FORMAT, "pn": pn, "task": self.task, "basehash": self.basehash,
                 "taskhash": taskhash, "values": dict(self.values), "deps": {k: list(v) for k, v in self.deps},
                 "files": dict(self.files), "runtaskhashes": [dep.to_json() for dep in sorted(dep_hashes, key=_dep_key)]}
+
+
+@dataclass(frozen=True)
+class Signatures:
+    """What the basehash of each task of a build's task graph was computed from, by recipe file and task:
+    worked out once, after the graph, from the parse cache or a parse of the recipe for it."""
+
+    recipes: dict[str, dict[str, TaskSignature]]
+
+    def of(self, tid: TaskId) -> TaskSignature:
+        return self.recipes[tid.fn][tid.task]
 
 
 _EXPANDED_FLAGS = ("vardeps", "vardepsexclude", "vardepvalue", "vardepvalueexclude", "prefuncs", "postfuncs",

@@ -127,16 +127,16 @@ def scheduling(root: Path, recipes: int, tasks: int) -> tuple[float, int]:
     from layerbuild.engine.reporters import PlainReporter
     from layerbuild.engine.runqueue import RunQueue, make_plan
     from layerbuild.engine.taskgraph import build_graph
-    from layerbuild.session import ensure_signatures, parse_recipes, start_configuration
+    from layerbuild.session import parse_recipes, signatures_of, start_configuration
     build = synthetic(root, recipes, tasks)
     config = start_configuration(str(build))
     result = parse_recipes(config)
     target = [(f"s{recipes - 1}", f"do_t{tasks - 1}")]
     tg = build_graph(result.recipes, target)
-    result = ensure_signatures(config, result, {t.fn for t in tg.graph.nodes})
+    signatures = signatures_of(config, result, {t.fn for t in tg.graph.nodes})
     start = time.perf_counter()
     tg = build_graph(result.recipes, target)
-    plan = make_plan(tg, set())
+    plan = make_plan(tg, signatures, set())
     ok = RunQueue(tg, plan, config, 2, PlainReporter(io.StringIO())).execute()
     elapsed = time.perf_counter() - start
     assert ok and len(plan.run) == recipes * tasks, len(plan.run)
