@@ -3,7 +3,8 @@ never imports the artifact side; the artifact folders (``fetch/``, ``packaging/`
 ``boot/``, ``testimage/``, and ``builtins.py``, their table) never import the engine; ``layerbuild/util/``
 holds the neutral modules both use and imports nothing else; ``taskapi.py`` is the boundary between the
 sides; the other top-level modules are the pipeline and the commands, which may import anything. So the
-data flow stays one-way, and where a module lives says what it may import.
+data flow stays one-way, and where a module lives says what it may import. No module imports itself
+through others: the package has no import cycle, counting every import (``TYPE_CHECKING`` ones too).
 
 Imports are read with ``ast`` in every form: ``import layerbuild.x``, ``import layerbuild.x.y as z``,
 ``from layerbuild import x``, ``from layerbuild.x import y``, relative imports of any level, imports
@@ -17,6 +18,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import networkx as nx
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "layerbuild"
@@ -151,6 +153,37 @@ def check_imports(package: Path) -> list[str]:
     return problems
 
 
+CYCLE_FIX = ("break it: move what both sides need to a module both can import in one direction (the shared "
+             "types beside the code that makes them), or pass it in (as the evaluator hands the datastore its "
+             "Python globals)")
+
+
+def import_cycles(package: Path) -> list[str]:
+    """Every import cycle in ``package``, each named by the chain of its imports (``path:line imports X``),
+    starting from its first module by name."""
+    graph: nx.DiGraph = nx.DiGraph()
+    for path in _modules(package):
+        for imp in imports_of(package, path):
+            if imp.target != imp.source and not graph.has_edge(imp.source, imp.target):
+                # the first line that imports it (imports_of lists them by line)
+                graph.add_edge(imp.source, imp.target, where=f"{path.relative_to(package.parent)}:{imp.line}")
+    found = []
+    for cycle in nx.simple_cycles(graph):
+        start = cycle.index(min(cycle))
+        found.append(cycle[start:] + cycle[:start])
+
+    def dotted(module: str) -> str:
+        return f"layerbuild.{module}" if module else "layerbuild"
+
+    problems = []
+    for cycle in sorted(found):
+        chain = " -> ".join(dotted(m) for m in [*cycle, cycle[0]])
+        edges = [f"  {graph.edges[a, b]['where']} imports {dotted(b)}"
+                 for a, b in zip(cycle, [*cycle[1:], cycle[0]], strict=True)]
+        problems.append("\n".join([f"import cycle: {chain}", *edges]))
+    return problems
+
+
 def long_modules(package: Path) -> list[str]:
     return [f"{path.relative_to(package.parent)}: {n} lines, more than {MAX_LINES}; split it by noun"
             for path in _modules(package) if (n := _lines(path)) > MAX_LINES]
@@ -158,6 +191,11 @@ def long_modules(package: Path) -> list[str]:
 
 def test_import_map(baseline: list[str]) -> None:
     assert not baseline, "\n".join(baseline)
+
+
+def test_no_import_cycle() -> None:
+    cycles = import_cycles(PACKAGE)
+    assert not cycles, "\n".join([*cycles, CYCLE_FIX])
 
 
 def test_no_module_is_longer_than_the_limit() -> None:
@@ -256,6 +294,32 @@ def test_a_new_folder_is_the_artifact_side_and_a_new_top_module_the_pipeline(tmp
         f"{WHY[('artifact', 'engine')]}",
         "layerbuild/sbom/spdx.py:2: layerbuild.sbom.spdx (artifact) imports layerbuild.newthing (pipeline): "
         f"{WHY[(None, 'pipeline')]}",
+    ]
+
+
+def test_a_planted_import_cycle_is_named_edge_by_edge(tmp_path: Path) -> None:
+    """One cycle through an import inside a function, one through imports only the type checker reads."""
+    copy = _copy(tmp_path)
+    events = copy / "engine" / "events.py"
+    with events.open("a") as fh:
+        fh.write("\n\ndef _later() -> None:\n    from layerbuild.engine import reporters  # noqa: F401\n")
+    signatures = copy / "engine" / "signatures.py"
+    with signatures.open("a") as fh:
+        fh.write("\nif TYPE_CHECKING:\n    from layerbuild.engine.sigdiff import DependencyChanged\n")
+
+    def line_of(path: Path, text: str) -> int:
+        return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if line.startswith(text))
+
+    reporters, sigdiff = copy / "engine" / "reporters.py", copy / "engine" / "sigdiff.py"
+    assert import_cycles(copy) == [
+        "import cycle: layerbuild.engine.events -> layerbuild.engine.reporters -> layerbuild.engine.events\n"
+        f"  layerbuild/engine/events.py:{_lines(events)} imports layerbuild.engine.reporters\n"
+        f"  layerbuild/engine/reporters.py:{line_of(reporters, 'from layerbuild.engine.events import')} imports "
+        "layerbuild.engine.events",
+        "import cycle: layerbuild.engine.sigdiff -> layerbuild.engine.signatures -> layerbuild.engine.sigdiff\n"
+        f"  layerbuild/engine/sigdiff.py:{line_of(sigdiff, 'from layerbuild.engine.signatures import')} imports "
+        "layerbuild.engine.signatures\n"
+        f"  layerbuild/engine/signatures.py:{_lines(signatures)} imports layerbuild.engine.sigdiff",
     ]
 
 
