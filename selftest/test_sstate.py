@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from layerbuild.engine.sstate import Sstate, install_tree, object_name
+from layerbuild.engine.sstate import Publication, Sstate, install_tree, object_name
 from layerbuild.util.errors import LayerbuildError
 from layerbuild.util.fsutil import sha256_file
 
@@ -83,6 +84,27 @@ def test_file_mirrors_are_read_after_the_local_directory(tmp_path: Path) -> None
     assert local.find(name) == published
     own = local.store(name, _outputs(tmp_path, "again"), {})
     assert local.find(name) == own
+
+
+def test_a_publication_archives_the_inputs_then_installs_each_into_its_output(tmp_path: Path) -> None:
+    """What a worker publishes after its task: the object (tar reads it) and its siginfo, then each input
+    directory installed into the output directory of the same place, with its manifest."""
+    inputs = _outputs(tmp_path, "task")
+    outputs = (str(tmp_path / "sysroot"), str(tmp_path / "deploy"))
+    manifests = (str(tmp_path / "control" / "m.0"), str(tmp_path / "control" / "m.1"))
+    name = object_name("zlib", "x86_64", "1.3", "r0", HASH, "populate_sysroot")
+    Publication(str(tmp_path / "sstate"), "", name, tuple(inputs), outputs, manifests,
+                {"task": "do_populate_sysroot"}).publish()
+    obj = tmp_path / "sstate" / name
+    listed = subprocess.run(["tar", "--zstd", "-tf", str(obj)], check=True, capture_output=True, text=True)
+    assert {"dir0/usr/lib/libz.so.1", "dir0/usr/lib/libz.so", "dir1/zlib.deb"} <= {
+        line.removeprefix("./").rstrip("/") for line in listed.stdout.splitlines()}
+    assert json.loads(Path(f"{obj}.siginfo").read_text()) == {"task": "do_populate_sysroot", "sha256": sha256_file(str(obj))}
+    assert Path(outputs[0], "usr/lib/libz.so.1").read_text() == "lib"
+    assert os.readlink(Path(outputs[0], "usr/lib/libz.so")) == "libz.so.1"
+    assert Path(outputs[1], "zlib.deb").read_text() == "deb"
+    assert sorted(Path(manifests[0]).read_text().splitlines()) == ["usr", "usr/lib", "usr/lib/libz.so", "usr/lib/libz.so.1"]
+    assert Path(manifests[1]).read_text().splitlines() == ["zlib.deb"]
 
 
 def test_install_tree_replaces_what_the_task_installed_last_time(tmp_path: Path) -> None:

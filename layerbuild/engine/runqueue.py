@@ -44,7 +44,14 @@ from layerbuild.engine.events import (
     TaskSucceeded,
 )
 from layerbuild.engine.signatures import DepHash, Signatures, taskhash, write_sigdata
-from layerbuild.engine.sstate import Sstate, SstateObject, install_tree, manifest_path, object_name
+from layerbuild.engine.sstate import (
+    Publication,
+    Sstate,
+    SstateObject,
+    install_tree,
+    manifest_path,
+    object_name,
+)
 from layerbuild.engine.taskgraph import TaskGraph, TaskId
 from layerbuild.engine.tasks import TaskJob, WorkerResult, read_results, tail, worker_main
 from layerbuild.util.errors import BuildError, LayerbuildError
@@ -259,19 +266,14 @@ def write_stamp(tg: TaskGraph, tid: TaskId, plan: Plan) -> None:
     StampWriter(tg, plan)(tid)
 
 
-def _sstate_publish(job: TaskJob, parsed: Any, outputs: list[str], inputs_flag: str, name: str, manifests: list[str],
-                    siginfo: dict[str, Any], sstate_dir: str, mirrors: str) -> None:
+def _publish(publication: Publication) -> None:
     """In the worker, after the task ran: archive its input directories and install them (sstate).
 
     What stops it (a full disk, a refused install, a file system that says no) fails the task as a build
     error naming the step; anything else is a bug, an internal error.
     """
     try:
-        sstate = Sstate(sstate_dir, mirrors)
-        inputs = inputs_flag.split()
-        sstate.store(name, inputs, siginfo)
-        for i, target in enumerate(outputs):
-            install_tree(inputs[i] if i < len(inputs) else "", target, manifests[i])
+        publication.publish()
     except Exception as exc:
         if disk_full(exc):
             raise BuildError(f"publishing shared state failed: {disk_full_reason(exc)}") from exc
@@ -283,10 +285,10 @@ def _sstate_publish(job: TaskJob, parsed: Any, outputs: list[str], inputs_flag: 
         raise
 
 
-def _worker_entry(parsed: Any, job: TaskJob, fd: int, sstate_args: tuple[Any, ...] | None) -> None:
+def _worker_entry(parsed: Any, job: TaskJob, fd: int, publication: Publication | None) -> None:
     for sig in STOP_SIGNALS:  # the build's handlers are not the worker's: a signal ends it
         signal.signal(sig, signal.SIG_DFL)
-    publish = None if sstate_args is None else functools.partial(_sstate_publish, job, parsed, *sstate_args)
+    publish = None if publication is None else functools.partial(_publish, publication)
     status = worker_main(parsed, job, fd, publish)
     os.close(fd)
     os._exit(status)
@@ -316,16 +318,16 @@ class RunQueue:
         coll = self.parsed.layerset.collection_of(tid.fn)
         return TaskJob(tid, info.appends, coll.name if coll else "", self.plan.hashes[tid], self.tg.label(tid))
 
-    def _sstate_args(self, tid: TaskId) -> tuple[Any, ...] | None:
+    def _publication(self, tid: TaskId) -> Publication | None:
         if not is_sstate_task(self.tg, tid):
             return None
         tg = self.tg
         h = self.plan.hashes[tid]
         outputs = _outputdirs(tg, tid)
         siginfo = self.plan.signatures.of(tid).sigdata(tg.info(tid).pn, h, dep_hashes(tg, tid, self.plan.hashes))
-        return (outputs, str(tg.taskinfo(tid).flag("sstate-inputdirs") or ""), sstate_name(tg, tid, h),
-                [_manifest(tg, tid, i) for i in range(len(outputs))], siginfo, _var(tg, tid, "SSTATE_DIR"),
-                _var(tg, tid, "SSTATE_MIRRORS"))
+        return Publication(_var(tg, tid, "SSTATE_DIR"), _var(tg, tid, "SSTATE_MIRRORS"), sstate_name(tg, tid, h),
+                           tuple(str(tg.taskinfo(tid).flag("sstate-inputdirs") or "").split()), tuple(outputs),
+                           tuple(_manifest(tg, tid, i) for i in range(len(outputs))), siginfo)
 
     def execute(self) -> bool:
         """Run the plan; SIGTERM and SIGHUP stop it as Ctrl-C does (see :class:`Terminated`)."""
@@ -415,7 +417,7 @@ class RunQueue:
                         continue
                     r, w = os.pipe()
                     proc = self.ctx.Process(target=_worker_entry,
-                                            args=(self.parsed, self._job(tid), w, self._sstate_args(tid)))
+                                            args=(self.parsed, self._job(tid), w, self._publication(tid)))
                     proc.start()
                     os.close(w)
                     assert proc.pid is not None

@@ -28,6 +28,7 @@ import stat
 import tarfile
 import tempfile
 from dataclasses import dataclass
+from typing import Any
 
 from layerbuild.util.errors import LayerbuildError
 from layerbuild.util.fsutil import (
@@ -341,3 +342,23 @@ def uninstall_tree(dest: str, manifest: str) -> list[str]:
                 os.unlink(path)
     os.unlink(manifest)
     return sorted(kept)
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """What a task's worker publishes once the task succeeded: its ``[sstate-inputdirs]`` archived as the
+    object ``name`` (with ``siginfo``), then installed into its ``[sstate-outputdirs]``, each recorded in
+    its manifest. The build works it out, as it has the task graph and the hashes."""
+
+    sstate_dir: str
+    mirrors: str
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    manifests: tuple[str, ...]
+    siginfo: dict[str, Any]
+
+    def publish(self) -> None:
+        Sstate(self.sstate_dir, self.mirrors).store(self.name, list(self.inputs), self.siginfo)
+        for i, target in enumerate(self.outputs):
+            install_tree(self.inputs[i] if i < len(self.inputs) else "", target, self.manifests[i])
