@@ -17,12 +17,12 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from layerbuild.builtins import HOOKS
 from layerbuild.engine.cache import FileState, ParseCache, config_key
 from layerbuild.engine.config import DEFAULT_LAYER, Configuration, load_configuration
-from layerbuild.engine.evaluate import Evaluator
+from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.layers import RecipeFiles, appends_for, collect_files, dangling_appends
 from layerbuild.engine.providers import Recipes, choose
 from layerbuild.engine.recipe import RecipeInfo, WarningKeeper, parse_recipe, recipe_info
@@ -31,6 +31,9 @@ from layerbuild.taskapi import task_name
 from layerbuild.util.errors import LayerbuildError, LayerError, Location, UsageError
 from layerbuild.util.fsutil import atomic_write, disk_full
 from layerbuild.util.values import Typed
+
+if TYPE_CHECKING:  # the scheduler's modules (and networkx) are imported only by the steps that need a graph
+    from layerbuild.engine.taskgraph import TaskGraph
 
 logger = logging.getLogger("layerbuild.parse")
 
@@ -118,16 +121,15 @@ Outcome = RecipeInfo | tuple[TaskSignature, ...] | LayerbuildError
 
 
 def _parse_in_worker(job: Job) -> tuple[str, Outcome, list[str]]:
-    config: Configuration = _WORKER["config"]
-    return _parse_one(config.d, config.evaluator, job, _WORKER["keeper"])
+    return _parse_one(_WORKER["config"], job, _WORKER["keeper"])
 
 
-def _parse_one(configd: Any, evaluator: Evaluator, job: Job, keeper: WarningKeeper) -> tuple[str, Outcome, list[str]]:
+def _parse_one(config: Configuration, job: Job, keeper: WarningKeeper) -> tuple[str, Outcome, list[str]]:
     fn, appends, layername, signatures = job
     warnings: list[str] = []
     try:
         with keeper as warnings:
-            d = parse_recipe(configd, evaluator, fn, appends, layername)
+            d = parse_recipe(config.d, config.evaluator, fn, appends, layername)
             if signatures:
                 tasks = [] if d.getVar("__SKIPPED", False) else d.getVar("__BBTASKS", False) or []
                 sigs = tuple(task_signatures(d, tasks).values())
@@ -135,7 +137,7 @@ def _parse_one(configd: Any, evaluator: Evaluator, job: Job, keeper: WarningKeep
                 return fn, sigs, d.file_depends + [path for sig in sigs for path, _digest in sig.files]
             info = recipe_info(d, fn, appends)
             if not info.skipped:
-                warnings.extend(evaluator.names.recipe(d, configd.file_depends))
+                warnings.extend(config.evaluator.names.recipe(d, config.d.file_depends))
         if warnings:
             info = replace(info, warnings=tuple(warnings))
         return fn, info, d.file_depends
@@ -266,7 +268,7 @@ def _run_parse(config: Configuration, todo: list[Job], jobs: int | None) -> Iter
     threads = max(1, min(threads, len(todo)))
     if threads == 1 or len(todo) < 16:
         keeper = WarningKeeper()
-        return [_parse_one(config.d, config.evaluator, job, keeper) for job in todo]
+        return [_parse_one(config, job, keeper) for job in todo]
     ctx = multiprocessing.get_context("fork")
     chunk = max(1, min(64, len(todo) // (threads * 8)))
     with ctx.Pool(threads, initializer=_init_worker, initargs=(config,)) as pool:
@@ -324,7 +326,7 @@ def check_recipe_paths(info: RecipeInfo) -> None:
             raise _directory_error(var, problem, where(var), info.pn)
 
 
-def parse_target_recipe(config: Configuration, fn: str, appends: tuple[str, ...]) -> Any:
+def parse_target_recipe(config: Configuration, fn: str, appends: tuple[str, ...]) -> DataStore:
     """Parse one recipe afresh (with history when the configuration tracks it) and return its datastore."""
     coll = config.layerset.collection_of(fn)
     return parse_recipe(config.d, config.evaluator, fn, appends, coll.name if coll else "")
@@ -427,7 +429,7 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
         return 0
 
 
-def print_summaries(tg: Any, out: TextIO, default_task: str) -> None:
+def print_summaries(tg: TaskGraph, out: TextIO, default_task: str) -> None:
     """What a target recipe's ``BUILD_SUMMARY`` says after it was built (where its output is, what next)."""
     shown: set[str] = set()
     for tid in tg.targets:

@@ -32,6 +32,7 @@ from typing import Any
 
 import networkx as nx
 
+from layerbuild.engine.config import Configuration
 from layerbuild.engine.events import (
     BuildFinished,
     BuildStarted,
@@ -285,11 +286,11 @@ def _publish(publication: Publication) -> None:
         raise
 
 
-def _worker_entry(parsed: Any, job: TaskJob, fd: int, publication: Publication | None) -> None:
+def _worker_entry(config: Configuration, job: TaskJob, fd: int, publication: Publication | None) -> None:
     for sig in STOP_SIGNALS:  # the build's handlers are not the worker's: a signal ends it
         signal.signal(sig, signal.SIG_DFL)
     publish = None if publication is None else functools.partial(_publish, publication)
-    status = worker_main(parsed, job, fd, publish)
+    status = worker_main(config, job, fd, publish)
     os.close(fd)
     os._exit(status)
 
@@ -303,11 +304,11 @@ class _Running:
 
 
 class RunQueue:
-    def __init__(self, tg: TaskGraph, plan: Plan, parsed: Any, jobs: int, reporter: Reporter,
+    def __init__(self, tg: TaskGraph, plan: Plan, config: Configuration, jobs: int, reporter: Reporter,
                  keep_going: bool = False) -> None:
         self.tg = tg
         self.plan = plan
-        self.parsed = parsed
+        self.config = config
         self.jobs = max(1, jobs)
         self.report = reporter
         self.keep_going = keep_going
@@ -315,7 +316,7 @@ class RunQueue:
 
     def _job(self, tid: TaskId) -> TaskJob:
         info = self.tg.info(tid)
-        coll = self.parsed.layerset.collection_of(tid.fn)
+        coll = self.config.layerset.collection_of(tid.fn)
         return TaskJob(tid, info.appends, coll.name if coll else "", self.plan.hashes[tid], self.tg.label(tid))
 
     def _publication(self, tid: TaskId) -> Publication | None:
@@ -417,7 +418,7 @@ class RunQueue:
                         continue
                     r, w = os.pipe()
                     proc = self.ctx.Process(target=_worker_entry,
-                                            args=(self.parsed, self._job(tid), w, self._publication(tid)))
+                                            args=(self.config, self._job(tid), w, self._publication(tid)))
                     proc.start()
                     os.close(w)
                     assert proc.pid is not None
@@ -467,14 +468,14 @@ class RunQueue:
         return skipped
 
     def _register(self, pid: int) -> None:
-        directory = os.path.join(self.parsed.topdir, WORKERS_DIR)
+        directory = os.path.join(self.config.topdir, WORKERS_DIR)
         os.makedirs(directory, exist_ok=True)
         with open(os.path.join(directory, str(pid)), "w"):
             pass
 
     def _unregister(self, pid: int) -> None:
         with contextlib.suppress(OSError):
-            os.unlink(os.path.join(self.parsed.topdir, WORKERS_DIR, str(pid)))
+            os.unlink(os.path.join(self.config.topdir, WORKERS_DIR, str(pid)))
 
     def _setscene(self) -> tuple[set[TaskId], dict[TaskId, str], dict[TaskId, str]]:
         """Restore the plan's sstate objects: (restored, broken objects -> why, full disk -> why)."""

@@ -22,9 +22,9 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from layerbuild.engine.codeparse import shell_words
+from layerbuild.engine.config import Configuration
 from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.datastore.pycode import compile_function, python_location, system_exit_message
 from layerbuild.engine.envdump import emit_var
@@ -277,7 +277,7 @@ class _Worker:
         self.log = ""
         self.results = _Results()
 
-    def run(self, config: Any, job: TaskJob, publish: Callable[[], None] | None) -> int:
+    def run(self, config: Configuration, job: TaskJob, publish: Callable[[], None] | None) -> int:
         from layerbuild.engine.recipe import parse_recipe
         task = job.tid.task
         d = parse_recipe(config.d, config.evaluator, job.tid.fn, job.appends, job.layername)
@@ -318,7 +318,7 @@ class _Worker:
             os.write(self.result_fd, WorkerResult(error=end.summary).encode())
 
 
-def worker_main(parsed: Any, job: TaskJob, result_fd: int, publish: Callable[[], None] | None = None) -> int:
+def worker_main(config: Configuration, job: TaskJob, result_fd: int, publish: Callable[[], None] | None = None) -> int:
     """Body of a task's worker process: runs the task, then ``publish`` (its shared state) when the task
     succeeded. Returns the exit status (:func:`layerbuild.util.exits.guard`: a worker reports, it never hangs
     or leaks a traceback to the console) and sends :class:`WorkerResult` messages to ``result_fd``."""
@@ -326,7 +326,7 @@ def worker_main(parsed: Any, job: TaskJob, result_fd: int, publish: Callable[[],
     _die_with_parent()
     worker = _Worker(result_fd)
     try:
-        return guard(lambda: worker.run(parsed, job, publish), debug=bool(os.environ.get(DEBUG_ENV)),
+        return guard(lambda: worker.run(config, job, publish), debug=bool(os.environ.get(DEBUG_ENV)),
                      tell=worker.tell, output=worker.output)
     finally:
         with contextlib.suppress(Exception):
