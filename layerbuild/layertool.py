@@ -45,14 +45,13 @@ def show_recipes(topdir: str, args: argparse.Namespace, out: TextIO) -> int:
 
         for fn in sorted(fns, key=order):
             info = result.recipes.infos[fn]
-            coll = layerset.collection_of(fn)
             version = (f"{info.pe}:" if info.pe and info.pe != "0" else "") + info.pv
             notes = []
             if info.skipped:
                 notes.append(f"(skipped: {info.skipped})")
             elif fn != chosen:
                 notes.append("(not chosen)")
-            out.write(f"  {(coll.name if coll else '?'):<20} {version:<20} {' '.join(notes)}".rstrip() + "\n")
+            out.write(f"  {(layerset.layer_name(fn) or '?'):<20} {version:<20} {' '.join(notes)}".rstrip() + "\n")
     return 0
 
 

@@ -195,8 +195,7 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
         if info is not None:
             infos[fn] = info
         else:
-            coll = config.layerset.collection_of(fn)
-            todo.append((fn, appends, coll.name if coll else "", False))
+            todo.append((fn, appends, config.layerset.layer_name(fn), False))
     if todo:
         # what the engine and the configuration know, worked out once here rather than in every worker
         config.evaluator.names.prepare(config.d.file_depends)
@@ -239,8 +238,7 @@ def signatures_of(config: Configuration, result: ParseResult, fns: Iterable[str]
         if sigs is not None:
             found[fn] = sigs
         else:
-            coll = config.layerset.collection_of(fn)
-            todo.append((fn, result.recipes.infos[fn].appends, coll.name if coll else "", True))
+            todo.append((fn, result.recipes.infos[fn].appends, config.layerset.layer_name(fn), True))
     if todo:
         for fn, parsed, depends in _parse_all(config, todo, jobs):
             assert isinstance(parsed, tuple)
@@ -328,8 +326,7 @@ def check_recipe_paths(info: RecipeInfo) -> None:
 
 def parse_target_recipe(config: Configuration, fn: str, appends: tuple[str, ...]) -> DataStore:
     """Parse one recipe afresh (with history when the configuration tracks it) and return its datastore."""
-    coll = config.layerset.collection_of(fn)
-    return parse_recipe(config.d, config.evaluator, fn, appends, coll.name if coll else "")
+    return parse_recipe(config.d, config.evaluator, fn, appends, config.layerset.layer_name(fn))
 
 
 @dataclass(frozen=True)

@@ -139,3 +139,30 @@ def test_invalid_pattern_offset_is_into_the_written_text(tmp_path: Path, lb: Run
         'unterminated character set at position 16 of "^${LAYERDIR_RE}/[recipes"',
         "  ^${LAYERDIR_RE}/[recipes",
         "                  ^"]
+
+
+def test_a_recipe_has_one_layer_name_in_the_parse_the_environment_and_its_tasks(tmp_path: Path, lb: Runner) -> None:
+    """FILE_LAYERNAME is the collection whose BBFILE_PATTERN matches the recipe file (the longest one)."""
+    from layerbuild.session import start_configuration
+    recipe = ('INHIBIT_DEFAULT_DEPS = "1"\nLICENSE = "MIT"\nNAMED := "${FILE_LAYERNAME}"\n'
+              'python do_showlayer() {\n'
+              '    open(d.getVar("TOPDIR") + "/layername", "w").write(d.getVar("FILE_LAYERNAME"))\n'
+              '}\naddtask showlayer\n')
+    outer = make_layer(tmp_path, "outer", {"recipes/foo/foo_1.0.bb": recipe})
+    # a collection nested in another's directory: its longer pattern wins for its own files
+    inner = make_layer(outer / "recipes", "inner", {"recipes/bar/bar_1.0.bb": recipe})
+    build = make_build(tmp_path, [outer, inner])
+    layerset = start_configuration(str(build)).layerset
+    assert layerset.layer_name(str(outer / "recipes/foo/foo_1.0.bb")) == "outer"
+    assert layerset.layer_name(str(inner / "recipes/bar/bar_1.0.bb")) == "inner"
+    assert layerset.layer_name(str(tmp_path / "elsewhere/baz_1.0.bb")) == ""
+    for pn, name in (("foo", "outer"), ("bar", "inner")):
+        status, out, err = lb("-B", str(build), "-e", pn)
+        assert status == 0, err
+        assert _env_value(out, "FILE_LAYERNAME") == _env_value(out, "NAMED") == name
+        status, _, err = lb("-B", str(build), f"{pn}:do_showlayer")
+        assert status == 0, err
+        assert (build / "layername").read_text() == name
+    status, out, err = lb("-B", str(build), "show-recipes", "bar", tool="layers")
+    assert status == 0, err
+    assert out.splitlines()[2].split() == ["inner", "1.0"]

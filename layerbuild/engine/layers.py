@@ -51,6 +51,11 @@ class LayerSet:
                     best = coll
         return best
 
+    def layer_name(self, path: str) -> str:
+        """The name of the collection a recipe file belongs to (its ``FILE_LAYERNAME``), "" for none."""
+        coll = self.collection_of(path)
+        return coll.name if coll else ""
+
     def priority_of(self, path: str) -> int:
         coll = self.collection_of(path)
         return coll.priority if coll else 0

@@ -315,9 +315,8 @@ class RunQueue:
         self.ctx = multiprocessing.get_context("fork")
 
     def _job(self, tid: TaskId) -> TaskJob:
-        info = self.tg.info(tid)
-        coll = self.config.layerset.collection_of(tid.fn)
-        return TaskJob(tid, info.appends, coll.name if coll else "", self.plan.hashes[tid], self.tg.label(tid))
+        return TaskJob(tid, self.tg.info(tid).appends, self.config.layerset.layer_name(tid.fn), self.plan.hashes[tid],
+                       self.tg.label(tid))
 
     def _publication(self, tid: TaskId) -> Publication | None:
         if not is_sstate_task(self.tg, tid):
