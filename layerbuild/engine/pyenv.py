@@ -23,8 +23,7 @@ import sys
 import time
 import types
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from layerbuild.taskapi import NO_HOOKS, Hooks, builtin_vardeps, run_builtin
 from layerbuild.util.errors import FatalError, LayerbuildError, Location, SkipRecipe
@@ -105,9 +104,11 @@ def _exec_func(func: str, d: Any, **_kw: Any) -> Any:
     return d.exec_func(func)
 
 
-@dataclass(frozen=True, slots=True)
-class EvaluatorCalls:
-    """The evaluator's statements that metadata Python reaches through ``bb``."""
+class EvaluatorCalls(NamedTuple):
+    """The evaluator's statements that metadata Python reaches through ``bb``.
+
+    (A named tuple rather than a dataclass: every command imports it, and a frozen dataclass costs
+    four times the instructions to create.)"""
 
     #: ``addtask`` (d, task, before, after, location)
     add_task: Callable[[Any, str, str | None, str | None, Location | None], None]

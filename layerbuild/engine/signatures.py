@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from layerbuild.engine.codeparse import builtin_calls, python_refs, shell_words
 from layerbuild.engine.datastore import DataStore
@@ -67,10 +67,12 @@ class TaskSignature:
                 "files": dict(self.files), "runtaskhashes": [dep.to_json() for dep in sorted(dep_hashes, key=_dep_key)]}
 
 
-@dataclass(frozen=True)
-class Signatures:
+class Signatures(NamedTuple):
     """What the basehash of each task of a build's task graph was computed from, by recipe file and task:
-    worked out once, after the graph, from the parse cache or a parse of the recipe for it."""
+    worked out once, after the graph, from the parse cache or a parse of the recipe for it.
+
+    (A named tuple rather than a dataclass: every command imports it, and a frozen dataclass costs
+    four times the instructions to create.)"""
 
     recipes: dict[str, dict[str, TaskSignature]]
 
