@@ -20,7 +20,7 @@ from layerbuild.engine.config import configuration_view, inherit_global_classes
 from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.evaluate import Evaluator, new_datastore
 from layerbuild.engine.recipe import parse_recipe
-from layerbuild.util.errors import FatalError, LayerbuildError
+from layerbuild.util.errors import LayerbuildError
 
 CORPUS = Path(__file__).parent / "data" / "semantics"
 PREAMBLE = """PN = "${@bb.parse.vars_from_file(d.getVar('FILE', False),d)[0] or 'defaultpkgname'}"
