@@ -25,10 +25,11 @@ from layerbuild.engine.config import DEFAULT_LAYER, Configuration, load_configur
 from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.layers import RecipeFiles, appends_for, collect_files, dangling_appends
 from layerbuild.engine.providers import Recipes, choose
-from layerbuild.engine.recipe import RecipeInfo, WarningKeeper, parse_recipe, recipe_info
+from layerbuild.engine.recipe import RecipeInfo, WarningKeeper, parse_recipe, parse_variants, recipe_info
 from layerbuild.engine.signatures import Signatures, TaskSignature, task_signatures
+from layerbuild.engine.variants import split_virtual, virtual_fn
 from layerbuild.taskapi import task_name
-from layerbuild.util.errors import LayerbuildError, LayerError, Location, UsageError
+from layerbuild.util.errors import LayerbuildError, LayerError, Location, TargetError, UsageError
 from layerbuild.util.fsutil import atomic_write, disk_full
 from layerbuild.util.values import Typed
 
@@ -113,11 +114,13 @@ def _init_worker(config: Configuration) -> None:
     _WORKER["keeper"] = WarningKeeper()
 
 
-#: (recipe file, its appends, its layer's collection, whether the parse is for the recipe's task signatures:
-#: it repeats an earlier one, which summarised the recipe and looked for names nothing reads)
-Job = tuple[str, tuple[str, ...], str, bool]
-#: what a parse gives: the recipe's summary, or its task signatures, or why it failed
-Outcome = RecipeInfo | tuple[TaskSignature, ...] | LayerbuildError
+#: (recipe file, its appends, its layer's collection, and for a parse for task signatures the recipes (variants,
+#: "" for the file's own recipe) whose signatures to compute: it repeats an earlier parse, which summarised the
+#: file's recipes and looked for names nothing reads; None for that first parse)
+Job = tuple[str, tuple[str, ...], str, tuple[str, ...] | None]
+#: what a parse gives: the file's recipes (its own first, then its variants), or the task signatures of those
+#: asked for by recipe key, or why it failed
+Outcome = tuple[RecipeInfo, ...] | dict[str, tuple[TaskSignature, ...]] | LayerbuildError
 
 
 def _parse_in_worker(job: Job) -> tuple[str, Outcome, list[str]]:
@@ -125,22 +128,26 @@ def _parse_in_worker(job: Job) -> tuple[str, Outcome, list[str]]:
 
 
 def _parse_one(config: Configuration, job: Job, keeper: WarningKeeper) -> tuple[str, Outcome, list[str]]:
-    fn, appends, layername, signatures = job
+    fn, appends, layername, signed = job
     warnings: list[str] = []
     try:
         with keeper as warnings:
-            d = parse_recipe(config.d, config.evaluator, fn, appends, layername)
-            if signatures:
-                tasks = [] if d.getVar("__SKIPPED", False) else d.getVar("__BBTASKS", False) or []
-                sigs = tuple(task_signatures(d, tasks).values())
+            # the file is read once; its variants are copies of that parse (BitBake's multi_finalize)
+            stores = parse_variants(config.d, config.evaluator, fn, appends, layername, only=signed)
+            depends = [path for d in stores.values() for path in d.file_depends] if len(stores) > 1 \
+                else stores[""].file_depends
+            if signed is not None:
+                sigs = {virtual_fn(fn, variant): _task_signatures(d) for variant, d in stores.items()
+                        if variant in signed}
                 # files in [file-checksums] are inputs of the cached signatures too
-                return fn, sigs, d.file_depends + [path for sig in sigs for path, _digest in sig.files]
-            info = recipe_info(d, fn, appends)
-            if not info.skipped:
-                warnings.extend(config.evaluator.names.recipe(d, config.d.file_depends))
+                return fn, sigs, depends + [path for found in sigs.values() for sig in found
+                                            for path, _digest in sig.files]
+            infos = [recipe_info(d, virtual_fn(fn, variant), appends) for variant, d in stores.items()]
+            if not infos[0].skipped:
+                warnings.extend(config.evaluator.names.recipe(stores[""], config.d.file_depends))
         if warnings:
-            info = replace(info, warnings=tuple(warnings))
-        return fn, info, d.file_depends
+            infos[0] = replace(infos[0], warnings=tuple(warnings))
+        return fn, tuple(infos), depends
     except LayerbuildError as exc:
         _show_warnings(warnings)
         return fn, exc, []
@@ -191,21 +198,24 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
     todo: list[Job] = []
     for fn in files.recipes:
         appends = appends_for(fn, files.appends)
-        info = cache.lookup(fn, appends) if cache is not None else None
-        if info is not None:
-            infos[fn] = info
+        found = cache.lookup(fn, appends) if cache is not None else None
+        if found is not None:
+            for info in found:
+                infos[info.fn] = info
         else:
-            todo.append((fn, appends, config.layerset.layer_name(fn), False))
+            todo.append((fn, appends, config.layerset.layer_name(fn), None))
     if todo:
         # what the engine and the configuration know, worked out once here rather than in every worker
         config.evaluator.names.prepare(config.d.file_depends)
     for fn, parsed, depends in _parse_all(config, todo, jobs):
-        assert isinstance(parsed, RecipeInfo)
-        infos[fn] = parsed
+        assert isinstance(parsed, tuple)
+        for info in parsed:
+            infos[info.fn] = info
         if cache is not None:
-            cache.store(fn, parsed.appends, depends, parsed)
+            cache.store(fn, parsed[0].appends, depends, parsed)
     shown: set[str] = set()
     for fn in files.recipes:
+        # a file's warnings are kept with its own recipe
         if infos[fn].warnings:
             _show_warnings(infos[fn].warnings, shown)
     if cache is not None:
@@ -228,27 +238,36 @@ def _save(cache: ParseCache) -> None:
 
 def signatures_of(config: Configuration, result: ParseResult, fns: Iterable[str],
                   jobs: int | None = None) -> Signatures:
-    """The task signatures of the recipes ``fns`` (the task graph's): from the parse cache, else from a
-    parse of each recipe again, whose signatures the cache then keeps with its summary."""
+    """The task signatures of the recipes ``fns`` (the task graph's; a variant by its virtual file name):
+    from the parse cache, else from a parse of each recipe file again, once for all of its recipes that
+    need them, whose signatures the cache then keeps with the file's recipes."""
     cache = result.cache
+    infos = result.recipes.infos
     found: dict[str, tuple[TaskSignature, ...]] = {}
-    todo: list[Job] = []
-    for fn in sorted(set(fns)):
-        sigs = cache.signatures(fn) if cache is not None else None
+    wanted: dict[str, list[str]] = {}
+    for vfn in sorted(set(fns)):
+        sigs = cache.signatures(vfn) if cache is not None else None
         if sigs is not None:
-            found[fn] = sigs
+            found[vfn] = sigs
         else:
-            todo.append((fn, result.recipes.infos[fn].appends, config.layerset.layer_name(fn), True))
-    if todo:
+            fn, variant = split_virtual(vfn)
+            wanted.setdefault(fn, []).append(variant)
+    if wanted:
+        todo: list[Job] = [(fn, infos[fn].appends, config.layerset.layer_name(fn), tuple(variants))
+                           for fn, variants in wanted.items()]
         for fn, parsed, depends in _parse_all(config, todo, jobs):
-            assert isinstance(parsed, tuple)
-            found[fn] = parsed
+            assert isinstance(parsed, dict)
+            found.update(parsed)
             if cache is not None:
-                info = result.recipes.infos[fn]
-                cache.store(fn, info.appends, depends, info, parsed)
+                cache.add_signatures(fn, depends, parsed)
         if cache is not None:
             _save(cache)
     return Signatures({fn: {sig.task: sig for sig in sigs} for fn, sigs in found.items()})
+
+
+def _task_signatures(d: DataStore) -> tuple[TaskSignature, ...]:
+    tasks = [] if d.getVar("__SKIPPED", False) else d.getVar("__BBTASKS", False) or []
+    return tuple(task_signatures(d, tasks).values())
 
 
 def _parse_all(config: Configuration, todo: list[Job], jobs: int | None) -> list[tuple[str, Outcome, list[str]]]:
@@ -324,6 +343,25 @@ def check_recipe_paths(info: RecipeInfo) -> None:
             raise _directory_error(var, problem, where(var), info.pn)
 
 
+def check_no_variants(tg: TaskGraph) -> None:
+    """A BBCLASSEXTEND variant is parsed like any recipe but not built: no class of the core layer makes
+    one (there is no native sysroot to stage it in), and building it as a target recipe would give
+    packages under its name that are not what its class means. Refused before any task runs."""
+    variants = sorted(tid for tid in tg.graph.nodes if tg.info(tid).variant)
+    if variants:
+        info = tg.info(variants[0])
+        base = tg.recipes.infos.get(info.realfn)
+        users = sorted((tg.info(other).pn, tid.task) for tid in variants if tid.fn == variants[0].fn
+                       for other in tg.graph.successors(tid) if other.fn != tid.fn)
+        where = info.location("BBCLASSEXTEND")
+        raise TargetError(f"{info.pn} is the {info.variant} variant of {base.pn if base else info.realfn} "
+                          "(BBCLASSEXTEND), and layerbuild does not build recipe variants yet"
+                          + (f" ({users[0][0]} needs its {users[0][1]})" if users else ""),
+                          Location(*where) if where else Location(info.realfn),
+                          hint="-e, -g and -S show a variant; build the recipe itself, or take the tool "
+                               "from the build host")
+
+
 def parse_target_recipe(config: Configuration, fn: str, appends: tuple[str, ...]) -> DataStore:
     """Parse one recipe afresh (with history when the configuration tracks it) and return its datastore."""
     return parse_recipe(config.d, config.evaluator, fn, appends, config.layerset.layer_name(fn))
@@ -381,9 +419,10 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
     parsed = parse_recipes(config, jobs=request.jobs)
     if request.parse_only:
         total = len(parsed.files.recipes)
+        # as BitBake counts them: every recipe, each variant and each skipped one included
         out.write(f"Parsing of {total} .bb files complete ({parsed.cached} cached, {parsed.parsed} parsed). "
-                  f"{total - parsed.skipped} targets, {parsed.skipped} skipped, {len(parsed.files.masked)} masked, "
-                  "0 errors.\n")
+                  f"{len(parsed.recipes.infos)} targets, {parsed.skipped} skipped, {len(parsed.files.masked)} "
+                  "masked, 0 errors.\n")
         return 0
     if request.environment:
         fn = parsed.recipes.resolve(request.targets[0].split(":", 1)[0])
@@ -406,6 +445,7 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
             return 0
         if request.dump_signatures:
             return dump_signatures(tg, signatures, out)
+        check_no_variants(tg)
         for fn in sorted({tid.fn for tid in tg.graph.nodes}):
             check_recipe_paths(tg.recipes.infos[fn])
         force = set(tg.targets) if request.force else set()

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from layerbuild import __version__
 from layerbuild.engine.recipe import RecipeInfo
 from layerbuild.engine.signatures import TaskSignature
+from layerbuild.engine.variants import split_virtual
 from layerbuild.util.fsutil import atomic_write, sha256_file
 from layerbuild.util.hashing import sha256_tree
 
-CACHE_FORMAT = 13
+CACHE_FORMAT = 14
 
 Fingerprint = tuple[int, int, str] | None  # (mtime_ns, size, sha256) or None for "did not exist"
 
@@ -70,9 +71,11 @@ class FileState:
 class Entry:
     appends: tuple[str, ...]
     deps: tuple[tuple[str, Fingerprint], ...]
-    info: RecipeInfo
-    #: the signatures of the recipe's tasks, once a build needed them (None until then)
-    signatures: tuple[TaskSignature, ...] | None = None
+    #: the file's own recipe, then its BBCLASSEXTEND variants
+    infos: tuple[RecipeInfo, ...]
+    #: the task signatures of those of its recipes a build needed, by recipe key (a variant's is its virtual
+    #: file name); None, or a recipe not in it: none computed yet
+    signatures: dict[str, tuple[TaskSignature, ...]] | None = None
 
 
 class ParseCache:
@@ -100,7 +103,8 @@ class ParseCache:
         self.entries = data["entries"]
         self.config_warnings = data.get("config_warnings")
 
-    def lookup(self, fn: str, appends: tuple[str, ...]) -> RecipeInfo | None:
+    def lookup(self, fn: str, appends: tuple[str, ...]) -> tuple[RecipeInfo, ...] | None:
+        """The recipes the file ``fn`` gave (its own, then its variants), while still valid."""
         entry = self.entries.get(fn)
         if entry is None or entry.appends != appends:
             return None
@@ -108,18 +112,32 @@ class ParseCache:
         for path, fp in entry.deps:
             if not unchanged(path, fp):
                 return None
-        return entry.info
+        return entry.infos
 
-    def signatures(self, fn: str) -> tuple[TaskSignature, ...] | None:
-        """The task signatures kept with ``fn``'s entry, which :meth:`lookup` found current or
-        :meth:`store` wrote in this run."""
-        entry = self.entries.get(fn)
-        return entry.signatures if entry is not None else None
+    def signatures(self, vfn: str) -> tuple[TaskSignature, ...] | None:
+        """The task signatures of the recipe ``vfn`` (a file, or a variant's virtual name) kept with its
+        file's entry, which :meth:`lookup` found current or :meth:`store` wrote in this run."""
+        entry = self.entries.get(split_virtual(vfn)[0])
+        return entry.signatures.get(vfn) if entry is not None and entry.signatures else None
 
-    def store(self, fn: str, appends: tuple[str, ...], depends: list[str], info: RecipeInfo,
-              signatures: tuple[TaskSignature, ...] | None = None) -> None:
+    def store(self, fn: str, appends: tuple[str, ...], depends: list[str], infos: tuple[RecipeInfo, ...]) -> None:
+        """Keep the recipes of ``fn``, valid while every file in ``depends`` (what all of them read) is unchanged."""
         deps = tuple((path, self.files.fingerprint(path)) for path in dict.fromkeys(depends))
-        self.entries[fn] = Entry(appends, deps, info, signatures)
+        self.entries[fn] = Entry(appends, deps, infos)
+        self.dirty = True
+
+    def add_signatures(self, fn: str, depends: list[str], signatures: dict[str, tuple[TaskSignature, ...]]) -> None:
+        """Keep with ``fn``'s entry the task signatures a parse of it again computed, and the files that parse
+        read besides those the entry's recipes were made from (the [file-checksums] of the signatures)."""
+        entry = self.entries.get(fn)
+        if entry is None:
+            return
+        deps = dict(entry.deps)
+        for path in depends:
+            if path not in deps:
+                deps[path] = self.files.fingerprint(path)
+        self.entries[fn] = Entry(entry.appends, tuple(deps.items()), entry.infos,
+                                 {**(entry.signatures or {}), **signatures})
         self.dirty = True
 
     def prune(self, keep: set[str]) -> None:

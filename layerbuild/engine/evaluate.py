@@ -244,7 +244,7 @@ class Evaluator:
                 continue
             path = self.find_class(d, name)
             if path is None:
-                raise ParseError(f"could not inherit class {name}", loc, hint=self._class_hint(d, name))
+                raise ParseError(f"could not inherit class {name}", loc, hint=self.class_hint(d, name))
             cache = d.getVar("__inherit_cache", False) or []
             if path in cache:
                 continue
@@ -269,7 +269,8 @@ class Evaluator:
                 d.file_depends.append(os.path.abspath(candidate))
         return None
 
-    def _class_hint(self, d: DataStore, name: str) -> str | None:
+    def class_hint(self, d: DataStore, name: str) -> str | None:
+        """The classes named like ``name``, for the error of a class that is not found."""
         known: set[str] = set()
         classtype = d.getVar("__bbclasstype", False) or "recipe"
         for directory in (d.getVar("BBPATH") or "").split(":"):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.evaluate import Evaluator
+from layerbuild.engine.variants import split_virtual
 from layerbuild.util.errors import LayerError, Location
 from layerbuild.util.values import Typed
 
@@ -43,7 +44,8 @@ class LayerSet:
     series: tuple[str, ...]
 
     def collection_of(self, path: str) -> Collection | None:
-        """The collection a recipe file belongs to: the longest matching ``BBFILE_PATTERN``."""
+        """The collection a recipe file (or a variant of one) belongs to: the longest matching ``BBFILE_PATTERN``."""
+        path = split_virtual(path)[0]
         best: Collection | None = None
         for coll in self.collections:
             if coll.pattern and re.match(coll.pattern, path):

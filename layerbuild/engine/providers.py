@@ -1,7 +1,8 @@
 """Choosing recipes: which file provides each name, by layer priority, PREFERRED_VERSION and version.
 
 As in BitBake, a ``PREFERRED_VERSION_<pn>`` that matches wins (``%`` matches any suffix); otherwise the
-highest layer priority wins, then the highest version. ``PREFERRED_PROVIDER_<name>`` chooses between
+highest layer priority wins, then the highest version. A
+``BBCLASSEXTEND`` variant is a recipe like any other, under the name its class gives it (``zlib-native``). ``PREFERRED_PROVIDER_<name>`` chooses between
 recipes that provide the same name.
 """
 
@@ -52,7 +53,7 @@ class Recipes:
             return self.chosen[pn]
         skipped = [info for info in self.infos.values() if info.skipped and name in info.provides]
         if skipped:
-            raise TargetError(f"{what} {name} was skipped: {skipped[0].skipped}", asked_by or Location(skipped[0].fn))
+            raise TargetError(f"{what} {name} was skipped: {skipped[0].skipped}", asked_by or Location(skipped[0].realfn))
         close = difflib.get_close_matches(name, self.names(), n=5, cutoff=0.6)
         hint = ("closest recipe names: " + ", ".join(close)) if close else "run 'layerbuild-layers show-recipes' to list them"
         raise TargetError(f"nothing provides '{name}' ({what})", asked_by, hint=hint)

@@ -1,7 +1,8 @@
 """Parsing one recipe, and the summary of it that the parse cache keeps.
 
 A recipe is parsed onto a copy of the configuration: the ``.bb`` file, then its ``.bbappend`` files
-in layer order, then finalisation (deferred inherits, key expansion, anonymous Python). ``RecipeInfo``
+in layer order, then finalisation (deferred inherits, key expansion, anonymous Python), once for the
+file's own recipe and once for each of its ``BBCLASSEXTEND`` variants (``variants.py``). ``RecipeInfo``
 holds what choosing providers and building the task graph need without parsing again (the recipes the
 graph then needs are parsed again for their task signatures, unless the parse cache has them).
 """
@@ -11,12 +12,14 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.datastore.pycode import compile_function
 from layerbuild.engine.evaluate import Evaluator, export_problem
+from layerbuild.engine.variants import finalise_variants, split_virtual
 from layerbuild.util.errors import Location, ParseError, SkipRecipe
 from layerbuild.util.relations import OPERATORS, package_name_problem, relationship_problem
 
@@ -82,6 +85,16 @@ class RecipeInfo:
     def __reduce__(self) -> tuple[Any, ...]:
         return (RecipeInfo, tuple(getattr(self, name) for name in _RECIPE_FIELDS))
 
+    @property
+    def realfn(self) -> str:
+        """The recipe file (``fn`` is the key: a variant's is ``virtual:VARIANT:FILE``)."""
+        return split_virtual(self.fn)[0]
+
+    @property
+    def variant(self) -> str:
+        """The ``BBCLASSEXTEND`` entry this recipe is the variant for; ``""`` for the file's own recipe."""
+        return split_virtual(self.fn)[1]
+
     def origin(self, word: str) -> tuple[str, str, int] | None:
         for name, var, path, line in self.origins:
             if name == word:
@@ -105,9 +118,11 @@ class RecipeInfo:
 #: RecipeInfo's fields in constructor order (for pickling)
 _RECIPE_FIELDS = tuple(f.name for f in fields(RecipeInfo))
 
-def parse_recipe(config: DataStore, evaluator: Evaluator, fn: str, appends: tuple[str, ...] = (),
-                 layername: str = "") -> DataStore:
-    """Parse ``fn`` and its appends onto a copy of ``config``; returns the finalised datastore.
+def parse_variants(config: DataStore, evaluator: Evaluator, fn: str, appends: tuple[str, ...] = (),
+                   layername: str = "", only: Collection[str] | None = None) -> dict[str, DataStore]:
+    """Parse ``fn`` and its appends once onto a copy of ``config``; returns the finalised base recipe
+    (key ``""``) and its ``BBCLASSEXTEND`` variants (``only``: just those, see
+    :func:`variants.finalise_variants`).
 
     A recipe that raises ``SkipRecipe`` is returned with ``__SKIPPED`` set to the reason.
     """
@@ -121,10 +136,23 @@ def parse_recipe(config: DataStore, evaluator: Evaluator, fn: str, appends: tupl
         evaluator.eval_file(d, fn, include=False)
         for append in appends:
             evaluator.eval_file(d, append, include=True)
-        evaluator.finalize(d)
     except SkipRecipe as exc:
+        # skipped while it was read (an immediate expansion): there is no BBCLASSEXTEND to read
         d.setVar("__SKIPPED", str(exc) or "skipped")
-    return d
+        return {"": d}
+    return finalise_variants(evaluator, d, fn, only)
+
+
+def parse_recipe(config: DataStore, evaluator: Evaluator, vfn: str, appends: tuple[str, ...] = (),
+                 layername: str = "") -> DataStore:
+    """The finalised datastore of one recipe: a file, or one variant of it by its virtual name
+    (``virtual:native:/path/foo.bb``)."""
+    fn, variant = split_virtual(vfn)
+    stores = parse_variants(config, evaluator, fn, appends, layername, only=(variant,))
+    if variant not in stores:
+        raise ParseError(f"{fn} has no variant '{variant}'", Location(fn),
+                         hint=f"its BBCLASSEXTEND is '{stores[''].getVar('BBCLASSEXTEND') or ''}'")
+    return stores[variant]
 
 
 class WarningKeeper(logging.Handler):
@@ -205,8 +233,6 @@ def _origins(d: DataStore, var: str) -> tuple[tuple[str, str, str, int], ...]:
     return tuple(found[w] for w in words if w in found)
 
 
-#: what BitBake's BBCLASSEXTEND can name; layerbuild builds none of these variants
-_VARIANTS = ("native", "nativesdk", "cross", "crosssdk", "cross-canadian", "mcextend", "devupstream")
 #: the relationship fields written into a package's control file, and the operators each allows
 RELATIONSHIP_FIELDS = {"RDEPENDS": OPERATORS, "RRECOMMENDS": OPERATORS, "RSUGGESTS": OPERATORS,
                        "RPROVIDES": ("=",), "RCONFLICTS": OPERATORS, "RREPLACES": OPERATORS}
@@ -222,19 +248,8 @@ def _where(d: DataStore, fn: str, *names: str) -> Location:
 
 def check_recipe(d: DataStore, fn: str, task_flags: dict[str, dict[str, Any]] | None = None) -> None:
     """What dpkg and layerbuild would refuse later, refused while the recipe is read, at the line that
-    set it: recipe variants, package names, relationship fields. ``task_flags`` (each task's
+    set it: package names, relationship fields. ``task_flags`` (each task's
     ``getVarFlags``), when the caller read them already, saves reading them again."""
-    variants = (d.getVar("BBCLASSEXTEND") or "").split()
-    if variants:
-        loc = _where(d, fn, "BBCLASSEXTEND")
-        unknown = [v for v in variants if v.split(":", 1)[0] not in _VARIANTS]
-        if unknown:
-            raise ParseError(f"BBCLASSEXTEND names '{unknown[0]}', which is not a recipe variant", loc,
-                             hint=f"BitBake's variants are {', '.join(_VARIANTS)}; layerbuild builds none of "
-                                  "them: remove BBCLASSEXTEND")
-        raise ParseError(f"BBCLASSEXTEND = \"{' '.join(variants)}\": layerbuild builds each recipe for the "
-                         "target only and has no native, nativesdk or cross variants", loc,
-                         hint="remove BBCLASSEXTEND; tools for the build host come from the host")
     tasks = d.getVar("__BBTASKS", False) or []
     if task_flags is None:
         task_flags = {task: d.getVarFlags(task) or {} for task in tasks}
@@ -330,14 +345,16 @@ def check_names(d: DataStore, fn: str) -> None:
 
 
 def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str, ...] = KEEP_VARS) -> RecipeInfo:
-    """Summarise a parsed recipe for the parse cache (after :func:`check_recipe` accepted it)."""
+    """Summarise a parsed recipe for the parse cache (after :func:`check_recipe` accepted it); ``fn`` is
+    its key: the file, or a variant's virtual name."""
+    realfn = split_virtual(fn)[0]
     skipped = d.getVar("__SKIPPED", False)
     # one read of each task's flags (most tasks set few of TASK_FLAGS), for the checks and the summary
     task_flags = {task: d.getVarFlags(task) or {} for task in d.getVar("__BBTASKS", False) or []} \
         if not skipped else {}
     if not skipped:
-        check_names(d, fn)
-        check_recipe(d, fn, task_flags)
+        check_names(d, realfn)
+        check_recipe(d, realfn, task_flags)
     pn = d.getVar("PN") or ""
     provides = [pn] + [p for p in _split(d.getVar("PROVIDES")) if p != pn]
     packages = _split(d.getVar("PACKAGES")) if not skipped else ()
@@ -369,7 +386,8 @@ def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str
     locations = []
     refs = {ref for task in tasks for ref in task.flag("_depends_refs", ()) or ()}
     per_package = [f"{var}:{pkg}" for var in ("RDEPENDS", "RRECOMMENDS") for pkg in packages]
-    for var in ("DEPENDS", "RDEPENDS", "PROVIDES", "PN", "PV", "PR", *DIRECTORY_VARS, *per_package, *sorted(refs)):
+    for var in ("DEPENDS", "RDEPENDS", "PROVIDES", "PN", "PV", "PR", "BBCLASSEXTEND", *DIRECTORY_VARS, *per_package,
+                *sorted(refs)):
         loc = d.location(var)
         if loc is not None:
             locations.append((var, loc.path, loc.line))

@@ -70,7 +70,7 @@ def _recipe_loc(info: RecipeInfo, *names: str) -> Location:
         found = info.location(var)
         if found:
             return Location(found[0], found[1])
-    return Location(info.fn)
+    return Location(info.realfn)
 
 
 def runtime_providers(recipes: Recipes) -> dict[str, str]:
@@ -214,7 +214,7 @@ class _Builder:
                             other = TaskId(fn, task)
                             if fn == tid.fn and self._reaches(tid, other):
                                 continue
-                            self.edge(other, tid, f"{tid.task}[recrdeptask] = {task}", Location(info.fn))
+                            self.edge(other, tid, f"{tid.task}[recrdeptask] = {task}", Location(info.realfn))
                             todo.append(other)
 
     @staticmethod
@@ -225,7 +225,7 @@ class _Builder:
             found = info.location(var)
             if found:
                 return Location(found[0], found[1])
-        return _flag_loc(ti, "depends") or Location(info.fn)
+        return _flag_loc(ti, "depends") or Location(info.realfn)
 
     def _reaches(self, start: TaskId, goal: TaskId) -> bool:
         """Whether ``goal`` already depends on ``start`` within the recipe (a recrdeptask on a later task)."""
@@ -255,7 +255,7 @@ def build_graph(recipes: Recipes, targets: list[tuple[str, str]]) -> TaskGraph:
         if task not in _tasks(info):
             names = sorted(t.name for t in info.tasks)
             close = difflib.get_close_matches(task, names, n=1)
-            raise TargetError(f"{info.pn} has no task {task}", Location(info.fn),
+            raise TargetError(f"{info.pn} has no task {task}", Location(info.realfn),
                               hint=f"did you mean {close[0]}?" if close else f"its tasks are: {', '.join(names)}")
         roots.append(TaskId(fn, task))
     builder.add(roots)

@@ -86,8 +86,14 @@ VARIABLES: tuple[Variable, ...] = (
        "Entries collection:pattern (or !collection:pattern) whose pattern is added to BBFILES only when "
        "the collection is present (or absent)."),
     _v("BBCLASSEXTEND", "list", None,
-       "BitBake's recipe variants (native, nativesdk...). layerbuild builds each recipe for the target "
-       "only, so a recipe that sets it is an error naming the line."),
+       "The recipe's variants, as BitBake makes them: each entry X is another recipe from the same file, "
+       "PN ${PN}-X, that inherits X.bbclass (native, nativesdk...); an entry X:ARG (multilib:lib32) inherits "
+       "X.bbclass with BBEXTENDCURR = X and BBEXTENDVARIANT = ARG. Variants are parsed and shown (-e, -g); "
+       "building one is an error for now."),
+    _v("BBEXTENDCURR", "string", None,
+       "In the variant of a BBCLASSEXTEND entry X:ARG, X (the class it inherits); set by the engine."),
+    _v("BBEXTENDVARIANT", "string", None,
+       "In the variant of a BBCLASSEXTEND entry X:ARG, ARG (multilib:lib32 gives lib32); set by the engine."),
     _v("BBMASK", "list", None,
        "Regular expressions; recipe and append files whose path matches any of them are ignored."),
     _v("BBFILE_COLLECTIONS", "list", None,
@@ -256,7 +262,9 @@ VARIABLES: tuple[Variable, ...] = (
     _v("OVERRIDES", "string", _OVERRIDES,
        "Colon-separated list of the active overrides; the right-most has the highest priority.",
        tasks=(*_FETCHING, "portable_rootfs")),
-    _v("CLASSOVERRIDE", "string", "class-target", "The override naming the kind of recipe."),
+    _v("CLASSOVERRIDE", "string", "class-target",
+       "The override naming the kind of recipe: class-target for a recipe itself; the class of a "
+       "BBCLASSEXTEND variant sets its own (class-native...)."),
     _v("DISTROOVERRIDES", "string", "${DISTRO}", "Overrides contributed by the distro."),
     _v("MACHINEOVERRIDES", "string", "${MACHINE}", "Overrides contributed by the machine."),
 
