@@ -107,6 +107,8 @@ def _layers_parser() -> argparse.ArgumentParser:
     sub.add_parser("show-layers", help="list the configured layers and their priorities")
     recipes = sub.add_parser("show-recipes", help="list the available recipes and the layers that provide them")
     recipes.add_argument("pnspec", nargs="*", help="only recipes whose name matches one of these (fnmatch patterns)")
+    recipes.add_argument("--show-variants", action="store_true",
+                         help="also list the BBCLASSEXTEND variants of recipes that are listed (zlib-native...)")
     sub.add_parser("show-appends", help="list the .bbappend files and the recipes they apply to")
     return p
 

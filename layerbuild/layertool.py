@@ -29,21 +29,30 @@ def show_recipes(topdir: str, args: argparse.Namespace, out: TextIO) -> int:
     config = start_configuration(topdir)
     result = parse_recipes(config)
     layerset = config.layerset
+    infos = result.recipes.infos
     by_pn: dict[str, list[str]] = {}
-    for fn, info in result.recipes.infos.items():
+    for fn, info in infos.items():
         by_pn.setdefault(info.pn, []).append(fn)
     out.write("=== Available recipes: ===\n")
     for pn in sorted(by_pn):
         if args.pnspec and not any(fnmatch.fnmatch(pn, spec) for spec in args.pnspec):
             continue
-        out.write(f"{pn}:\n")
         chosen = result.recipes.chosen.get(pn)
-        fns = by_pn[pn]
 
         def order(fn: str, chosen: str | None = chosen) -> tuple[int, int]:
             return (0 if fn == chosen else 1, -layerset.priority_of(fn))
 
-        for fn in sorted(fns, key=order):
+        fns = sorted(by_pn[pn], key=order)
+        if not args.show_variants:
+            # as bitbake-layers: a variant (zlib-native) is listed only when its file's own recipe is
+            # skipped, and each file once under a name (a devupstream variant keeps its recipe's name)
+            top = infos[fns[0]]
+            if top.variant and top.realfn in infos and not infos[top.realfn].skipped:
+                continue
+            files = {infos[fn].realfn: fn for fn in reversed(fns)}
+            fns = [fn for fn in fns if files[infos[fn].realfn] == fn]
+        out.write(f"{pn}:\n")
+        for fn in fns:
             info = result.recipes.infos[fn]
             version = (f"{info.pe}:" if info.pe and info.pe != "0" else "") + info.pv
             notes = []

@@ -133,6 +133,24 @@ def test_variant_is_chosen_by_its_name_and_what_it_provides(tmp_path: Path, lb: 
     assert '"app.do_prepare_recipe_sysroot" -> "zlib-native.do_populate_sysroot"' in dot
 
 
+def test_show_recipes_lists_variants_as_bitbake_layers_does(tmp_path: Path, lb: Runner) -> None:
+    skip = 'python () {\n    if d.getVar("CLASSOVERRIDE") == "class-target":\n' \
+           '        raise bb.parse.SkipRecipe("only for the build host")\n}\n'
+    layer = _layer(tmp_path, {"recipes/tool/tool_2.0.bb": 'LICENSE = "MIT"\nBBCLASSEXTEND = "native"\n' + skip})
+    build = make_build(tmp_path, [layer])
+    status, out, err = lb("-B", str(build), "show-recipes", "*zlib*", "tool*", tool="layers")
+    assert status == 0, err
+    # a variant is listed only where its file's own recipe is skipped
+    assert out.splitlines() == ["=== Available recipes: ===",
+                                "tool:", "  v                    2.0                  (skipped: only for the build host)",
+                                "tool-native:", "  v                    2.0",
+                                "zlib:", "  v                    1.3"]
+    status, out, err = lb("-B", str(build), "show-recipes", "--show-variants", "*zlib*", tool="layers")
+    assert status == 0, err
+    assert out.splitlines() == ["=== Available recipes: ===", "nativesdk-zlib:", "  v                    1.3",
+                                "zlib:", "  v                    1.3", "zlib-native:", "  v                    1.3"]
+
+
 def test_skipped_recipe_keeps_its_variants(tmp_path: Path, lb: Runner) -> None:
     skip = 'python () {\n    if d.getVar("CLASSOVERRIDE") == "class-target":\n' \
            '        raise bb.parse.SkipRecipe("only for the build host")\n}\n'
