@@ -27,9 +27,10 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 
 def _info(fn: str, pn: str, pv: str = "1.0", *, pe: str = "", pr: str = "r0", provides: tuple[str, ...] = (),
-          skipped: str | None = None) -> RecipeInfo:
+          skipped: str | None = None, preference: int = 0) -> RecipeInfo:
     return RecipeInfo(fn=fn, appends=(), pn=pn, pv=pv, pe=pe, pr=pr, provides=(pn, *provides), depends=(),
-                      packages=(pn,), rdepends=(), rrecommends=(), rprovides=(), tasks=(), skipped=skipped)
+                      packages=(pn,), rdepends=(), rrecommends=(), rprovides=(), tasks=(), skipped=skipped,
+                      preference=preference)
 
 
 def _choose(infos: list[RecipeInfo], priorities: dict[str, int] | None = None,
@@ -53,6 +54,16 @@ def test_layer_priority_beats_version() -> None:
     r = _choose([_info("low/foo_2.0.bb", "foo", "2.0"), _info("high/foo_1.0.bb", "foo", "1.0")],
                 {"low": 5, "high": 10})
     assert r.chosen["foo"] == "high/foo_1.0.bb"
+
+
+def test_default_preference_counts_after_priority_before_version() -> None:
+    """BitBake's findLatestProvider: within the highest priority, the highest DEFAULT_PREFERENCE, then
+    the highest version."""
+    infos = [_info("a/foo_2.0.bb", "foo", "2.0", preference=-1), _info("a/foo_1.0.bb", "foo", "1.0"),
+             _info("a/foo_0.9.bb", "foo", "0.9", preference=1), _info("b/foo_0.1.bb", "foo", "0.1", preference=5)]
+    assert _choose(infos[:2]).chosen["foo"] == "a/foo_1.0.bb"
+    assert _choose(infos[:3]).chosen["foo"] == "a/foo_0.9.bb"
+    assert _choose(infos, {"a": 10, "b": 5}).chosen["foo"] == "a/foo_0.9.bb"
 
 
 def test_preferred_version_beats_priority_and_takes_a_percent_suffix() -> None:

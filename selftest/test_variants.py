@@ -232,6 +232,24 @@ def test_parse_cache_keeps_variants_and_follows_their_classes(tmp_path: Path, lb
     assert _env(lb("-B", str(build), "-e", "zlib-native")[1])["CLASSOVERRIDE"] == "class-native:changed"
 
 
+def test_default_preference_keeps_a_development_variant_unchosen(tmp_path: Path, lb: Runner) -> None:
+    """A devupstream-style variant keeps the recipe's name with a higher version; its DEFAULT_PREFERENCE of
+    -1 keeps the release chosen, as in BitBake, unless PREFERRED_VERSION asks for it."""
+    dev = 'python () {\n    if d.getVar("BBEXTENDCURR") == "devupstream":\n' \
+          '        d.setVar("DEFAULT_PREFERENCE", "-1")\n        d.setVar("PV", d.getVar("PV") + "+git")\n}\n'
+    layer = _layer(tmp_path, {"classes/devupstream.bbclass": dev,
+                              "recipes/fw/fw_1.0.bb": 'LICENSE = "MIT"\nBBCLASSEXTEND = "devupstream:target"\n'})
+    build = make_build(tmp_path, [layer])
+    status, out, err = lb("-B", str(build), "-e", "fw")
+    assert status == 0 and _env(out)["PV"] == "1.0", err
+    status, out, err = lb("-B", str(build), "show-recipes", "fw", tool="layers")
+    assert out.splitlines() == ["=== Available recipes: ===", "fw:", "  v                    1.0"], out + err
+    with open(build / "conf/local.conf", "a") as fh:
+        fh.write('PREFERRED_VERSION_fw = "1.0+git"\n')
+    status, out, err = lb("-B", str(build), "-e", "fw")
+    assert status == 0 and _env(out)["PV"] == "1.0+git", err
+
+
 def test_the_recipe_itself_builds_and_a_variant_is_refused(tmp_path: Path, lb: Runner) -> None:
     layer = _layer(tmp_path, {"classes/logtasks.bbclass": LOGTASKS,
                               "recipes/zlib/zlib_1.3.bb": ZLIB + 'inherit logtasks\nMSG = "${KIND}"\n'})

@@ -1,7 +1,7 @@
 """Choosing recipes: which file provides each name, by layer priority, PREFERRED_VERSION and version.
 
 As in BitBake, a ``PREFERRED_VERSION_<pn>`` that matches wins (``%`` matches any suffix); otherwise the
-highest layer priority wins, then the highest version. A
+highest layer priority wins, then the highest ``DEFAULT_PREFERENCE``, then the highest version. A
 ``BBCLASSEXTEND`` variant is a recipe like any other, under the name its class gives it (``zlib-native``). ``PREFERRED_PROVIDER_<name>`` chooses between
 recipes that provide the same name.
 """
@@ -93,7 +93,7 @@ def choose(infos: dict[str, RecipeInfo], priority: Callable[[str], int],
         best: RecipeInfo | None = None
         preferred = getvar(f"PREFERRED_VERSION_{pn}")
         if preferred:
-            for info in sorted(candidates, key=lambda i: -priority(i.fn)):
+            for info in sorted(candidates, key=lambda i: (-priority(i.fn), i.preference)):
                 if _matches_preferred(info, preferred):
                     best = info
                     break
@@ -106,7 +106,8 @@ def choose(infos: dict[str, RecipeInfo], priority: Callable[[str], int],
                     best = info
                     continue
                 pa, pb = priority(info.fn), priority(best.fn)
-                if pa > pb or (pa == pb and vercmp(_version_key(info), _version_key(best)) > 0):
+                if pa > pb or (pa == pb and (info.preference > best.preference or (
+                        info.preference == best.preference and vercmp(_version_key(info), _version_key(best)) > 0))):
                     best = info
         assert best is not None
         chosen[pn] = best.fn

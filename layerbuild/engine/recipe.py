@@ -22,6 +22,7 @@ from layerbuild.engine.evaluate import Evaluator, export_problem
 from layerbuild.engine.variants import finalise_variants, split_virtual
 from layerbuild.util.errors import Location, ParseError, SkipRecipe
 from layerbuild.util.relations import OPERATORS, package_name_problem, relationship_problem
+from layerbuild.util.values import Typed
 
 logger = logging.getLogger("layerbuild.parse")
 
@@ -81,6 +82,8 @@ class RecipeInfo:
     origins: tuple[tuple[str, str, str, int], ...] = field(default=())
     #: the warnings reading the recipe gave, kept so a parse from the cache shows them again
     warnings: tuple[str, ...] = field(default=())
+    #: DEFAULT_PREFERENCE: between recipes of one name and layer priority, a higher one is chosen first
+    preference: int = 0
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (RecipeInfo, tuple(getattr(self, name) for name in _RECIPE_FIELDS))
@@ -404,4 +407,5 @@ def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str
         variables=tuple((name, d.getVar(name)) for name in keep),
         locations=tuple(locations),
         origins=_origins(d, "RDEPENDS") if not skipped else (),
+        preference=Typed(d).int("DEFAULT_PREFERENCE", 0),
     )

@@ -180,6 +180,9 @@ VARIABLES: tuple[Variable, ...] = (
        "The version of <pn> to use, as [PE:]PV[_PR]; a trailing % matches any rest of PV."),
     _v("PREFERRED_PROVIDER_<name>", "string", None,
        "The recipe (PN) to use when several recipes provide <name>."),
+    _v("DEFAULT_PREFERENCE", "integer", None,
+       "A recipe's weight against other recipes of the same name in layers of the same priority: the "
+       "highest wins before the highest version does (a development version sets \"-1\")."),
     _v("SUMMARY", "string", "${PN} version ${PV}-${PR}", "A one-line description of the recipe.",
        tasks=("package_write_deb", "portable_rootfs")),
     _v("SUMMARY:<package>", "string", None, "The one-line description of one package (default SUMMARY).", tasks=("package_write_deb",)),
