@@ -232,6 +232,31 @@ def test_parse_cache_keeps_variants_and_follows_their_classes(tmp_path: Path, lb
     assert _env(lb("-B", str(build), "-e", "zlib-native")[1])["CLASSOVERRIDE"] == "class-native:changed"
 
 
+def test_recipe_virtual_providers(tmp_path: Path, lb: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name of BB_RECIPE_VIRTUAL_PROVIDERS in DEPENDS or a task's [depends] is the recipe's own
+    PREFERRED_PROVIDER_ for it: the variant and the target recipe depend on different compilers."""
+    layer = _layer(tmp_path, {
+        "recipes/cc/cc-target_1.0.bb": 'LICENSE = "MIT"\n',
+        "recipes/cc/cc-host_1.0.bb": 'LICENSE = "MIT"\n',
+        "recipes/zlib/zlib_1.3.bb": ZLIB + 'INHIBIT_DEFAULT_DEPS = "1"\nDEPENDS = "virtual/cc  other"\ndo_install[depends] += "virtual/cc:do_populate_sysroot"\n',
+        "recipes/other/other_1.0.bb": 'LICENSE = "MIT"\nBBCLASSEXTEND = "native"\n'})
+    local = ('BB_RECIPE_VIRTUAL_PROVIDERS = "virtual/cc"\nPREFERRED_PROVIDER_virtual/cc = "cc-target"\n'
+             'PREFERRED_PROVIDER_virtual/cc:class-native = "cc-host"\n'
+             'PREFERRED_PROVIDER_virtual/cc:class-nativesdk = "cc-host"\n')
+    build = make_build(tmp_path, [layer], local=local)
+    env = _env(lb("-B", str(build), "-e", "zlib")[1])
+    assert env["DEPENDS"] == "cc-target other"
+    env = _env(lb("-B", str(build), "-e", "zlib-native")[1])
+    assert env["DEPENDS"] == "cc-host other"
+    monkeypatch.chdir(tmp_path)
+    status, out, err = lb("-B", str(build), "-g", "zlib", "zlib-native")
+    assert status == 0, err
+    dot = (tmp_path / "task-depends.dot").read_text()
+    assert '"zlib.do_install" -> "cc-target.do_populate_sysroot"' in dot
+    assert '"zlib-native.do_install" -> "cc-host.do_populate_sysroot"' in dot
+    assert '"zlib.do_install" -> "cc-host.do_populate_sysroot"' not in dot
+
+
 def test_default_preference_keeps_a_development_variant_unchosen(tmp_path: Path, lb: Runner) -> None:
     """A devupstream-style variant keeps the recipe's name with a higher version; its DEFAULT_PREFERENCE of
     -1 keeps the release chosen, as in BitBake, unless PREFERRED_VERSION asks for it."""

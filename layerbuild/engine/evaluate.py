@@ -385,6 +385,7 @@ class Evaluator:
         run_anonymous(d)
         tasks = d.getVar("__BBTASKS", False) or []
         fire_event(d, "RecipeTaskPreProcess", fn=fn, tasklist=list(tasks))
+        recipe_virtual_providers(d, tasks)
         for task in tasks:
             name = d.expand(task)
             if name != task:
@@ -392,6 +393,42 @@ class Evaluator:
                 check_task_name(name, Location(*where) if where else None)
             d.setVarFlag(name, "task", 1)
         fire_event(d, "RecipeParsed", fn=fn)
+
+
+def recipe_virtual_providers(d: DataStore, tasks: list[str]) -> None:
+    """BitBake's recipe-level providers: a name in ``BB_RECIPE_VIRTUAL_PROVIDERS`` that the recipe's
+    ``DEPENDS`` (or a task's ``[depends]``) holds becomes the recipe's ``PREFERRED_PROVIDER_<name>``, so
+    each recipe can choose its own (the cross compiler of its own target, say).
+
+    As BitBake does, DEPENDS is then set to its expanded words; metadata that does not set the variable
+    at all (it is OE's) keeps DEPENDS as written."""
+    names = d.getVar("BB_RECIPE_VIRTUAL_PROVIDERS")
+    if names is None:
+        return
+    virtual = set(names.split())
+    where = d.location("BB_RECIPE_VIRTUAL_PROVIDERS")
+    depends = []
+    for dep in (d.getVar("DEPENDS") or "").split():
+        if dep in virtual:
+            provider = d.getVar("PREFERRED_PROVIDER_" + dep)
+            if not provider:
+                raise ParseError(f"DEPENDS holds {dep}, a recipe virtual provider (BB_RECIPE_VIRTUAL_PROVIDERS), "
+                                 f"but PREFERRED_PROVIDER_{dep} is not set", d.location("DEPENDS") or where,
+                                 hint=f"set PREFERRED_PROVIDER_{dep} to the recipe that provides it")
+            dep = provider
+        depends.append(dep)
+    d.setVar("DEPENDS", " ".join(depends), file=where.path if where else None, line=where.line if where else 0)
+    if not virtual:
+        return
+    for task in tasks:
+        entries = (d.getVarFlag(task, "depends") or "").split()
+        remapped = []
+        for entry in entries:
+            recipe, colon, rest = entry.partition(":")
+            provider = d.getVar("PREFERRED_PROVIDER_" + recipe) if colon and recipe in virtual else None
+            remapped.append(f"{provider}:{rest}" if provider else entry)
+        if remapped != entries:
+            d.setVarFlag(task, "depends", " ".join(remapped))
 
 
 def export_problem(d: DataStore, func: str) -> BuildError | None:

@@ -183,6 +183,9 @@ VARIABLES: tuple[Variable, ...] = (
     _v("DEFAULT_PREFERENCE", "integer", None,
        "A recipe's weight against other recipes of the same name in layers of the same priority: the "
        "highest wins before the highest version does (a development version sets \"-1\")."),
+    _v("BB_RECIPE_VIRTUAL_PROVIDERS", "list", None,
+       "Names a recipe resolves by its own PREFERRED_PROVIDER_<name> when its DEPENDS or a task's [depends] "
+       "holds them (OE's cross compilers); with the variable set, DEPENDS is finalised to its expanded words."),
     _v("SUMMARY", "string", "${PN} version ${PV}-${PR}", "A one-line description of the recipe.",
        tasks=("package_write_deb", "portable_rootfs")),
     _v("SUMMARY:<package>", "string", None, "The one-line description of one package (default SUMMARY).", tasks=("package_write_deb",)),
