@@ -6,10 +6,13 @@ Python, and uses ``+=``, ``:append``, ``:remove``, a varflag, ``${@...}`` and a 
 Times are wall-clock times of whole commands (interpreter start-up included); memory is the
 largest resident set of the command and its worker processes.
 
+With ``--variants``, every recipe also has ``BBCLASSEXTEND = "native nativesdk"`` (and the layer two small
+classes of those names): three recipes from each file, as in OE-core, where most recipes have variants.
+
 With ``--bitbake DIR`` (a BitBake checkout), the same metadata is also parsed by ``DIR/bin/bitbake -p``
 in the same run and the ratios are printed.
 
-    python3 selftest/bench/parse.py --recipes 1000 [--repeat 3] [--bitbake /path/to/bitbake]
+    python3 selftest/bench/parse.py --recipes 1000 [--variants] [--repeat 3] [--bitbake /path/to/bitbake]
 """
 
 from __future__ import annotations
@@ -65,13 +68,22 @@ SRC_URI = "file://source-{i}.tar.gz"
 CFLAGS:append = " -DBENCH={i}"
 """
 
+VARIANT_CLASS_TEMPLATE = """# benchmark variant class {name}
+CLASSOVERRIDE = "class-{name}"
+{upper}_FLAGS = "-O2 -D{upper}"
+EXTRA_OECONF:append:class-{name} = " --host={name}"
+python () {{
+    d.setVar("{upper}_PN", d.getVar("PN"))
+}}
+"""
+
 BITBAKE_BBLAYERS = """BBPATH = "${{TOPDIR}}"
 BBFILES ?= ""
 BBLAYERS = "{core} {bench}"
 """
 
 
-def generate(root: Path, n: int) -> Path:
+def generate(root: Path, n: int, variants: bool = False) -> Path:
     layer = root / "meta-bench"
     (layer / "conf").mkdir(parents=True)
     (layer / "classes").mkdir()
@@ -84,12 +96,17 @@ def generate(root: Path, n: int) -> Path:
         'LAYERSERIES_COMPAT_bench = "alder"\n')
     for name in ("benchfoo", "benchbar"):
         (layer / "classes" / f"{name}.bbclass").write_text(CLASS_TEMPLATE.format(name=name, upper=name.upper()))
+    if variants:
+        for name in ("native", "nativesdk"):
+            (layer / "classes" / f"{name}.bbclass").write_text(
+                VARIANT_CLASS_TEMPLATE.format(name=name, upper=name.upper()))
     for i in range(n):
         rdir = layer / "recipes" / f"bench-{i}"
         rdir.mkdir(parents=True)
         dep = f"bench-{i - 1}" if i else ""
         (rdir / f"bench-{i}_1.{i % 7}.bb").write_text(
-            RECIPE_TEMPLATE.format(i=i, dep=dep, enable=i % 2))
+            RECIPE_TEMPLATE.format(i=i, dep=dep, enable=i % 2)
+            + ('BBCLASSEXTEND = "native nativesdk"\n' if variants else ""))
         (rdir / f"bench-{i}.inc").write_text(INC_TEMPLATE.format(i=i))
     return layer
 
@@ -134,12 +151,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipes", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--variants", action="store_true", help="give every recipe two BBCLASSEXTEND variants")
     ap.add_argument("--bitbake", metavar="DIR", help="a BitBake checkout to compare with")
     ap.add_argument("--keep", action="store_true", help="keep the generated tree")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="lb-bench-parse-"))
     try:
-        layer = generate(root, args.recipes)
+        layer = generate(root, args.recipes, args.variants)
         build = make_build(root, layer)
         env = dict(os.environ)
         lb = [sys.executable, "-m", "layerbuild.cli", "-p"]
@@ -164,7 +182,8 @@ def main() -> int:
                 bb_cold.append(t)
                 t, _ = timed(["bitbake", "-p"], bb_build, bbenv)
                 bb_warm.append(t)
-        print(f"recipes: {args.recipes}, runs: {args.repeat}, cpus: {os.cpu_count()}")
+        print(f"recipes: {args.recipes}{' (x3 with their variants)' if args.variants else ''}, runs: {args.repeat}, "
+              f"cpus: {os.cpu_count()}")
         print(f"layerbuild -p cold: median {statistics.median(cold):.3f} s (runs: "
               + ", ".join(f"{t:.3f}" for t in cold) + ")")
         print(f"layerbuild -p warm: median {statistics.median(warm):.3f} s (runs: "
