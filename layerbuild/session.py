@@ -144,7 +144,13 @@ def _parse_one(config: Configuration, job: Job, keeper: WarningKeeper) -> tuple[
                                             for path, _digest in sig.files]
             infos = [recipe_info(d, virtual_fn(fn, variant), appends) for variant, d in stores.items()]
             if not infos[0].skipped:
-                warnings.extend(config.evaluator.names.recipe(stores[""], config.d.file_depends))
+                found = config.evaluator.names.recipe(stores[""], config.d.file_depends)
+                for variant, d in stores.items():
+                    if found and variant and not d.getVar("__SKIPPED", False):
+                        # a name that only a variant's class reads is no typo
+                        again = set(config.evaluator.names.recipe(d, config.d.file_depends))
+                        found = [warning for warning in found if warning in again]
+                warnings.extend(found)
         if warnings:
             infos[0] = replace(infos[0], warnings=tuple(warnings))
         return fn, tuple(infos), depends

@@ -325,3 +325,14 @@ def test_signatures_of_variants_one_read_each_time_and_kept_together(tmp_path: P
     # the file parsed again has none of its signatures: one read gives the two the graph needs
     assert messages(recipe, sdk) == ["target", "sdk"] and len(reads) == 1
     assert messages(recipe, native, sdk) == ["target", "native2", "sdk"] and reads == []
+
+
+def test_a_name_only_a_variant_reads_is_no_typo(tmp_path: Path, lb: Runner) -> None:
+    """The check for names nothing reads looks at what the variants' classes read too."""
+    layer = _layer(tmp_path, {"classes/native.bbclass": NATIVE + 'NATIVE_DEPS = "${DEPENDX}"\n',
+                              "recipes/zlib/zlib_1.3.bb": ZLIB + 'DEPENDX = "x"\nSRC_URX = "y"\n'})
+    build = make_build(tmp_path, [layer])
+    status, out, err = lb("-B", str(build), "-p")
+    assert status == 0, err
+    assert "SRC_URX is set, but no class, recipe or layerbuild itself reads it: did you mean SRC_URI?" in err
+    assert "DEPENDX" not in err
