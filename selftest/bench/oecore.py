@@ -8,8 +8,9 @@ oebuild.py: ``INHERIT:remove = "sanity"`` and ``BB_NO_NETWORK = "1"`` are added,
 environment. Cold = no parse cache (``tmp/`` and ``cache/`` removed); warm = nothing changed since
 the previous run. Times are wall-clock times of the whole command as the user waits for it; BitBake's
 server finishing its cache in the background after the client returned is not counted, but waited
-for before the next run. Memory is sampled from ``/proc`` (procmem.py), BitBake's daemonised server
-and parser processes included. Nothing of OE-core or BitBake enters this repository: the user points
+for before the next run. Memory and CPU time (user + system, all processes: the steadier figure on
+a shared machine) are sampled from ``/proc`` (procmem.py), BitBake's daemonised server and parser
+processes included. Nothing of OE-core or BitBake enters this repository: the user points
 the benchmark at their own checkouts.
 
     python3 selftest/bench/oecore.py --oe-core /path/to/openembedded-core [--bitbake /path/to/bitbake]
@@ -71,7 +72,8 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str], server: Path | None =
         if server is not None:
             wait_for_server(server)
         peak = sampler.stop()
-        peak = Peak(max(peak.largest_kib, usage.ru_maxrss), peak.total_kib, peak.processes)
+        peak = Peak(max(peak.largest_kib, usage.ru_maxrss), peak.total_kib, peak.processes,
+                    max(peak.cpu_seconds, usage.ru_utime + usage.ru_stime))
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
@@ -109,6 +111,16 @@ def seconds(runs: list[Run]) -> str:
     if any(r.returncode for r in runs):
         text = "fails after " + text
     return text
+
+
+def cpu(runs: list[Run]) -> str:
+    return f"{statistics.median(r.peak.cpu_seconds for r in runs):.2f} s"
+
+
+def cpu_ratio(lb: list[Run], bb: list[Run] | None) -> str:
+    if not bb or any(r.returncode for r in lb + bb):
+        return "-"
+    return f"{statistics.median(r.peak.cpu_seconds for r in lb) / statistics.median(r.peak.cpu_seconds for r in bb):.3f}"
 
 
 def mib(kib: int) -> str:
@@ -151,12 +163,17 @@ def main() -> int:
                      "ratio ≤ 0.1"))
         rows.append(("-p warm", seconds(lb_warm), seconds(bb_warm) if bb_warm else "", ratio(lb_warm, bb_warm),
                      "≤ 1 s"))
+        rows.append(("-p cold, CPU time", cpu(lb_cold), cpu(bb_cold) if bb_cold else "", cpu_ratio(lb_cold, bb_cold),
+                     ""))
+        rows.append(("-p warm, CPU time", cpu(lb_warm), cpu(bb_warm) if bb_warm else "", cpu_ratio(lb_warm, bb_warm),
+                     ""))
         for label, attr in (("peak memory, largest process", "largest_kib"),
                             ("peak memory, all processes (PSS)", "total_kib")):
             lb_mem = max(getattr(r.peak, attr) for r in lb_cold + lb_warm + lb_again)
             bb_mem = max(getattr(r.peak, attr) for r in bb_cold + bb_warm + bb_again) if bb_cold and bb_warm else 0
+            failed = any(r.returncode for r in lb_cold + lb_warm)
             rows.append((label, mib(lb_mem), mib(bb_mem) if bb_mem else "",
-                         f"{lb_mem / bb_mem:.2f}" if bb_mem else "-", ""))
+                         f"{lb_mem / bb_mem:.2f}" if bb_mem and not failed else "-", ""))
         widths = [max(len(row[i]) for row in rows) for i in range(5)]
         for row in rows:
             print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

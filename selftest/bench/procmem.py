@@ -22,6 +22,8 @@ class Peak:
     largest_kib: int
     total_kib: int
     processes: int
+    #: user + system time of every process seen, up to its last sample
+    cpu_seconds: float
 
 
 def _status(pid: int) -> dict[str, str]:
@@ -45,6 +47,14 @@ def _pss(pid: int) -> int:
     return 0
 
 
+def _cpu_ticks(pid: int) -> int:
+    """utime + stime of the process itself (not of its children: they are sampled on their own)."""
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        stat = fh.read()
+    fields = stat[stat.rindex(b")") + 2:].split()
+    return int(fields[11]) + int(fields[12])
+
+
 class Sampler:
     """Samples the process tree under ``root_pid`` and every process whose command line holds
     ``marker`` (and their children) until ``stop()``."""
@@ -54,6 +64,7 @@ class Sampler:
         self.marker = marker.encode() if marker else None
         self.interval = interval
         self.hwm: dict[int, int] = {}
+        self.cpu: dict[int, int] = {}
         self.total = 0
         self._pids: set[int] = set()
         self._tick = 0
@@ -70,7 +81,8 @@ class Sampler:
             self._thread.join()
         self._tick = 0
         self._sample()
-        return Peak(max(self.hwm.values(), default=0), self.total, len(self.hwm))
+        return Peak(max(self.hwm.values(), default=0), self.total, len(self.hwm),
+                    sum(self.cpu.values()) / os.sysconf("SC_CLK_TCK"))
 
     def _tree(self) -> set[int]:
         parents: dict[int, int] = {}
@@ -111,9 +123,11 @@ class Sampler:
             try:
                 hwm = _kib(_status(pid).get("VmHWM", ""))
                 total += _pss(pid)
-            except (OSError, ValueError):
+                ticks = _cpu_ticks(pid)
+            except (OSError, ValueError, IndexError):
                 continue
             self.hwm[pid] = max(self.hwm.get(pid, 0), hwm)
+            self.cpu[pid] = max(self.cpu.get(pid, 0), ticks)
         self.total = max(self.total, total)
 
     def _run(self) -> None:
