@@ -408,7 +408,7 @@ def make_reference(bitbake: Path, oe_core: Path, ref: Path, work: Path,
                    recipes: tuple[str, ...], target: str) -> None:
     """BitBake's outputs, written as the reference directory this script reads."""
     ref.mkdir(parents=True, exist_ok=True)
-    env = tool_env(bitbake, locale_dir(work))
+    env = tool_env(bitbake, locale_dir(ref))  # in the reference: its env names it
     build = make_build(work / "bitbake-build", oe_core)
     clean_build(build)
     shutil.copytree(build / "conf", ref / "conf", dirs_exist_ok=True)
@@ -509,6 +509,7 @@ def main() -> int:
                     help="layerbuild's build directory (kept, so its parse cache serves the next run); "
                          "default: a temporary one")
     ap.add_argument("--recipe", action="append", metavar="PN", help="compare -e of these (default: the reference's)")
+    ap.add_argument("--graph-target", metavar="PN", help=f"compare -g of this (default: the reference's, or {GRAPH_TARGET})")
     ap.add_argument("--no-config", action="store_true", help="skip -e of the configuration")
     ap.add_argument("--no-parse", action="store_true", help="skip -p")
     ap.add_argument("--no-env", action="store_true", help="skip -e")
@@ -523,7 +524,8 @@ def main() -> int:
         ref = args.ref
         meta_path = ref / "meta.json"
         if args.bitbake is not None:
-            make_reference(args.bitbake, oe_core, ref, work, tuple(args.recipe or RECIPES), GRAPH_TARGET)
+            make_reference(args.bitbake, oe_core, ref, work, tuple(args.recipe or RECIPES),
+                           args.graph_target or GRAPH_TARGET)
         elif not meta_path.is_file():
             raise SystemExit(f"{ref}: no meta.json: not a reference directory (make one with --bitbake)")
         meta = json.loads(meta_path.read_text())
@@ -545,7 +547,8 @@ def main() -> int:
             for recipe in recipes:
                 comparisons.append(check_env(ref, build, env, recipe, bb_paths, lb_paths))
         if not args.no_graph:
-            comparisons += check_graph(ref, build, env, meta.get("graph_target", GRAPH_TARGET), bb_paths, lb_paths)
+            target = args.graph_target or meta.get("graph_target", GRAPH_TARGET)
+            comparisons += check_graph(ref, build, env, target, bb_paths, lb_paths)
         print()
         for c in comparisons:
             print(("ok    " if c.ok else "DIFF  ") + c.line())
