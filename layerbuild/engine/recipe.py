@@ -9,7 +9,6 @@ graph then needs are parsed again for their task signatures, unless the parse ca
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 from collections.abc import Collection
@@ -20,6 +19,7 @@ from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.datastore.pycode import compile_function
 from layerbuild.engine.evaluate import Evaluator, export_problem
 from layerbuild.engine.variants import finalise_variants, split_virtual
+from layerbuild.engine.varnames import Names
 from layerbuild.util.errors import Location, ParseError, SkipRecipe
 from layerbuild.util.relations import OPERATORS, package_name_problem, relationship_problem
 from layerbuild.util.values import Typed
@@ -256,14 +256,18 @@ def check_recipe(d: DataStore, fn: str, task_flags: dict[str, dict[str, Any]] | 
     tasks = d.getVar("__BBTASKS", False) or []
     if task_flags is None:
         task_flags = {task: d.getVarFlags(task) or {} for task in tasks}
+    known: Names | None = None
     for task in tasks:
         for dep in task_flags[task].get("deps") or []:
             if dep not in tasks:
-                close = difflib.get_close_matches(dep, tasks, n=1)
-                raise ParseError(f"{task} is to run after {dep}, which is not a task of this recipe",
-                                 d.flag_location(task, "deps") or _where(d, fn, task),
-                                 hint=f"did you mean {close[0]}?" if close else
-                                 f"its tasks are: {', '.join(sorted(tasks))}")
+                # BitBake leaves out an ordering on a task the recipe does not have (a class not inherited,
+                # a task deleted); only one a letter away from a task of the recipe is likely a typo
+                known = known or Names(frozenset(tasks))
+                close = sorted(known.near(dep))
+                if close:
+                    logger.warning("%s: %s is to run after %s, which is not a task of this recipe (the ordering "
+                                   "is left out); did you mean %s?", d.flag_location(task, "deps")
+                                   or _where(d, fn, task), task, dep, " or ".join(close))
     check_python_functions(d, task_flags)
     packages = (d.getVar("PACKAGES") or "").split()
     seen: set[str] = set()
