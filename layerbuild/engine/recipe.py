@@ -21,7 +21,14 @@ from layerbuild.engine.evaluate import Evaluator, export_problem
 from layerbuild.engine.variants import finalise_variants, split_virtual
 from layerbuild.engine.varnames import Names
 from layerbuild.util.errors import Location, ParseError, SkipRecipe
-from layerbuild.util.relations import OPERATORS, package_name_problem, relationship_problem
+from layerbuild.util.relations import (
+    OPERATORS,
+    deb_provides,
+    entry_problem,
+    metadata_entries,
+    package_name_problem,
+    version_problem,
+)
 from layerbuild.util.values import Typed
 
 logger = logging.getLogger("layerbuild.parse")
@@ -250,9 +257,10 @@ def _where(d: DataStore, fn: str, *names: str) -> Location:
 
 
 def check_recipe(d: DataStore, fn: str, task_flags: dict[str, dict[str, Any]] | None = None) -> None:
-    """What dpkg and layerbuild would refuse later, refused while the recipe is read, at the line that
-    set it: package names, relationship fields. ``task_flags`` (each task's
-    ``getVarFlags``), when the caller read them already, saves reading them again."""
+    """What layerbuild would refuse later, refused while the recipe is read, at the line that set it
+    (a package listed twice), and what only a ``.deb`` cannot carry as warnings
+    (:func:`check_packaging`). ``task_flags`` (each task's ``getVarFlags``), when the caller read them
+    already, saves reading them again."""
     tasks = d.getVar("__BBTASKS", False) or []
     if task_flags is None:
         task_flags = {task: d.getVarFlags(task) or {} for task in tasks}
@@ -272,24 +280,55 @@ def check_recipe(d: DataStore, fn: str, task_flags: dict[str, dict[str, Any]] | 
     packages = (d.getVar("PACKAGES") or "").split()
     seen: set[str] = set()
     for pkg in packages:
-        problem = package_name_problem(pkg)
-        if problem:
-            raise ParseError(f"PACKAGES: {problem}", _where(d, fn, "PACKAGES"),
-                             hint="package names follow dpkg's rules (deb-control(5))")
         if pkg in seen:
             raise ParseError(f"PACKAGES lists {pkg} twice", _where(d, fn, "PACKAGES"),
                              hint="each package may be listed once (PACKAGES =+ and += add to the defaults)")
         seen.add(pkg)
+    check_packaging(d, fn, packages)
+
+
+def check_packaging(d: DataStore, fn: str, packages: list[str]) -> None:
+    """What a ``.deb`` cannot carry, as warnings at the line that set it: package names, the packages'
+    version and relationship fields. BitBake accepts all of it, and a package with no files is never
+    written; do_package_write_deb refuses it in a package it writes."""
+    def warn(loc: Location, what: str, problem: str, pkg: str) -> None:
+        logger.warning("%s: %s: %s (do_package_write_deb fails if it writes package %s)", loc, what, problem, pkg)
+
+    for pkg in packages:
+        problem = package_name_problem(pkg)
+        if problem:
+            warn(_where(d, fn, "PACKAGES"), "PACKAGES", problem, pkg)
+    version = f"{d.getVar('PKGV') or ''}-{d.getVar('PKGR') or ''}"
+    version_bad = version_problem(version)
+    if version_bad and packages:
+        logger.warning("%s: the version of the packages: %s (do_package_write_deb fails if it writes any)",
+                       version_location(d, fn), version_bad)
     for var, operators in RELATIONSHIP_FIELDS.items():
-        for name in [var] + [f"{var}:{pkg}" for pkg in packages]:
+        for pkg in packages:
+            name = f"{var}:{pkg}"
             value = d.getVar(name)
             if not value:
                 continue
-            problem = relationship_problem(value, operators)
-            if problem:
-                raise ParseError(f"{name}: {problem}", _where(d, fn, name, var),
-                                 hint="entries are NAME or NAME (OP VERSION), OP one of << <= = >= >>"
-                                 if "(" in value else None)
+            for entry in metadata_entries(value):
+                if var == "RPROVIDES" and not deb_provides(entry.name):
+                    if not entry.name.startswith("/"):  # OE's package_deb leaves file names out too, silently
+                        logger.warning("%s: %s: '%s' is not a name dpkg allows (lower-case letters, digits and "
+                                       "'+', '-', '.'): it is left out of the package's Provides",
+                                       _where(d, fn, name, var), name, entry.name)
+                    continue
+                problem = entry_problem(entry, operators)
+                if problem and not (version_bad and entry.constraint and version in entry.constraint.split()):
+                    warn(_where(d, fn, name, var), name, problem, pkg)
+
+
+def version_location(d: DataStore, fn: str) -> Location:
+    """Where the packages' version comes from: PKGV or PV where a recipe set it, else the recipe (PV
+    from its file name)."""
+    for var in ("PKGV", "PV"):
+        loc = d.location(var)
+        if loc is not None and not loc.path.endswith((".conf", ".bbclass")):
+            return loc
+    return Location(fn)
 
 
 def check_python_functions(d: DataStore, task_flags: dict[str, dict[str, Any]] | None = None) -> None:

@@ -17,7 +17,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
-from layerbuild.packaging.deps import format_depends, parse_depends
+from layerbuild.packaging.deps import format_depends, metadata_depends
 from layerbuild.packaging.elf import ElfInfo, arch_problem, inspect
 from layerbuild.taskapi import TaskContext, VarView
 from layerbuild.util.errors import BuildError
@@ -250,17 +250,17 @@ def package_recipe(ctx: TaskContext) -> None:
         pkg_files = split_result[pkg].files
         payload = [f for f in pkg_files if not os.path.isdir(root + f) or os.path.islink(root + f)]
         allow_empty = v.switch(f"ALLOW_EMPTY:{pkg}" if v.getVar(f"ALLOW_EMPTY:{pkg}") else "ALLOW_EMPTY")
-        rdepends = parse_depends(v.getVar(f"RDEPENDS:{pkg}")) + auto[pkg]
+        rdepends = metadata_depends(v.getVar(f"RDEPENDS:{pkg}")) + auto[pkg]
         data = {
             "PN": ctx.pn, "PKG": pkg, "PE": v.get("PE"), "PKGV": v.getVar("PKGV"),
             "PKGR": v.getVar("PKGR"), "VERSION": version,
             "PACKAGE_ARCH": v.getVar("PACKAGE_ARCH"),
             "RDEPENDS": format_depends(rdepends),
-            "RRECOMMENDS": format_depends(parse_depends(v.getVar(f"RRECOMMENDS:{pkg}"))),
-            "RSUGGESTS": format_depends(parse_depends(v.getVar(f"RSUGGESTS:{pkg}"))),
-            "RPROVIDES": format_depends(parse_depends(v.getVar(f"RPROVIDES:{pkg}"))),
-            "RCONFLICTS": format_depends(parse_depends(v.getVar(f"RCONFLICTS:{pkg}"))),
-            "RREPLACES": format_depends(parse_depends(v.getVar(f"RREPLACES:{pkg}"))),
+            "RRECOMMENDS": format_depends(metadata_depends(v.getVar(f"RRECOMMENDS:{pkg}"))),
+            "RSUGGESTS": format_depends(metadata_depends(v.getVar(f"RSUGGESTS:{pkg}"))),
+            "RPROVIDES": format_depends(metadata_depends(v.getVar(f"RPROVIDES:{pkg}"))),
+            "RCONFLICTS": format_depends(metadata_depends(v.getVar(f"RCONFLICTS:{pkg}"))),
+            "RREPLACES": format_depends(metadata_depends(v.getVar(f"RREPLACES:{pkg}"))),
             "SHLIB_DEPENDS": format_depends(auto[pkg]),
             "SONAMES": sorted(split_result[pkg].provides_sonames),
             "FILES": pkg_files,

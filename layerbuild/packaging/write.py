@@ -5,8 +5,18 @@ from __future__ import annotations
 import os
 
 from layerbuild.packaging.deb import write_deb
+from layerbuild.packaging.deps import deb_provides_field
 from layerbuild.packaging.split import read_pkgdata
 from layerbuild.taskapi import TaskContext, VarView
+from layerbuild.util.errors import BuildError, Location
+from layerbuild.util.relations import (
+    OPERATORS,
+    deb_provides,
+    entry_problem,
+    metadata_entries,
+    package_name_problem,
+    version_problem,
+)
 
 _SCRIPT_VARS = {"preinst": "pkg_preinst", "postinst": "pkg_postinst", "prerm": "pkg_prerm", "postrm": "pkg_postrm"}
 
@@ -26,6 +36,44 @@ def _source(d: VarView, key: str, pkg: str) -> str:
     return next((name for name in names[:-1] if d.getVar(name)), names[-1])
 
 
+#: the relationship variables of a package and the operators its control field allows (Provides: only =)
+_RELATIONS = {"RDEPENDS": OPERATORS, "RRECOMMENDS": OPERATORS, "RSUGGESTS": OPERATORS, "RPROVIDES": ("=",),
+              "RCONFLICTS": OPERATORS, "RREPLACES": OPERATORS}
+_RELATION_HINT = "entries are NAME or NAME (OP VERSION), OP one of << <= = >= >>"
+
+
+def _recipe_location(ctx: TaskContext, *names: str) -> Location:
+    """Where a recipe (not the configuration's or a class's default) set the first of ``names``."""
+    for name in names:
+        loc = ctx.vars.location(name)
+        if loc is not None and not loc.path.endswith((".conf", ".bbclass")):
+            return loc
+    return Location(ctx.file)
+
+
+def check_package(ctx: TaskContext, pkg: str, version: str) -> None:
+    """What dpkg refuses in package ``pkg``, refused before it is written, at the line that set it. The
+    recipe was read with warnings only: BitBake accepts these values, and a package without files is
+    never written."""
+    problem = package_name_problem(pkg)
+    if problem:
+        raise BuildError(f"cannot write package {pkg}: PACKAGES: {problem}", ctx.where("PACKAGES"),
+                         hint="package names follow dpkg's rules (deb-control(5))")
+    problem = version_problem(version)
+    if problem:
+        raise BuildError(f"cannot write package {pkg}: {problem}", _recipe_location(ctx, "PKGV", "PV"),
+                         hint="a package version starts with a digit (deb-version(7)); set PV or PKGV")
+    for var, operators in _RELATIONS.items():
+        name = f"{var}:{pkg}"
+        for entry in metadata_entries(ctx.vars.getVar(name)):
+            if var == "RPROVIDES" and not deb_provides(entry.name):
+                continue  # left out of Provides (the recipe was warned when it was read)
+            problem = entry_problem(entry, operators)
+            if problem:
+                raise BuildError(f"cannot write package {pkg}: {name}: {problem}",
+                                 ctx.vars.location(name) or ctx.where(var), hint=_RELATION_HINT)
+
+
 def debian_arch(v: VarView) -> str:
     arch = v.get("PACKAGE_ARCH")
     return "all" if arch == "all" else (v.getVar("DPKG_ARCH") or arch)
@@ -42,6 +90,7 @@ def write_debs(ctx: TaskContext) -> None:
         data = read_pkgdata(pkgdata_dir, pkg)
         if not data["PACKAGED"]:
             continue
+        check_package(ctx, pkg, data["VERSION"])
         fields = {
             "Package": pkg,
             "Source": data["PN"] if data["PN"] != pkg else "",
@@ -51,7 +100,7 @@ def write_debs(ctx: TaskContext) -> None:
             "Depends": data["RDEPENDS"],
             "Recommends": data["RRECOMMENDS"],
             "Suggests": data.get("RSUGGESTS", ""),
-            "Provides": data["RPROVIDES"],
+            "Provides": deb_provides_field(data["RPROVIDES"]),
             "Conflicts": data["RCONFLICTS"],
             "Replaces": data["RREPLACES"],
             "Section": d.getVar(f"SECTION:{pkg}") or d.getVar("SECTION") or "misc",
