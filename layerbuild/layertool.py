@@ -9,6 +9,7 @@ from typing import TextIO
 
 from layerbuild.engine.layers import appends_for, collect_files
 from layerbuild.session import parse_recipes, start_configuration
+from layerbuild.util.errors import ErrorList
 
 
 def show_layers(topdir: str, args: argparse.Namespace, out: TextIO) -> int:
@@ -61,6 +62,8 @@ def show_recipes(topdir: str, args: argparse.Namespace, out: TextIO) -> int:
             elif fn != chosen:
                 notes.append("(not chosen)")
             out.write(f"  {(layerset.layer_name(fn) or '?'):<20} {version:<20} {' '.join(notes)}".rstrip() + "\n")
+    if result.errors:  # the recipes that parsed are listed; the others are the errors
+        raise ErrorList(result.errors)
     return 0
 
 

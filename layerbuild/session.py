@@ -29,7 +29,7 @@ from layerbuild.engine.recipe import RecipeInfo, WarningKeeper, parse_recipe, pa
 from layerbuild.engine.signatures import Signatures, TaskSignature, task_signatures
 from layerbuild.engine.variants import split_virtual, virtual_fn
 from layerbuild.taskapi import task_name
-from layerbuild.util.errors import LayerbuildError, LayerError, Location, TargetError, UsageError
+from layerbuild.util.errors import ErrorList, LayerbuildError, LayerError, Location, TargetError, UsageError
 from layerbuild.util.fsutil import atomic_write, disk_full
 from layerbuild.util.values import Typed
 
@@ -99,6 +99,8 @@ class ParseResult:
     parsed: int
     cached: int
     cache: ParseCache | None
+    #: the recipes that failed to parse, each error naming its recipe and line (in file order)
+    errors: tuple[LayerbuildError, ...] = ()
 
     @property
     def skipped(self) -> int:
@@ -213,7 +215,8 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
     if todo:
         # what the engine and the configuration know, worked out once here rather than in every worker
         config.evaluator.names.prepare(config.d.file_depends)
-    for fn, parsed, depends in _parse_all(config, todo, jobs):
+    parsed_files, errors = _parse_all(config, todo, jobs)
+    for fn, parsed, depends in parsed_files:
         assert isinstance(parsed, tuple)
         for info in parsed:
             infos[info.fn] = info
@@ -221,15 +224,16 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
             cache.store(fn, parsed[0].appends, depends, parsed)
     shown: set[str] = set()
     for fn in files.recipes:
-        # a file's warnings are kept with its own recipe
-        if infos[fn].warnings:
+        # a file's warnings are kept with its own recipe (a file that failed has none)
+        if fn in infos and infos[fn].warnings:
             _show_warnings(infos[fn].warnings, shown)
     if cache is not None:
         cache.prune(set(files.recipes))
         _save(cache)
     layerset = config.layerset
     recipes = choose(infos, layerset.priority_of, config.d.getVar, config.d.location)
-    return ParseResult(recipes, files, parsed=len(todo), cached=len(files.recipes) - len(todo), cache=cache)
+    return ParseResult(recipes, files, parsed=len(todo), cached=len(files.recipes) - len(todo), cache=cache,
+                       errors=errors)
 
 
 def _save(cache: ParseCache) -> None:
@@ -261,7 +265,10 @@ def signatures_of(config: Configuration, result: ParseResult, fns: Iterable[str]
     if wanted:
         todo: list[Job] = [(fn, infos[fn].appends, config.layerset.layer_name(fn), tuple(variants))
                            for fn, variants in wanted.items()]
-        for fn, parsed, depends in _parse_all(config, todo, jobs):
+        done, errors = _parse_all(config, todo, jobs)
+        if errors:
+            raise ErrorList(errors)
+        for fn, parsed, depends in done:
             assert isinstance(parsed, dict)
             found.update(parsed)
             if cache is not None:
@@ -276,14 +283,22 @@ def _task_signatures(d: DataStore) -> tuple[TaskSignature, ...]:
     return tuple(task_signatures(d, tasks).values())
 
 
-def _parse_all(config: Configuration, todo: list[Job], jobs: int | None) -> list[tuple[str, Outcome, list[str]]]:
-    """Parse ``todo``: (recipe file, outcome, the files it read) in the order the parses finished, or the
-    error of the first recipe file (by name) that failed."""
-    done = list(_run_parse(config, todo, jobs))
-    errors = [(fn, outcome) for fn, outcome, _depends in done if isinstance(outcome, LayerbuildError)]
-    if errors:
-        raise min(errors, key=lambda item: item[0])[1]
-    return done
+def _parse_all(config: Configuration, todo: list[Job], jobs: int | None
+               ) -> tuple[list[tuple[str, Outcome, list[str]]], tuple[LayerbuildError, ...]]:
+    """Parse ``todo``: (recipe file, outcome, the files it read) of each file that parsed, in the order the
+    parses finished, and the errors of the files that failed, by file name (as BitBake's parse, one
+    failing recipe does not stop the others from being read)."""
+    done: list[tuple[str, Outcome, list[str]]] = []
+    errors: list[tuple[str, LayerbuildError]] = []
+    for fn, outcome, depends in _run_parse(config, todo, jobs):
+        if isinstance(outcome, LayerbuildError):
+            if outcome.location is None:  # among several, each error names its recipe
+                outcome.location = Location(fn)
+            errors.append((fn, outcome))
+        else:
+            done.append((fn, outcome, depends))
+    errors.sort(key=lambda item: item[0])
+    return done, tuple(error for _fn, error in errors)
 
 
 def _run_parse(config: Configuration, todo: list[Job], jobs: int | None) -> Iterable[tuple[str, Outcome, list[str]]]:
@@ -368,6 +383,25 @@ def check_no_variants(tg: TaskGraph) -> None:
                                "from the build host")
 
 
+def environment_target(parsed: ParseResult, target: str) -> str:
+    """The recipe file ``-e TARGET`` shows. Recipes that failed to parse do not stop it unless one may be
+    the target (its file name gives TARGET's name, or no parsed recipe provides TARGET): then the errors,
+    with the target's own, are the answer."""
+    from layerbuild.engine.pyenv import vars_from_file
+
+    name = target.split(":", 1)[0]
+    failed = [error for error in parsed.errors if error.location is not None
+              and vars_from_file(error.location.path)[0] == name]
+    if failed:
+        raise ErrorList(parsed.errors)
+    try:
+        return parsed.recipes.resolve(name)
+    except TargetError as exc:
+        if parsed.errors:
+            raise ErrorList((*parsed.errors, exc)) from None
+        raise
+
+
 def parse_target_recipe(config: Configuration, fn: str, appends: tuple[str, ...]) -> DataStore:
     """Parse one recipe afresh (with history when the configuration tracks it) and return its datastore."""
     return parse_recipe(config.d, config.evaluator, fn, appends, config.layerset.layer_name(fn))
@@ -425,15 +459,23 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
     parsed = parse_recipes(config, jobs=request.jobs)
     if request.parse_only:
         total = len(parsed.files.recipes)
-        # as BitBake counts them: every recipe, each variant and each skipped one included
+        failed = len(parsed.errors)
+        # as BitBake counts them: every recipe, each variant and each skipped one included (a file that
+        # failed gives none)
         out.write(f"Parsing of {total} .bb files complete ({parsed.cached} cached, {parsed.parsed} parsed). "
                   f"{len(parsed.recipes.infos)} targets, {parsed.skipped} skipped, {len(parsed.files.masked)} "
-                  "masked, 0 errors.\n")
+                  f"masked, {failed} errors.\n")
+        if parsed.errors:
+            raise ErrorList(parsed.errors)
         return 0
     if request.environment:
-        fn = parsed.recipes.resolve(request.targets[0].split(":", 1)[0])
+        fn = environment_target(parsed, request.targets[0])
         emit_env(parse_target_recipe(config, fn, parsed.recipes.infos[fn].appends), out)
+        if parsed.errors:
+            raise ErrorList(parsed.errors)
         return 0
+    if parsed.errors:
+        raise ErrorList(parsed.errors)
 
     # the scheduler's modules (and networkx) only for the steps that need a task graph
     from layerbuild.build import build_lock, dump_signatures, print_plan, reap_orphans

@@ -126,3 +126,18 @@ class SquashfsError(LayerbuildError):
 
 class UsageError(LayerbuildError):
     """Bad command-line usage (exit status 2)."""
+
+
+class ErrorList(LayerbuildError):
+    """Several errors found together (every recipe that failed to parse), reported one after another;
+    an error several recipes share (a class they all inherit) once."""
+
+    def __init__(self, errors: tuple[LayerbuildError, ...]) -> None:
+        super().__init__(f"{len(errors)} errors", errors[0].location if errors else None)
+        self.errors = errors
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (ErrorList, (self.errors,))
+
+    def format(self) -> str:
+        return "\n".join(dict.fromkeys(error.format() for error in self.errors))
