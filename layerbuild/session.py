@@ -30,7 +30,7 @@ from layerbuild.engine.signatures import Signatures, TaskSignature, task_signatu
 from layerbuild.engine.variants import split_virtual, virtual_fn
 from layerbuild.taskapi import task_name
 from layerbuild.util.errors import ErrorList, LayerbuildError, LayerError, Location, TargetError, UsageError
-from layerbuild.util.fsutil import atomic_write, disk_full
+from layerbuild.util.fsutil import atomic_write, directory_error, directory_problem, disk_full
 from layerbuild.util.values import Typed
 
 if TYPE_CHECKING:  # the scheduler's modules (and networkx) are imported only by the steps that need a graph
@@ -313,55 +313,18 @@ def _run_parse(config: Configuration, todo: list[Job], jobs: int | None) -> Iter
         return list(pool.imap_unordered(_parse_in_worker, todo, chunksize=chunk))
 
 
-#: directories every build needs, checked in the configuration before anything is written below them
-CONFIG_DIRECTORIES = ("TOPDIR", "TMPDIR", "DL_DIR", "SSTATE_DIR", "DEPLOY_DIR")
-
-
-def directory_problem(value: str | None) -> str | None:
-    """Why ``value`` cannot be a directory a build writes below, or None."""
-    if value is None or not value.strip():
-        return "is empty"
-    if not os.path.isabs(value):
-        return f"is '{value}', a relative path"
-    if not value.strip().strip("/"):
-        return f"is '{value}', the root directory"
-    return None
-
-
-def _directory_error(var: str, problem: str, where: Location, recipe: str = "") -> LayerbuildError:
-    whose = f" (recipe {recipe})" if recipe else ""
-    return LayerbuildError(f"{var}{whose} {problem}: it must be an absolute directory other than /", where,
-                           hint=f"the build writes below {var}; set it to an absolute path "
-                                "(the defaults are below ${TOPDIR})")
-
-
 def check_configuration_paths(config: Configuration) -> None:
-    """The configuration's directories (TOPDIR, TMPDIR, DL_DIR, SSTATE_DIR, DEPLOY_DIR), before parsing writes
-    a cache below TMPDIR: each absolute, non-empty and not ``/``, else an error at the line that set it."""
+    """The directories the parse writes below (its cache: CACHE, else TMPDIR, else TOPDIR), each absolute,
+    non-empty and not ``/``, else an error at the line that set it. What only tasks write below (DL_DIR,
+    SSTATE_DIR, DEPLOY_DIR) is checked when such a task is to run (:func:`runqueue.check_task_paths`): a
+    configuration need not set them to be read (BitBake's neither)."""
     d = config.d
-    for var in CONFIG_DIRECTORIES:
-        problem = directory_problem(d.getVar(var))
+    local = os.path.join(config.topdir, "conf", "local.conf")
+    for var in ("TOPDIR", "TMPDIR", "CACHE"):
+        value = d.getVar(var)
+        problem = directory_problem(value) if value is not None or var == "TOPDIR" else None
         if problem:
-            local = os.path.join(config.topdir, "conf", "local.conf")
-            raise _directory_error(var, problem, d.location(var) or Location(local))
-
-
-def check_recipe_paths(info: RecipeInfo) -> None:
-    """One recipe's directories, before any of its tasks runs: every directory variable it has is absolute,
-    non-empty and not ``/`` (its PN, PV and PR were checked when it was read: :func:`recipe.check_names`)."""
-    from layerbuild.engine.recipe import DIRECTORY_VARS
-
-    def where(var: str) -> Location:
-        loc = info.location(var)
-        return Location(*loc) if loc else Location(info.fn)
-
-    kept = dict(info.variables)
-    for var in DIRECTORY_VARS:
-        if var not in kept or (kept[var] is None and var in ("D", "IMAGE_ROOTFS")):
-            continue  # not recorded (an older parse cache) or not used by this recipe
-        problem = directory_problem(kept[var])
-        if problem:
-            raise _directory_error(var, problem, where(var), info.pn)
+            raise directory_error(var, problem, d.location(var) or Location(local))
 
 
 def check_no_variants(tg: TaskGraph) -> None:
@@ -480,7 +443,7 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
     # the scheduler's modules (and networkx) only for the steps that need a task graph
     from layerbuild.build import build_lock, dump_signatures, print_plan, reap_orphans
     from layerbuild.engine.reporters import make_reporter
-    from layerbuild.engine.runqueue import RunQueue, make_plan, stamp_base
+    from layerbuild.engine.runqueue import RunQueue, check_task_paths, make_plan, stamp_base
     from layerbuild.engine.taskgraph import build_graph, write_dot
 
     with build_lock(topdir, err):
@@ -494,18 +457,18 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
         if request.dump_signatures:
             return dump_signatures(tg, signatures, out)
         check_no_variants(tg)
-        for fn in sorted({tid.fn for tid in tg.graph.nodes}):
-            check_recipe_paths(tg.recipes.infos[fn])
         force = set(tg.targets) if request.force else set()
         if request.dry_run:
             print_plan(tg, make_plan(tg, signatures, force), out)
             return 0
         from layerbuild.engine.sanity import check_host
         check_host(config.d, cache_dir(config))
+        check_task_paths(tg, sorted(force), topdir)
         for tid in force:
             atomic_write(stamp_base(tg, tid) + ".taint", os.urandom(16).hex() + "\n")
         reap_orphans(topdir)
         plan = make_plan(tg, signatures, force)
+        check_task_paths(tg, [tid for tid in plan.order if tid in plan.run or tid in plan.setscene], topdir)
         jobs = request.jobs or Typed(config.d).int("BB_NUMBER_THREADS") or os.cpu_count() or 1
         queue = RunQueue(tg, plan, config, jobs, make_reporter(err), keep_going=request.keep_going)
         if not queue.execute():

@@ -48,22 +48,62 @@ def _build(tmp_path: Path, local: str = "", recipe: str = 'LICENSE = "MIT"\n', n
 @pytest.mark.parametrize(("setting", "problem"), [
     ('TMPDIR = ""', "TMPDIR is empty"),
     ('TMPDIR = "tmp"', "TMPDIR is 'tmp', a relative path"),
-    ('SSTATE_DIR = "/"', "SSTATE_DIR is '/', the root directory"),
-    ('DL_DIR = "//"', "DL_DIR is '//', the root directory"),
-    ('DEPLOY_DIR = "  "', "DEPLOY_DIR is empty"),
-], ids=["empty", "relative", "root", "root-twice", "blank"])
-def test_a_bad_directory_variable_is_an_error_at_its_line(tmp_path: Path, lb: Runner, setting: str,
-                                                           problem: str) -> None:
+    ('CACHE = "/"', "CACHE is '/', the root directory"),
+], ids=["empty", "relative", "cache-root"])
+def test_a_bad_directory_the_parse_writes_below_is_an_error_at_its_line(tmp_path: Path, lb: Runner, setting: str,
+                                                                         problem: str) -> None:
     build = _build(tmp_path, local=f"\n{setting}\n")
     before = set(os.listdir("/"))
-    status, _out, err = lb("-B", str(build), "foo")
+    for args in (("foo",), ("-p",), ("-e", "foo")):
+        status, _out, err = lb("-B", str(build), *args)
+        local = build / "conf" / "local.conf"
+        line = local.read_text().splitlines().index(setting) + 1
+        assert status == 1
+        assert err.splitlines()[0] == f"{local}:{line}: error: {problem}: it must be an absolute directory other than /"
+        assert "Traceback" not in err
+        assert set(os.listdir("/")) == before  # no /stamps, /work, /deploy, /cache
+        assert sorted(os.listdir(build)) == ["conf"]
+
+
+@pytest.mark.parametrize(("setting", "problem", "task"), [
+    ('SSTATE_DIR = "/"', "SSTATE_DIR is '/', the root directory", "do_package"),
+    ('DL_DIR = "//"', "DL_DIR is '//', the root directory", "do_fetch"),
+    ('DL_DIR = "downloads"', "DL_DIR is 'downloads', a relative path", "do_fetch"),
+    ('DEPLOY_DIR = "  "', "DEPLOY_DIR is empty", "do_package_write_deb"),
+    ("unset DL_DIR", "DL_DIR is not set", "do_fetch"),
+], ids=["sstate-root", "dl-root-twice", "dl-relative", "deploy-blank", "dl-unset"])
+def test_a_bad_directory_is_an_error_when_a_task_that_writes_below_it_is_to_run(
+        tmp_path: Path, lb: Runner, setting: str, problem: str, task: str) -> None:
+    # BitBake needs none of these to parse: -p and -e read such a configuration
+    build = _build(tmp_path, local=f"\n{setting}\n", recipe='LICENSE = "MIT"\nINHIBIT_DEFAULT_DEPS = "1"\n')
+    before = set(os.listdir("/"))
+    status, out, err = lb("-B", str(build), "-p")
+    assert status == 0 and "0 errors" in out, err
+    status, out, _err = lb("-B", str(build), "-e", "foo")
+    assert status == 0 and 'PN="foo"' in out.splitlines()
+    status, _out, err = lb("-B", str(build), "-j", "1", "foo")
     local = build / "conf" / "local.conf"
     line = local.read_text().splitlines().index(setting) + 1
     assert status == 1
-    assert err.splitlines()[0] == f"{local}:{line}: error: {problem}: it must be an absolute directory other than /"
+    where = f"{local}:{line}" if "unset" not in setting else str(local)
+    assert err.splitlines()[0] == f"{where}: error: {problem}: foo:{task} writes below it, so it must be an absolute " \
+        "directory other than /", err
     assert "Traceback" not in err
-    assert set(os.listdir("/")) == before  # no /stamps, /work, /deploy, /cache
-    assert sorted(os.listdir(build)) == ["conf"]
+    assert set(os.listdir("/")) == before
+    assert not (build / "tmp" / "work").exists() and not (build / "tmp" / "stamps").exists()
+    assert not (build / "downloads").exists()
+
+
+def test_tasks_that_write_below_no_bad_directory_run(tmp_path: Path, lb: Runner) -> None:
+    # up to do_install nothing is written below SSTATE_DIR or DEPLOY_DIR, and do_fetch[dirs] names DL_DIR
+    build = _build(tmp_path, local='\nSSTATE_DIR = "/"\nDEPLOY_DIR = ""\n',
+                   recipe='LICENSE = "MIT"\nINHIBIT_DEFAULT_DEPS = "1"\n')
+    before = set(os.listdir("/"))
+    status, _out, err = lb("-B", str(build), "foo:do_install")
+    assert status == 0, err
+    assert next((build / "tmp" / "work").glob("*/foo/1.0-r0/temp/log.do_install")).is_file()
+    assert (build / "downloads").is_dir()
+    assert set(os.listdir("/")) == before
 
 
 def test_a_recipe_that_points_workdir_at_the_root_is_refused_before_any_task(tmp_path: Path, lb: Runner) -> None:
@@ -71,7 +111,7 @@ def test_a_recipe_that_points_workdir_at_the_root_is_refused_before_any_task(tmp
     status, _out, err = lb("-B", str(build), "foo")
     recipe = tmp_path / "meta-paths/recipes/foo/foo_1.0.bb"
     assert status == 1
-    assert err.splitlines()[0].startswith(f"{recipe}:2: error: WORKDIR (recipe foo) is '/', the root directory")
+    assert err.splitlines()[0].startswith(f"{recipe}:2: error: WORKDIR is '/', the root directory: foo:do_")
     assert not (build / "tmp" / "stamps").exists()
 
 

@@ -40,8 +40,13 @@ TASK_FLAGS = ("deps", "depends", "deptask", "rdeptask", "recrdeptask", "noexec",
 _RAW_TASK_FLAGS = ("deps", "_addtask_loc")
 #: Task flags whose line is kept too: an error about one names the line that set it (the task graph's)
 LOCATED_TASK_FLAGS = ("depends",)
-#: Directories a build writes below: each must be absolute, non-empty and not ``/`` (checked before any task runs).
+#: Directories a build writes below: each must be absolute, non-empty and not ``/``, checked before a
+#: task that writes below it runs (TOPDIR, TMPDIR and WORKDIR: every task, for its stamp and log).
 DIRECTORY_VARS = ("TOPDIR", "TMPDIR", "DL_DIR", "SSTATE_DIR", "DEPLOY_DIR", "WORKDIR", "D", "IMAGE_ROOTFS")
+#: The task flags that name directories a task writes below: its own, and the shared-state output
+#: directories the build publishes its output into (or restores it into, instead of running it).
+WRITE_FLAGS = ("dirs", "cleandirs", "sstate-inputdirs", "sstate-outputdirs")
+_REF = re.compile(r"\$\{([a-zA-Z0-9\-_+./~:]+)\}")
 #: Variables kept in the recipe summary for the scheduler (stamps, sstate names).
 KEEP_VARS = ("STAMP", "SSTATETASKS", "PACKAGE_ARCH", "SSTATE_DIR", "SSTATE_MIRRORS", "SSTATE_MANIFESTS",
              "BB_CURRENT_MC", "BUILD_SUMMARY", *(v for v in DIRECTORY_VARS if v != "SSTATE_DIR"))
@@ -390,6 +395,37 @@ def check_names(d: DataStore, fn: str) -> None:
                              _where(d, fn, var), hint=f"{var} may not contain '/' nor be '.' or '..'")
 
 
+class _Writes:
+    """Which of DIRECTORY_VARS a task's WRITE_FLAGS name, through the variables they reference (their
+    unexpanded values: an empty DL_DIR still shows that do_fetch[dirs] = "${DL_DIR}" writes below it)."""
+
+    def __init__(self, d: DataStore) -> None:
+        self.d = d
+        self.memo: dict[str, frozenset[str]] = {}
+
+    def task(self, flags: dict[str, Any]) -> tuple[str, ...]:
+        found: set[str] = set()
+        for flag in WRITE_FLAGS:
+            raw = flags.get(flag)
+            if isinstance(raw, str) and "${" in raw:
+                for name in _REF.findall(raw):
+                    found |= self.reaches(name)
+        return tuple(sorted(found))
+
+    def reaches(self, name: str) -> frozenset[str]:
+        known = self.memo.get(name)
+        if known is not None:
+            return known
+        self.memo[name] = frozenset()  # (a loop reaches nothing more)
+        out = {name} if name in DIRECTORY_VARS else set()
+        raw = self.d.getVar(name, False)
+        if isinstance(raw, str) and "${" in raw:
+            for ref in _REF.findall(raw):
+                out |= self.reaches(ref)
+        self.memo[name] = result = frozenset(out)
+        return result
+
+
 def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str, ...] = KEEP_VARS) -> RecipeInfo:
     """Summarise a parsed recipe for the parse cache (after :func:`check_recipe` accepted it); ``fn`` is
     its key: the file, or a variant's virtual name."""
@@ -406,8 +442,12 @@ def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str
     packages = _split(d.getVar("PACKAGES")) if not skipped else ()
     tasks = []
     if not skipped:
+        writes = _Writes(d)
         for task, present in task_flags.items():
-            flags = []
+            flags: list[tuple[str, Any]] = []
+            written = writes.task(present)
+            if written:
+                flags.append(("_writes", written))
             # then an expansion of each kept one
             present["_addtask_loc"] = d.getVarFlag(task, "_addtask_loc", False)
             for name in TASK_FLAGS:

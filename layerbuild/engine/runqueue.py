@@ -24,7 +24,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
@@ -44,6 +44,7 @@ from layerbuild.engine.events import (
     TaskStarted,
     TaskSucceeded,
 )
+from layerbuild.engine.recipe import DIRECTORY_VARS
 from layerbuild.engine.signatures import DepHash, Signatures, taskhash, write_sigdata
 from layerbuild.engine.sstate import (
     Publication,
@@ -55,8 +56,8 @@ from layerbuild.engine.sstate import (
 )
 from layerbuild.engine.taskgraph import TaskGraph, TaskId
 from layerbuild.engine.tasks import TaskJob, WorkerResult, read_results, tail, worker_main
-from layerbuild.util.errors import BuildError, LayerbuildError
-from layerbuild.util.fsutil import dead_writers_temporary, disk_full
+from layerbuild.util.errors import BuildError, LayerbuildError, Location
+from layerbuild.util.fsutil import dead_writers_temporary, directory_error, directory_problem, disk_full
 from layerbuild.util.vartypes import flag_set
 
 Reporter = Callable[[Event], None]
@@ -185,7 +186,9 @@ def make_plan(tg: TaskGraph, signatures: Signatures, force: set[TaskId], use_sst
         if tid not in force and not nostamp and os.path.exists(f"{stamp_base(tg, tid)}.{hashes[tid]}"):
             plan.uptodate.add(tid)
             continue
-        if tid not in force and tid not in plan.avoid and use_sstate and is_sstate_task(tg, tid):
+        if tid not in force and tid not in plan.avoid and use_sstate and is_sstate_task(tg, tid) \
+                and directory_problem(_var(tg, tid, "SSTATE_DIR")) is None:
+            # (a SSTATE_DIR that is no directory to write below is an error when the task is to run)
             sstate = sstate_for(tg, tid)
             obj = sstate.find(sstate_name(tg, tid, hashes[tid]))
             if obj is not None:
@@ -196,6 +199,30 @@ def make_plan(tg: TaskGraph, signatures: Signatures, force: set[TaskId], use_sst
         plan.run.add(tid)
         todo.extend(tg.graph.predecessors(tid))
     return plan
+
+
+def check_task_paths(tg: TaskGraph, tids: Iterable[TaskId], topdir: str) -> None:
+    """Before the tasks ``tids`` run (or are restored from the shared state): every directory variable a
+    task writes below is absolute, non-empty and not ``/``, else an error at the line that set it (or
+    naming it unset). TOPDIR, TMPDIR and WORKDIR: every task (its stamp and log); the variables its
+    [dirs], [cleandirs] and shared-state directories name (DL_DIR for do_fetch, DEPLOY_DIR for what is
+    published there, D, IMAGE_ROOTFS...); SSTATE_DIR for a shared-state task. PN, PV and PR were checked
+    when the recipe was read (:func:`recipe.check_names`)."""
+    local = Location(os.path.join(topdir, "conf", "local.conf"))
+    for tid in tids:
+        info = tg.info(tid)
+        writes = {"TOPDIR", "TMPDIR", "WORKDIR", *(tg.taskinfo(tid).flag("_writes") or ())}
+        if is_sstate_task(tg, tid):
+            writes.add("SSTATE_DIR")
+        kept = dict(info.variables)
+        for var in DIRECTORY_VARS:
+            if var not in writes or var not in kept:
+                continue  # not written by this task, or not recorded (an older parse cache)
+            problem = directory_problem(kept[var])
+            if problem:
+                loc = info.location(var)
+                raise directory_error(var, problem, Location(*loc) if loc else local,
+                                       f"{info.pn}:{tid.task}")
 
 
 def _outputdirs(tg: TaskGraph, tid: TaskId) -> list[str]:
@@ -347,6 +374,7 @@ class RunQueue:
                 self.report(SetsceneFailed(tid, self.tg.label(tid), reason))
             self.plan = make_plan(self.tg, self.plan.signatures, self.plan.force, avoid=self.plan.avoid | set(broken))
             self.plan.uptodate -= restored
+            check_task_paths(self.tg, [tid for tid in self.plan.order if tid in self.plan.run], self.config.topdir)
 
     def _execute(self) -> bool:
         plan, tg = self.plan, self.tg

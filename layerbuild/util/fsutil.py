@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from layerbuild.util.errors import LayerbuildError
+from layerbuild.util.errors import LayerbuildError, Location
 
 
 @contextlib.contextmanager
@@ -180,6 +180,28 @@ def atomic_symlink(target: str, path: str | os.PathLike[str]) -> None:
 
 class PathEscape(LayerbuildError):
     """A name that would leave the directory it belongs under (absolute, ``..`` climbing out, empty root)."""
+
+
+def directory_problem(value: str | None) -> str | None:
+    """Why ``value`` cannot be a directory a build writes below (absolute, not ``/``), or None."""
+    if value is None:
+        return "is not set"
+    if not value.strip():
+        return "is empty"
+    if not os.path.isabs(value):
+        return f"is '{value}', a relative path"
+    if not value.strip().strip("/"):
+        return f"is '{value}', the root directory"
+    return None
+
+
+def directory_error(var: str, problem: str, where: Location, writer: str = "") -> LayerbuildError:
+    """The error for the directory variable ``var`` that :func:`directory_problem` refused; ``writer``:
+    the task that writes below it."""
+    because = f"{writer} writes below it, so " if writer else ""
+    return LayerbuildError(f"{var} {problem}: {because}it must be an absolute directory other than /", where,
+                           hint=f"the build writes below {var}; set it to an absolute path "
+                                "(the defaults are below ${TOPDIR})")
 
 
 def join_under(root: str | os.PathLike[str], *names: str, what: str = "name") -> str:
