@@ -24,21 +24,22 @@ def test_python_refs_reads_calls_and_expansions() -> None:
         "    name = d.getVar(pn + '_X')\n"  # not a literal: nothing to record
         "    d.setVar('WRITTEN', '1')\n"
     )
-    reads, calls, expands = python_refs(body)
-    assert reads == {"PN", "SRC_URI", "do_install", "DISTRO_FEATURES"}
+    reads, calls, expands, asked = python_refs(body)
+    assert reads == {"PN", "SRC_URI", "do_install"}
+    assert asked == {("DISTRO_FEATURES", "systemd")}  # a question, not a read (BitBake's code parser)
     assert {"helper", "do_other"} <= calls
     assert expands == {"${WORKDIR}/x"}
 
 
 def test_python_refs_of_a_whole_def() -> None:
-    reads, calls, _ = python_refs("def my_func(d):\n    return other(d.getVar('A'))\n")
+    reads, calls, _, _ = python_refs("def my_func(d):\n    return other(d.getVar('A'))\n")
     assert reads == {"A"} and "other" in calls
 
 
 def test_python_refs_of_unparsable_code_falls_back_to_string_arguments() -> None:
-    reads, calls, expands = python_refs("    if d.getVar('A') ==:\n        d.getVar(\"B\")\n")
+    reads, calls, expands, asked = python_refs("    if d.getVar('A') ==:\n        d.getVar(\"B\")\n")
     assert reads == {"A", "B"}
-    assert calls == frozenset() and expands == frozenset()
+    assert calls == frozenset() and expands == frozenset() and asked == frozenset()
 
 
 def test_results_are_cached() -> None:

@@ -144,16 +144,109 @@ def test_a_remove_that_takes_effect_is_part_of_the_signature() -> None:
     assert "_remove of" not in dict(_sig(recipe("four"), "do_compile").values)["FEATURES"]
 
 
-def test_variables_read_by_bb_utils_in_an_expansion_are_dependencies() -> None:
+def test_taskhash_follows_bitbakes_taskhash_test() -> None:
+    """BitBake's lib/bb/tests/data.py TaskHash test, step by step, on our datastore."""
+    d = new_datastore()
+    d.setVar("__BBTASKS", ["mytask"])
+    _shell(d, "mytask", "${MYCOMMAND}")
+    d.setVar("MYCOMMAND", "${VAR}; foo; bar; exit 0")
+    d.setVar("VAR", "val")
+    orig = _sig(d, "mytask").basehash
+    d.setVar("VAR", "val2")  # a change of a referenced variable
+    assert _sig(d, "mytask").basehash != orig
+    d.setVar("VAR", "val")
+    d.setVar("BAR", "notbar")
+    d.setVar("MYCOMMAND:remove", "${BAR}")  # a removal that removes nothing
+    assert _sig(d, "mytask").basehash == orig
+    d.setVar("BAR", "bar;")  # one that takes effect
+    assert _sig(d, "mytask").basehash != orig
+    d.setVar("VAR", "${@bb.utils.contains('VAR2', 'A', 'val', '', d)}")  # a contains() that does not hold
+    orig = _sig(d, "mytask").basehash
+    d.setVar("VAR2", "A")  # it holds now
+    assert _sig(d, "mytask").basehash != orig
+    d.setVar("VAR2", "B")  # another value, and it does not hold again: the basehash it had
+    assert _sig(d, "mytask").basehash == orig
+
+
+def _features() -> DataStore:
     d = new_datastore()
     d.setVar("DISTRO_FEATURES", "systemd x11")
     d.setVar("MACHINE_FEATURES", "wifi")
     d.setVar("CONFIG", "${@bb.utils.contains('DISTRO_FEATURES', 'systemd', 'sd', '', d)} "
                        "${@bb.utils.contains_any('MACHINE_FEATURES', 'wifi bt', 'net', '', d)} "
-                       "${@bb.utils.filter('PACKAGECONFIG', 'a b', d)}")
+                       "${@bb.utils.filter('PACKAGECONFIG', 'a b', d)} ${@d.getVar('READ')}")
     _shell(d, "do_configure", "configure ${CONFIG}\n")
-    deps = dict(_sig(d, "do_configure").deps)["CONFIG"]
-    assert {"DISTRO_FEATURES", "MACHINE_FEATURES", "PACKAGECONFIG"} <= set(deps)
-    before = _sig(d, "do_configure").basehash
-    d.setVar("DISTRO_FEATURES", "x11")
+    return d
+
+
+def test_contains_records_its_answer_not_the_variables_value() -> None:
+    d = _features()
+    sig = _sig(d, "do_configure")
+    # asked about, not read: their values are no dependency, the answers are part of CONFIG's value
+    assert dict(sig.deps)["CONFIG"] == ("READ",)
+    assert dict(sig.values)["CONFIG"].split("\n")[1:] == [
+        "DISTRO_FEATURES{systemd} = Set", "MACHINE_FEATURES{bt} = Unset", "MACHINE_FEATURES{wifi} = Set",
+        "PACKAGECONFIG{a} = Unset", "PACKAGECONFIG{b} = Unset"]
+    before = sig.basehash
+    d.setVar("DISTRO_FEATURES", "systemd wayland")  # other words: the same answers
+    d.setVar("PACKAGECONFIG", "c")
+    assert _sig(d, "do_configure").basehash == before
+    d.setVar("DISTRO_FEATURES", "x11")  # systemd gone: another answer
     assert _sig(d, "do_configure").basehash != before
+    d = _features()
+    d.setVar("READ", "anything")  # a variable read with getVar: its value counts
+    assert _sig(d, "do_configure").basehash != before
+
+
+def test_contains_in_a_python_task_and_what_is_not_a_literal_question() -> None:
+    d = new_datastore()
+    d.setVar("DISTRO_FEATURES", "systemd")
+    d.setVar("WANTED", "systemd")
+    _python(d, "do_x", "    if bb.utils.contains('DISTRO_FEATURES', 'systemd', True, False, d):\n"
+                       "        bb.note(d.getVar('UNIT'))\n"
+                       "    bb.utils.contains('MACHINE_FEATURES', d.getVar('WANTED'), 1, 0, d)\n")
+    sig = _sig(d, "do_x")
+    # words that are not a literal: the variable's whole value counts, as in BitBake
+    assert dict(sig.deps)["do_x"] == ("MACHINE_FEATURES", "UNIT", "WANTED")
+    assert dict(sig.values)["do_x"].endswith("\nDISTRO_FEATURES{systemd} = Set")
+    before = sig.basehash
+    d.setVar("DISTRO_FEATURES", "systemd usrmerge")
+    assert _sig(d, "do_x").basehash == before
+    d.setVar("DISTRO_FEATURES", "sysvinit")
+    assert _sig(d, "do_x").basehash != before
+    d.setVarFlag("do_x", "vardepsexclude", "DISTRO_FEATURES")  # excluded: no answer recorded either
+    assert "DISTRO_FEATURES{" not in dict(_sig(d, "do_x").values)["do_x"]
+
+
+def test_overrides_follow_a_variable_contains_asks_about() -> None:
+    # what OVERRIDES asks contains() about is an override variable: changing it recomputes the overrides
+    d = new_datastore()
+    d.setVar("OVERRIDES", "base${@bb.utils.contains('DISTRO_FEATURES', 'systemd', ':sd', '', d)}")
+    d.setVar("INIT", "sysv")
+    d.setVar("INIT:sd", "systemd")
+    assert d.getVar("INIT") == "sysv"
+    d.setVar("DISTRO_FEATURES", "systemd")
+    assert d.getVar("INIT") == "systemd"
+
+
+def test_a_recipe_asking_contains_keeps_its_basehash_while_the_answer_stays(tmp_path: Path) -> None:
+    # through the parser, the configuration and the core classes, as a build computes it
+    from conftest import make_build, make_layer
+
+    from layerbuild.session import parse_recipes, signatures_of, start_configuration
+
+    layer = make_layer(tmp_path, "sig", {"recipes/foo/foo_1.0.bb": (
+        'LICENSE = "MIT"\n'
+        'EXTRA_OPTS = "${@bb.utils.contains(\'DISTRO_FEATURES\', \'zeroconf\', \'--with-avahi\', \'\', d)}"\n'
+        'do_configure() {\n    echo ${EXTRA_OPTS} > ${B}/opts\n}\n')})
+
+    def basehash(features: str) -> str:
+        build = make_build(tmp_path, [layer], local=f'DISTRO_FEATURES:append = " {features}"\n')
+        config = start_configuration(str(build))
+        result = parse_recipes(config, jobs=1, use_cache=False)
+        fn = result.recipes.resolve("foo")
+        return signatures_of(config, result, [fn], jobs=1).recipes[fn]["do_configure"].basehash
+
+    before = basehash("")
+    assert basehash("some-other-feature") == before
+    assert basehash("zeroconf") != before

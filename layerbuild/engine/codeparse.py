@@ -19,6 +19,67 @@ _PY_STRING_GETVAR = re.compile(
 _READERS = {"getVar", "getVarFlag", "getVarFlags"}
 #: bb.utils helpers whose first argument names a variable
 _UTIL_READERS = {"contains", "contains_any", "filter"}
+#: BitBake's code parser's helpers that only ask whether a variable holds words: with literal words, the
+#: signature records the answer (VAR{word} = Set or Unset), not the variable's value. ``contains`` asks
+#: for its second argument whole, the others for each of its words.
+CONTAINS = {"bb.utils.contains": False, "base_contains": False, "bb.utils.contains_any": True,
+            "bb.utils.filter": True}
+#: a pair (variable, words) from a CONTAINS call
+Contains = tuple[str, str]
+
+
+def _dotted(node: ast.expr) -> str | None:
+    """``bb.utils.contains`` for the function of a call written so."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _literal(node: ast.expr | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _contains_call(node: ast.Call) -> list[Contains] | None:
+    """The (variable, words) pairs a CONTAINS call with literal arguments asks about, else None."""
+    name = _dotted(node.func)
+    if name not in CONTAINS or len(node.args) < 2:
+        return None
+    var, words = _literal(node.args[0]), _literal(node.args[1])
+    if var is None or words is None:
+        return None
+    return [(var, word) for word in words.split()] if CONTAINS[name] else [(var, words)]
+
+
+def expression_refs(code: str, reads: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[Contains, ...]]:
+    """The variables a ``${@...}`` expression reads and what it asks CONTAINS helpers, given ``reads``,
+    every literal first argument of ``getVar``, ``contains``... (a quick scan). A variable only asked
+    about by CONTAINS calls with literal words is not read."""
+    try:
+        tree = ast.parse(code.strip(), mode="eval")
+    except SyntaxError:
+        return reads, ()
+    asked: list[Contains] = []
+    read: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        pairs = _contains_call(node)
+        if pairs is not None:
+            asked.extend(pairs)
+            continue
+        first = _literal(node.args[0]) if node.args else None
+        if first is not None and isinstance(node.func, (ast.Attribute, ast.Name)):
+            attr = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+            if attr in _READERS or attr in _UTIL_READERS:
+                read.add(first)
+    if not asked:
+        return reads, ()
+    return tuple(r for r in reads if r in read), tuple(dict.fromkeys(asked))
 
 
 @functools.lru_cache(maxsize=16384)
@@ -28,8 +89,8 @@ def shell_words(text: str) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=16384)
-def python_refs(text: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    """(variables read, names called, ``${...}`` strings expanded) of a python body.
+def python_refs(text: str) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[Contains]]:
+    """(variables read, names called, ``${...}`` strings expanded, CONTAINS questions) of a python body.
 
     The body may be a bare function body (indented) or a whole ``def``.
     """
@@ -40,16 +101,21 @@ def python_refs(text: str) -> tuple[frozenset[str], frozenset[str], frozenset[st
         try:
             tree = ast.parse("def _f(d):\n" + source)
         except SyntaxError:
-            return frozenset(_PY_STRING_GETVAR.findall(text)), frozenset(), frozenset()
+            return frozenset(_PY_STRING_GETVAR.findall(text)), frozenset(), frozenset(), frozenset()
     reads: set[str] = set()
     calls: set[str] = set()
     expands: set[str] = set()
+    asked: set[Contains] = set()
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         func = node.func
         first = node.args[0] if node.args else None
         literal = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+        pairs = _contains_call(node)
+        if pairs is not None:
+            asked.update(pairs)
+            continue
         if isinstance(func, ast.Attribute):
             if func.attr in _READERS and literal is not None:
                 reads.add(literal)
@@ -61,7 +127,7 @@ def python_refs(text: str) -> tuple[frozenset[str], frozenset[str], frozenset[st
                 calls.add(literal)
         elif isinstance(func, ast.Name):
             calls.add(func.id)
-    return frozenset(reads), frozenset(calls), frozenset(expands)
+    return frozenset(reads), frozenset(calls), frozenset(expands), frozenset(asked)
 
 
 @functools.lru_cache(maxsize=4096)

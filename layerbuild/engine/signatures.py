@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from layerbuild.engine.codeparse import builtin_calls, python_refs, shell_words
+from layerbuild.engine.codeparse import Contains, builtin_calls, python_refs, shell_words
 from layerbuild.engine.datastore import DataStore
 from layerbuild.util.fsutil import atomic_write
 from layerbuild.util.hashing import sha256_path
@@ -102,20 +102,25 @@ class _DepFinder:
         flags = d.getVarFlags(key, expand=_EXPANDED_FLAGS) or {}
         value, parser = d.getVarFlag(key, "_content", False, retparser=True)
         deps: set[str] = set(parser.refs) if parser is not None else set()
+        asked: set[Contains] = set(parser.contains or ()) if parser is not None else set()
         removes = sorted(parser.removes or ()) if parser is not None else []
         if removes and isinstance(value, str):
             # as in BitBake: a :remove that takes effect is part of the value, and what it references a dependency
             for removed in removes:
-                deps |= set(d.expandWithRefs(removed, None).refs)
+                expansion = d.expandWithRefs(removed, None)
+                deps |= set(expansion.refs)
+                asked |= expansion.contains or set()
             value += "".join(f"\n_remove of {removed}" for removed in removes)
         if "vardepvalue" in flags:
             # as in BitBake: the given value stands for the variable; only [vardeps] are followed
             deps = set()
+            asked = set()
         if flags.get("func") and "vardepvalue" not in flags:
             body = value if isinstance(value, str) else ""
             if flags.get("python"):
-                reads, calls, expands = python_refs(body)
+                reads, calls, expands, questions = python_refs(body)
                 deps |= reads
+                asked |= questions
                 deps |= calls & self.funcs
                 if "run_builtin" in calls:
                     # a builtin declares what it reads (the session's hooks know the table)
@@ -123,7 +128,9 @@ class _DepFinder:
                     for name in sorted(builtin_calls(body)):
                         deps |= set(declared(name, d)) if declared is not None else set()
                 for text in expands:
-                    deps |= set(d.expandWithRefs(text, None).refs)
+                    expansion = d.expandWithRefs(text, None)
+                    deps |= set(expansion.refs)
+                    asked |= expansion.contains or set()
             else:
                 deps |= self.shelldeps
                 deps |= (shell_words(body) & self.funcs) - {key}
@@ -136,12 +143,31 @@ class _DepFinder:
                 if excl:
                     value = value.replace(excl, "")
         deps |= set(str(flags.get("vardeps") or "").split())
-        deps -= set(str(flags.get("vardepsexclude") or "").split())
+        excluded = set(str(flags.get("vardepsexclude") or "").split())
+        if asked and "vardepvalue" not in flags:
+            value = self._answers(value if isinstance(value, str) else None, asked, excluded)
+        deps -= excluded
         deps -= self.ignored
         deps.discard(key)
         result = (deps, value if value is None or isinstance(value, str) else str(value))
         self.cache[key] = result
         return result
+
+
+    def _answers(self, value: str | None, asked: set[Contains], excluded: set[str]) -> str:
+        """``value`` with what its contains() calls asked, as BitBake's signatures record it: whether
+        VAR holds the words (``VAR{words} = Set``), not VAR's value, so a variable reached only through
+        a contains() whose answer stays the same does not change the basehash."""
+        out = [value] if value else []
+        held: dict[str, set[str]] = {}
+        for var, words in sorted(asked):
+            if var in excluded or var in self.ignored:
+                continue
+            if var not in held:
+                held[var] = set((self.d.getVar(var) or "").split())
+            answer = "Set" if all(word in held[var] for word in words.split()) else "Unset"
+            out.append(f"\n{var}{{{words}}} = {answer}")
+        return "".join(out)
 
 
 def task_signatures(d: DataStore, tasks: Iterable[str]) -> dict[str, TaskSignature]:

@@ -8,6 +8,7 @@ import functools
 import re
 from typing import Any
 
+from layerbuild.engine.codeparse import Contains, expression_refs
 from layerbuild.util.errors import Location
 
 # as BitBake's code parser: getVar and the bb.utils helpers that read a variable named by their first argument
@@ -44,10 +45,16 @@ def python_location(exc: BaseException, fallback: Location | None) -> Location |
 
 
 @functools.lru_cache(maxsize=4096)
-def compile_expression(code: str, name: str) -> tuple[Any, tuple[str, ...]]:
-    """The code of a ``${@...}`` expression, and the variables it reads with ``d.getVar``: every recipe
-    expands the same expressions of the same classes, so each is compiled once per process."""
-    return compile(code.strip(), name, "eval"), tuple(_PY_GETVAR_RE.findall(code))
+def compile_expression(code: str, name: str) -> tuple[Any, tuple[str, ...], tuple[Contains, ...]]:
+    """The code of a ``${@...}`` expression, the variables it reads with ``d.getVar`` and what it asks
+    ``bb.utils.contains`` (:func:`codeparse.expression_refs`): every recipe expands the same expressions
+    of the same classes, so each is compiled once per process."""
+    codeobj = compile(code.strip(), name, "eval")
+    reads = tuple(_PY_GETVAR_RE.findall(code))
+    if "contains" not in code and "filter" not in code:
+        return codeobj, reads, ()
+    reads, asked = expression_refs(code, reads)
+    return codeobj, reads, asked
 
 
 @functools.lru_cache(maxsize=4096)

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from layerbuild.engine.codeparse import Contains
 from layerbuild.engine.datastore.history import Event, History
 from layerbuild.engine.datastore.pycode import (
     DataContext,
@@ -50,12 +51,20 @@ _MUTABLE = (list, set, dict)
 
 
 class _Expansion:
-    __slots__ = ("value", "refs", "removes")
+    __slots__ = ("value", "refs", "removes", "contains")
 
-    def __init__(self, value: Any, refs: frozenset[str] | set[str]) -> None:
+    def __init__(self, value: Any, refs: frozenset[str] | set[str], contains: set[Contains] | None = None) -> None:
         self.value = value
         self.refs = refs
         self.removes: set[str] | None = None
+        #: what ``${@bb.utils.contains(VAR, words...)}`` asked, with literal arguments: (VAR, words) pairs
+        #: (VAR is in ``refs`` only when the value reads it otherwise too)
+        self.contains = contains
+
+
+def _names(expansion: _Expansion) -> set[str]:
+    """Every variable an expansion depends on: those it read, and those it asked contains() about."""
+    return set(expansion.refs) | {var for var, _words in expansion.contains or ()}
 
 
 class DataStore:
@@ -216,12 +225,12 @@ class DataStore:
         return list(self._overrides or [])
 
     def _update_overridevars(self, value: Any) -> None:
-        new = set(self.expandWithRefs(value, None).refs)
+        new = _names(self.expandWithRefs(value, None))
         while not new.issubset(self._overridevars):
             nextnew: set[str] = set()
             self._overridevars.update(new)
             for name in new:
-                nextnew.update(self.expandWithRefs(self.getVar(name, False), name).refs)
+                nextnew.update(_names(self.expandWithRefs(self.getVar(name, False), name)))
             new = nextnew
         self._overrides = None
         self._cache = {}
@@ -391,6 +400,7 @@ class DataStore:
         refs: set[str] = set()
         if "${" not in s:
             return _Expansion(s, refs)
+        contains: set[Contains] = set()
         if varname is not None:
             if varname in self._expanding:
                 chain = self._expanding[self._expanding.index(varname):] + [varname]
@@ -408,7 +418,7 @@ class DataStore:
                     raise self._size_error(varname, refs) from None
                 if "${@" in s:
                     try:
-                        s = _PY_RE.sub(lambda m: self._python_sub(m, varname, refs), s)
+                        s = _PY_RE.sub(lambda m: self._python_sub(m, varname, refs, contains), s)
                     except SyntaxError as exc:
                         # An unmatched bracket inside ${@...}: BitBake leaves the text unexpanded.
                         if not (exc.msg or "").startswith(("unterminated string literal",
@@ -421,7 +431,7 @@ class DataStore:
         finally:
             if varname is not None:
                 self._expanding.pop()
-        return _Expansion(s, refs)
+        return _Expansion(s, refs, contains or None)
 
     def _var_sub(self, match: re.Match[str], varname: str | None, refs: set[str]) -> str:
         key = match.group()[2:-1]
@@ -433,12 +443,14 @@ class DataStore:
             return match.group()
         return value if isinstance(value, str) else str(value)
 
-    def _python_sub(self, match: re.Match[str], varname: str | None, refs: set[str]) -> str:
+    def _python_sub(self, match: re.Match[str], varname: str | None, refs: set[str], contains: set[Contains]) -> str:
         code = match.group()[3:-1]
         if _VAR_RE.search(code):
             return "${@" + code + "}"
-        codeobj, reads = compile_expression(code, f"Var <{varname}>" if varname else "<expansion>")
+        codeobj, reads, asked = compile_expression(code, f"Var <{varname}>" if varname else "<expansion>")
         refs.update(reads)
+        if asked:
+            contains.update(asked)
         try:
             value = eval(codeobj, self.pyglobals, DataContext(self, self.pyglobals))
         except (ExpansionError, ParseError, SkipRecipe, FatalError):
