@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from layerbuild.engine.codeparse import python_refs, shell_words
+from layerbuild.engine.codeparse import expression_refs, python_refs, shell_words
 
 
 def test_shell_words_are_every_name_like_word() -> None:
@@ -46,3 +46,15 @@ def test_results_are_cached() -> None:
     text = "    d.getVar('CACHED')\n"
     assert python_refs(text) is python_refs(text)
     assert shell_words("echo ${CACHED}") is shell_words("echo ${CACHED}")
+
+
+def test_expression_refs_tell_questions_from_reads() -> None:
+    code = "bb.utils.contains('DISTRO_FEATURES', 'x11 wayland', 'g', '', d) + d.getVar('PN') + " \
+           "bb.utils.contains_any('MACHINE_FEATURES', 'wifi bt', 'n', '', d) + oe.utils.contains('OTHER', 'y', 1, 0, d)"
+    reads, asked = expression_refs(code)
+    # only bb.utils's helpers (and base_contains) are questions, as in BitBake's code parser
+    assert reads == ("PN", "OTHER")
+    assert set(asked) == {("DISTRO_FEATURES", "x11 wayland"), ("MACHINE_FEATURES", "wifi"), ("MACHINE_FEATURES", "bt")}
+    assert expression_refs("d.getVar('A') + d.getVar('B')") == (("A", "B"), ())
+    # a question about a variable read too: both
+    assert expression_refs("d.getVar('A') or bb.utils.contains('A', 'z', 1, 0, d)") == (("A",), (("A", "z"),))

@@ -12,6 +12,8 @@ import functools
 import re
 
 _SHELL_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.+-]*")
+# a quick scan of an expression for the variables it names (the AST is read only for contains())
+_PY_GETVAR = re.compile(r"""(?:getVar|getVarFlag|contains|contains_any|filter)\(\s*['"]([^'"]+)['"]""")
 _PY_STRING_GETVAR = re.compile(
     r"""(?:getVar|getVarFlag|getVarFlags|setVar|appendVar|prependVar|delVar)\(\s*['"]([^'"]+)['"]""")
 
@@ -55,10 +57,13 @@ def _contains_call(node: ast.Call) -> list[Contains] | None:
     return [(var, word) for word in words.split()] if CONTAINS[name] else [(var, words)]
 
 
-def expression_refs(code: str, reads: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[Contains, ...]]:
-    """The variables a ``${@...}`` expression reads and what it asks CONTAINS helpers, given ``reads``,
-    every literal first argument of ``getVar``, ``contains``... (a quick scan). A variable only asked
-    about by CONTAINS calls with literal words is not read."""
+def expression_refs(code: str) -> tuple[tuple[str, ...], tuple[Contains, ...]]:
+    """The variables a ``${@...}`` expression reads (as BitBake's code parser: the literal first argument
+    of ``getVar``, ``contains``...) and what it asks CONTAINS helpers. A variable only asked about by
+    CONTAINS calls with literal words is not read."""
+    reads = tuple(_PY_GETVAR.findall(code))
+    if "contains" not in code and "filter" not in code:
+        return reads, ()
     try:
         tree = ast.parse(code.strip(), mode="eval")
     except SyntaxError:
@@ -79,7 +84,7 @@ def expression_refs(code: str, reads: tuple[str, ...]) -> tuple[tuple[str, ...],
                 read.add(first)
     if not asked:
         return reads, ()
-    return tuple(r for r in reads if r in read), tuple(dict.fromkeys(asked))
+    return tuple(dict.fromkeys(r for r in reads if r in read)), tuple(dict.fromkeys(asked))
 
 
 @functools.lru_cache(maxsize=16384)

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import builtins
 import functools
-import re
 from typing import Any
 
 from layerbuild.engine.codeparse import Contains, expression_refs
 from layerbuild.util.errors import Location
-
-# as BitBake's code parser: getVar and the bb.utils helpers that read a variable named by their first argument
-_PY_GETVAR_RE = re.compile(r"""(?:getVar|getVarFlag|contains|contains_any|filter)\(\s*['"]([^'"]+)['"]""")
 
 
 class DataContext(dict[str, Any]):
@@ -49,12 +45,7 @@ def compile_expression(code: str, name: str) -> tuple[Any, tuple[str, ...], tupl
     """The code of a ``${@...}`` expression, the variables it reads with ``d.getVar`` and what it asks
     ``bb.utils.contains`` (:func:`codeparse.expression_refs`): every recipe expands the same expressions
     of the same classes, so each is compiled once per process."""
-    codeobj = compile(code.strip(), name, "eval")
-    reads = tuple(_PY_GETVAR_RE.findall(code))
-    if "contains" not in code and "filter" not in code:
-        return codeobj, reads, ()
-    reads, asked = expression_refs(code, reads)
-    return codeobj, reads, asked
+    return (compile(code.strip(), name, "eval"), *expression_refs(code))
 
 
 @functools.lru_cache(maxsize=4096)

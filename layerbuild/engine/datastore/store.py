@@ -57,14 +57,12 @@ class _Expansion:
         self.value = value
         self.refs = refs
         self.removes: set[str] | None = None
-        #: what ``${@bb.utils.contains(VAR, words...)}`` asked, with literal arguments: (VAR, words) pairs
-        #: (VAR is in ``refs`` only when the value reads it otherwise too)
+        #: (VAR, words) that ``${@bb.utils.contains(VAR, words...)}`` asked (VAR is no ref unless read too)
         self.contains = contains
 
-
-def _names(expansion: _Expansion) -> set[str]:
-    """Every variable an expansion depends on: those it read, and those it asked contains() about."""
-    return set(expansion.refs) | {var for var, _words in expansion.contains or ()}
+    def names(self) -> set[str]:
+        """Every variable the expansion depends on: those it read, and those it asked contains() about."""
+        return set(self.refs) | {var for var, _words in self.contains or ()}
 
 
 class DataStore:
@@ -225,12 +223,12 @@ class DataStore:
         return list(self._overrides or [])
 
     def _update_overridevars(self, value: Any) -> None:
-        new = _names(self.expandWithRefs(value, None))
+        new = self.expandWithRefs(value, None).names()
         while not new.issubset(self._overridevars):
             nextnew: set[str] = set()
             self._overridevars.update(new)
             for name in new:
-                nextnew.update(_names(self.expandWithRefs(self.getVar(name, False), name)))
+                nextnew.update(self.expandWithRefs(self.getVar(name, False), name).names())
             new = nextnew
         self._overrides = None
         self._cache = {}
