@@ -44,7 +44,7 @@ from layerbuild.engine.events import (
     TaskStarted,
     TaskSucceeded,
 )
-from layerbuild.engine.recipe import DIRECTORY_VARS
+from layerbuild.engine.recipe import DIRECTORY_VARS, EVERY_TASK_WRITES
 from layerbuild.engine.signatures import DepHash, Signatures, taskhash, write_sigdata
 from layerbuild.engine.sstate import (
     Publication,
@@ -211,7 +211,7 @@ def check_task_paths(tg: TaskGraph, tids: Iterable[TaskId], topdir: str) -> None
     local = Location(os.path.join(topdir, "conf", "local.conf"))
     for tid in tids:
         info = tg.info(tid)
-        writes = {"TOPDIR", "TMPDIR", "WORKDIR", *(tg.taskinfo(tid).flag("_writes") or ())}
+        writes = {*EVERY_TASK_WRITES, *(tg.taskinfo(tid).flag("_writes") or ())}
         if is_sstate_task(tg, tid):
             writes.add("SSTATE_DIR")
         kept = dict(info.variables)
