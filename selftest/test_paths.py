@@ -65,15 +65,15 @@ def test_a_bad_directory_the_parse_writes_below_is_an_error_at_its_line(tmp_path
         assert sorted(os.listdir(build)) == ["conf"]
 
 
-@pytest.mark.parametrize(("setting", "problem", "task"), [
-    ('SSTATE_DIR = "/"', "SSTATE_DIR is '/', the root directory", "do_package"),
-    ('DL_DIR = "//"', "DL_DIR is '//', the root directory", "do_fetch"),
-    ('DL_DIR = "downloads"', "DL_DIR is 'downloads', a relative path", "do_fetch"),
-    ('DEPLOY_DIR = "  "', "DEPLOY_DIR is empty", "do_package_write_deb"),
-    ("unset DL_DIR", "DL_DIR is not set", "do_fetch"),
-], ids=["sstate-root", "dl-root-twice", "dl-relative", "deploy-blank", "dl-unset"])
+@pytest.mark.parametrize(("setting", "problem", "task", "before_any"), [
+    ('SSTATE_DIR = "/"', "SSTATE_DIR is '/', the root directory", "do_package", True),
+    ('DEPLOY_DIR = "  "', "DEPLOY_DIR is empty", "do_package_write_deb", True),
+    ('DL_DIR = "//"', "DL_DIR is '//', the root directory", "do_fetch", False),
+    ('DL_DIR = "downloads"', "DL_DIR is 'downloads', a relative path", "do_fetch", False),
+    ("unset DL_DIR", "DL_DIR is not set", "do_fetch", False),
+], ids=["sstate-root", "deploy-blank", "dl-root-twice", "dl-relative", "dl-unset"])
 def test_a_bad_directory_is_an_error_when_a_task_that_writes_below_it_is_to_run(
-        tmp_path: Path, lb: Runner, setting: str, problem: str, task: str) -> None:
+        tmp_path: Path, lb: Runner, setting: str, problem: str, task: str, before_any: bool) -> None:
     # BitBake needs none of these to parse: -p and -e read such a configuration
     build = _build(tmp_path, local=f"\n{setting}\n", recipe='LICENSE = "MIT"\nINHIBIT_DEFAULT_DEPS = "1"\n')
     before = set(os.listdir("/"))
@@ -84,14 +84,34 @@ def test_a_bad_directory_is_an_error_when_a_task_that_writes_below_it_is_to_run(
     status, _out, err = lb("-B", str(build), "-j", "1", "foo")
     local = build / "conf" / "local.conf"
     line = local.read_text().splitlines().index(setting) + 1
-    assert status == 1
     where = f"{local}:{line}" if "unset" not in setting else str(local)
-    assert err.splitlines()[0] == f"{where}: error: {problem}: foo:{task} writes below it, so it must be an absolute " \
-        "directory other than /", err
+    message = f"{where}: error: {problem}: foo:{task} writes below it, so it must be an absolute directory other than /"
+    assert status == 1
+    if before_any:  # a shared-state task: before any task runs
+        assert err.splitlines()[0] == message, err
+        assert not (build / "tmp" / "work").exists()
+    else:  # a task's own [dirs]: when the task is about to run, before it writes anything
+        assert f"ERROR: Task foo:{task} failed: {message}" in err.splitlines(), err
+        assert not list((build / "tmp" / "stamps").rglob(f"*.{task}.*"))
     assert "Traceback" not in err
     assert set(os.listdir("/")) == before
-    assert not (build / "tmp" / "work").exists() and not (build / "tmp" / "stamps").exists()
-    assert not (build / "downloads").exists()
+    assert not (build / "downloads").exists() and not (tmp_path / "downloads").exists()
+
+
+def test_a_task_does_not_clean_a_bad_directory_its_cleandirs_name(tmp_path: Path, lb: Runner,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # do_install[cleandirs] = "${D}": a relative D would be cleaned in the directory the build runs in
+    build = _build(tmp_path, recipe='LICENSE = "MIT"\nINHIBIT_DEFAULT_DEPS = "1"\nD = "image"\n')
+    canary = tmp_path / "image" / "canary"
+    canary.parent.mkdir()
+    canary.write_text("still here")
+    monkeypatch.chdir(tmp_path)
+    status, _out, err = lb("-B", str(build), "-j", "1", "foo:do_install")
+    recipe = tmp_path / "meta-paths/recipes/foo/foo_1.0.bb"
+    assert status == 1
+    assert f"ERROR: Task foo:do_install failed: {recipe}:3: error: D is 'image', a relative path: foo:do_install " \
+        "writes below it, so it must be an absolute directory other than /" in err.splitlines(), err
+    assert canary.read_text() == "still here"
 
 
 def test_tasks_that_write_below_no_bad_directory_run(tmp_path: Path, lb: Runner) -> None:

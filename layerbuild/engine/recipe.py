@@ -9,7 +9,6 @@ graph then needs are parsed again for their task signatures, unless the parse ca
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from collections.abc import Collection
@@ -42,21 +41,10 @@ _RAW_TASK_FLAGS = ("deps", "_addtask_loc")
 #: Task flags whose line is kept too: an error about one names the line that set it (the task graph's)
 LOCATED_TASK_FLAGS = ("depends",)
 #: Directories a build writes below: each must be absolute, non-empty and not ``/``, checked before a
-#: task that writes below it runs (TOPDIR, TMPDIR and WORKDIR: every task, for its stamp and log).
+#: task that writes below it runs (runqueue.check_task_paths, and the task's worker for its [dirs]).
 DIRECTORY_VARS = ("TOPDIR", "TMPDIR", "DL_DIR", "SSTATE_DIR", "DEPLOY_DIR", "WORKDIR", "D", "IMAGE_ROOTFS")
 #: The directory variables every task writes below (its stamp, its log).
 EVERY_TASK_WRITES = ("TOPDIR", "TMPDIR", "WORKDIR")
-#: The task flags that name directories a task writes below: its own, and the shared-state output
-#: directories the build publishes its output into (or restores it into, instead of running it).
-WRITE_FLAGS = ("dirs", "cleandirs", "sstate-inputdirs", "sstate-outputdirs")
-_REF = re.compile(r"\$\{([a-zA-Z0-9\-_+./~:]+)\}")
-
-
-@functools.lru_cache(maxsize=4096)
-def _roots(raw: str) -> tuple[str, ...]:
-    """The variables the paths of an unexpanded value start with: ``${UNPACKDIR}/${BP}`` lies below
-    UNPACKDIR (most recipes share their classes' values)."""
-    return tuple(m.group(1) for word in raw.split() if (m := _REF.match(word))) if "${" in raw else ()
 #: Variables kept in the recipe summary for the scheduler (stamps, sstate names).
 KEEP_VARS = ("STAMP", "SSTATETASKS", "PACKAGE_ARCH", "SSTATE_DIR", "SSTATE_MIRRORS", "SSTATE_MANIFESTS",
              "BB_CURRENT_MC", "BUILD_SUMMARY", *(v for v in DIRECTORY_VARS if v != "SSTATE_DIR"))
@@ -405,39 +393,6 @@ def check_names(d: DataStore, fn: str) -> None:
                              _where(d, fn, var), hint=f"{var} may not contain '/' nor be '.' or '..'")
 
 
-class _Writes:
-    """Which of DIRECTORY_VARS the directories of a task's WRITE_FLAGS lie below (beyond
-    EVERY_TASK_WRITES), through the variables their paths start with: unexpanded values, so an empty
-    DL_DIR still shows that do_fetch[dirs] = "${DL_DIR}" writes below it."""
-
-    def __init__(self, d: DataStore) -> None:
-        self.d = d
-        # (what lies below the directories every task writes below needs no look further)
-        self.memo: dict[str, frozenset[str]] = dict.fromkeys(EVERY_TASK_WRITES, frozenset())
-
-    def task(self, flags: dict[str, Any]) -> tuple[str, ...]:
-        found: set[str] = set()
-        for flag in WRITE_FLAGS:
-            raw = flags.get(flag)
-            if isinstance(raw, str):
-                for name in _roots(raw):
-                    found |= self.reaches(name)
-        return tuple(sorted(found))
-
-    def reaches(self, name: str) -> frozenset[str]:
-        known = self.memo.get(name)
-        if known is not None:
-            return known
-        self.memo[name] = frozenset()  # (a loop reaches nothing more)
-        out = {name} if name in DIRECTORY_VARS else set()
-        raw = self.d.getVar(name, False)
-        if isinstance(raw, str):
-            for ref in _roots(raw):
-                out |= self.reaches(ref)
-        self.memo[name] = result = frozenset(out)
-        return result
-
-
 def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str, ...] = KEEP_VARS) -> RecipeInfo:
     """Summarise a parsed recipe for the parse cache (after :func:`check_recipe` accepted it); ``fn`` is
     its key: the file, or a variant's virtual name."""
@@ -446,10 +401,9 @@ def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str
     # one read of each task's flags (most tasks set few of TASK_FLAGS), for the checks and the summary
     task_flags = {task: d.getVarFlags(task) or {} for task in d.getVar("__BBTASKS", False) or []} \
         if not skipped else {}
-    # first: reading unexpanded values computes the overrides if nothing did yet, which starts the
-    # expansion cache afresh
-    writes = _Writes(d)
-    written_by = {task: writes.task(present) for task, present in task_flags.items()}
+    # the overrides first, if nothing computed them yet: that starts the expansion cache afresh, and
+    # later the values the checks expand would be expanded again for the summary
+    d.need_overrides()
     if not skipped:
         check_names(d, realfn)
         check_recipe(d, realfn, task_flags)
@@ -459,10 +413,7 @@ def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str
     tasks = []
     if not skipped:
         for task, present in task_flags.items():
-            flags: list[tuple[str, Any]] = []
-            written = written_by[task]
-            if written:
-                flags.append(("_writes", written))
+            flags = []
             # then an expansion of each kept one
             present["_addtask_loc"] = d.getVarFlag(task, "_addtask_loc", False)
             for name in TASK_FLAGS:

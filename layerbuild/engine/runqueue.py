@@ -202,27 +202,29 @@ def make_plan(tg: TaskGraph, signatures: Signatures, force: set[TaskId], use_sst
 
 
 def check_task_paths(tg: TaskGraph, tids: Iterable[TaskId], topdir: str) -> None:
-    """Before the tasks ``tids`` run (or are restored from the shared state): every directory variable a
-    task writes below is absolute, non-empty and not ``/``, else an error at the line that set it (or
-    naming it unset). TOPDIR, TMPDIR and WORKDIR: every task (its stamp and log); the variables its
-    [dirs], [cleandirs] and shared-state directories name (DL_DIR for do_fetch, DEPLOY_DIR for what is
-    published there, D, IMAGE_ROOTFS...); SSTATE_DIR for a shared-state task. PN, PV and PR were checked
-    when the recipe was read (:func:`recipe.check_names`)."""
+    """Before the tasks ``tids`` run (or are restored from the shared state): the directory variables
+    the build writes below for them are absolute, non-empty and not ``/``, else an error at the line that
+    set it (or naming it unset) and the task. TOPDIR, TMPDIR and WORKDIR for every task (its stamp and
+    log); SSTATE_DIR for a shared-state task, and DEPLOY_DIR when it publishes outside TMPDIR (where
+    DEPLOY_DIR is, unless set elsewhere). What a task's own [dirs] and [cleandirs] name (DL_DIR for
+    do_fetch, D, IMAGE_ROOTFS...), its worker checks before it runs (:func:`tasks.check_task_directories`)."""
     local = Location(os.path.join(topdir, "conf", "local.conf"))
     for tid in tids:
         info = tg.info(tid)
-        writes = {*EVERY_TASK_WRITES, *(tg.taskinfo(tid).flag("_writes") or ())}
+        kept = dict(info.variables)
+        writes = set(EVERY_TASK_WRITES)
         if is_sstate_task(tg, tid):
             writes.add("SSTATE_DIR")
-        kept = dict(info.variables)
+            tmpdir = os.path.join(os.path.normpath(kept.get("TMPDIR") or "/"), "")
+            if any(not os.path.normpath(out).startswith(tmpdir) for out in _outputdirs(tg, tid)):
+                writes.add("DEPLOY_DIR")
         for var in DIRECTORY_VARS:
             if var not in writes or var not in kept:
-                continue  # not written by this task, or not recorded (an older parse cache)
+                continue  # not written for this task, or not recorded (an older parse cache)
             problem = directory_problem(kept[var])
             if problem:
                 loc = info.location(var)
-                raise directory_error(var, problem, Location(*loc) if loc else local,
-                                       f"{info.pn}:{tid.task}")
+                raise directory_error(var, problem, Location(*loc) if loc else local, f"{info.pn}:{tid.task}")
 
 
 def _outputdirs(tg: TaskGraph, tid: TaskId) -> list[str]:

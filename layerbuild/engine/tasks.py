@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -33,7 +34,7 @@ from layerbuild.engine.taskgraph import TaskId
 from layerbuild.taskapi import short_task_name
 from layerbuild.util.errors import DEBUG_ENV, BuildError, LayerbuildError, Location
 from layerbuild.util.exits import Exit, guard
-from layerbuild.util.fsutil import atomic_symlink
+from layerbuild.util.fsutil import atomic_symlink, directory_error, directory_problem
 from layerbuild.util.proc import run
 
 
@@ -229,12 +230,53 @@ class TaskRunner:
     def run(self) -> None:
         d = self.d
         d.exec_hook = lambda func, dd: self.exec_func(func, dd)
+        check_task_directories(d, self.task)
         with self.locks():
             for func in (d.getVarFlag(self.task, "prefuncs") or "").split():
                 self.exec_func(func)
             self.exec_func(self.task)
             for func in (d.getVarFlag(self.task, "postfuncs") or "").split():
                 self.exec_func(func)
+
+
+#: The flags that name directories a task writes below: its functions' own, and the shared-state
+#: directories its output is staged in and published into.
+WRITE_FLAGS = ("dirs", "cleandirs", "sstate-inputdirs", "sstate-outputdirs")
+_ROOT = re.compile(r"\$\{([a-zA-Z0-9\-_+./~:]+)\}")
+
+
+def written_directories(d: DataStore, task: str) -> set[str]:
+    """The directory variables (recipe.DIRECTORY_VARS) the task writes below beyond every task's: those
+    the paths of its WRITE_FLAGS start with, through the variables they start with in turn. Unexpanded
+    values: an empty DL_DIR still shows that do_fetch[dirs] = "${DL_DIR}" writes below it."""
+    from layerbuild.engine.recipe import DIRECTORY_VARS, EVERY_TASK_WRITES
+
+    funcs = [*(d.getVarFlag(task, "prefuncs") or "").split(), task, *(d.getVarFlag(task, "postfuncs") or "").split()]
+    todo = [m.group(1) for func in funcs for flag in WRITE_FLAGS
+            for word in str(d.getVarFlag(func, flag, False) or "").split() if (m := _ROOT.match(word))]
+    seen: set[str] = set(EVERY_TASK_WRITES)
+    found: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in DIRECTORY_VARS:
+            found.add(name)  # (checked itself: where a valid one lies does not matter)
+            continue
+        todo.extend(m.group(1) for word in str(d.getVar(name, False) or "").split() if (m := _ROOT.match(word)))
+    return found
+
+
+def check_task_directories(d: DataStore, task: str) -> None:
+    """Before ``task`` runs: each directory variable it writes below (:func:`written_directories`) is
+    absolute, non-empty and not ``/``, else an error at the line that set it, or naming it unset."""
+    for var in sorted(written_directories(d, task)):
+        problem = directory_problem(d.getVar(var))
+        if problem:
+            local = os.path.join(str(d.getVar("TOPDIR") or ""), "conf", "local.conf")
+            raise directory_error(var, problem, d.location(var) or Location(local),
+                                  f"{d.getVar('PN')}:{task}")
 
 
 def open_log(d: DataStore, task: str) -> str:
