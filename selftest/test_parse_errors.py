@@ -75,3 +75,24 @@ def test_show_recipes_lists_what_parsed_and_reports_the_rest(tmp_path: Path, lb:
     assert status == 1
     assert out == "=== Available recipes: ===\ngood:\n  p                    1.0\n"
     assert _error_lines(err) == _errors(layer)
+
+
+def test_parse_counts_variants_as_targets_and_failing_files_as_errors(tmp_path: Path, lb: Runner) -> None:
+    from test_variants import NATIVE, ZLIB, _counts, _env
+
+    # a file with variants parses to three targets; a failing one (variants and all) gives none, one error
+    layer = make_layer(tmp_path, "p", {**RECIPES, "classes/native.bbclass": NATIVE,
+                                       "classes/nativesdk.bbclass": 'CLASSOVERRIDE = "class-nativesdk"\n',
+                                       "recipes/zlib/zlib_1.3.bb": ZLIB,
+                                       "recipes/bad/bad_1.0.bb": 'BBCLASSEXTEND = "native"\nrequire missing.inc\n'})
+    build = make_build(tmp_path, [layer])
+    status, out, err = lb("-B", str(build), "-p")
+    assert status == 1
+    files = CORE_RECIPES + 4
+    assert _counts(out) == (files, CORE_RECIPES + 1 + 3, 0) and out.endswith(" 2 errors.\n"), out
+    assert _error_lines(err) == [f"{layer}/recipes/bad/bad_1.0.bb:2: error: could not require file missing.inc",
+                                 _errors(layer)[1]]
+    # a variant is shown while other files fail, and the failures follow
+    status, out, err = lb("-B", str(build), "-e", "zlib-native")
+    assert status == 1 and _env(out)["PN"] == "zlib-native"
+    assert len(_error_lines(err)) == 2
