@@ -104,13 +104,17 @@ def test_python_in_metadata_sees_bitbake_names() -> None:
 
 def test_metadata_python_runs_with_the_globals_the_store_is_given() -> None:
     """The evaluator hands the store its globals (the datastore imports neither it nor the bb namespace):
-    a bare store knows Python's builtins only, and a copy shares what its original was given."""
+    a bare store knows Python's builtins only (``bb`` and ``os`` are builtins, as in BitBake, once any
+    evaluator datastore has installed the namespace), and a copy shares what its original was given."""
     bare = DataStore()
     bare.setVar("N", "${@len('abc')}")
-    bare.setVar("B", "${@bb.utils.to_boolean('yes')}", file="x.bb", line=4)
+    bare.setVar("B", "${@glob.escape('yes')}", file="x.bb", line=4)
     assert bare.getVar("N") == "3"
-    with pytest.raises(ExpansionError, match="NameError: name 'bb' is not defined"):
+    with pytest.raises(ExpansionError, match="NameError: name 'glob' is not defined"):
         bare.getVar("B")
+    new_datastore()
+    bare.setVar("C", "${@bb.utils.to_boolean('yes')}")
+    assert bare.getVar("C") == "True"
     given = DataStore(pyglobals={"answer": lambda: 42})
     given.setVar("A", "${@answer()}")
     assert given.createCopy().getVar("A") == "42"

@@ -16,8 +16,10 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
+from layerbuild.engine.bb.event import event_id
 from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.datastore.pycode import python_location, system_exit_message
+from layerbuild.engine.evaluatorcalls import EvaluatorCalls
 from layerbuild.engine.parse.parser import parse_file
 from layerbuild.engine.parse.statements import (
     AddHandler,
@@ -33,7 +35,7 @@ from layerbuild.engine.parse.statements import (
     Statement,
     Unset,
 )
-from layerbuild.engine.pyenv import EVENTS, EvaluatorCalls, new_globals
+from layerbuild.engine.pyenv import EVENTS, new_globals
 from layerbuild.taskapi import NO_HOOKS, Hooks, task_name
 from layerbuild.util.errors import (
     BuildError,
@@ -454,14 +456,22 @@ def export_problem(d: DataStore, func: str) -> BuildError | None:
 
 
 def fire_event(d: DataStore, name: str, **attrs: Any) -> None:
-    """Call the ``addhandler`` handlers of ``d`` whose ``eventmask`` admits the event ``name``."""
+    """Fire the engine's event ``name`` (``ConfigParsed``, ``RecipeParsed`` ...), made with ``attrs`` as
+    BitBake makes it, to the handlers of ``d``."""
+    if d.getVar("__BBHANDLERS", False):
+        dispatch_event(d, EVENTS[name](**attrs))
+
+
+def dispatch_event(d: DataStore, event: Any) -> None:
+    """Call the ``addhandler`` handlers of ``d`` whose ``[eventmask]`` admits ``event`` (BitBake's
+    ``bb.event.fire`` to the class handlers), with ``e.data`` set to ``d`` while they run."""
     handlers = d.getVar("__BBHANDLERS", False)
     if not handlers:
         return
-    event = EVENTS[name](d, **attrs)
+    eid = event_id(event)
     for handler in handlers:
         mask = (d.getVarFlag(handler, "eventmask") or "").split()
-        if mask and f"bb.event.{name}" not in mask:
+        if mask and eid not in mask:
             continue
         body = d.getVar(handler, False)
         if body is None:
@@ -472,6 +482,7 @@ def fire_event(d: DataStore, name: str, **attrs: Any) -> None:
         env = dict(d.pyglobals)
         exec(code, env)
         loc = Location(filename, lineno)
+        event.data = d
         try:
             env[handler](event, d)
         except (SkipRecipe, ParseError, PythonError, ExpansionError, FatalError):
@@ -482,6 +493,8 @@ def fire_event(d: DataStore, name: str, **attrs: Any) -> None:
         except Exception as exc:
             raise PythonError(f"event handler {handler} raised {type(exc).__name__}: {exc}",
                               python_location(exc, loc)) from exc
+        finally:
+            event.data = None
 
 
 def run_anonymous(d: DataStore) -> None:
@@ -599,7 +612,7 @@ _HANDLERS: dict[type, Any] = {
 }
 
 #: the statements metadata Python reaches through ``bb`` (``bb.build.addtask``, ``bb.data.expandKeys``...)
-CALLS = EvaluatorCalls(add_task, del_task, expand_keys)
+CALLS = EvaluatorCalls(add_task, del_task, expand_keys, dispatch_event)
 
 
 def new_datastore(*, tracking: bool = False, hooks: Hooks = NO_HOOKS) -> DataStore:

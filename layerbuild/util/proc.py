@@ -42,14 +42,16 @@ class CommandError(LayerbuildError):
 
 def run(argv: list[str], *, cwd: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,
         input: Input | None = None, stdout: int | IO[bytes] | None = None, log: Path | None = None,
-        check: bool = True, merged: bool = False) -> subprocess.CompletedProcess[bytes]:
+        check: bool = True, merged: bool = False,
+        stderr: int | IO[bytes] | None = None) -> subprocess.CompletedProcess[bytes]:
     """Run ``argv`` and wait for it.
 
     ``stdout`` is passed to :class:`subprocess.Popen` (``subprocess.PIPE`` captures it); when it is
     ``None`` and ``log`` is given, stdout goes to the log, which always receives stderr (appended, so
     one log can hold several commands). Without a log both streams are inherited.
     With ``merged`` stdout and stderr are captured together (in ``stdout`` of the result) and, with
-    a log, copied to it afterwards. With ``check`` a non-zero exit raises :class:`CommandError`
+    a log, copied to it afterwards. ``stderr`` (``subprocess.PIPE`` captures it, in ``stderr`` of the
+    result) takes stderr from the log. With ``check`` a non-zero exit raises :class:`CommandError`
     (carrying the merged output as its detail).
     """
     argv = [os.fspath(a) for a in argv]
@@ -70,12 +72,15 @@ def run(argv: list[str], *, cwd: str | os.PathLike[str] | None = None, env: Mapp
             logfh.write(f"$ {shlex.join(argv)}\n".encode())
             logfh.flush()
         out = subprocess.PIPE if merged else (stdout if stdout is not None else logfh)
-        err: int | IO[bytes] | None = subprocess.STDOUT if merged else logfh
+        err: int | IO[bytes] | None = subprocess.STDOUT if merged else (stderr if stderr is not None else logfh)
+        if writer is not None and err == subprocess.PIPE:
+            raise ValueError("proc.run: a streamed input and a captured stderr together could deadlock")
         try:
             proc = subprocess.Popen(argv, cwd=cwd, env=None if env is None else dict(env), stdin=stdin,
                                     stdout=out, stderr=err)
         except OSError as exc:
             raise CommandError(argv, None, log, exc.strerror or str(exc)) from exc
+        err_data: bytes | None = None
         with proc:
             feeder_error: list[BaseException] = []
             if writer is not None:
@@ -101,7 +106,7 @@ def run(argv: list[str], *, cwd: str | os.PathLike[str] | None = None, env: Mapp
                 thread.join()
                 proc.stdin = None  # already closed by the feeder
             else:
-                out_data, _ = proc.communicate(input if isinstance(input, bytes) else None)
+                out_data, err_data = proc.communicate(input if isinstance(input, bytes) else None)
             returncode = proc.wait()
         if merged and logfh is not None and out_data:
             logfh.write(out_data)
@@ -110,7 +115,7 @@ def run(argv: list[str], *, cwd: str | os.PathLike[str] | None = None, env: Mapp
     finally:
         if logfh is not None:
             logfh.close()
-    result = subprocess.CompletedProcess(argv, returncode, out_data, None)
+    result = subprocess.CompletedProcess(argv, returncode, out_data, err_data)
     if check and returncode != 0:
         detail = None
         if merged and out_data:

@@ -397,6 +397,14 @@ VARIABLES: tuple[Variable, ...] = (
     _v("LC_ALL", "string", "C.UTF-8", "The locale tasks run with (exported)."),
     _v("TZ", "string", "UTC", "The time zone tasks run in (exported)."),
 
+    # -- BitBake's Python environment (layerbuild/engine/bb, docs/compatibility.md) ------------------
+    _v("BB_SIGNATURE_HANDLER", "string", None,
+       "The signature generator bb.siggen.init() picks by name (OE: OEEquivHash); layerbuild computes task "
+       "signatures itself, so only metadata that asks bb.siggen reads it."),
+    _v("BB_SRCREV_POLICY", "string", None,
+       "cache: a recipe using AUTOREV stays in the parse cache (bb.fetch2.get_autorev); otherwise it is "
+       "marked BB_DONT_CACHE, as in BitBake."),
+
     # -- reproducibility and signatures -------------------------------------------------------------
     _v("SOURCE_DATE_EPOCH", "epoch", "1577836800",
        "The time (seconds since 1970) every package and image is stamped with; the environment "

@@ -1,0 +1,1 @@
+"""``bb.compress``: compressed files metadata reads and writes (``bb.compress.zstd``)."""
