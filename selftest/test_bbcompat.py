@@ -156,3 +156,19 @@ def test_dangling_export_functions_fail_only_the_task_that_runs_them(tmp_path: P
     status, _out, err = lb("-B", str(build), "foo:do_x")
     assert status == 1
     assert f"{layer}/classes/half.bbclass:4: error: EXPORT_FUNCTIONS names do_x, but half_do_x is not defined" in err
+
+
+def test_comprehensions_generators_and_lambdas_in_expressions_see_d(tmp_path: Path) -> None:
+    # BitBake runs ${@...} with d among the globals, which nested scopes see (its locals they do not)
+    d = _parse(tmp_path, 'PKGS = "a b"\nSUFFIX = "-dev"\n'
+                         'LIST = "${@\' \'.join([p + d.getVar(\'SUFFIX\') for p in d.getVar(\'PKGS\').split()])}"\n'
+                         'GEN = "${@\' \'.join(p + d.getVar(\'SUFFIX\') for p in \'x y\'.split())}"\n'
+                         'LAMBDA = "${@\' \'.join(map(lambda p: d.expand(\'${SUFFIX}\') + p, [\'1\']))}"\n'
+                         'SETS = "${@sorted({k: d.getVar(k) for k in [\'SUFFIX\']}.items())}"\n')
+    assert (d.getVar("LIST"), d.getVar("GEN"), d.getVar("LAMBDA")) == ("a-dev b-dev", "x-dev y-dev", "-dev1")
+    assert d.getVar("SETS") == "[('SUFFIX', '-dev')]"
+    # d is this datastore's while its expression runs, and no global of the recipe's Python afterwards
+    copy = d.createCopy()
+    copy.setVar("SUFFIX", "-copy")
+    assert copy.getVar("LIST") == "a-copy b-copy" and d.getVar("LIST") == "a-dev b-dev"
+    assert "d" not in d.pyglobals and "d" not in copy.pyglobals
