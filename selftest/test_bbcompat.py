@@ -172,3 +172,40 @@ def test_comprehensions_generators_and_lambdas_in_expressions_see_d(tmp_path: Pa
     copy.setVar("SUFFIX", "-copy")
     assert copy.getVar("LIST") == "a-copy b-copy" and d.getVar("LIST") == "a-dev b-dev"
     assert "d" not in d.pyglobals and "d" not in copy.pyglobals
+
+
+def test_has_overrides_sees_conditional_variants_active_or_not(tmp_path: Path) -> None:
+    d = _parse(tmp_path, 'OVERRIDES = "on"\nA:off = "x"\nB = "plain"\nC:on = "y"\nD:append:off = " z"\n'
+                         "python () {\n    d.setVar('SEEN', ' '.join(v for v in 'A B C D E'.split() "
+                         "if d.hasOverrides(v)))\n}\n")
+    assert d.getVar("SEEN") == "A C"
+
+
+def test_a_value_filter_rewrites_the_expanded_value_and_its_overrides() -> None:
+    d = new_datastore()
+    bb = _bb(d)
+
+    @bb.filter.filter_proc(name="test_filters.native")
+    def native(val: str, suffix: str) -> str:
+        return " ".join(w if w.endswith(suffix) else w + suffix for w in val.split())
+
+    d.setVar("OVERRIDES", "extra")
+    d.setVar("DEPENDS", "zlib ${LIBS}")
+    d.setVar("LIBS", "xz")
+    d.setVar("DEPENDS:append", " bzip2-native")
+    d.setVar("RDEPENDS:pkg", "keep")
+    assert d.getVar("DEPENDS") == "zlib xz bzip2-native"
+    d.setVarFilter("DEPENDS", "test_filters.native(val, '-native')")
+    d.setVarFilter("RDEPENDS", "prefix(sort(val), 'lib')")
+    assert d.getVar("DEPENDS") == "zlib-native xz-native bzip2-native"
+    assert d.getVar("DEPENDS", False) == "zlib ${LIBS} bzip2-native"
+    assert d.getVar("RDEPENDS:pkg") == "libkeep"
+    copy = d.createCopy()
+    copy.setVar("DEPENDS:extra", "m4")
+    assert copy.getVar("DEPENDS") == "m4-native bzip2-native"
+    d.setVarFilter("DEPENDS", None)
+    assert d.getVar("DEPENDS") == "zlib xz bzip2-native" and copy.getVar("DEPENDS") == "m4-native bzip2-native"
+    # filters call only what is registered for them: no builtins, no imports
+    d.setVarFilter("LIBS", "__import__('os').getcwd()")
+    with pytest.raises(Exception, match="__import__"):
+        d.getVar("LIBS")

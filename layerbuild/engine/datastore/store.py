@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from layerbuild.engine.bb.filter import apply_filters
 from layerbuild.engine.codeparse import Contains
 from layerbuild.engine.datastore.history import Event, History
 from layerbuild.engine.datastore.pycode import (
@@ -75,7 +76,7 @@ class DataStore:
 
     __slots__ = ("_vars", "_owned", "_funcnames", "_overridedata", "_overrides", "_overridesset",
                  "_overridevars", "_inoverride", "_cache", "history", "pyglobals", "_expanding", "current_location",
-                 "file_depends", "exec_hook")
+                 "file_depends", "exec_hook", "_filters")
 
     def __init__(self, *, tracking: bool = False, pyglobals: dict[str, Any] | None = None) -> None:
         self._vars: dict[str, dict[str, Any]] = {}
@@ -97,6 +98,8 @@ class DataStore:
         self.file_depends: list[str] = []
         #: runs shell functions for ``bb.build.exec_func``; the task engine installs one
         self.exec_hook: Any = None
+        #: variable -> the filter expression its expanded value passes through (setVarFilter)
+        self._filters: dict[str, str] = {}
 
     # -- copying -----------------------------------------------------------------------------------
 
@@ -118,6 +121,7 @@ class DataStore:
         new.current_location = None
         new.file_depends = list(self.file_depends)
         new.exec_hook = self.exec_hook
+        new._filters = self._filters.copy()
         return new
 
     @property
@@ -367,6 +371,10 @@ class DataStore:
             parser.value = "".join(kept)
             if expand:
                 value = parser.value
+        if value and expand and content and self._filters:
+            expression = self._filters.get(var.split(":", 1)[0])
+            if expression and parser is not None:
+                value = parser.value = apply_filters(value, (expression,))
         if parser is not None and not noweakdefault:
             self._cache[cachename] = parser
         if retparser:
@@ -636,6 +644,19 @@ class DataStore:
         entry = self._writable(var)
         del entry[flag]
         entry.pop("_defaultval_flag_" + flag, None)
+
+    def hasOverrides(self, var: str) -> bool:
+        """Whether an override-conditional variant of ``var`` (``var:x``) has been set, active or not."""
+        return var in self._overridedata
+
+    def setVarFilter(self, var: str, expression: str | None) -> None:
+        """Pass the expanded value of ``var`` (and of its overrides) through the ``bb.filter`` expression
+        ``expression`` over ``val`` whenever it is read; None removes the filter."""
+        self._changed()
+        if expression:
+            self._filters[var] = expression
+        else:
+            self._filters.pop(var, None)
 
     def delVarFlags(self, var: str, **_ignored: Any) -> None:
         self._changed()
