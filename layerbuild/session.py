@@ -85,7 +85,8 @@ def environment_settings() -> dict[str, str]:
 
 
 def start_configuration(topdir: str, *, tracking: bool = False) -> Configuration:
-    config = load_configuration(topdir, tracking=tracking, extra=environment_settings(), hooks=HOOKS)
+    config = load_configuration(topdir, tracking=tracking, extra=environment_settings(), hooks=HOOKS,
+                                origenv=os.environ)
     now = time.gmtime()
     config.d.setVar("DATE", time.strftime("%Y%m%d", now))
     config.d.setVar("TIME", time.strftime("%H%M%S", now))

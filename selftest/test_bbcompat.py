@@ -209,3 +209,17 @@ def test_a_value_filter_rewrites_the_expanded_value_and_its_overrides() -> None:
     d.setVarFilter("LIBS", "__import__('os').getcwd()")
     with pytest.raises(Exception, match="__import__"):
         d.getVar("LIBS")
+
+
+def test_bb_origenv_holds_the_whole_environment(tmp_path: Path, lb: Runner,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # BitBake keeps the environment it started in as a datastore; only approved names become variables
+    monkeypatch.setenv("LB_TEST_ORIGIN", "from the shell")
+    recipe = ('python () {\n    env = d.getVar("BB_ORIGENV", False)\n'
+              '    d.setVar("SEEN", "%s|%s" % (env.getVar("LB_TEST_ORIGIN"), env.getVar("NOT_SET_ANYWHERE")))\n}\n')
+    layer = make_layer(tmp_path, "env", {"recipes/foo/foo_1.0.bb": recipe})
+    build = make_build(tmp_path, [layer])
+    status, out, err = lb("-B", str(build), "-e", "foo")
+    assert status == 0, err
+    assert 'SEEN="from the shell|None"' in out.splitlines()
+    assert not any(line.startswith("LB_TEST_ORIGIN=") for line in out.splitlines())

@@ -9,6 +9,7 @@ inherited into the configuration, so each recipe starts from a copy that already
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,17 +67,23 @@ def configuration_view(d: DataStore) -> DataStore:
 
 
 def load_configuration(topdir: str, *, tracking: bool = False, evaluator: Evaluator | None = None,
-                       extra: dict[str, str] | None = None, hooks: Hooks = NO_HOOKS) -> Configuration:
+                       extra: dict[str, str] | None = None, hooks: Hooks = NO_HOOKS,
+                       origenv: Mapping[str, str] | None = None) -> Configuration:
     """Read the configuration of the build directory ``topdir``.
 
     ``hooks`` is what metadata Python may reach of the artifact side (builtin tasks, ``bb.fetch2``);
-    every recipe's datastore is a copy of this one and inherits them.
+    every recipe's datastore is a copy of this one and inherits them. ``extra`` are the environment
+    variables the build sees; ``origenv`` the whole environment, which metadata reads as BB_ORIGENV.
     """
     evaluator = evaluator or Evaluator()
     bblayers = os.path.join(topdir, "conf", "bblayers.conf")
     if not os.path.isfile(bblayers):
         raise LayerError(f"{bblayers} does not exist", hint="run layerbuild from a build directory, or pass -B DIR")
     d = new_datastore(tracking=tracking, hooks=hooks)
+    environment = DataStore()
+    for name, value in (origenv or {}).items():
+        environment.setVar(name, value)
+    d.setVar("BB_ORIGENV", environment)
     d.setVar("TOPDIR", topdir)
     d.setVar("BB_CURRENT_MC", "")
     for name, value in (extra or {}).items():

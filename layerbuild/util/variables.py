@@ -54,7 +54,7 @@ _IGNORE_VARS = (
     "LOGNAME SHELL USER USERNAME TERM DATE TIME DATETIME SSTATE_DIR SSTATE_MIRRORS TOPDIR BB_NUMBER_THREADS "
     "BB_NUMBER_PARSE_THREADS PARALLEL_MAKE CACHE STAMPS_DIR BASE_WORKDIR DEPLOY_DIR LOG_DIR PKGDATA_DIR "
     "STAGING_DIR BB_CURRENT_MC FILE_LAYERNAME LAYERDIR BBFILES BBLAYERS BBFILE_COLLECTIONS BB_ENV_PASSTHROUGH "
-    "BB_TASKDEPDATA BUILD_ARCH BUILD_OS __BBAPPEND __BB_RECIPE_FILE FILESPATH"
+    "BB_TASKDEPDATA BUILD_ARCH BUILD_OS __BBAPPEND __BB_RECIPE_FILE FILESPATH BB_ORIGENV"
 )
 
 _OVERRIDES = ("${TARGET_OS}:${TRANSLATED_TARGET_ARCH}:pn-${PN}:${MACHINEOVERRIDES}:${DISTROOVERRIDES}:"
@@ -401,6 +401,9 @@ VARIABLES: tuple[Variable, ...] = (
     _v("BB_SIGNATURE_HANDLER", "string", None,
        "The signature generator bb.siggen.init() picks by name (OE: OEEquivHash); layerbuild computes task "
        "signatures itself, so only metadata that asks bb.siggen reads it."),
+    _v("BB_ORIGENV", "string", None,
+       "The environment layerbuild was started in, as a datastore (d.getVar(\"BB_ORIGENV\", False)"
+       ".getVar(\"PATH\")): every variable, not only those passed through to the build. Set by layerbuild."),
     _v("BB_SRCREV_POLICY", "string", None,
        "cache: a recipe using AUTOREV stays in the parse cache (bb.fetch2.get_autorev); otherwise it is "
        "marked BB_DONT_CACHE, as in BitBake."),
