@@ -65,10 +65,15 @@ def test_version_is_bitbakes_release() -> None:
 
 def test_messages_join_their_arguments_as_bitbake(caplog: pytest.LogCaptureFixture) -> None:
     bb = _bb()
-    with caplog.at_level(logging.INFO, logger="layerbuild.metadata"):
-        bb.note("a", "b")
-        bb.warnonce("shown once by test_messages")
-        bb.warnonce("shown once by test_messages")
+    logger = logging.getLogger("layerbuild")
+    propagate, logger.propagate = logger.propagate, True  # (a command run earlier in this process set it)
+    try:
+        with caplog.at_level(logging.INFO, logger="layerbuild.metadata"):
+            bb.note("a", "b")
+            bb.warnonce("shown once by test_messages")
+            bb.warnonce("shown once by test_messages")
+    finally:
+        logger.propagate = propagate
     assert [r.getMessage() for r in caplog.records] == ["ab", "shown once by test_messages"]
     with pytest.raises(FatalError) as stopped:
         bb.fatal("stop ", "here")
