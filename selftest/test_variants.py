@@ -304,10 +304,10 @@ def test_signatures_of_variants_one_read_each_time_and_kept_together(tmp_path: P
     reads: list[str] = []
     original = Evaluator.eval_file
 
-    def counting(self: Evaluator, d: object, path: str, include: bool = True) -> None:
+    def counting(self: Evaluator, d: object, path: str, include: bool = True, **kw: bool) -> None:
         if path == recipe:
             reads.append(path)
-        original(self, d, path, include)  # type: ignore[arg-type]
+        original(self, d, path, include, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Evaluator, "eval_file", counting)
 

@@ -22,7 +22,9 @@ from layerbuild.engine.datastore.pycode import python_location, system_exit_mess
 from layerbuild.engine.evaluatorcalls import EvaluatorCalls
 from layerbuild.engine.parse.parser import parse_file
 from layerbuild.engine.parse.statements import (
+    AddFragments,
     AddHandler,
+    AddPyLib,
     AddTask,
     Assign,
     DelTask,
@@ -80,6 +82,8 @@ class Evaluator:
     def __init__(self) -> None:
         self._statements: dict[str, tuple[Statement, ...]] = {}
         self._active: list[str] = []
+        #: for each file being evaluated, whether it is a base configuration file (where addpylib may stand)
+        self._base: list[bool] = []
         self._names: NameIndex | None = None
 
     @property
@@ -100,8 +104,9 @@ class Evaluator:
             self._statements[path] = found
         return found
 
-    def eval_file(self, d: DataStore, path: str, include: bool = True) -> None:
-        """Read ``path`` and evaluate it onto ``d`` (BitBake's ``bb.parse.handle``)."""
+    def eval_file(self, d: DataStore, path: str, include: bool = True, baseconfig: bool = False) -> None:
+        """Read ``path`` and evaluate it onto ``d`` (BitBake's ``bb.parse.handle``); ``baseconfig`` for
+        ``bblayers.conf``, a ``layer.conf`` and the base configuration file (not what they include)."""
         is_class = path.endswith(".bbclass")
         if is_class:
             cache = d.getVar("__inherit_cache", False) or []
@@ -115,10 +120,12 @@ class Evaluator:
         if not is_class and path != oldfile:
             d.setVar("FILE", path)
         self._active.append(path)
+        self._base.append(baseconfig)
         try:
             self.eval_statements(d, statements)
         finally:
             self._active.pop()
+            self._base.pop()
         if not is_class and oldfile and path != oldfile:
             d.setVar("FILE", oldfile)
 
@@ -356,6 +363,14 @@ class Evaluator:
     def _deltask(self, d: DataStore, st: DelTask) -> None:
         for task in d.expand(st.tasks).split():
             del_task(d, task)
+
+    def _addpylib(self, d: DataStore, st: AddPyLib) -> None:
+        from layerbuild.engine.pylib import add_pylib
+        add_pylib(d, st, baseconfig=bool(self._base and self._base[-1]))
+
+    def _addfragments(self, d: DataStore, st: AddFragments) -> None:
+        from layerbuild.engine.fragments import add_fragments
+        add_fragments(lambda d_, loc, path: self.include_file(d_, loc, path, required=True), d, st)
 
     def _addhandler(self, d: DataStore, st: AddHandler) -> None:
         handlers = d.getVar("__BBHANDLERS", False) or []
@@ -609,6 +624,8 @@ _HANDLERS: dict[type, Any] = {
     AddTask: Evaluator._addtask,
     DelTask: Evaluator._deltask,
     AddHandler: Evaluator._addhandler,
+    AddPyLib: Evaluator._addpylib,
+    AddFragments: Evaluator._addfragments,
 }
 
 #: the statements metadata Python reaches through ``bb`` (``bb.build.addtask``, ``bb.data.expandKeys``...)

@@ -118,7 +118,7 @@ def _regex_problem(exc: re.error, pattern: str, written: str | None) -> tuple[st
 
 def read_layers(d: DataStore, evaluator: Evaluator, bblayers_conf: str) -> LayerSet:
     """Evaluate ``bblayers.conf`` and every layer's ``layer.conf`` onto ``d``; check the layer set."""
-    evaluator.eval_file(d, bblayers_conf, include=False)
+    evaluator.eval_file(d, bblayers_conf, include=False, baseconfig=True)
     layers = [os.path.abspath(os.path.expanduser(p)).rstrip("/") for p in (d.getVar("BBLAYERS") or "").split()]
     bbloc = d.location("BBLAYERS") or Location(bblayers_conf, 0)
     if not layers:
@@ -142,7 +142,7 @@ def read_layers(d: DataStore, evaluator: Evaluator, bblayers_conf: str) -> Layer
         d.setVar("LAYERDIR", layer, file=conf)
         d.setVar("LAYERDIR_RE", re.escape(layer), file=conf)
         d.reset_local()
-        evaluator.eval_file(d, conf, include=False)
+        evaluator.eval_file(d, conf, include=False, baseconfig=True)
         _literal_layerdir(d, layer, written)
         after = (d.getVar("BBFILE_COLLECTIONS") or "").split()
         for name in after[len(before):]:

@@ -37,10 +37,11 @@ EVENT_NAMES = ("ConfigParsed", "RecipePreDeferredInherits", "RecipePreFinalise",
 EVENTS: dict[str, type[bb_event.Event]] = {name: getattr(bb_event, name) for name in EVENT_NAMES}
 
 
-def _submodules(package: types.ModuleType) -> list[types.ModuleType]:
-    found = []
-    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-        found.append(importlib.import_module(info.name))
+def _submodules(package: types.ModuleType) -> dict[str, types.ModuleType]:
+    """Each module of the package by its name below it (``utils``, ``compress.zstd``)."""
+    found = {}
+    for info in pkgutil.walk_packages(package.__path__, package.__spec__.name + "."):  # type: ignore[union-attr]
+        found[info.name.split(".", 3)[3]] = importlib.import_module(info.name)
     return found
 
 
@@ -51,8 +52,13 @@ def install() -> None:
     if sys.modules.get("bb") is BB and getattr(builtins, "bb", None) is BB:
         return
     sys.modules["bb"] = BB
-    for module in _submodules(BB):
-        sys.modules["bb." + module.__name__[len(BB.__name__) + 1:]] = module
+    modules = _submodules(BB)
+    for relative, module in modules.items():
+        sys.modules[f"bb.{relative}"] = module
+    # what an AttributeError or a repr() shows metadata authors (classes keep their real module)
+    for relative, module in modules.items():
+        module.__name__ = f"bb.{relative}"
+    BB.__name__ = "bb"
     sys.modules["bb.fetch"] = bb_fetch2
     BB.fetch = bb_fetch2  # type: ignore[attr-defined]
     builtins.bb = BB  # type: ignore[attr-defined]

@@ -13,7 +13,9 @@ import os
 import re
 
 from layerbuild.engine.parse.statements import (
+    AddFragments,
     AddHandler,
+    AddPyLib,
     AddTask,
     Assign,
     DelTask,
@@ -51,6 +53,8 @@ _INCLUDE_ALL_RE = re.compile(r"include_all\s+(.+)")
 _EXPORT_RE = re.compile(r"export\s+([a-zA-Z0-9\-_+.${}/~]+)$")
 _UNSET_RE = re.compile(r"unset\s+([a-zA-Z0-9\-_+.${}/~]+)$")
 _UNSET_FLAG_RE = re.compile(r"unset\s+([a-zA-Z0-9\-_+.${}/~]+)\[([a-zA-Z0-9\-_+.][a-zA-Z0-9\-_+.@]+)\]$")
+_ADDPYLIB_RE = re.compile(r"addpylib\s+(.+)\s+(.+)")
+_ADDFRAGMENTS_RE = re.compile(r"addfragments\s+(.+)\s+(.+)\s+(.+)\s+(.+)")
 _FUNC_START_RE = re.compile(
     r"(((?P<py>python(?=(\s|\()))|(?P<fr>fakeroot(?=\s)))\s*)*(?P<func>[\w.\-+{}$:]+)?\s*\(\s*\)\s*{$")
 _INHERIT_RE = re.compile(r"inherit\s+(.+)")
@@ -299,6 +303,15 @@ class _Reader:
         m = _UNSET_FLAG_RE.match(s)
         if m:
             self.out.append(Unset(self.loc(lineno), m.group(1), m.group(2)))
+            return
+        m = _ADDPYLIB_RE.match(s)
+        if m:
+            # (where it may stand, the evaluator knows: BitBake reads it in base configuration files only)
+            self.out.append(AddPyLib(self.loc(lineno), m.group(1), m.group(2)))
+            return
+        m = _ADDFRAGMENTS_RE.match(s)
+        if m:
+            self.out.append(AddFragments(self.loc(lineno), *m.groups()))
             return
         raise ParseError(f"unparsed line: '{s}'", self.loc(lineno), hint=_hint_for(s, self.conf))
 

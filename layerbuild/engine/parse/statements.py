@@ -99,5 +99,27 @@ class AddHandler:
     names: str
 
 
+@dataclass(frozen=True, slots=True)
+class AddPyLib:
+    """``addpylib DIR NAMESPACE``: a layer's Python library (base configuration files only)."""
+
+    loc: Location
+    libdir: str
+    namespace: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddFragments:
+    """``addfragments PREFIX FRAGMENTS METADATA_VARS BUILTINS``: the configuration fragments the variable
+    named ``fragments`` lists, found as ``PREFIX/NAME.conf`` in their layers; the other two name the
+    variables the fragments' metadata is kept under and the ``prefix:VARIABLE`` built-in fragments."""
+
+    loc: Location
+    prefix: str
+    fragments: str
+    metadata_vars: str
+    builtins: str
+
+
 Statement = (Assign | Export | Unset | Include | Inherit | AddTask | DelTask | ExportFunctions | Function
-             | PyDef | AddHandler)
+             | PyDef | AddHandler | AddPyLib | AddFragments)
