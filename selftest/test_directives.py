@@ -192,3 +192,39 @@ def test_a_fragment_name_without_its_layer_is_an_error(tmp_path: Path, lb: Runne
     status, _out, err = lb("-B", str(build), "-e")
     assert status == 1
     assert f"{build}/conf/local.conf:5: error: FRAGMENTS: 'fast' is not a fragment name (LAYER/NAME)" in err
+
+
+# -- the base configuration's name ---------------------------------------------------------------------
+
+
+def test_a_tree_without_layerbuild_conf_is_read_through_bitbake_conf(tmp_path: Path, lb: Runner) -> None:
+    conf = LAYER_CONF.format(name="bbcore", priority=5) + 'LAYERSERIES_CORENAMES = "alder"\n'
+    core = make_layer(tmp_path, "bbcore", layer_conf=conf, files={
+        "conf/bitbake.conf": 'require conf/distro.conf\nFROM_BITBAKE_CONF = "yes"\nPN = "${@bb.parse.'
+                             'vars_from_file(d.getVar(\'FILE\', False),d)[0] or \'defaultpkgname\'}"\n'
+                             'PV = "1.0"\nPR = "r0"\n'
+                             "addpylib ${TOPDIR}/../meta-bbcore/lib bbcorelib_x\n",
+        "conf/distro.conf": 'DISTRO_NAME = "plain"\nTMPDIR = "${TOPDIR}/tmp"\nDL_DIR = "${TOPDIR}/dl"\n'
+                            'SSTATE_DIR = "${TOPDIR}/sstate"\nDEPLOY_DIR = "${TMPDIR}/deploy"\n',
+        "lib/bbcorelib_x/__init__.py": "",
+        "classes/base.bbclass": 'FROM_BASE_CLASS = "${DISTRO_NAME}"\n',
+        "recipes/foo/foo_1.0.bb": 'DESCRIPTION = "${PN} from ${FROM_BITBAKE_CONF}"\n',
+    })
+    build = make_build(tmp_path, [core], core=False)
+    status, out, err = lb("-B", str(build), "-e", "foo")
+    assert status == 0, err
+    assert (_env(out, "DESCRIPTION"), _env(out, "FROM_BASE_CLASS")) == ("foo from yes", "plain")
+    # where both names are along BBPATH, layerbuild's own is the base configuration
+    both = make_build(tmp_path / "both", [core])
+    status, out, err = lb("-B", str(both), "-e")
+    assert status == 0, err
+    assert _env(out, "FROM_BITBAKE_CONF") is None
+
+
+def test_neither_base_configuration_is_an_error(tmp_path: Path, lb: Runner) -> None:
+    layer = make_layer(tmp_path, "bare", layer_conf='BBPATH .= ":${LAYERDIR}"\n')
+    build = make_build(tmp_path, [layer], core=False)
+    status, _out, err = lb("-B", str(build), "-p")
+    assert status == 1
+    assert (f"{build}/conf/bblayers.conf: error: neither conf/layerbuild.conf nor conf/bitbake.conf was found in "
+            f"BBPATH ({build}:{layer})") in err

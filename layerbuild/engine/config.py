@@ -1,9 +1,10 @@
 """The base configuration: bblayers.conf, layer.conf files, layerbuild.conf, then base and INHERIT.
 
 This mirrors BitBake's cooker: ``TOPDIR`` is the build directory, layers are read in ``BBLAYERS``
-order, ``conf/layerbuild.conf`` (BitBake's ``bitbake.conf``) is found through ``BBPATH`` and pulls in
-``local.conf``, the machine and the distro, and finally ``base`` and every class in ``INHERIT`` are
-inherited into the configuration, so each recipe starts from a copy that already has them.
+order, ``conf/layerbuild.conf`` (or, in a tree that has none, BitBake's ``conf/bitbake.conf``) is
+found through ``BBPATH`` and pulls in ``local.conf``, the machine and the distro, and finally ``base``
+and every class in ``INHERIT`` are inherited into the configuration, so each recipe starts from a copy
+that already has them.
 """
 
 from __future__ import annotations
@@ -45,6 +46,22 @@ class Configuration:
     def files(self) -> tuple[str, ...]:
         """Every file the configuration read or looked for."""
         return tuple(dict.fromkeys(self.d.file_depends))
+
+
+#: the base configuration file's names, in the order they are looked for along BBPATH: layerbuild's own,
+#: then BitBake's (a tree such as OE-core's, which has no layerbuild.conf)
+BASE_CONFIGURATIONS = ("layerbuild.conf", "bitbake.conf")
+
+
+def find_base_configuration(d: DataStore, bbpath: list[str]) -> str | None:
+    """The first ``conf/layerbuild.conf`` along BBPATH, else the first ``conf/bitbake.conf``."""
+    for name in BASE_CONFIGURATIONS:
+        for directory in bbpath:
+            candidate = os.path.abspath(os.path.join(directory, "conf", name))
+            if os.path.isfile(candidate):
+                return candidate
+            d.file_depends.append(candidate)
+    return None
 
 
 def inherit_global_classes(d: DataStore, evaluator: Evaluator) -> None:
@@ -93,15 +110,12 @@ def load_configuration(topdir: str, *, tracking: bool = False, evaluator: Evalua
     if not bbpath:
         raise LayerError("BBPATH is not set by any layer", Location(bblayers),
                          hint='each layer.conf should do BBPATH .= ":${LAYERDIR}"')
-    for directory in bbpath:
-        candidate = os.path.join(directory, "conf", "layerbuild.conf")
-        if os.path.isfile(candidate):
-            evaluator.eval_file(d, os.path.abspath(candidate), include=True)
-            break
-        d.file_depends.append(os.path.abspath(candidate))
-    else:
-        raise LayerError("conf/layerbuild.conf was not found in BBPATH (" + ":".join(bbpath) + ")",
-                         Location(bblayers), hint="add the core layer (which provides it) to BBLAYERS")
+    base = find_base_configuration(d, bbpath)
+    if base is None:
+        raise LayerError("neither conf/layerbuild.conf nor conf/bitbake.conf was found in BBPATH ("
+                         + ":".join(bbpath) + ")", Location(bblayers),
+                         hint="add the core layer (which provides it) to BBLAYERS")
+    evaluator.eval_file(d, base, include=True, baseconfig=True)
     inherit_global_classes(d, evaluator)
     check_configuration(d, extra)
     return Configuration(d, layerset, evaluator, topdir)
