@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Runner, make_build, make_layer
 
 from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.evaluate import Evaluator, new_datastore
@@ -367,3 +368,15 @@ def test_multiprocessing_forks() -> None:
 def test_a_task_time_name_says_so_when_called_while_parsing(tmp_path: Path) -> None:
     with pytest.raises(PythonError, match="write_taint: a task is forced to run again with layerbuild -f"):
         _recipe(tmp_path, "python () {\n    bb.build.write_taint('do_compile', d)\n}\n")
+
+
+def test_fetch_with_no_urls_takes_src_uri(tmp_path: Path, lb: Runner) -> None:
+    # BitBake's Fetch([], d) is the recipe's whole SRC_URI (OE's src_patches relies on it)
+    recipe = ('SRC_URI = "file://a.cfg file://fix.patch;striplevel=0"\n'
+              "CFGS = \"${@' '.join(os.path.basename(bb.fetch2.Fetch([], d).localpath(u)) "
+              "for u in bb.fetch2.Fetch([], d).urls)}\"\n")
+    layer = make_layer(tmp_path, "fetchall", {"recipes/foo/foo_1.0.bb": recipe, "recipes/foo/files/a.cfg": "",
+                                              "recipes/foo/files/fix.patch": ""})
+    status, out, err = lb("-B", str(make_build(tmp_path, [layer])), "-e", "foo")
+    assert status == 0, err
+    assert 'CFGS="a.cfg fix.patch"' in out.splitlines()

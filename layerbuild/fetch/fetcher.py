@@ -22,7 +22,8 @@ METHODS: Mapping[str, Method] = MappingProxyType({
 
 
 class Fetch:
-    """The SRC_URI entries ``urls`` of the recipe ``d`` (all of SRC_URI when ``urls`` is None).
+    """The SRC_URI entries ``urls`` of the recipe ``d`` (all of SRC_URI when ``urls`` is None or empty,
+    as in BitBake).
 
     ``localonly`` keeps only ``file://`` entries, so a signature can list local files without needing
     SRCREV or DL_DIR.
@@ -31,7 +32,7 @@ class Fetch:
     def __init__(self, urls: list[str] | None, d: Any, cache: bool = True, localonly: bool = False) -> None:
         self.d = d
         self.ctx = FetchContext.from_variables(d)
-        if urls is None:
+        if not urls:
             urls = (d.getVar("SRC_URI") or "").split()
         if localonly:
             urls = [url for url in urls if url.startswith("file://")]
