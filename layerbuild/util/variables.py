@@ -401,6 +401,13 @@ VARIABLES: tuple[Variable, ...] = (
     _v("BB_SIGNATURE_HANDLER", "string", None,
        "The signature generator bb.siggen.init() picks by name (OE: OEEquivHash); layerbuild computes task "
        "signatures itself, so only metadata that asks bb.siggen reads it."),
+    _v("BB_GLOBAL_PYMODULES", "list", None,
+       "Python modules an addpylib line makes globals of metadata Python (OE-core: os sys time)."),
+    _v("_BB_SKIP_FRAGMENTS", "string", None,
+       "1: addfragments reads no configuration fragment (BitBake sets it for bitbake-config-build)."),
+    _v("BB_CACHEDIR", "path", None,
+       "BitBake's cache directory, ${TOPDIR}/cache unless the configuration sets it (as BitBake sets it); "
+       "layerbuild keeps its own caches in CACHE."),
     _v("BB_ORIGENV", "string", None,
        "The environment layerbuild was started in, as a datastore (d.getVar(\"BB_ORIGENV\", False)"
        ".getVar(\"PATH\")): every variable, not only those passed through to the build. Set by layerbuild."),
