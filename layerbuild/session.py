@@ -80,7 +80,9 @@ ENV_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "USER", "LOGNAME", 
 
 
 def environment_settings() -> dict[str, str]:
-    names = list(ENV_PASSTHROUGH) + os.environ.get("BB_ENV_PASSTHROUGH_ADDITIONS", "").split()
+    # (BB_ENV_PASSTHROUGH_ADDITIONS, when set, is itself passed through, as BitBake passes it)
+    names = [*ENV_PASSTHROUGH, "BB_ENV_PASSTHROUGH_ADDITIONS",
+             *os.environ.get("BB_ENV_PASSTHROUGH_ADDITIONS", "").split()]
     return {name: os.environ[name] for name in names if name in os.environ}
 
 

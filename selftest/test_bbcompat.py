@@ -223,3 +223,24 @@ def test_bb_origenv_holds_the_whole_environment(tmp_path: Path, lb: Runner,
     assert status == 0, err
     assert 'SEEN="from the shell|None"' in out.splitlines()
     assert not any(line.startswith("LB_TEST_ORIGIN=") for line in out.splitlines())
+
+
+def test_the_configuration_ends_as_bitbakes_does(tmp_path: Path, lb: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    # BitBake's cooker: FILE is bblayers.conf after the layers and the base configuration; the variables
+    # it exports when it takes them from the environment are exported; BB_ENV_PASSTHROUGH_ADDITIONS
+    # is a variable itself; BB_CACHEDIR defaults to ${TOPDIR}/cache
+    monkeypatch.setenv("SHELL", "/bin/test-shell")
+    monkeypatch.setenv("TERM", "test-term")
+    monkeypatch.setenv("BB_ENV_PASSTHROUGH_ADDITIONS", "LB_TEST_EXTRA")
+    monkeypatch.setenv("LB_TEST_EXTRA", "extra")
+    build = make_build(tmp_path, [make_layer(tmp_path, "cfg", {})])
+    status, out, err = lb("-B", str(build), "-e")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert f'FILE="{build}/conf/bblayers.conf"' in lines and f'THISDIR="{build}/conf"' in lines
+    assert 'export SHELL="/bin/test-shell"' in lines and 'TERM="test-term"' in lines
+    assert 'BB_ENV_PASSTHROUGH_ADDITIONS="LB_TEST_EXTRA"' in lines and 'LB_TEST_EXTRA="extra"' in lines
+    assert f'BB_CACHEDIR="{build}/cache"' in lines
+    at = lines.index('export SHELL="/bin/test-shell"')
+    assert lines[at - 6:at - 2] == ["#   from env <environment>:0", '#     "/bin/test-shell"',
+                                    "#   auto env export <environment>:0", '#     [export] "True"']

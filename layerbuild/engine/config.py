@@ -48,6 +48,12 @@ class Configuration:
         return tuple(dict.fromkeys(self.d.file_depends))
 
 
+#: where -e says a variable taken from the environment comes from
+ENVIRONMENT = "<environment>"
+#: the environment variables BitBake exports from the datastore when it takes them from the environment
+EXPORTED_FROM_ENVIRONMENT = frozenset({"BB_TASKHASH", "HOME", "LOGNAME", "PATH", "PWD", "SHELL", "USER", "LC_ALL",
+                                       "BBSERVER"})
+
 #: the base configuration file's names, in the order they are looked for along BBPATH: layerbuild's own,
 #: then BitBake's (a tree such as OE-core's, which has no layerbuild.conf)
 BASE_CONFIGURATIONS = ("layerbuild.conf", "bitbake.conf")
@@ -104,8 +110,12 @@ def load_configuration(topdir: str, *, tracking: bool = False, evaluator: Evalua
     d.setVar("TOPDIR", topdir)
     d.setVar("BB_CURRENT_MC", "")
     for name, value in (extra or {}).items():
-        d.setVar(name, value)
+        d.setVar(name, value, op="from env", file=ENVIRONMENT)
+        if name in EXPORTED_FROM_ENVIRONMENT:
+            d.setVarFlag(name, "export", True, op="auto env export", file=ENVIRONMENT)
     layerset = read_layers(d, evaluator, bblayers)
+    if not d.getVar("BB_CACHEDIR"):
+        d.setVar("BB_CACHEDIR", "${TOPDIR}/cache")
     bbpath = [p for p in (d.getVar("BBPATH") or "").split(":") if p]
     if not bbpath:
         raise LayerError("BBPATH is not set by any layer", Location(bblayers),

@@ -142,7 +142,8 @@ def read_layers(d: DataStore, evaluator: Evaluator, bblayers_conf: str) -> Layer
         d.setVar("LAYERDIR", layer, file=conf)
         d.setVar("LAYERDIR_RE", re.escape(layer), file=conf)
         d.reset_local()
-        evaluator.eval_file(d, conf, include=False, baseconfig=True)
+        # (as an include: FILE is bblayers.conf again afterwards, as BitBake leaves it)
+        evaluator.eval_file(d, conf, include=True, baseconfig=True)
         _literal_layerdir(d, layer, written)
         after = (d.getVar("BBFILE_COLLECTIONS") or "").split()
         for name in after[len(before):]:
