@@ -380,3 +380,11 @@ def test_fetch_with_no_urls_takes_src_uri(tmp_path: Path, lb: Runner) -> None:
     status, out, err = lb("-B", str(make_build(tmp_path, [layer])), "-e", "foo")
     assert status == 0, err
     assert 'CFGS="a.cfg fix.patch"' in out.splitlines()
+
+
+@pytest.mark.parametrize("name", ["md5", "sha1", "sha256", "sha384", "sha512"])
+def test_file_digests_match_coreutils(tmp_path: Path, name: str) -> None:
+    target = tmp_path / "data"
+    target.write_bytes(b"\x00payload\n" * 10000)
+    expected = subprocess.run([f"{name}sum", str(target)], capture_output=True, text=True, check=True).stdout.split()[0]
+    assert getattr(_bb().utils, f"{name}_file")(str(target)) == expected

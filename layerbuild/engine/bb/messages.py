@@ -8,7 +8,6 @@ called it.
 from __future__ import annotations
 
 import logging
-import multiprocessing as _mp
 from typing import Any, NoReturn
 
 from layerbuild.util.errors import FatalError
@@ -72,14 +71,13 @@ def fatal(*args: Any, **_extra: Any) -> NoReturn:
 
 class _ForkContext:
     """``bb.multiprocessing``: the ``multiprocessing`` module with the fork start method, whatever the
-    platform's default (metadata hands datastores to pool workers, which only forking can do)."""
-
-    def __init__(self) -> None:
-        object.__setattr__(self, "_ctx", _mp.get_context("fork"))
+    platform's default (metadata hands datastores to pool workers, which only forking can do).
+    ``multiprocessing`` is imported on first use: most parses never need it."""
 
     def __getattr__(self, name: str) -> Any:
-        ctx = object.__getattribute__(self, "_ctx")
-        return getattr(ctx, name) if hasattr(ctx, name) else getattr(_mp, name)
+        import multiprocessing
+        ctx = multiprocessing.get_context("fork")
+        return getattr(ctx, name) if hasattr(ctx, name) else getattr(multiprocessing, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"bb.multiprocessing.{name} cannot be set")

@@ -13,12 +13,11 @@ import contextlib
 import errno
 import fcntl
 import glob
-import hashlib
 import os
 import re
 import shutil
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from layerbuild.engine.bb.filter import filter_proc
@@ -414,8 +413,10 @@ def environment(**envvars: str) -> Iterator[None]:
                 os.environ.pop(var, None)
 
 
-def _hash(factory: Callable[[], Any], filename: str) -> str:
-    digest = factory()
+def _hash(algorithm: str, filename: str) -> str:
+    import hashlib  # (imported on first use: loading OpenSSL costs every command that never hashes)
+
+    digest = hashlib.new(algorithm, usedforsecurity=False) if algorithm == "md5" else hashlib.new(algorithm)
     with open(filename, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 16), b""):
             digest.update(chunk)
@@ -423,23 +424,23 @@ def _hash(factory: Callable[[], Any], filename: str) -> str:
 
 
 def md5_file(filename: str) -> str:
-    return _hash(lambda: hashlib.md5(usedforsecurity=False), filename)
+    return _hash("md5", filename)
 
 
 def sha1_file(filename: str) -> str:
-    return _hash(hashlib.sha1, filename)
+    return _hash("sha1", filename)
 
 
 def sha256_file(filename: str) -> str:
-    return _hash(hashlib.sha256, filename)
+    return _hash("sha256", filename)
 
 
 def sha384_file(filename: str) -> str:
-    return _hash(hashlib.sha384, filename)
+    return _hash("sha384", filename)
 
 
 def sha512_file(filename: str) -> str:
-    return _hash(hashlib.sha512, filename)
+    return _hash("sha512", filename)
 
 
 def lockfile(name: str, shared: bool = False, retry: bool = True, block: bool = False) -> IO[str] | None:
