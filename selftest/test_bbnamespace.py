@@ -223,6 +223,23 @@ def bb_parse_depends(d: DataStore, path: str) -> bool:
     return bool(d.pyglobals["bb"].parse.check_dependency(d, path))
 
 
+def test_a_file_marked_as_a_dependency_parses_the_recipe_again_when_it_changes(tmp_path: Path) -> None:
+    extra = tmp_path / "settings.txt"
+    extra.write_text("one\n")
+    recipe = (f'python () {{\n    bb.parse.mark_dependency(d, "{extra}")\n'
+              f'    d.setVar("SETTING", open("{extra}").read().strip())\n}}\n')
+    build = make_build(tmp_path, [make_layer(tmp_path, "marked", {"recipes/foo/foo_1.0.bb": recipe})])
+
+    def parse() -> str:
+        return subprocess.run([sys.executable, "-m", "layerbuild.cli", "-B", str(build), "-p"], check=True,
+                              capture_output=True, text=True).stdout
+
+    assert "(0 cached," in parse()
+    assert " 0 parsed)" in parse()
+    extra.write_text("two\n")
+    assert " 1 parsed)" in parse()  # the recipe that marked it, and no other
+
+
 # -- bb.build ------------------------------------------------------------------------------------------
 
 
