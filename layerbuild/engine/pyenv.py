@@ -16,8 +16,10 @@ from __future__ import annotations
 import builtins
 import glob
 import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import os
-import pkgutil
 import re
 import shutil
 import sys
@@ -37,12 +39,35 @@ EVENT_NAMES = ("ConfigParsed", "RecipePreDeferredInherits", "RecipePreFinalise",
 EVENTS: dict[str, type[bb_event.Event]] = {name: getattr(bb_event, name) for name in EVENT_NAMES}
 
 
-def _submodules(package: types.ModuleType) -> dict[str, types.ModuleType]:
-    """Each module of the package by its name below it (``utils``, ``compress.zstd``)."""
-    found = {}
-    for info in pkgutil.walk_packages(package.__path__, package.__spec__.name + "."):  # type: ignore[union-attr]
-        found[info.name.split(".", 3)[3]] = importlib.import_module(info.name)
-    return found
+class _BBModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """``import bb.X`` (in a layer's library) finds ``layerbuild.engine.bb.X`` (``bb.fetch`` is
+    ``bb.fetch2``), registered and shown under its ``bb`` name."""
+
+    @staticmethod
+    def real(name: str) -> str:
+        rest = name[len("bb."):]
+        if rest == "fetch" or rest.startswith("fetch."):
+            rest = "fetch2" + rest[len("fetch"):]
+        return f"{BB.__spec__.name}.{rest}"  # type: ignore[union-attr]
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if not fullname.startswith("bb.") or importlib.util.find_spec(self.real(fullname)) is None:
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        real = self.real(spec.name)
+        module = importlib.import_module(real)
+        spec.loader_state = module.__spec__  # (the import system sets the alias's spec: exec_module restores it)
+        # what an AttributeError or a repr() shows metadata authors (classes keep their real module)
+        module.__name__ = "bb." + real.split(".", 3)[3]
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        module.__spec__ = module.__spec__.loader_state  # type: ignore[union-attr]
+
+
+_FINDER = _BBModules()
 
 
 def install() -> None:
@@ -52,15 +77,14 @@ def install() -> None:
     if sys.modules.get("bb") is BB and getattr(builtins, "bb", None) is BB:
         return
     sys.modules["bb"] = BB
-    modules = _submodules(BB)
-    for relative, module in modules.items():
-        sys.modules[f"bb.{relative}"] = module
-    # what an AttributeError or a repr() shows metadata authors (classes keep their real module)
-    for relative, module in modules.items():
-        module.__name__ = f"bb.{relative}"
     BB.__name__ = "bb"
-    sys.modules["bb.fetch"] = bb_fetch2
-    BB.fetch = bb_fetch2  # type: ignore[attr-defined]
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
+    # the submodules the engine has imported already show their bb names too (import bb.X registers them)
+    prefix = f"{BB.__spec__.name}."  # type: ignore[union-attr]
+    for name, module in list(sys.modules.items()):
+        if name.startswith(prefix):
+            module.__name__ = "bb." + name[len(prefix):]
     builtins.bb = BB  # type: ignore[attr-defined]
     builtins.os = os  # type: ignore[attr-defined]
 

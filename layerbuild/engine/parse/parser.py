@@ -53,8 +53,9 @@ _INCLUDE_ALL_RE = re.compile(r"include_all\s+(.+)")
 _EXPORT_RE = re.compile(r"export\s+([a-zA-Z0-9\-_+.${}/~]+)$")
 _UNSET_RE = re.compile(r"unset\s+([a-zA-Z0-9\-_+.${}/~]+)$")
 _UNSET_FLAG_RE = re.compile(r"unset\s+([a-zA-Z0-9\-_+.${}/~]+)\[([a-zA-Z0-9\-_+.][a-zA-Z0-9\-_+.@]+)\]$")
-_ADDPYLIB_RE = re.compile(r"addpylib\s+(.+)\s+(.+)")
-_ADDFRAGMENTS_RE = re.compile(r"addfragments\s+(.+)\s+(.+)\s+(.+)\s+(.+)")
+# (compiled when a line first starts with the directive: few files hold one, and every command starts)
+_ADDPYLIB = r"addpylib\s+(.+)\s+(.+)"
+_ADDFRAGMENTS = r"addfragments\s+(.+)\s+(.+)\s+(.+)\s+(.+)"
 _FUNC_START_RE = re.compile(
     r"(((?P<py>python(?=(\s|\()))|(?P<fr>fakeroot(?=\s)))\s*)*(?P<func>[\w.\-+{}$:]+)?\s*\(\s*\)\s*{$")
 _INHERIT_RE = re.compile(r"inherit\s+(.+)")
@@ -304,12 +305,12 @@ class _Reader:
         if m:
             self.out.append(Unset(self.loc(lineno), m.group(1), m.group(2)))
             return
-        m = _ADDPYLIB_RE.match(s)
+        m = re.match(_ADDPYLIB, s) if s.startswith("addpylib") else None
         if m:
             # (where it may stand, the evaluator knows: BitBake reads it in base configuration files only)
             self.out.append(AddPyLib(self.loc(lineno), m.group(1), m.group(2)))
             return
-        m = _ADDFRAGMENTS_RE.match(s)
+        m = re.match(_ADDFRAGMENTS, s) if s.startswith("addfragments") else None
         if m:
             self.out.append(AddFragments(self.loc(lineno), *m.groups()))
             return

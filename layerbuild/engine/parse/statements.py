@@ -99,26 +99,41 @@ class AddHandler:
     names: str
 
 
-@dataclass(frozen=True, slots=True)
 class AddPyLib:
-    """``addpylib DIR NAMESPACE``: a layer's Python library (base configuration files only)."""
+    """``addpylib DIR NAMESPACE``: a layer's Python library (base configuration files only).
 
-    loc: Location
-    libdir: str
-    namespace: str
+    This and :class:`AddFragments` are plain classes with slots, not dataclasses as the others: every
+    command defines the statement types when it starts, a dataclass costs far more to define, and
+    few files hold these two."""
+
+    __slots__ = ("loc", "libdir", "namespace")
+
+    def __init__(self, loc: Location, libdir: str, namespace: str) -> None:
+        self.loc = loc
+        self.libdir = libdir
+        self.namespace = namespace
+
+    def __repr__(self) -> str:
+        return f"AddPyLib({self.loc!r}, {self.libdir!r}, {self.namespace!r})"
 
 
-@dataclass(frozen=True, slots=True)
 class AddFragments:
     """``addfragments PREFIX FRAGMENTS METADATA_VARS BUILTINS``: the configuration fragments the variable
     named ``fragments`` lists, found as ``PREFIX/NAME.conf`` in their layers; the other two name the
     variables the fragments' metadata is kept under and the ``prefix:VARIABLE`` built-in fragments."""
 
-    loc: Location
-    prefix: str
-    fragments: str
-    metadata_vars: str
-    builtins: str
+    __slots__ = ("loc", "prefix", "fragments", "metadata_vars", "builtins")
+
+    def __init__(self, loc: Location, prefix: str, fragments: str, metadata_vars: str, builtins: str) -> None:
+        self.loc = loc
+        self.prefix = prefix
+        self.fragments = fragments
+        self.metadata_vars = metadata_vars
+        self.builtins = builtins
+
+    def __repr__(self) -> str:
+        return (f"AddFragments({self.loc!r}, {self.prefix!r}, {self.fragments!r}, {self.metadata_vars!r}, "
+                f"{self.builtins!r})")
 
 
 Statement = (Assign | Export | Unset | Include | Inherit | AddTask | DelTask | ExportFunctions | Function
