@@ -80,3 +80,16 @@ def test_one_edit() -> None:
         assert source.near("IMAGE_INSTALL") == {"IMAGE_INSTALLS"}
         assert source.near("IMGAE_FEATURES") == {"IMAGE_FEATURES"}
         assert source.near("MACHINE") == set()
+
+
+def test_the_variables_addfragments_names_are_read(tmp_path: Path, lb: Runner) -> None:
+    # OE's bitbake.conf reads OE_FRAGMENTS only through its addfragments line
+    conf = ('BBPATH .= ":${LAYERDIR}"\nBBFILE_COLLECTIONS += "frag"\nBBFILE_PATTERN_frag = "^${LAYERDIR}/"\n'
+            'LAYERSERIES_COMPAT_frag = "alder"\n'
+            "addfragments conf/fragments LB_FRAGMENTS LB_FRAGMENTS_METADATA LB_FRAGMENTS_BUILTIN\n")
+    layer = make_layer(tmp_path, "frag", {"conf/fragments/a.conf": ""}, layer_conf=conf)
+    build = make_build(tmp_path, [layer], local='LB_FRAGMENT = "frag/a"\nLB_FRAGMENTS_BUILTIN = ""\n')
+    status, _out, err = lb("-B", str(build), "-p")
+    assert status == 0, err
+    assert _warnings(err) == [f"WARNING: {build}/conf/local.conf:3: LB_FRAGMENT is set, but no class, recipe or "
+                              "layerbuild itself reads it: did you mean LB_FRAGMENTS?"], err

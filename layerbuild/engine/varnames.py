@@ -23,7 +23,17 @@ import re
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
-from layerbuild.engine.parse.statements import Assign, Export, Function, Include, Inherit, PyDef, Statement
+from layerbuild.engine.parse.statements import (
+    AddFragments,
+    AddPyLib,
+    Assign,
+    Export,
+    Function,
+    Include,
+    Inherit,
+    PyDef,
+    Statement,
+)
 from layerbuild.util.errors import Location
 
 #: ``${NAME`` (its override suffix, ``:...``, is not part of the name)
@@ -167,6 +177,11 @@ class FileNames:
                     names.add(st.key.partition(":")[0])
                 elif isinstance(st, (Include, Inherit)):
                     names.update(_REF.findall(st.what if isinstance(st, Include) else st.classes))
+                elif isinstance(st, AddFragments):
+                    # the directive names the variables it reads
+                    names.update((st.fragments, st.metadata_vars, st.builtins, *_REF.findall(st.prefix)))
+                elif isinstance(st, AddPyLib):
+                    names.update(_REF.findall(st.libdir))
             if python:
                 _python_reads("\n".join(python), names, prefixes)
             self._reads = Names(names, tuple(sorted(prefixes)))
