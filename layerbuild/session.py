@@ -353,7 +353,7 @@ def environment_target(parsed: ParseResult, target: str) -> str:
     """The recipe file ``-e TARGET`` shows. Recipes that failed to parse do not stop it unless one may be
     the target (its file name gives TARGET's name, or no parsed recipe provides TARGET): then the errors,
     with the target's own, are the answer."""
-    from layerbuild.engine.pyenv import vars_from_file
+    from layerbuild.engine.bb.parse import vars_from_file
 
     name = target.split(":", 1)[0]
     failed = [error for error in parsed.errors if error.location is not None

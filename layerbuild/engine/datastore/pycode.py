@@ -28,6 +28,24 @@ class DataContext(dict[str, Any]):
         return value
 
 
+_NO_D = object()
+
+
+def eval_expression(codeobj: Any, env: dict[str, Any], d: Any) -> Any:
+    """Evaluate a compiled ``${@...}`` with ``d`` a global while it runs, as in BitBake: comprehensions,
+    generator expressions and lambdas have scopes of their own, which see the globals but not the
+    expression's locals."""
+    outer = env.get("d", _NO_D)
+    env["d"] = d
+    try:
+        return eval(codeobj, env, DataContext(d, env))
+    finally:
+        if outer is _NO_D:
+            del env["d"]
+        else:
+            env["d"] = outer
+
+
 def python_location(exc: BaseException, fallback: Location | None) -> Location | None:
     """The metadata line ``exc`` was raised from (its innermost frame in a metadata file), else ``fallback``."""
     tb = exc.__traceback__

@@ -21,9 +21,9 @@ from layerbuild.engine.bb.filter import apply_filters
 from layerbuild.engine.codeparse import Contains
 from layerbuild.engine.datastore.history import Event, History
 from layerbuild.engine.datastore.pycode import (
-    DataContext,
     compile_expression,
     compile_function,
+    eval_expression,
     python_location,
     system_exit_message,
 )
@@ -49,7 +49,6 @@ _KEYWORDS = (":append", ":prepend", ":remove")
 #: that multiplies its size (each variable twice the one before) gets here, long before memory runs out
 MAX_VALUE_SIZE = 64 * 1024 * 1024
 _MUTABLE = (list, set, dict)
-_NO_D = object()
 
 
 class _Expansion:
@@ -458,13 +457,8 @@ class DataStore:
         refs.update(reads)
         if asked:
             contains.update(asked)
-        # d is a global while the expression runs, as in BitBake: comprehensions, generator expressions
-        # and lambdas have scopes of their own, which see the globals but not the expression's locals
-        env = self.pyglobals
-        outer = env.get("d", _NO_D)
-        env["d"] = self
         try:
-            value = eval(codeobj, env, DataContext(self, env))
+            value = eval_expression(codeobj, self.pyglobals, self)
         except (ExpansionError, ParseError, SkipRecipe, FatalError):
             raise
         except LayerbuildError as exc:
@@ -476,11 +470,6 @@ class DataStore:
             raise self._python_error(varname, match.group(), exc, "called " + system_exit_message(exc)) from None
         except Exception as exc:
             raise self._python_error(varname, match.group(), exc) from exc
-        finally:
-            if outer is _NO_D:
-                del env["d"]
-            else:
-                env["d"] = outer
         text = str(value)
         if len(text) > MAX_VALUE_SIZE:
             raise self._size_error(varname, refs, match.group())
