@@ -78,6 +78,7 @@ RECIPES = {
                                         'RPROVIDES:${PN}-dev = "virtual/greeter"\n',
     "recipes/rtld/rtld_1.0.bb": 'SUMMARY = "r"\nRDEPENDS:${PN} = "rtld (GNU_HASH)"\n',
     "recipes/gitver/gitver_git.bb": 'SUMMARY = "g"\n',
+    "recipes/dup/dup_1.0.bb": 'SUMMARY = "d"\nPACKAGES = "${PN} ${PN}-doc ${PN}"\n',
     "recipes/fields/fields_1.0.bb": (
         'SUMMARY = "f"\n'
         'RDEPENDS:${PN} = "a (>= x:1.0) Libgreet b (>= 1.0 beta) c (= 1.0-) d (>> ) e (=> 1) ${NOT_SET}"\n'
@@ -110,6 +111,7 @@ def test_what_bitbake_accepts_parses_with_warnings_at_the_lines(tmp_path: Path, 
         # PV from the file name: one warning for the version, none for the -dev/-staticdev constraints on it
         f"{r}/gitver/gitver_git.bb: the version of the packages: version 'git-r0' does not start with a digit "
         "(do_package_write_deb fails if it writes any)",
+        f"{r}/dup/dup_1.0.bb:2: PACKAGES lists dup twice (do_package fails if it runs)",
         f"{r}/fields/fields_1.0.bb:2: RDEPENDS:fields: the epoch 'x' of version 'x:1.0' is not a number (in the "
         f"constraint of a) {fails.format('fields')}",
         f"{r}/fields/fields_1.0.bb:2: RDEPENDS:fields: 'Libgreet' contains 'L': {name_rule} {fails.format('fields')}",
@@ -147,9 +149,11 @@ def test_packages_are_written_without_what_a_deb_cannot_carry(tmp_path: Path, lb
         # the version from the file name: BitBake parses it, and its packages cannot be written
         "recipes/gitver/gitver_git.bb": 'SUMMARY = "g"\n' + _INSTALL,
         "recipes/rtld/rtld_1.0.bb": 'SUMMARY = "r"\nRDEPENDS:${PN} = "rtld (GNU_HASH)"\n' + _INSTALL,
+        # OE's packaging refuses it too (QA packages-list)
+        "recipes/dup/dup_1.0.bb": 'SUMMARY = "d"\nPACKAGES = "${PN} ${PN}-doc ${PN}"\n' + _INSTALL,
     })
     build = make_build(tmp_path, [layer])
-    status, _out, err = lb("-B", str(build), "-k", "provides", "gitver", "rtld")
+    status, _out, err = lb("-B", str(build), "-k", "provides", "gitver", "rtld", "dup")
     assert status == 1
     r = f"{layer}/recipes"
     assert f"ERROR: Task gitver:do_package_write_deb failed: {r}/gitver/gitver_git.bb: error: cannot write package " \
@@ -157,6 +161,8 @@ def test_packages_are_written_without_what_a_deb_cannot_carry(tmp_path: Path, lb
     assert f"ERROR: Task rtld:do_package_write_deb failed: {r}/rtld/rtld_1.0.bb:2: error: cannot write package " \
         "rtld: RDEPENDS:rtld: the version constraint '(GNU_HASH)' of rtld has no operator (one of << <= = >= >>)" \
         in err
+    assert f"ERROR: Task dup:do_package failed: {r}/dup/dup_1.0.bb:2: error: dup: PACKAGES lists dup twice, and a " \
+        "package is split and written once" in err
     assert "Traceback" not in err
     feed = build / "tmp" / "deploy" / "deb" / "x86_64"
     assert sorted(p.name for p in feed.glob("*.deb") if not p.name.startswith("libc")) == ["provides_1.0-r0_amd64.deb"]

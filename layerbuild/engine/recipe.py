@@ -260,8 +260,8 @@ def _where(d: DataStore, fn: str, *names: str) -> Location:
 
 
 def check_recipe(d: DataStore, fn: str, task_flags: dict[str, dict[str, Any]] | None = None) -> None:
-    """What layerbuild would refuse later, refused while the recipe is read, at the line that set it
-    (a package listed twice), and what only a ``.deb`` cannot carry as warnings
+    """Checks while the recipe is read, at the line that set the value: what only a ``.deb`` cannot carry,
+    and a package listed twice (which ``do_package`` refuses), are warnings
     (:func:`check_packaging`). ``task_flags`` (each task's ``getVarFlags``), when the caller read them
     already, saves reading them again."""
     tasks = d.getVar("__BBTASKS", False) or []
@@ -281,13 +281,12 @@ def check_recipe(d: DataStore, fn: str, task_flags: dict[str, dict[str, Any]] | 
                                    or _where(d, fn, task), task, dep, " or ".join(close))
     check_python_functions(d, task_flags)
     packages = (d.getVar("PACKAGES") or "").split()
-    seen: set[str] = set()
-    for pkg in packages:
-        if pkg in seen:
-            raise ParseError(f"PACKAGES lists {pkg} twice", _where(d, fn, "PACKAGES"),
-                             hint="each package may be listed once (PACKAGES =+ and += add to the defaults)")
-        seen.add(pkg)
-    check_packaging(d, fn, packages)
+    unique = list(dict.fromkeys(packages))
+    if len(unique) != len(packages):
+        # BitBake parses it; OE's packaging refuses it (QA packages-list), and so does do_package
+        twice = next(pkg for i, pkg in enumerate(packages) if pkg in packages[:i])
+        logger.warning("%s: PACKAGES lists %s twice (do_package fails if it runs)", _where(d, fn, "PACKAGES"), twice)
+    check_packaging(d, fn, unique)
 
 
 def check_packaging(d: DataStore, fn: str, packages: list[str]) -> None:

@@ -205,6 +205,10 @@ def package_recipe(ctx: TaskContext) -> None:
     out = os.path.join(ctx.workdir, "pkgdata-out")
     shutil.rmtree(out, ignore_errors=True)
     packages = v.words("PACKAGES")
+    twice = [pkg for i, pkg in enumerate(packages) if pkg in packages[:i]]
+    if twice:
+        raise ctx.fatal(f"{ctx.pn}: PACKAGES lists {twice[0]} twice, and a package is split and written once",
+                        var="PACKAGES", hint="each package may be listed once (PACKAGES =+ and += add to the defaults)")
     _copy_tree(ctx.destdir, pkgd)
     if not v.switch("INHIBIT_PACKAGE_STRIP"):
         strip_tree(ctx, pkgd)
