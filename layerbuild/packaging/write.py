@@ -30,10 +30,10 @@ _FIELD_VARS = {"Version": ("PKGV",), "Architecture": ("PACKAGE_ARCH",), "Maintai
                "Summary": ("SUMMARY:{pkg}", "SUMMARY"), "Description": ("DESCRIPTION:{pkg}", "DESCRIPTION")}
 
 
-def _source(d: VarView, key: str, pkg: str) -> str:
+def _source(v: VarView, key: str, pkg: str) -> str:
     """The variable the value of control field ``key`` of ``pkg`` came from."""
     names = [name.format(pkg=pkg) for name in _FIELD_VARS.get(key, ("PN",))]
-    return next((name for name in names[:-1] if d.getVar(name)), names[-1])
+    return next((name for name in names[:-1] if v.getVar(name)), names[-1])
 
 
 #: the relationship variables of a package and the operators its control field allows (Provides: only =)
