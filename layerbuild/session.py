@@ -29,6 +29,7 @@ from layerbuild.engine.recipe import RecipeInfo, WarningKeeper, parse_recipe, pa
 from layerbuild.engine.signatures import Signatures, TaskSignature, task_signatures
 from layerbuild.engine.variants import split_virtual, virtual_fn
 from layerbuild.taskapi import task_name
+from layerbuild.util.aptsources import debian_mirror
 from layerbuild.util.errors import ErrorList, LayerbuildError, LayerError, Location, TargetError, UsageError
 from layerbuild.util.fsutil import atomic_write, directory_error, directory_problem, disk_full
 from layerbuild.util.values import Typed
@@ -86,9 +87,16 @@ def environment_settings() -> dict[str, str]:
     return {name: os.environ[name] for name in names if name in os.environ}
 
 
+def host_defaults() -> dict[str, tuple[str, Location]]:
+    """Configuration defaults read from the build host, each with the file and line it came from:
+    ``DEBIAN_MIRROR`` is the pool of the first Debian mirror of the host's apt sources."""
+    mirror = debian_mirror()
+    return {"DEBIAN_MIRROR": (mirror.pool, mirror.location)} if mirror is not None else {}
+
+
 def start_configuration(topdir: str, *, tracking: bool = False) -> Configuration:
     config = load_configuration(topdir, tracking=tracking, extra=environment_settings(), hooks=HOOKS,
-                                origenv=os.environ)
+                                origenv=os.environ, host_defaults=host_defaults())
     now = time.gmtime()
     config.d.setVar("DATE", time.strftime("%Y%m%d", now))
     config.d.setVar("TIME", time.strftime("%H%M%S", now))
@@ -195,7 +203,8 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
             logger.warning("%s: no recipe matches this .bbappend", append)
     state = FileState()
     cachedir = cache_dir(config)
-    key = config_key(config.files, state, tuple(f"{k}={v}" for k, v in sorted(environment_settings().items())))
+    key = config_key(config.files, state, tuple(f"{k}={v}" for k, v in sorted(environment_settings().items()))
+                     + tuple(f"host {k}={v}" for k, v in sorted(config.host_defaults.items())))
     cache = ParseCache(cachedir, key, state) if use_cache else None
     if cache is not None and cache.config_warnings is not None:
         _show_warnings(cache.config_warnings)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from layerbuild.engine.datastore import DataStore
@@ -41,6 +41,8 @@ class Configuration:
     layerset: LayerSet
     evaluator: Evaluator
     topdir: str
+    #: the weak defaults the host gave (name -> value), part of what the parse cache is valid for
+    host_defaults: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -91,12 +93,16 @@ def configuration_view(d: DataStore) -> DataStore:
 
 def load_configuration(topdir: str, *, tracking: bool = False, evaluator: Evaluator | None = None,
                        extra: dict[str, str] | None = None, hooks: Hooks = NO_HOOKS,
-                       origenv: Mapping[str, str] | None = None) -> Configuration:
+                       origenv: Mapping[str, str] | None = None,
+                       host_defaults: Mapping[str, tuple[str, Location]] | None = None) -> Configuration:
     """Read the configuration of the build directory ``topdir``.
 
     ``hooks`` is what metadata Python may reach of the artifact side (builtin tasks, ``bb.fetch2``);
     every recipe's datastore is a copy of this one and inherits them. ``extra`` are the environment
     variables the build sees; ``origenv`` the whole environment, which metadata reads as BB_ORIGENV.
+    ``host_defaults`` are values read from the build host (``DEBIAN_MIRROR`` from its apt sources), each
+    with the place it was read from: they are weak defaults set before any file is read, so any
+    assignment in a configuration file wins.
     """
     evaluator = evaluator or Evaluator()
     bblayers = os.path.join(topdir, "conf", "bblayers.conf")
@@ -113,6 +119,8 @@ def load_configuration(topdir: str, *, tracking: bool = False, evaluator: Evalua
         d.setVar(name, value, op="from env", file=ENVIRONMENT)
         if name in EXPORTED_FROM_ENVIRONMENT:
             d.setVarFlag(name, "export", True, op="auto env export", file=ENVIRONMENT)
+    for name, (value, where) in (host_defaults or {}).items():
+        d.setVarFlag(name, "_defaultval", value, op="set", file=where.path, line=where.line)
     layerset = read_layers(d, evaluator, bblayers)
     if not d.getVar("BB_CACHEDIR"):
         d.setVar("BB_CACHEDIR", "${TOPDIR}/cache")
@@ -128,5 +136,6 @@ def load_configuration(topdir: str, *, tracking: bool = False, evaluator: Evalua
     evaluator.eval_file(d, base, include=True, baseconfig=True)
     inherit_global_classes(d, evaluator)
     check_configuration(d, extra)
-    return Configuration(d, layerset, evaluator, topdir)
+    return Configuration(d, layerset, evaluator, topdir,
+                         {name: value for name, (value, _where) in (host_defaults or {}).items()})
 
