@@ -5,10 +5,13 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -63,6 +66,63 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+NGINX_CONF = """daemon off;
+master_process off;
+pid {state}/nginx.pid;
+error_log {state}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {state}/body;
+    proxy_temp_path {state}/proxy;
+    fastcgi_temp_path {state}/fastcgi;
+    uwsgi_temp_path {state}/uwsgi;
+    scgi_temp_path {state}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+    }}
+}}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """nginx on 127.0.0.1 serving a directory, as a real web server (a mirror) does: (base URL, directory)."""
+    binary = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if binary is None:
+        pytest.skip("nginx is not installed (Debian package nginx-light)")
+    root = tmp_path_factory.mktemp("mirror")
+    state = tmp_path_factory.mktemp("nginx")
+    for attempt in range(5):
+        port = _free_port()
+        (state / "nginx.conf").write_text(NGINX_CONF.format(state=state, port=port, root=root))
+        with open(state / "stderr", "wb") as stderr:
+            proc = subprocess.Popen([binary, "-c", str(state / "nginx.conf"), "-p", str(state)],
+                                    stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.monotonic() + 10
+        while proc.poll() is None and time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        if proc.poll() is None:
+            break
+        if attempt == 4:
+            pytest.fail(f"nginx did not start: {(state / 'stderr').read_text()}")
+    try:
+        yield f"http://127.0.0.1:{port}", root
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def write_tree(root: Path, files: dict[str, str]) -> None:

@@ -1,11 +1,18 @@
-"""DEBIAN_MIRROR: read from the host's apt sources, in both of apt's formats."""
+"""DEBIAN_MIRROR: read from the host's apt sources (both of apt's formats), used by real builds that fetch
+from a Debian pool served by nginx on 127.0.0.1, and the error when there is none and DL_DIR lacks the file.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import tarfile
 from pathlib import Path
 
-from conftest import write_tree
+import pytest
+from conftest import Runner, make_build, make_layer, write_tree
 
+from layerbuild.util import aptsources
 from layerbuild.util.aptsources import debian_mirror, read_sources
 from layerbuild.util.errors import Location
 
@@ -110,3 +117,90 @@ def test_no_debian_mirror(tmp_path: Path) -> None:
     })
     assert len(read_sources(etc)) == 3
     assert debian_mirror(etc, str(tmp_path)) is None
+
+
+# -- builds against a pool served by nginx -------------------------------------------------------------
+
+def orig_tarball(path: Path, top: str, text: str) -> str:
+    data = text.encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo(f"{top}/data.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue())
+    return hashlib.sha256(buffer.getvalue()).hexdigest()
+
+
+RECIPE = """\
+LICENSE = "MIT"
+INHIBIT_DEFAULT_DEPS = "1"
+SRC_URI = "${{DEBIAN_MIRROR}}/main/{initial}/{pn}/{pn}_${{PV}}.orig.tar.gz"
+SRC_URI[sha256sum] = "{sha}"
+"""
+
+
+@pytest.fixture
+def host_apt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The build host's apt configuration, as the test writes it."""
+    etc = tmp_path / "host/etc/apt"
+    etc.mkdir(parents=True)
+    monkeypatch.setattr(aptsources, "ETC_APT", str(etc))
+    monkeypatch.setattr(aptsources, "APT_LISTS", str(tmp_path / "host/var/lib/apt/lists"))
+    return etc
+
+
+def test_debian_mirror_from_apt_in_a_build(tmp_path: Path, nginx: tuple[str, Path], host_apt: Path,
+                                           lb: Runner) -> None:
+    base, www = nginx
+    foo_sha = orig_tarball(www / "debian/pool/main/f/foo/foo_1.0.orig.tar.gz", "foo-1.0", "from the pool\n")
+    bar_sha = orig_tarball(www / "debian/pool/main/b/bar/bar_2.0.orig.tar.gz", "bar-2.0", "bar\n")
+    (host_apt / "sources.list.d").mkdir()
+    (host_apt / "sources.list.d/debian.sources").write_text(
+        f"Types: deb\nURIs: {base}/debian-security\nSuites: bookworm-security\nComponents: main\n\n"
+        f"Types: deb\nURIs: {base}/debian\nSuites: bookworm\nComponents: main\n")
+    layer = make_layer(tmp_path, "mirror", {
+        "recipes/foo/foo_1.0.bb": RECIPE.format(initial="f", pn="foo", sha=foo_sha),
+        "recipes/bar/bar_2.0.bb": RECIPE.format(initial="b", pn="bar", sha=bar_sha),
+    })
+    build = make_build(tmp_path, [layer])
+
+    status, out, err = lb("-B", str(build), "-e", "foo")
+    assert status == 0, err
+    assert f'\nDEBIAN_MIRROR="{base}/debian/pool"\n' in out
+    assert f"#   set {host_apt}/sources.list.d/debian.sources:7\n" in out
+    assert f'\nSRC_URI="{base}/debian/pool/main/f/foo/foo_1.0.orig.tar.gz"\n' in out
+
+    status, _, err = lb("-B", str(build), "-c", "unpack", "foo")
+    assert status == 0, err
+    work = next((build / "tmp/work").glob("*/foo/1.0-r0"))
+    assert (work / "sources/foo-1.0/data.txt").read_text() == "from the pool\n"
+    assert hashlib.sha256((build / "downloads/foo_1.0.orig.tar.gz").read_bytes()).hexdigest() == foo_sha
+
+    # the mirror is not part of any signature: another host's mirror rebuilds nothing
+    (host_apt / "sources.list.d/debian.sources").write_text(
+        f"Types: deb\nURIs: {base}/elsewhere/debian\nSuites: bookworm\nComponents: main\n")
+    status, out, err = lb("-B", str(build), "-n", "-c", "unpack", "foo")
+    assert status == 0, err
+    assert "Dry run: 0 tasks would run, 0 would be restored from sstate" in out, out
+
+    # a host whose apt names no Debian mirror: what DL_DIR holds is still used, the rest is an error
+    (host_apt / "sources.list.d/debian.sources").write_text(
+        f"Types: deb\nURIs: {base}/debian-security\nSuites: bookworm-security\nComponents: main\n")
+    status, _, err = lb("-B", str(build), "-f", "-c", "unpack", "foo")
+    assert status == 0, err
+    status, _, err = lb("-B", str(build), "-c", "fetch", "bar")
+    assert status == 1
+    recipe = layer / "recipes/bar/bar_2.0.bb"
+    assert (f"{recipe}:3: error: recipe bar: cannot fetch ${{DEBIAN_MIRROR}}/main/b/bar/bar_2.0.orig.tar.gz: "
+            "DEBIAN_MIRROR is not set, and DL_DIR does not hold bar_2.0.orig.tar.gz\n") in err
+    assert f"  not in DL_DIR: {build}/downloads/bar_2.0.orig.tar.gz\n" in err
+    assert not (build / "downloads/bar_2.0.orig.tar.gz").exists()
+
+    # a configuration file's setting wins over the host's
+    (build / "conf/local.conf").write_text((build / "conf/local.conf").read_text()
+                                           + f'DEBIAN_MIRROR ?= "{base}/debian/pool"\n')
+    status, _, err = lb("-B", str(build), "-c", "fetch", "bar")
+    assert status == 0, err
+    assert hashlib.sha256((build / "downloads/bar_2.0.orig.tar.gz").read_bytes()).hexdigest() == bar_sha

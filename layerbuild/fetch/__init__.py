@@ -11,6 +11,7 @@ from layerbuild.fetch.errors import (
     PatchError,
     UnpackError,
     UnreachableError,
+    UnsetMirror,
 )
 from layerbuild.fetch.fetcher import METHODS, Fetch, get_checksum_file_list
 from layerbuild.fetch.url import decodeurl, encodeurl
@@ -18,4 +19,4 @@ from layerbuild.fetch.urldata import FetchData
 
 __all__ = ["METHODS", "ChecksumError", "Fetch", "FetchData", "FetchError", "LocalFileNotFound", "MalformedUrl",
            "NetworkAccess", "NoChecksumError", "ParameterError", "PatchError", "UnpackError", "UnreachableError",
-           "decodeurl", "encodeurl", "get_checksum_file_list"]
+           "UnsetMirror", "decodeurl", "encodeurl", "get_checksum_file_list"]

@@ -37,6 +37,11 @@ class NetworkAccess(FetchError):
     """A fetch that needs the network while ``BB_NO_NETWORK`` is set."""
 
 
+class UnsetMirror(FetchError):
+    """A source whose URL starts with a mirror variable that is not set (``${DEBIAN_MIRROR}/...``), and that
+    DL_DIR does not hold."""
+
+
 class UnreachableError(FetchError):
     """A source that neither its upstream nor any mirror could deliver."""
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from layerbuild.fetch.git import GitMethod
 from layerbuild.fetch.local import LocalMethod
+from layerbuild.fetch.unset import UnsetMirrorMethod
 from layerbuild.fetch.urldata import FetchContext, FetchData, Method
 from layerbuild.fetch.web import WebMethod
 
@@ -19,6 +20,8 @@ METHODS: Mapping[str, Method] = MappingProxyType({
     "https": WebMethod(),
     "git": GitMethod(),
 })
+#: the fetcher of an entry that starts with a mirror variable that is not set (``${DEBIAN_MIRROR}/...``)
+UNSET_MIRROR: Method = UnsetMirrorMethod()
 
 
 class Fetch:
@@ -37,7 +40,7 @@ class Fetch:
         if localonly:
             urls = [url for url in urls if url.startswith("file://")]
         self.urls = list(urls)
-        self.ud: dict[str, FetchData] = {url: FetchData(url, self.ctx, METHODS) for url in self.urls}
+        self.ud: dict[str, FetchData] = {url: FetchData(url, self.ctx, METHODS, UNSET_MIRROR) for url in self.urls}
 
     def _selected(self, urls: list[str] | None) -> list[FetchData]:
         return [self.ud[url] for url in (self.urls if urls is None else urls)]

@@ -9,6 +9,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -77,16 +78,37 @@ class Method(Protocol):
     def clean(self, ud: FetchData, ctx: FetchContext) -> None: ...
 
 
-class FetchData:
-    """One SRC_URI entry, decoded, with where its download lives (BitBake's ``ud``)."""
+#: an entry that starts with a variable expansion left as it was: ``${DEBIAN_MIRROR}/main/...``
+_UNSET_START = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}(/[^;]*(?:;.*)?)\Z")
+_UNSET_ANYWHERE = re.compile(r"\$\{([^}]*)\}")
 
-    def __init__(self, url: str, ctx: FetchContext, methods: Mapping[str, Method]) -> None:
+
+class FetchData:
+    """One SRC_URI entry, decoded, with where its download lives (BitBake's ``ud``).
+
+    ``unset`` fetches an entry that starts with a variable that is not set (``${DEBIAN_MIRROR}/...``): such
+    a download can still come from DL_DIR. Any other remote entry that holds an unexpanded ``${...}`` is an
+    error (a ``file://`` one is looked for as written, and reported as not found, as BitBake does).
+    """
+
+    def __init__(self, url: str, ctx: FetchContext, methods: Mapping[str, Method],
+                 unset: Method | None = None) -> None:
         self.url = url
+        #: the variable an entry starts with that is not set (its ``unset`` method fetches it)
+        self.unset_variable = ""
+        start = _UNSET_START.match(url)
+        if start is not None and unset is not None:
+            self.unset_variable = start.group(1)
+            url = "unset://" + start.group(2)
+        elif not url.startswith("file://") and (anywhere := _UNSET_ANYWHERE.search(url)) is not None:
+            name = anywhere.group(1)
+            raise ctx.fail(MalformedUrl, f"{url}: the entry holds ${{{name}}}, and {name} is not set",
+                           hint=f"set {name}, or write the entry without it")
         try:
             self.type, self.host, self.path, self.user, self.pswd, self.parm = decodeurl(url)
         except MalformedUrl as exc:
             raise ctx.fail(MalformedUrl, exc.message, hint=exc.hint) from None
-        method = methods.get(self.type)
+        method = methods.get(self.type) if not self.unset_variable else unset
         if method is None:
             raise ctx.fail(MalformedUrl, f"{url}: no fetcher for URLs of type {self.type!r}",
                            hint=f"supported types: {', '.join(sorted(methods))}")
