@@ -54,7 +54,7 @@ _IGNORE_VARS = (
     "LOGNAME SHELL USER USERNAME TERM DATE TIME DATETIME SSTATE_DIR SSTATE_MIRRORS TOPDIR BB_NUMBER_THREADS "
     "BB_NUMBER_PARSE_THREADS PARALLEL_MAKE CACHE STAMPS_DIR BASE_WORKDIR DEPLOY_DIR LOG_DIR PKGDATA_DIR "
     "STAGING_DIR BB_CURRENT_MC FILE_LAYERNAME LAYERDIR BBFILES BBLAYERS BBFILE_COLLECTIONS BB_ENV_PASSTHROUGH "
-    "BB_TASKDEPDATA BUILD_ARCH BUILD_OS __BBAPPEND __BB_RECIPE_FILE FILESPATH BB_ORIGENV DEBIAN_MIRROR"
+    "BB_TASKDEPDATA BUILD_ARCH BUILD_OS __BBAPPEND __BB_RECIPE_FILE FILESPATH BB_ORIGENV"
 )
 
 _OVERRIDES = ("${TARGET_OS}:${TRANSLATED_TARGET_ARCH}:pn-${PN}:${MACHINEOVERRIDES}:${DISTROOVERRIDES}:"
@@ -288,7 +288,7 @@ VARIABLES: tuple[Variable, ...] = (
        "The pool of a Debian mirror, as OE's recipes use it: ${DEBIAN_MIRROR}/main/z/zlib/zlib_VERSION.orig.tar.gz. "
        "Unless a configuration file sets it, the pool of the first Debian mirror of the build host's apt sources "
        "(/etc/apt/sources.list, sources.list.d/*.list and *.sources), read at run time; -e shows the line it came "
-       "from. Not part of any signature: the checksums pin what is fetched. When it is unset, a download that "
+       "from. Not part of do_fetch's signature (SRC_URI[vardepsexclude], as in OE): the checksums pin what is fetched. When it is unset, a download that "
        "needs it must already be in DL_DIR."),
     _v("BB_NO_NETWORK", "boolean", None, "1: refuse network access while fetching (file:// mirrors still work)."),
     _v("BB_FETCH_TIMEOUT", "number", None, "Seconds an http(s) download may stall before it fails."),
