@@ -35,6 +35,13 @@ class Recipes:
     def names(self) -> list[str]:
         return sorted(set(self.chosen) | set(self.providers))
 
+    def skipped_provider(self, name: str) -> RecipeInfo | None:
+        """A skipped recipe that provides ``name`` (``SkipRecipe`` in its metadata), if there is one."""
+        for info in self.infos.values():
+            if info.skipped and name in info.provides:
+                return info
+        return None
+
     def resolve(self, name: str, asked_by: Location | None = None, what: str = "target") -> str:
         """The chosen recipe file for a PN or provided name; a clear error with close names if none."""
         if name in self.chosen:
@@ -51,9 +58,9 @@ class Recipes:
             if pn is None:
                 pn = name if name in pns else pns[0]
             return self.chosen[pn]
-        skipped = [info for info in self.infos.values() if info.skipped and name in info.provides]
-        if skipped:
-            raise TargetError(f"{what} {name} was skipped: {skipped[0].skipped}", asked_by or Location(skipped[0].realfn))
+        skipped = self.skipped_provider(name)
+        if skipped is not None:
+            raise TargetError(f"{what} {name} was skipped: {skipped.skipped}", asked_by or Location(skipped.realfn))
         close = difflib.get_close_matches(name, self.names(), n=5, cutoff=0.6)
         hint = ("closest recipe names: " + ", ".join(close)) if close else "run 'layerbuild-layers show-recipes' to list them"
         raise TargetError(f"nothing provides '{name}' ({what})", asked_by, hint=hint)

@@ -105,6 +105,8 @@ class _Builder:
             except TargetError:
                 if not required:
                     return None
+                if self.recipes.skipped_provider(name) is not None:
+                    raise  # the reason it was skipped is the useful message
                 close = difflib.get_close_matches(name, sorted(self.runtime), n=3, cutoff=0.6)
                 hint = (f"did you mean {' or '.join(close)}?" if close
                         else "add a recipe whose PACKAGES or RPROVIDES names it")
