@@ -1,4 +1,4 @@
-"""Ships the default layer (conf/, classes/, recipes/, lib/) inside the package as ``layerbuild/layer/``.
+"""Ships the default layer (conf/, classes/, recipes/, lib/, files/) inside the package as ``layerbuild/layer/``.
 
 A checkout is itself the default layer (``layerbuild.engine.config.DEFAULT_LAYER`` finds ``conf/layer.conf``
 beside the package); an installed wheel has no checkout around it, so the build copies the layer in.
@@ -15,7 +15,7 @@ from setuptools.command.build_py import build_py
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 #: The directories of the default layer, copied as they are (the sample recipes' files/ included).
-LAYER_DIRS = ("conf", "classes", "recipes", "lib")
+LAYER_DIRS = ("conf", "classes", "recipes", "lib", "files")
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*~", ".*")
 
 

@@ -1,8 +1,8 @@
 # base: inherited by every recipe (and by the configuration). It defines the standard task chain
 # and the default implementations a plain Makefile project needs; the classes it inherits fill in
-# fetching, sysroots, packaging, Debian package writing and the clean tasks.
+# fetching, sysroots, packaging, Debian package writing, the clean tasks and licences.
 
-inherit logging fetcher staging package package_deb utility-tasks
+inherit logging fetcher staging package package_deb utility-tasks license
 
 # Every target recipe builds against the C library, except the C library itself and allarch recipes.
 BASEDEPENDS = "${@'' if d.getVar('INHIBIT_DEFAULT_DEPS') == '1' else 'virtual/libc'}"

@@ -33,6 +33,7 @@ IMAGE_LINK_NAME ?= "${IMAGE_BASENAME}-${MACHINE}"
 IMAGE_NAME_SUFFIX ?= ".rootfs"
 IMAGE_FSTYPES ?= "tar.zst"
 IMAGE_MANIFEST = "${IMGDEPLOYDIR}/${IMAGE_NAME}.manifest"
+IMAGE_LICENSE_MANIFEST = "${IMGDEPLOYDIR}/${IMAGE_NAME}.license.manifest"
 IMGDEPLOYDIR = "${WORKDIR}/deploy-${PN}-image-complete"
 IMAGE_GEN_PKGDBFS ?= "0"
 PKGDBFS_DEPLOYDIR = "${WORKDIR}/deploy-${PN}-pkgdb"
@@ -85,8 +86,8 @@ python do_rootfs() {
 }
 do_rootfs[cleandirs] = "${IMAGE_ROOTFS} ${IMGDEPLOYDIR}"
 do_rootfs[dirs] = "${IMAGE_ROOTFS}"
-# the packages of everything the image installs, built (or restored) first
-do_rootfs[recrdeptask] += "do_package_write_deb"
+# the packages of everything the image installs, built (or restored) first, with their licence texts
+do_rootfs[recrdeptask] += "do_package_write_deb do_populate_lic"
 do_rootfs[vardeps] += "PACKAGE_INSTALL PACKAGE_EXCLUDE NO_RECOMMENDATIONS BAD_RECOMMENDATIONS ROOTFS_POSTPROCESS_COMMAND DPKG_ARCH SOURCE_DATE_EPOCH"
 addtask rootfs
 

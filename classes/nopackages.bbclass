@@ -9,5 +9,6 @@ deltask do_install
 deltask do_populate_sysroot
 deltask do_package
 deltask do_package_write_deb
+deltask do_populate_lic
 PACKAGES = ""
 INHIBIT_DEFAULT_DEPS = "1"

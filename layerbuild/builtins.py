@@ -36,6 +36,11 @@ def _patch(ctx: TaskContext) -> None:
     patch(ctx)
 
 
+def _populate_lic(ctx: TaskContext) -> None:
+    from layerbuild.license.populate import populate_lic
+    populate_lic(ctx)
+
+
 def _populate_sysroot(ctx: TaskContext) -> None:
     from layerbuild.packaging.staging import populate_sysroot
     populate_sysroot(ctx)
@@ -135,6 +140,9 @@ BUILTINS: Mapping[str, Builtin] = MappingProxyType({entry.name: entry for entry 
     _builtin("fetch", _fetch, _FETCH_UNHASHED, doc="download SRC_URI into DL_DIR, checking checksums"),
     _builtin("unpack", _unpack, _FETCH_UNHASHED, doc="unpack SRC_URI into UNPACKDIR"),
     _builtin("patch", _patch, _FETCH_UNHASHED, doc="apply the patches of SRC_URI to S"),
+    # where the generic licence texts are kept does not change them
+    _builtin("populate_lic", _populate_lic, ("COMMON_LICENSE_DIR", "LICENSE_PATH"),
+             doc="check LIC_FILES_CHKSUM and gather the recipe's licence texts for LICENSE_DIRECTORY"),
     _builtin("populate_sysroot", _populate_sysroot, doc="publish SYSROOT_DIRS of D for dependents"),
     _builtin("prepare_recipe_sysroot", _prepare_recipe_sysroot,
              doc="assemble RECIPE_SYSROOT from the components of DEPENDS"),

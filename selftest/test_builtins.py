@@ -27,7 +27,8 @@ from layerbuild.util.variables import UnknownVariable, lookup
 PLAN = [
     ("hello", "do_fetch", "fetch"), ("hello", "do_unpack", "unpack"), ("hello", "do_patch", "patch"),
     ("hello", "do_prepare_recipe_sysroot", "prepare_recipe_sysroot"),
-    ("hello", "do_populate_sysroot", "populate_sysroot"), ("hello", "do_package", "package"),
+    ("hello", "do_populate_sysroot", "populate_sysroot"), ("hello", "do_populate_lic", "populate_lic"),
+    ("hello", "do_package", "package"),
     ("hello", "do_package_write_deb", "package_write_deb"), ("package-index", "do_package_index", "package_index"),
     ("base-files", "do_install", "os_release"),
     ("some-core-image", "do_rootfs", "rootfs"), ("some-core-image", "do_rootfs", "read_only_rootfs"),

@@ -142,8 +142,11 @@ def test_cleanall_removes_the_download_and_the_next_build_fetches_it(tmp_path: P
     subprocess.run(["tar", "-C", str(source.parent), "-czf", str(www / "tb-1.0.tar.gz"), "tb-1.0"], check=True)
     sha = hashlib.sha256((www / "tb-1.0.tar.gz").read_bytes()).hexdigest()
 
+    licence = hashlib.md5(GREET_C.encode()).hexdigest()
+
     def recipe(program: str) -> str:
-        return (f'LICENSE = "MIT"\nSRC_URI = "{base}/tb-1.0.tar.gz"\nSRC_URI[sha256sum] = "{sha}"\n'
+        return (f'LICENSE = "MIT"\nLIC_FILES_CHKSUM = "file://greet.c;md5={licence}"\n'
+                f'SRC_URI = "{base}/tb-1.0.tar.gz"\nSRC_URI[sha256sum] = "{sha}"\n'
                 f'S = "${{UNPACKDIR}}/tb-1.0"\n'
                 f'do_install() {{\n    install -D -m 0755 greet ${{D}}${{bindir}}/{program}\n}}\n')
 

@@ -20,6 +20,7 @@ from typing import Any
 from layerbuild.packaging.deps import format_depends, metadata_depends
 from layerbuild.packaging.elf import ElfInfo, arch_problem, inspect
 from layerbuild.taskapi import TaskContext, VarView
+from layerbuild.util import licenses
 from layerbuild.util.errors import BuildError
 from layerbuild.util.fsutil import copy_tree, relative_paths
 
@@ -198,6 +199,17 @@ def package_version(v: VarView) -> str:
     return f"{pe}:{version}" if pe and pe != "0" else version
 
 
+def package_license(ctx: TaskContext, pkg: str) -> str:
+    """``LICENSE:<pkg>``, else the recipe's ``LICENSE``, checked as an expression (images read it from pkgdata)."""
+    var = f"LICENSE:{pkg}" if ctx.vars.getVar(f"LICENSE:{pkg}") else "LICENSE"
+    value = " ".join(ctx.vars.get(var).split())
+    try:
+        licenses.parse(value)
+    except licenses.LicenseError as exc:
+        raise ctx.fatal(f'recipe {ctx.pn}: {var} = "{value}": {exc.message}', var=var) from None
+    return value
+
+
 def package_recipe(ctx: TaskContext) -> None:
     """The whole of ``do_package``."""
     v = ctx.vars
@@ -257,6 +269,7 @@ def package_recipe(ctx: TaskContext) -> None:
         rdepends = metadata_depends(v.getVar(f"RDEPENDS:{pkg}")) + auto[pkg]
         data = {
             "PN": ctx.pn, "PKG": pkg, "PE": v.get("PE"), "PKGV": v.getVar("PKGV"),
+            "LICENSE": package_license(ctx, pkg),
             "PKGR": v.getVar("PKGR"), "VERSION": version,
             "PACKAGE_ARCH": v.getVar("PACKAGE_ARCH"),
             "RDEPENDS": format_depends(rdepends),

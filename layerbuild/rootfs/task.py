@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from layerbuild.license.manifest import check_and_write
 from layerbuild.rootfs.assemble import RootfsResult, build_rootfs
 from layerbuild.rootfs.manifest import write_manifest
 from layerbuild.rootfs.resolve import Request, Wanted
@@ -57,6 +58,8 @@ def install(ctx: TaskContext, root: str) -> RootfsResult:
     """Install the image's request into ``root`` (which may hold a database already)."""
     result = build_rootfs(root, feed_dirs(ctx), install_request(ctx), native_arch=native_arch(ctx), log=ctx.log,
                           clamp=ctx.vars.epoch("SOURCE_DATE_EPOCH"))
+    # what this run installed is what the image ships (an extension: what its base lacks)
+    check_and_write(ctx, result.new)
     for name in result.skipped_recommends:
         ctx.note(f"not installing recommended package {name}")
     for path in result.deferred_postinsts:

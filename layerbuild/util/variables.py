@@ -69,6 +69,8 @@ _v = Variable
 _FETCHING = ("fetch", "unpack", "patch")
 _EXTENSION = ("extension_rootfs", "extension_check")
 _ROOTFS = ("rootfs", *_EXTENSION, "portable_rootfs")
+#: the builtins that install an image's packages, and so apply its licence policy
+_LICENSED = ("rootfs", "extension_rootfs", "portable_rootfs")
 _THREADS_HINT = 'for example {name} = "4", or "${{@os.cpu_count()}}" for one per CPU'
 
 VARIABLES: tuple[Variable, ...] = (
@@ -144,9 +146,10 @@ VARIABLES: tuple[Variable, ...] = (
     _v("PN", "string", "${@bb.parse.vars_from_file(d.getVar('FILE', False),d)[0] or 'defaultpkgname'}",
        "The recipe name, from the file name PN_PV_PR.bb.", tasks=(*_FETCHING, "package", "testimage")),
     _v("PV", "string", "${@bb.parse.vars_from_file(d.getVar('FILE', False),d)[1] or '1.0'}",
-       "The recipe version, from the file name (1.0 when the name has none).", tasks=("testimage", "portable_rootfs")),
+       "The recipe version, from the file name (1.0 when the name has none).",
+       tasks=("testimage", "portable_rootfs", "populate_lic")),
     _v("PR", "string", "${@bb.parse.vars_from_file(d.getVar('FILE', False),d)[2] or 'r0'}",
-       "The recipe revision (r0 when the file name has none)."),
+       "The recipe revision (r0 when the file name has none).", tasks=("populate_lic",)),
     _v("PE", "integer", "", "The epoch; compared before PV when versions are compared.", tasks=("package",)),
     _v("EXTENDPE", "string", "${@['','${PE}:'][int(d.getVar('PE') or 0) > 0]}",
        "\"${PE}:\" when PE is above 0, else empty."),
@@ -193,7 +196,36 @@ VARIABLES: tuple[Variable, ...] = (
     _v("DESCRIPTION:<package>", "string", None, "The description of one package (default DESCRIPTION).", tasks=("package_write_deb",)),
     _v("SECTION", "string", "base", "The package section.", tasks=("package_write_deb",)),
     _v("SECTION:<package>", "string", None, "The section of one package (default SECTION).", tasks=("package_write_deb",)),
-    _v("LICENSE", "string", "INVALID", "The licence of the recipe's sources (weak default)."),
+    _v("LICENSE", "string", "INVALID",
+       "The licence of the recipe's sources (weak default): licence names joined by & (all apply) and | (a "
+       "choice), with parentheses; & binds tighter, and names side by side mean &. CLOSED: no licence text. "
+       "do_populate_lic and do_package refuse a malformed one at its line.", tasks=("populate_lic", "package")),
+    _v("LICENSE:<package>", "string", None,
+       "The licence of one package, when it differs from the recipe's LICENSE; recorded in pkgdata for images.",
+       tasks=("package",)),
+    _v("LIC_FILES_CHKSUM", "list", None,
+       "The licence texts of the sources, file://PATH;md5=SUM[;beginline=N][;endline=M] (PATH relative to S, lines "
+       "1-based and inclusive): do_populate_lic refuses a text whose md5 differs, at this line, with both sums, "
+       "and deploys the texts. A recipe that fetches remote sources must have it unless LICENSE is CLOSED.",
+       tasks=("populate_lic",)),
+    _v("LICENSE_DIRECTORY", "path", None,
+       "Where each recipe's licence texts are deployed, as ${LICENSE_DIRECTORY}/${PN}/ (license.bbclass: "
+       "${DEPLOY_DIR}/licenses)."),
+    _v("LICSSTATEDIR", "path", None,
+       "Where do_populate_lic gathers the texts before the shared state publishes them (license.bbclass: "
+       "${WORKDIR}/license-destdir).", tasks=("populate_lic",)),
+    _v("COMMON_LICENSE_DIR", "path", None,
+       "The generic licence texts (SPDX names) deployed as generic_<LICENCE> for the licences of LICENSE "
+       "(the core layer's files/common-licenses).", tasks=("populate_lic",)),
+    _v("LICENSE_PATH", "list", None, "More directories of generic licence texts, searched after COMMON_LICENSE_DIR.",
+       tasks=("populate_lic",)),
+    _v("INCOMPATIBLE_LICENSE", "list", None,
+       "Licences images must not ship (SPDX names; the wildcards GPL-3.0*, LGPL-3.0* and AGPL-3.0*): a recipe all "
+       "of whose packages have such a licence is skipped, and an image that would install a package with one "
+       "(whichever side of each | is taken) is an error naming it.", tasks=_LICENSED),
+    _v("INCOMPATIBLE_LICENSE_EXCEPTIONS", "list", None,
+       "PACKAGE:LICENCE pairs: the package may ship although INCOMPATIBLE_LICENSE refuses the licence.",
+       tasks=_LICENSED),
     _v("HOMEPAGE", "string", "", "The upstream project's web page.", tasks=("package_write_deb", "portable_rootfs")),
     _v("MAINTAINER", "string", None,
        "The Maintainer field of every package; \"Unknown <unknown@example.invalid>\" when unset.",
@@ -280,7 +312,7 @@ VARIABLES: tuple[Variable, ...] = (
        "The recipe's sources: file://, http(s)://, git:// (and archives they name) entries with ;name=value "
        "parameters; checksums are the varflags [sha256sum] or [NAME.sha256sum]. do_fetch downloads them into "
        "DL_DIR, do_unpack unpacks them into UNPACKDIR, do_patch applies the .patch/.diff entries to S.",
-       tasks=_FETCHING),
+       tasks=(*_FETCHING, "populate_lic")),
     _v("SRCREV", "string", None, "The commit a git:// SRC_URI entry checks out (a full commit id).", tasks=_FETCHING),
     _v("PREMIRRORS", "list", None, "REGEX URL pairs tried before a source's own URL."),
     _v("MIRRORS", "list", None, "REGEX URL pairs tried after a source's own URL failed."),
@@ -469,6 +501,9 @@ VARIABLES: tuple[Variable, ...] = (
        "The image types to write, one do_image_<type> each: tar.zst, squashfs (zstd), squashfs-zst, "
        "squashfs-xz, squashfs-gz, erofs, erofs-lz4, erofs-lz4hc. Default tar.zst (core-image: tar.zst squashfs; "
        "image-sysext: squashfs, exactly one of the squashfs or erofs types).", tasks=(*_EXTENSION, "image")),
+    _v("IMAGE_LICENSE_MANIFEST", "path", None,
+       "The licence manifest beside the image (a PACKAGE NAME, PACKAGE VERSION, RECIPE NAME, LICENSE stanza per "
+       "package it ships): ${IMGDEPLOYDIR}/${IMAGE_NAME}.license.manifest.", tasks=_LICENSED),
     _v("IMAGE_MANIFEST", "path", None,
        "The package manifest (package arch version lines): ${IMGDEPLOYDIR}/${IMAGE_NAME}.manifest.",
        tasks=(*_ROOTFS, "testimage")),
