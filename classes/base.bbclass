@@ -46,6 +46,65 @@ do_compile[dirs] = "${B}"
 do_install[dirs] = "${B}"
 do_install[cleandirs] = "${D}"
 
+# PACKAGECONFIG, as OE's base.bbclass reads it: each option is a flag
+#   PACKAGECONFIG[foo] = "--enable-foo,--disable-foo,build-deps,runtime-deps,runtime-recommends,conflicts"
+# and the words of PACKAGECONFIG turn options on. An enabled option adds its first field to
+# PACKAGECONFIG_CONFARGS (a disabled one its second), its build dependencies to DEPENDS and its runtime
+# ones to RDEPENDS:${PN} and RRECOMMENDS:${PN}. PACKAGECONFIG_CONFARGS is what autotools, cmake and meson
+# pass to the project's configuration.
+PACKAGECONFIG_CONFARGS ??= ""
+
+python packageconfig_anon() {
+    flags = d.getVarFlags("PACKAGECONFIG") or {}
+    flags = dict((k, v) for k, v in flags.items() if not k.startswith("_") and k not in ("doc", "vardeps", "vardepsexclude"))
+    if not flags:
+        return
+    enabled = (d.getVar("PACKAGECONFIG") or "").split()
+    deps, rdeps, rrecs, confargs = [], [], [], []
+    for flag, value in sorted(flags.items()):
+        items = (value or "").split(",")
+        if len(items) > 6:
+            loc = d.flag_location("PACKAGECONFIG", flag) or d.location("PACKAGECONFIG")
+            raise bb.parse.ParseError("PACKAGECONFIG[%s] has %d fields; only enable,disable,depends,rdepends,"
+                                      "rrecommends,conflicts can be given" % (flag, len(items)),
+                                      loc.path if loc else d.getVar("FILE"), loc.line if loc else 0)
+        items += [""] * (6 - len(items))
+        if flag in enabled:
+            for found, field in ((deps, 2), (rdeps, 3), (rrecs, 4), (confargs, 0)):
+                if items[field].strip():
+                    found.append(items[field].strip())
+            conflicts = set(items[5].split()) & set(enabled)
+            if conflicts:
+                loc = d.flag_location("PACKAGECONFIG", flag) or d.location("PACKAGECONFIG")
+                raise bb.parse.ParseError("PACKAGECONFIG[%s] conflicts with %s, which PACKAGECONFIG enables too"
+                                          % (flag, " ".join(sorted(conflicts))),
+                                          loc.path if loc else d.getVar("FILE"), loc.line if loc else 0)
+        elif items[1].strip():
+            confargs.append(items[1].strip())
+    for var, found in (("DEPENDS", deps), ("RDEPENDS:${PN}", rdeps), ("RRECOMMENDS:${PN}", rrecs),
+                       ("PACKAGECONFIG_CONFARGS", confargs)):
+        if found:
+            d.appendVar(d.expand(var), " " + " ".join(found))
+}
+
+# an option PACKAGECONFIG names that the recipe does not have is an error when the recipe is configured
+# (OE's invalid-packageconfig check), at the line that set PACKAGECONFIG
+python packageconfig_check() {
+    flags = d.getVarFlags("PACKAGECONFIG") or {}
+    unknown = sorted(set((d.getVar("PACKAGECONFIG") or "").split()) - set(flags))
+    if unknown:
+        known = sorted(k for k in flags if not k.startswith("_") and k not in ("doc", "vardeps", "vardepsexclude"))
+        loc = d.location("PACKAGECONFIG")
+        raise bb.parse.ParseError("%s: invalid PACKAGECONFIG(s): %s (the recipe's options: %s)"
+                                  % (d.getVar("PN"), " ".join(unknown), " ".join(known) or "none"),
+                                  loc.path if loc else d.getVar("FILE"), loc.line if loc else 0)
+}
+do_configure[prefuncs] += "packageconfig_check"
+
+python __anonymous() {
+    bb.build.exec_func("packageconfig_anon", d)
+}
+
 # The configuration must name a machine: everything machine-specific (MACHINE_ARCH, the deploy
 # directory, the package architecture) follows from it.
 addhandler base_sanity_check
