@@ -35,6 +35,7 @@ from layerbuild.fetch import (
 )
 from layerbuild.fetch.mirrors import uri_replace
 from layerbuild.fetch.urldata import mirror_pairs
+from layerbuild.fetch.url import decodeurl
 
 
 def sha256(path: Path) -> str:
@@ -118,6 +119,16 @@ def test_filespath_overrides_and_filesextrapaths(tmp_path: Path) -> None:
     assert (out / "c.txt").read_text() == "extra\n"
     d.setVar("FILESOVERRIDES", "genericx86-64")  # FILESOVERRIDES, when set, replaces OVERRIDES
     assert Fetch(["file://a.txt"], d).localpath("file://a.txt") == str(recipe / "files/genericx86-64/a.txt")
+
+
+def test_local_name_with_an_at_sign(tmp_path: Path) -> None:
+    """file://dropbear@.service names a file, as BitBake reads it (OE's dropbear recipe has one)."""
+    unit = write(tmp_path / "recipes/foo/files/dropbear@.service", "[Service]\n")
+    assert decodeurl("file://dropbear@.service;subdir=units") == ("file", "", "dropbear@.service", "", "",
+                                                                    {"subdir": "units"})
+    assert decodeurl("https://user:secret@example.com/x.tar.gz")[3:5] == ("user", "secret")
+    out = fetch_and_unpack(datastore(tmp_path, "file://dropbear@.service;subdir=units"))
+    assert (out / "units/dropbear@.service").read_text() == unit.read_text()
 
 
 def test_missing_local_file_names_every_directory(tmp_path: Path) -> None:

@@ -28,7 +28,9 @@ def decodeurl(url: str) -> Decoded:
     else:
         host, path = location, "/"
     user = pswd = ""
-    if m.group("user"):
+    if m.group("user") and kind.lower() == "file":
+        path = m.group("user") + "@" + path  # a local name with an '@' (dropbear@.service), as BitBake reads it
+    elif m.group("user"):
         user, _, pswd = m.group("user").partition(":")
     params: dict[str, str] = {}
     for item in (m.group("parm") or "").split(";"):
