@@ -161,8 +161,10 @@ def check_compiler(d: Any, path: str, tools: dict[str, str], compilers: dict[str
     if (want is not None and want == got) or (want is None and cpu == target_arch):
         return
     machine = d.getVar("MACHINE") or ""
+    # the sysroot options (TOOLCHAIN_OPTIONS) name a recipe's directory and say nothing of the target
+    shown = [w for w in words if not w.startswith(("--sysroot", "-specs="))]
     raise LayerbuildError(
-        f"MACHINE {machine} builds for {target_arch} (TARGET_ARCH), but the compiler ({shlex.join(words)}) "
+        f"MACHINE {machine} builds for {target_arch} (TARGET_ARCH), but the compiler ({shlex.join(shown)}) "
         f"builds for {got.name if got else cpu} ({triplet})", d.location("TARGET_ARCH"),
         hint=f"layerbuild compiles with CC, the host's compiler unless set: choose a machine for "
              f"{got.name if got else cpu}, or set CC to a compiler for {target_arch}")

@@ -1,8 +1,13 @@
-SUMMARY = "The C runtime of the build host's compiler, packaged for images"
+SUMMARY = "The C runtime of the build host's compiler, packaged for images and staged for builds"
 DESCRIPTION = "Packages the C library, the math library and the dynamic loader that the host \
-compiler links against, with their SONAMEs, so images can run what the sample recipes compile. \
+compiler links against, with their SONAMEs, so images can run what the recipes compile; and stages \
+the C library's development files (headers, start files, linker scripts) into recipe sysroots, so \
+the compiler, run with --sysroot, builds against the sysroot and nothing else of the build host. \
 This is the external-toolchain approach: the C runtime comes from the compiler's own sysroot."
-LICENSE = "LGPL-2.1-or-later"
+LICENSE = "LGPL-2.1-or-later & GPL-3.0-with-GCC-exception"
+LICENSE:libc6 = "LGPL-2.1-or-later"
+LICENSE:libc6-dev = "LGPL-2.1-or-later"
+LICENSE:libgcc1 = "GPL-3.0-with-GCC-exception"
 SECTION = "libs"
 
 PV = "${@os.confstr('CS_GNU_LIBC_VERSION').split()[-1]}"
@@ -10,8 +15,18 @@ PROVIDES = "virtual/libc"
 INHIBIT_DEFAULT_DEPS = "1"
 # the host's libraries come stripped, and their debug information is not ours to ship
 INHIBIT_PACKAGE_STRIP = "1"
+# this recipe reads the compiler's own files: its recipe sysroot is empty
+TOOLCHAIN_OPTIONS = ""
+TOOLCHAIN_CC_OPTIONS = ""
 
-EXTERNAL_LIBS = "libc.so.6 libm.so.6 ld-linux-x86-64.so.2"
+# libgcc_s.so.1 is gcc's: every link asks for it (as needed), and glibc loads it to unwind threads
+EXTERNAL_LIBS = "libc.so.6 libm.so.6 ld-linux-x86-64.so.2 libgcc_s.so.1"
+# what linking against the C library needs besides the libraries: start files, the part of libc that is
+# always linked statically, and the empty archives of the libraries glibc 2.34 merged into libc (for -lpthread)
+EXTERNAL_DEV_FILES = "crt1.o crti.o crtn.o Scrt1.o rcrt1.o libc_nonshared.a libpthread.a libdl.a librt.a libutil.a"
+# the host's packages whose /usr/include files are the C library's and the kernel's headers (the host's
+# /usr/include also holds every other -dev package's headers, which a recipe must get from its DEPENDS)
+EXTERNAL_HEADER_PACKAGES = "libc6-dev:${DPKG_ARCH} linux-libc-dev:${DPKG_ARCH}"
 MULTIARCH = "${@'%s-linux-gnu' % d.getVar('TARGET_ARCH')}"
 
 # the interpreter path the compiler writes into every executable (the x86-64 psABI's), under
@@ -19,17 +34,61 @@ MULTIARCH = "${@'%s-linux-gnu' % d.getVar('TARGET_ARCH')}"
 # /lib64 itself without it
 ELF_INTERPRETER_DIR = "${root_prefix}/lib64"
 
-PACKAGES = "libc6"
+PACKAGES = "libc6-dev libgcc1 libc6"
+FILES:libc6-dev = "${includedir} ${libdir}/${MULTIARCH}/*.o ${libdir}/${MULTIARCH}/*.a \
+    ${libdir}/${MULTIARCH}/libc.so ${libdir}/${MULTIARCH}/libm.so"
+FILES:libgcc1 = "${libdir}/${MULTIARCH}/libgcc_s.so.1"
 FILES:libc6 = "${libdir}/${MULTIARCH} ${ELF_INTERPRETER_DIR}"
 RPROVIDES:libc6 = "libc libm"
+RDEPENDS:libc6-dev = "libc6 (= ${EXTENDPKGV})"
 
 do_install() {
     install -d ${D}${libdir}/${MULTIARCH}
-    for lib in ${EXTERNAL_LIBS}; do
+    for lib in ${EXTERNAL_LIBS} ${EXTERNAL_DEV_FILES}; do
         src=$(${CC} -print-file-name=$lib)
-        [ -e "$src" ] || bbfatal "the compiler has no $lib"
-        install -m 0755 "$(readlink -f $src)" ${D}${libdir}/${MULTIARCH}/$lib
+        [ -e "$src" ] || bbfatal "the compiler has no $lib (Debian package libc6-dev)"
+        install -m 0644 "$(readlink -f $src)" ${D}${libdir}/${MULTIARCH}/$lib
     done
+    chmod 0755 ${D}${libdir}/${MULTIARCH}/*.so.*
     install -d ${D}${ELF_INTERPRETER_DIR}
     ln -rs ${D}${libdir}/${MULTIARCH}/ld-linux-x86-64.so.2 ${D}${ELF_INTERPRETER_DIR}/ld-linux-x86-64.so.2
+    # the linker scripts -lc and -lm read, naming the files where this recipe puts them (the host's name
+    # /lib/..., which a sysroot without /lib does not have)
+    echo "GROUP ( ${libdir}/${MULTIARCH}/libc.so.6 ${libdir}/${MULTIARCH}/libc_nonshared.a AS_NEEDED ( ${libdir}/${MULTIARCH}/ld-linux-x86-64.so.2 ) )" \
+        > ${D}${libdir}/${MULTIARCH}/libc.so
+    echo "GROUP ( ${libdir}/${MULTIARCH}/libm.so.6 )" > ${D}${libdir}/${MULTIARCH}/libm.so
+    command -v dpkg-query >/dev/null || bbfatal "dpkg-query is not on PATH (Debian package dpkg): it lists the C library's headers"
+    for pkg in ${EXTERNAL_HEADER_PACKAGES}; do
+        files=$(dpkg-query -L $pkg) || bbfatal "the host has no package $pkg, which holds C library headers"
+        for f in $files; do
+            case "$f" in
+            ${includedir}/*)
+                if [ -L "$f" ] || [ -f "$f" ]; then
+                    install -d "${D}$(dirname $f)"
+                    cp -P "$f" "${D}$f"
+                fi
+                ;;
+            esac
+        done
+    done
 }
+
+# The specs every other recipe's compiler reads (TOOLCHAIN_CC_OPTIONS): gcc's library search is its own
+# directory (libgcc, crtbegin.o) and the sysroot's, not the host directories gcc adds on its own, and the
+# C library's start files are the sysroot's. Staged only: no package ships them.
+glibc_external_specs() {
+    gccdir=$(dirname $(${CC} -print-libgcc-file-name))
+    specs=${SYSROOT_DESTDIR}${TOOLCHAIN_SPECS}
+    install -d $(dirname $specs)
+    {
+        printf '*link_libgcc:\n-L%s -L%%R%s -L%%R%s\n\n' $gccdir ${libdir}/${MULTIARCH} ${libdir}
+        for spec in startfile endfile; do
+            printf '*%s:\n' $spec
+            ${CC} -dumpspecs | awk -v name="*$spec:" '$0 == name { getline; print; exit }' \
+                | sed -e 's,\([A-Za-z]*crt[1in]\.o\)%s,%R${libdir}/${MULTIARCH}/\1,g'
+            printf '\n'
+        done
+    } > $specs
+    grep -q "crt1.o" $specs || bbfatal "${CC} -dumpspecs has no start files to point into the sysroot"
+}
+do_populate_sysroot[postfuncs] += "glibc_external_specs"
