@@ -91,6 +91,13 @@ def test_precedence_implicit_and_and_names() -> None:
     # OE reads "MIT (Zlib | PD)" through Python as a call, and its visitors take both as applying: &
     assert licenses.parse("MIT (Zlib | PD) (BSD-3-Clause)") == \
         All((Name("MIT"), Choice((Name("Zlib"), Name("PD"))), Name("BSD-3-Clause")))
+    # SPDX's words, as OE's newer recipes write them
+    assert licenses.parse("BSD-2-Clause AND MIT OR GPL-2.0-only WITH Linux-syscall-note") == \
+        Choice((All((Name("BSD-2-Clause"), Name("MIT"))), Name("GPL-2.0-only", "Linux-syscall-note")))
+    assert licenses.names("GPL-2.0-only WITH Linux-syscall-note AND MIT") == ["GPL-2.0-only", "MIT"]
+    assert licenses.incompatible("GPL-3.0-or-later WITH GCC-exception-3.1 OR MIT", ["GPL-3.0-or-later"]) == []
+    assert licenses.incompatible("GPL-3.0-or-later WITH GCC-exception-3.1", ["GPL-3.0-or-later"]) == \
+        ["GPL-3.0-or-later"]
     assert licenses.parse("  ") is None
     assert licenses.names("MIT & (Zlib | MIT) & PD") == ["MIT", "Zlib", "PD"]
 
@@ -100,6 +107,8 @@ def test_precedence_implicit_and_and_names() -> None:
     ("MIT & | Zlib", "a licence name is missing before '|'"),
     ("(MIT | Zlib", "'(' is not closed"),
     ("MIT)", "unexpected ')'"),
+    ("GPL-2.0-only WITH", "an exception name is missing after 'GPL-2.0-only WITH'"),
+    ("MIT AND OR Zlib", "a licence name is missing before '|'"),
     ("GPL-2.0/MIT", "'GPL-2.0/MIT' is not a licence name (letters, digits and . + _ - only)"),
     ("MIT, Zlib", "'MIT,' is not a licence name (letters, digits and . + _ - only)"),
 ])

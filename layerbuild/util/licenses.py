@@ -5,6 +5,9 @@ and ``|`` (a choice), with parentheses; ``&`` binds tighter than ``|``, as in OE
 string as a Python expression of ``&`` and ``|``), and two names side by side mean ``&``. So
 ``GPL-2.0-only | MIT & BSD-3-Clause`` offers GPL-2.0-only, or MIT with BSD-3-Clause. (OE also takes
 ``MIT (Zlib | PD)``, which Python reads as a call whose parts all apply: side by side is ``&`` here too.)
+SPDX's words, which newer OE recipes use, are read too: ``AND`` is ``&``, ``OR`` is ``|``, and
+``GPL-2.0-only WITH Linux-syscall-note`` is the licence GPL-2.0-only with that exception (a policy
+refusing GPL-2.0-only refuses it).
 
 The choice follows OE's ``oe.license``: a policy picks, for each ``|``, the side with no refused licence
 (the left one when both are fine or both are refused).
@@ -50,6 +53,8 @@ class LicenseError(LayerbuildError):
 @dataclass(frozen=True)
 class Name:
     name: str
+    #: an SPDX exception (``GPL-2.0-only WITH Linux-syscall-note``): the licence still applies, with it
+    exception: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,13 +72,23 @@ class Choice:
 Node = Name | All | Choice
 
 
+#: SPDX's operator words, which OE's newer recipes write (LICENSE = "MIT AND BSD-3-Clause")
+_SPDX = {"AND": "&", "OR": "|"}
+WITH = "WITH"
+
+
+def _is_name(token: str) -> bool:
+    return token != WITH and NAME.match(token) is not None
+
+
 def _tokens(text: str) -> list[str]:
     tokens: list[str] = []
     for element in (e for e in _OPERATOR.split(text) if e.strip()):
-        if NAME.match(element):
-            if tokens and NAME.match(tokens[-1]):
+        element = _SPDX.get(element, element)
+        if _is_name(element):
+            if tokens and _is_name(tokens[-1]):
                 tokens.append("&")  # two names side by side: both apply, as OE reads them
-        elif not _OPERATOR.match(element):
+        elif element != WITH and not _OPERATOR.match(element):
             raise LicenseError(f"'{element}' is not a licence name (letters, digits and . + _ - only)")
         tokens.append(element)
     return tokens
@@ -105,7 +120,7 @@ class _Parser:
 
     def conjunction(self) -> Node:
         parts = [self.atom()]
-        while (token := self.peek()) is not None and (token in "&(" or NAME.match(token)):
+        while (token := self.peek()) is not None and (token in "&(" or _is_name(token)):
             if token == "&":
                 self.take()
             parts.append(self.atom())
@@ -122,8 +137,15 @@ class _Parser:
                 raise self.fail("'(' is not closed")
             self.take()
             return node
-        if NAME.match(token):
-            return Name(token)
+        if _is_name(token):
+            if self.peek() != WITH:
+                return Name(token)
+            self.take()
+            exception = self.peek()
+            if exception is None or not _is_name(exception):
+                raise self.fail(f"an exception name is missing after '{token} WITH'")
+            self.take()
+            return Name(token, exception)
         raise self.fail(f"a licence name is missing before '{token}'")
 
 
