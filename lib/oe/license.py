@@ -4,7 +4,8 @@ and the INCOMPATIBLE_LICENSE policy, over layerbuild's own reader (``layerbuild.
 from __future__ import annotations
 
 from layerbuild.util import licenses
-from layerbuild.util.licenses import LicenseError, flattened as flattened_licenses, license_ok
+from layerbuild.util.licenses import LicenseError, license_ok
+from layerbuild.util.licenses import flattened as flattened_licenses
 from layerbuild.util.licenses import refused_for as apply_pkg_license_exception
 
 LicenseSyntaxError = LicenseError
