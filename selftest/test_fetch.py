@@ -34,8 +34,8 @@ from layerbuild.fetch import (
     get_checksum_file_list,
 )
 from layerbuild.fetch.mirrors import uri_replace
-from layerbuild.fetch.urldata import mirror_pairs
 from layerbuild.fetch.url import decodeurl
+from layerbuild.fetch.urldata import mirror_pairs
 
 
 def sha256(path: Path) -> str:

@@ -62,7 +62,7 @@ BBCLASSEXTEND = "native nativesdk"
 
 def _layer(tmp_path: Path, files: dict[str, str] | None = None) -> Path:
     tree = {"classes/native.bbclass": NATIVE, "classes/nativesdk.bbclass": NATIVESDK,
-            "classes/multilib.bbclass": MULTILIB, "recipes/zlib/zlib_1.3.bb": ZLIB}
+            "classes/multilib.bbclass": MULTILIB, "recipes/zvlib/zvlib_1.3.bb": ZLIB}
     tree.update(files or {})
     return make_layer(tmp_path, "v", tree)
 
@@ -79,10 +79,10 @@ def _counts(out: str) -> tuple[int, int, int]:
 
 
 def test_names() -> None:
-    assert virtual_fn("/l/zlib_1.3.bb", "native") == "virtual:native:/l/zlib_1.3.bb"
-    assert virtual_fn("/l/zlib_1.3.bb", "") == "/l/zlib_1.3.bb"
-    assert split_virtual("virtual:multilib:lib32:/l/zlib_1.3.bb") == ("/l/zlib_1.3.bb", "multilib:lib32")
-    assert split_virtual("/l/zlib_1.3.bb") == ("/l/zlib_1.3.bb", "")
+    assert virtual_fn("/l/zvlib_1.3.bb", "native") == "virtual:native:/l/zvlib_1.3.bb"
+    assert virtual_fn("/l/zvlib_1.3.bb", "") == "/l/zvlib_1.3.bb"
+    assert split_virtual("virtual:multilib:lib32:/l/zvlib_1.3.bb") == ("/l/zvlib_1.3.bb", "multilib:lib32")
+    assert split_virtual("/l/zvlib_1.3.bb") == ("/l/zvlib_1.3.bb", "")
     # BitBake's multi_finalize: X:ARG inherits X with BBEXTENDVARIANT = ARG; a third field is ignored
     assert extensions(" native multilib:lib32 a:b:c native") == {
         "native": ("native", None), "multilib:lib32": ("multilib", "lib32"), "a:b:c": ("a", "b")}
@@ -94,9 +94,9 @@ def test_variants_are_recipes_with_their_overrides(tmp_path: Path, lb: Runner) -
     assert status == 0, err
     # as BitBake counts them: one file, three targets
     assert _counts(out) == (1 + C, 3 + C, 0)
-    expected = {"zlib": ("zlib", "class-target", "target"),
-                "zlib-native": ("zlib-native", "class-native", "native"),
-                "nativesdk-zlib": ("nativesdk-zlib", "class-nativesdk", "sdk")}
+    expected = {"zvlib": ("zvlib", "class-target", "target"),
+                "zvlib-native": ("zvlib-native", "class-native", "native"),
+                "nativesdk-zvlib": ("nativesdk-zvlib", "class-nativesdk", "sdk")}
     for target, (pn, override, kind) in expected.items():
         status, out, err = lb("-B", str(build), "-e", target)
         assert status == 0, err
@@ -104,33 +104,33 @@ def test_variants_are_recipes_with_their_overrides(tmp_path: Path, lb: Runner) -
         assert (env["PN"], env["CLASSOVERRIDE"], env["KIND"]) == (pn, override, kind), target
         assert override in env["OVERRIDES"].split(":")
         assert env["BBCLASSEXTEND"] == "native nativesdk"
-    native = _env(lb("-B", str(build), "-e", "zlib-native")[1])
+    native = _env(lb("-B", str(build), "-e", "zvlib-native")[1])
     # the class is inherited after PN was given its suffix: what it reads of PN is the variant's
-    assert native["NATIVE_SEEN"] == "zlib-native" and native["PROVIDES"] == "libz-native"
+    assert native["NATIVE_SEEN"] == "zvlib-native" and native["PROVIDES"] == "libz-native"
     assert native["PACKAGE_ARCH"] == native["BUILD_ARCH"]
-    target = _env(lb("-B", str(build), "-e", "zlib")[1])
+    target = _env(lb("-B", str(build), "-e", "zvlib")[1])
     assert "NATIVE_SEEN" not in target and target["PROVIDES"] == "libz"
     # the history says where the variant's PN came from: the BBCLASSEXTEND line
-    out = lb("-B", str(build), "-e", "zlib-native")[1]
+    out = lb("-B", str(build), "-e", "zvlib-native")[1]
     history = out.split("\n# $PN ", 1)[1].split('\nPN="', 1)[0]
-    assert f"set {tmp_path}/meta-v/recipes/zlib/zlib_1.3.bb:8" in history
+    assert f"set {tmp_path}/meta-v/recipes/zvlib/zvlib_1.3.bb:8" in history
 
 
 def test_variant_is_chosen_by_its_name_and_what_it_provides(tmp_path: Path, lb: Runner,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    layer = _layer(tmp_path, {"recipes/app/app_1.0.bb": 'LICENSE = "MIT"\nDEPENDS = "libz-native nativesdk-zlib"\n'})
+    layer = _layer(tmp_path, {"recipes/app/app_1.0.bb": 'LICENSE = "MIT"\nDEPENDS = "libz-native nativesdk-zvlib"\n'})
     build = make_build(tmp_path, [layer])
     monkeypatch.chdir(tmp_path)
     status, out, err = lb("-B", str(build), "-g", "app")
     assert status == 0, err
     buildlist = (tmp_path / "pn-buildlist").read_text().split()
-    assert {"app", "zlib-native", "nativesdk-zlib"} <= set(buildlist) and "zlib" not in buildlist
+    assert {"app", "zvlib-native", "nativesdk-zvlib"} <= set(buildlist) and "zvlib" not in buildlist
     dot = (tmp_path / "task-depends.dot").read_text()
-    recipe = f"{layer}/recipes/zlib/zlib_1.3.bb"
+    recipe = f"{layer}/recipes/zvlib/zvlib_1.3.bb"
     # BitBake's labels: PN, task, version, and the variant's virtual file name
-    assert f'"zlib-native.do_fetch" [label="zlib-native do_fetch\\n1.3-r0\\nvirtual:native:{recipe}"]' in dot
-    assert f'"nativesdk-zlib.do_fetch" [label="nativesdk-zlib do_fetch\\n1.3-r0\\nvirtual:nativesdk:{recipe}"]' in dot
-    assert '"app.do_prepare_recipe_sysroot" -> "zlib-native.do_populate_sysroot"' in dot
+    assert f'"zvlib-native.do_fetch" [label="zvlib-native do_fetch\\n1.3-r0\\nvirtual:native:{recipe}"]' in dot
+    assert f'"nativesdk-zvlib.do_fetch" [label="nativesdk-zvlib do_fetch\\n1.3-r0\\nvirtual:nativesdk:{recipe}"]' in dot
+    assert '"app.do_prepare_recipe_sysroot" -> "zvlib-native.do_populate_sysroot"' in dot
 
 
 def test_show_recipes_lists_variants_as_bitbake_layers_does(tmp_path: Path, lb: Runner) -> None:
@@ -138,44 +138,44 @@ def test_show_recipes_lists_variants_as_bitbake_layers_does(tmp_path: Path, lb: 
            '        raise bb.parse.SkipRecipe("only for the build host")\n}\n'
     layer = _layer(tmp_path, {"recipes/tool/tool_2.0.bb": 'LICENSE = "MIT"\nBBCLASSEXTEND = "native"\n' + skip})
     build = make_build(tmp_path, [layer])
-    status, out, err = lb("-B", str(build), "show-recipes", "*zlib*", "tool*", tool="layers")
+    status, out, err = lb("-B", str(build), "show-recipes", "*zvlib*", "tool*", tool="layers")
     assert status == 0, err
     # a variant is listed only where its file's own recipe is skipped
     assert out.splitlines() == ["=== Available recipes: ===",
                                 "tool:", "  v                    2.0                  (skipped: only for the build host)",
                                 "tool-native:", "  v                    2.0",
-                                "zlib:", "  v                    1.3"]
-    status, out, err = lb("-B", str(build), "show-recipes", "--show-variants", "*zlib*", tool="layers")
+                                "zvlib:", "  v                    1.3"]
+    status, out, err = lb("-B", str(build), "show-recipes", "--show-variants", "*zvlib*", tool="layers")
     assert status == 0, err
-    assert out.splitlines() == ["=== Available recipes: ===", "nativesdk-zlib:", "  v                    1.3",
-                                "zlib:", "  v                    1.3", "zlib-native:", "  v                    1.3"]
+    assert out.splitlines() == ["=== Available recipes: ===", "nativesdk-zvlib:", "  v                    1.3",
+                                "zvlib:", "  v                    1.3", "zvlib-native:", "  v                    1.3"]
 
 
 def test_skipped_recipe_keeps_its_variants(tmp_path: Path, lb: Runner) -> None:
     skip = 'python () {\n    if d.getVar("CLASSOVERRIDE") == "class-target":\n' \
            '        raise bb.parse.SkipRecipe("only for the build host")\n}\n'
-    layer = _layer(tmp_path, {"recipes/zlib/zlib_1.3.bb": ZLIB + skip})
+    layer = _layer(tmp_path, {"recipes/zvlib/zvlib_1.3.bb": ZLIB + skip})
     build = make_build(tmp_path, [layer])
     status, out, err = lb("-B", str(build), "-p")
     assert status == 0, err
     assert _counts(out) == (1 + C, 3 + C, 1)
-    status, out, err = lb("-B", str(build), "-e", "zlib-native")
-    assert status == 0 and _env(out)["PN"] == "zlib-native", err
-    status, out, err = lb("-B", str(build), "-e", "zlib")
-    assert status == 1 and "target zlib was skipped: only for the build host" in err
+    status, out, err = lb("-B", str(build), "-e", "zvlib-native")
+    assert status == 0 and _env(out)["PN"] == "zvlib-native", err
+    status, out, err = lb("-B", str(build), "-e", "zvlib")
+    assert status == 1 and "target zvlib was skipped: only for the build host" in err
 
 
 def test_multilib_entry(tmp_path: Path, lb: Runner) -> None:
-    layer = _layer(tmp_path, {"recipes/zlib/zlib_1.3.bb": ZLIB.replace('"native nativesdk"', '"multilib:lib32"')})
+    layer = _layer(tmp_path, {"recipes/zvlib/zvlib_1.3.bb": ZLIB.replace('"native nativesdk"', '"multilib:lib32"')})
     build = make_build(tmp_path, [layer])
-    status, out, err = lb("-B", str(build), "-e", "lib32-zlib")
+    status, out, err = lb("-B", str(build), "-e", "lib32-zvlib")
     assert status == 0, err
     env = _env(out)
     # BitBake sets BBEXTENDCURR and BBEXTENDVARIANT and leaves PN to the class
     assert (env["PN"], env["BBEXTENDCURR"], env["BBEXTENDVARIANT"], env["KIND"]) == \
-        ("lib32-zlib", "multilib", "lib32", "lib32")
-    env = _env(lb("-B", str(build), "-e", "zlib")[1])
-    assert (env["PN"], env["KIND"]) == ("zlib", "target") and "BBEXTENDCURR" not in env
+        ("lib32-zvlib", "multilib", "lib32", "lib32")
+    env = _env(lb("-B", str(build), "-e", "zvlib")[1])
+    assert (env["PN"], env["KIND"]) == ("zvlib", "target") and "BBEXTENDCURR" not in env
 
 
 def test_extension_set_in_anonymous_python_and_deferred_inherit_order(tmp_path: Path, lb: Runner) -> None:
@@ -184,26 +184,26 @@ def test_extension_set_in_anonymous_python_and_deferred_inherit_order(tmp_path: 
     layer = _layer(tmp_path, {
         "classes/late.bbclass": 'ORDER .= " late"\n',
         "classes/native.bbclass": NATIVE + 'ORDER .= " native"\ndef native_word(d):\n    return "from-native"\n',
-        "recipes/zlib/zlib_1.3.bb": (
+        "recipes/zvlib/zvlib_1.3.bb": (
             'LICENSE = "MIT"\nORDER = "recipe"\ninherit_defer late\n'
             'python () {\n    d.setVar("BBCLASSEXTEND", "native")\n'
             '    if d.getVar("CLASSOVERRIDE") == "class-native":\n'
             '        d.setVar("WORD", native_word(d))\n}\n')})
     build = make_build(tmp_path, [layer])
-    status, out, err = lb("-B", str(build), "-e", "zlib-native")
+    status, out, err = lb("-B", str(build), "-e", "zvlib-native")
     assert status == 0, err
     env = _env(out)
     assert (env["ORDER"], env["WORD"]) == ("recipe late native", "from-native")
-    env = _env(lb("-B", str(build), "-e", "zlib")[1])
+    env = _env(lb("-B", str(build), "-e", "zvlib")[1])
     assert env["ORDER"] == "recipe late" and "WORD" not in env
 
 
 def test_file_is_read_once_for_all_its_variants(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """As BitBake's multi_finalize: the file and its appends are evaluated once, each variant is a copy."""
-    layer = _layer(tmp_path, {"recipes/zlib/zlib_1.3.bbappend": 'APPENDED = "1"\n'})
+    layer = _layer(tmp_path, {"recipes/zvlib/zvlib_1.3.bbappend": 'APPENDED = "1"\n'})
     build = make_build(tmp_path, [layer])
     config = load_configuration(str(build))
-    recipe, append = str(layer / "recipes/zlib/zlib_1.3.bb"), str(layer / "recipes/zlib/zlib_1.3.bbappend")
+    recipe, append = str(layer / "recipes/zvlib/zvlib_1.3.bb"), str(layer / "recipes/zvlib/zvlib_1.3.bbappend")
     evaluated: list[str] = []
     original = Evaluator.eval_file
 
@@ -215,7 +215,7 @@ def test_file_is_read_once_for_all_its_variants(tmp_path: Path, monkeypatch: pyt
     stores = parse_variants(config.d, config.evaluator, recipe, (append,))
     assert sorted(stores) == ["", "native", "nativesdk"]
     assert evaluated.count(recipe) == 1 and evaluated.count(append) == 1
-    assert [stores[v].getVar("PN") for v in ("", "native", "nativesdk")] == ["zlib", "zlib-native", "nativesdk-zlib"]
+    assert [stores[v].getVar("PN") for v in ("", "native", "nativesdk")] == ["zvlib", "zvlib-native", "nativesdk-zvlib"]
     assert all(stores[v].getVar("APPENDED") == "1" for v in stores)
 
 
@@ -229,7 +229,7 @@ def test_parse_cache_keeps_variants_and_follows_their_classes(tmp_path: Path, lb
     (layer / "classes/native.bbclass").write_text(NATIVE.replace('"class-native"', '"class-native:changed"'))
     status, out, err = lb("-B", str(build), "-p")
     assert status == 0 and f"({C} cached, 1 parsed)" in out, out + err
-    assert _env(lb("-B", str(build), "-e", "zlib-native")[1])["CLASSOVERRIDE"] == "class-native:changed"
+    assert _env(lb("-B", str(build), "-e", "zvlib-native")[1])["CLASSOVERRIDE"] == "class-native:changed"
 
 
 def test_recipe_virtual_providers(tmp_path: Path, lb: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -238,23 +238,23 @@ def test_recipe_virtual_providers(tmp_path: Path, lb: Runner, monkeypatch: pytes
     layer = _layer(tmp_path, {
         "recipes/cc/cc-target_1.0.bb": 'LICENSE = "MIT"\n',
         "recipes/cc/cc-host_1.0.bb": 'LICENSE = "MIT"\n',
-        "recipes/zlib/zlib_1.3.bb": ZLIB + 'INHIBIT_DEFAULT_DEPS = "1"\nDEPENDS = "virtual/cc  other"\ndo_install[depends] += "virtual/cc:do_populate_sysroot"\n',
+        "recipes/zvlib/zvlib_1.3.bb": ZLIB + 'INHIBIT_DEFAULT_DEPS = "1"\nDEPENDS = "virtual/cc  other"\ndo_install[depends] += "virtual/cc:do_populate_sysroot"\n',
         "recipes/other/other_1.0.bb": 'LICENSE = "MIT"\nBBCLASSEXTEND = "native"\n'})
     local = ('BB_RECIPE_VIRTUAL_PROVIDERS = "virtual/cc"\nPREFERRED_PROVIDER_virtual/cc = "cc-target"\n'
              'PREFERRED_PROVIDER_virtual/cc:class-native = "cc-host"\n'
              'PREFERRED_PROVIDER_virtual/cc:class-nativesdk = "cc-host"\n')
     build = make_build(tmp_path, [layer], local=local)
-    env = _env(lb("-B", str(build), "-e", "zlib")[1])
+    env = _env(lb("-B", str(build), "-e", "zvlib")[1])
     assert env["DEPENDS"] == "cc-target other"
-    env = _env(lb("-B", str(build), "-e", "zlib-native")[1])
+    env = _env(lb("-B", str(build), "-e", "zvlib-native")[1])
     assert env["DEPENDS"] == "cc-host other"
     monkeypatch.chdir(tmp_path)
-    status, out, err = lb("-B", str(build), "-g", "zlib", "zlib-native")
+    status, out, err = lb("-B", str(build), "-g", "zvlib", "zvlib-native")
     assert status == 0, err
     dot = (tmp_path / "task-depends.dot").read_text()
-    assert '"zlib.do_install" -> "cc-target.do_populate_sysroot"' in dot
-    assert '"zlib-native.do_install" -> "cc-host.do_populate_sysroot"' in dot
-    assert '"zlib.do_install" -> "cc-host.do_populate_sysroot"' not in dot
+    assert '"zvlib.do_install" -> "cc-target.do_populate_sysroot"' in dot
+    assert '"zvlib-native.do_install" -> "cc-host.do_populate_sysroot"' in dot
+    assert '"zvlib.do_install" -> "cc-host.do_populate_sysroot"' not in dot
 
 
 def test_default_preference_keeps_a_development_variant_unchosen(tmp_path: Path, lb: Runner) -> None:
@@ -277,15 +277,15 @@ def test_default_preference_keeps_a_development_variant_unchosen(tmp_path: Path,
 
 def test_the_recipe_itself_builds_and_a_variant_is_refused(tmp_path: Path, lb: Runner) -> None:
     layer = _layer(tmp_path, {"classes/logtasks.bbclass": LOGTASKS,
-                              "recipes/zlib/zlib_1.3.bb": ZLIB + 'inherit logtasks\nMSG = "${KIND}"\n'})
+                              "recipes/zvlib/zvlib_1.3.bb": ZLIB + 'inherit logtasks\nMSG = "${KIND}"\n'})
     build = make_build(tmp_path, [layer])
-    status, out, err = lb("-B", str(build), "zlib")
+    status, out, err = lb("-B", str(build), "zvlib")
     assert status == 0, err
-    assert (build / "tmp/sysroots-components/zlib/usr/share/zlib/out.txt").read_text() == "target\n"
+    assert (build / "tmp/sysroots-components/zvlib/usr/share/zvlib/out.txt").read_text() == "target\n"
     ran = (build / "tasks.log").read_text()
-    assert "zlib:do_install end" in ran and "native" not in ran
-    status, out, err = lb("-B", str(build), "zlib-native")
-    assert status == 1 and "zlib-native is the native variant of zlib (BBCLASSEXTEND), and layerbuild does " \
+    assert "zvlib:do_install end" in ran and "native" not in ran
+    status, out, err = lb("-B", str(build), "zvlib-native")
+    assert status == 1 and "zvlib-native is the native variant of zvlib (BBCLASSEXTEND), and layerbuild does " \
         "not build recipe variants yet" in err
     assert "native" not in (build / "tasks.log").read_text()
 
@@ -297,9 +297,9 @@ def test_signatures_of_variants_one_read_each_time_and_kept_together(tmp_path: P
     from layerbuild.session import parse_recipes, signatures_of, start_configuration
 
     layer = _layer(tmp_path, {"classes/logtasks.bbclass": LOGTASKS,
-                              "recipes/zlib/zlib_1.3.bb": ZLIB + 'inherit logtasks\nMSG = "${KIND}"\n'})
+                              "recipes/zvlib/zvlib_1.3.bb": ZLIB + 'inherit logtasks\nMSG = "${KIND}"\n'})
     build = make_build(tmp_path, [layer])
-    recipe = str(layer / "recipes/zlib/zlib_1.3.bb")
+    recipe = str(layer / "recipes/zvlib/zvlib_1.3.bb")
     native, sdk = virtual_fn(recipe, "native"), virtual_fn(recipe, "nativesdk")
     reads: list[str] = []
     original = Evaluator.eval_file
@@ -330,7 +330,7 @@ def test_signatures_of_variants_one_read_each_time_and_kept_together(tmp_path: P
 def test_a_name_only_a_variant_reads_is_no_typo(tmp_path: Path, lb: Runner) -> None:
     """The check for names nothing reads looks at what the variants' classes read too."""
     layer = _layer(tmp_path, {"classes/native.bbclass": NATIVE + 'NATIVE_DEPS = "${DEPENDX}"\n',
-                              "recipes/zlib/zlib_1.3.bb": ZLIB + 'DEPENDX = "x"\nSRC_URX = "y"\n'})
+                              "recipes/zvlib/zvlib_1.3.bb": ZLIB + 'DEPENDX = "x"\nSRC_URX = "y"\n'})
     build = make_build(tmp_path, [layer])
     status, out, err = lb("-B", str(build), "-p")
     assert status == 0, err
