@@ -30,6 +30,9 @@ TEST_SUITES ?= "portable"
 
 inherit image
 
+# portablectl attach enables a portable service's units on the host, not inside the image
+ROOTFS_POSTPROCESS_COMMAND:remove = "systemd_preset_all;"
+
 do_rootfs[vardeps] += "PORTABLE_NAME PORTABLE_UNITS PORTABLE_SYMLINKS PORTABLE_CONTENTS PORTABLE_OS_ID SUMMARY HOMEPAGE DISTRO_VERSION"
 # a file:// unit's content is an input of the image, found where a file:// SRC_URI entry would be
 do_rootfs[file-checksums] += "${@portable_unit_checksums(d)}"

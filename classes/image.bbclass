@@ -38,6 +38,8 @@ IMGDEPLOYDIR = "${WORKDIR}/deploy-${PN}-image-complete"
 IMAGE_GEN_PKGDBFS ?= "0"
 PKGDBFS_DEPLOYDIR = "${WORKDIR}/deploy-${PN}-pkgdb"
 ROOTFS_POSTPROCESS_COMMAND ?= ""
+# as in OE: the units the packages' presets enable (the systemd class writes them) are enabled offline
+ROOTFS_POSTPROCESS_COMMAND += "${@bb.utils.contains('DISTRO_FEATURES', 'systemd', 'systemd_preset_all;', '', d)}"
 IMAGE_PREPROCESS_COMMAND ?= ""
 
 # what each IMAGE_FEATURES entry installs or does (features without packages act in the hooks below)
@@ -120,6 +122,10 @@ addtask image_complete after do_image before do_build
 inherit testimage
 
 # IMAGE_FEATURES hooks (ROOTFS_POSTPROCESS_COMMAND functions, run in ${IMAGE_ROOTFS})
+python systemd_preset_all() {
+    run_builtin("systemd_preset_all", d)
+}
+
 python read_only_rootfs_hook() {
     run_builtin("read_only_rootfs", d)
 }

@@ -76,6 +76,11 @@ def _rootfs(ctx: TaskContext) -> None:
     rootfs(ctx)
 
 
+def _systemd_preset_all(ctx: TaskContext) -> None:
+    from layerbuild.rootfs.task import systemd_preset_all
+    systemd_preset_all(ctx)
+
+
 def _read_only_rootfs(ctx: TaskContext) -> None:
     from layerbuild.rootfs.task import read_only_rootfs
     read_only_rootfs(ctx)
@@ -151,6 +156,8 @@ BUILTINS: Mapping[str, Builtin] = MappingProxyType({entry.name: entry for entry 
     _builtin("os_release", _os_release, doc="${D}/usr/lib/os-release from OS_RELEASE_FIELDS (base-files)"),
     _builtin("package_index", _package_index, doc="the Packages index of DEPLOY_DIR_DEB"),
     _builtin("rootfs", _rootfs, doc="install PACKAGE_INSTALL from the feed into IMAGE_ROOTFS with a dpkg database"),
+    _builtin("systemd_preset_all", _systemd_preset_all,
+             doc="enable the units the packages' presets enable, offline (ROOTFS_POSTPROCESS_COMMAND)"),
     _builtin("read_only_rootfs", _read_only_rootfs, doc="IMAGE_FEATURES read-only-rootfs: no first-boot postinsts"),
     _builtin("empty_root_password", _empty_root_password, doc="IMAGE_FEATURES empty-root-password"),
     # the thread count does not change the bytes (tested); the task's own [imagetype] names the task

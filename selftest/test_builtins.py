@@ -32,7 +32,7 @@ PLAN = [
     ("hello", "do_package_write_deb", "package_write_deb"), ("package-index", "do_package_index", "package_index"),
     ("base-files", "do_install", "os_release"),
     ("some-core-image", "do_rootfs", "rootfs"), ("some-core-image", "do_rootfs", "read_only_rootfs"),
-    ("some-core-image", "do_rootfs", "empty_root_password"), ("some-core-image", "do_image_squashfs", "image"),
+    ("some-core-image", "do_rootfs", "empty_root_password"), ("some-core-image", "do_rootfs", "systemd_preset_all"), ("some-core-image", "do_image_squashfs", "image"),
     ("some-core-image", "do_pkgdbfs", "pkgdbfs"), ("some-core-image", "do_image_complete", "image_complete"),
     ("extending-image", "do_rootfs", "extension_rootfs"), ("extending-image", "do_rootfs", "extension_check"),
     ("extending-image", "do_image_squashfs", "image"), ("demo-portable", "do_rootfs", "portable_rootfs"),

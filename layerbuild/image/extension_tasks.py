@@ -20,6 +20,7 @@ from layerbuild.image.pkgdb import BaseInfo, unpack_snapshot
 from layerbuild.image.tasks import raw_fstype
 from layerbuild.rootfs.manifest import write_manifest
 from layerbuild.rootfs.task import install
+from layerbuild.rootfs.units import ships_units
 from layerbuild.taskapi import TaskContext
 from layerbuild.util.errors import BuildError, LayerbuildError, UnexpandedError, check_expanded
 
@@ -105,7 +106,15 @@ def _release_value(ctx: TaskContext, field: str, *names: str) -> str | None:
     return None
 
 
-def _config(ctx: TaskContext, has_base: bool) -> ExtensionConfig:
+def _reload_manager(ctx: TaskContext, root: str) -> bool:
+    """EXTENSION_RELOAD_MANAGER as set, else whether the extension ships units: the service manager must
+    reload after the merge to see them."""
+    if ctx.vars.get("EXTENSION_RELOAD_MANAGER"):
+        return ctx.vars.bool("EXTENSION_RELOAD_MANAGER")
+    return ctx.vars.get("EXTENSION_KIND", "sysext") == "sysext" and ships_units(root)
+
+
+def _config(ctx: TaskContext, has_base: bool, root: str) -> ExtensionConfig:
     v, prefix = ctx.vars, _prefix(ctx)
     ident = _release_value(ctx, "ID", f"{prefix}_ID", *(() if has_base else ("DISTRO_ID",)))
     # a standalone extension for one OS matches its version; one for every OS (ID=_any) none
@@ -121,7 +130,7 @@ def _config(ctx: TaskContext, has_base: bool) -> ExtensionConfig:
     return ExtensionConfig(kind=v.get("EXTENSION_KIND", "sysext"), name=v.get("EXTENSION_NAME"),
                            architecture=v.get("SYSTEMD_ARCHITECTURE") or None, id=ident, version_id=version_id,
                            level=level, scope=scope,
-                           reload_manager=v.bool("EXTENSION_RELOAD_MANAGER"),
+                           reload_manager=_reload_manager(ctx, root),
                            etc_to_usr_share=v.bool("SYSEXT_ETC_TO_USR_SHARE"), shadow=shadow,
                            keep_owners=not v.bool("EXTENSION_ALL_ROOT", True))
 
@@ -168,7 +177,7 @@ def extension_check(ctx: TaskContext) -> None:
     if snapshot is not None:
         with tempfile.TemporaryDirectory(prefix="base-", dir=ctx.workdir) as tmp:
             base = _base_info(ctx, snapshot, tmp)
-    config = _config(ctx, base is not None)
+    config = _config(ctx, base is not None, root)
     try:
         owners = extension_owners(root, base)
         result = assemble(root, config, base, owners)

@@ -19,6 +19,7 @@ from typing import Any
 
 from layerbuild.packaging.deps import format_depends, metadata_depends
 from layerbuild.packaging.elf import ElfInfo, arch_problem, inspect
+from layerbuild.packaging.systemd import check_shipped, package_units
 from layerbuild.taskapi import TaskContext, VarView
 from layerbuild.util import licenses
 from layerbuild.util.errors import BuildError
@@ -224,7 +225,9 @@ def package_recipe(ctx: TaskContext) -> None:
     _copy_tree(ctx.destdir, pkgd)
     if not v.switch("INHIBIT_PACKAGE_STRIP"):
         strip_tree(ctx, pkgd)
+    units = package_units(ctx, pkgd)
     split_result = split(ctx, pkgd, pkgdest, packages)
+    check_shipped(ctx, units, {pkg: split_result[pkg].files for pkg in packages})
     version = package_version(v)
     provided: dict[str, tuple[str, str]] = {}
     elf_needs: dict[str, dict[str, list[str]]] = {}

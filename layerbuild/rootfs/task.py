@@ -14,7 +14,9 @@ from layerbuild.rootfs.assemble import RootfsResult, build_rootfs
 from layerbuild.rootfs.manifest import write_manifest
 from layerbuild.rootfs.resolve import Request, Wanted
 from layerbuild.rootfs.scripts import POSTINST_DIR
+from layerbuild.rootfs.units import preset_all
 from layerbuild.taskapi import TaskContext
+from layerbuild.util.errors import BuildError, LayerbuildError
 from layerbuild.util.rootdir import RootDir, RootPathError
 
 #: what the image-feature hooks need: the files empty-root-password edits
@@ -73,6 +75,21 @@ def rootfs(ctx: TaskContext) -> None:
     result = install(ctx, root)
     write_manifest(ctx.vars.get("IMAGE_MANIFEST"), result.packages)
     ctx.note(f"installed {len(result.packages)} packages into {root}")
+
+
+def systemd_preset_all(ctx: TaskContext) -> None:
+    """Enable the units the installed packages' presets enable (ROOTFS_POSTPROCESS_COMMAND, as OE's
+    systemd_preset_all): links in /etc for an image, beside the units for a system extension, none for a
+    configuration extension (its /etc holds no units of its own)."""
+    kind = ctx.vars.get("EXTENSION_KIND")
+    if kind == "confext":
+        return
+    try:
+        links = preset_all(ctx.vars.get("IMAGE_ROOTFS"), vendor=kind == "sysext")
+    except LayerbuildError as exc:
+        raise BuildError(exc.message, ctx.recipe_where("IMAGE_INSTALL"), exc.hint, exc.notes) from None
+    for link in links:
+        ctx.note(f"enabled: /{link}")
 
 
 def read_only_rootfs(ctx: TaskContext) -> None:

@@ -245,6 +245,20 @@ VARIABLES: tuple[Variable, ...] = (
        "Patterns (shell globs, absolute paths below ${D}) of the files a package takes; each file goes to "
        "the first package in PACKAGES whose patterns match it, a directory takes everything below it. "
        "package.bbclass sets them for ${PN}, ${PN}-dev, -staticdev, -doc, -locale and -dbg.", tasks=("package",)),
+    # -- packaging: the systemd class ---------------------------------------------------------------
+    _v("SYSTEMD_PACKAGES", "list", None,
+       "The packages that ship systemd units (systemd.bbclass: ${PN}); each must be in PACKAGES.",
+       tasks=("package",)),
+    _v("SYSTEMD_SERVICE:<package>", "list", None,
+       "The units a package of SYSTEMD_PACKAGES ships (foo.service, foo.socket, foo@bar.service from "
+       "foo@.service): do_package fails naming one that is not installed under ${systemd_system_unitdir} "
+       "or ${sysconfdir}/systemd/system.", tasks=("package",)),
+    _v("SYSTEMD_AUTO_ENABLE", "string", None,
+       "enable (systemd.bbclass's default), disable, mask or preset: enable and disable become the preset "
+       "file ${systemd_unitdir}/system-preset/98-<package>.preset, which images apply offline.",
+       tasks=("package",)),
+    _v("SYSTEMD_AUTO_ENABLE:<package>", "string", None, "SYSTEMD_AUTO_ENABLE for one package.",
+       tasks=("package",)),
     _v("SOLIBS", "string", None, "The suffix pattern of versioned shared libraries (package.bbclass: .so.*)."),
     _v("SOLIBSDEV", "string", None, "The suffix of development shared-library links (package.bbclass: .so)."),
     _v("FILES_SOLIBSDEV", "list", None,
@@ -443,7 +457,7 @@ VARIABLES: tuple[Variable, ...] = (
     _v("base_sbindir", "path", "${root_prefix}/sbin", "Essential system programs."),
     _v("base_libdir", "path", "${root_prefix}/${baselib}", "Essential libraries."),
     _v("nonarch_base_libdir", "path", "${root_prefix}/lib", "Essential architecture-independent lib directory."),
-    _v("sysconfdir", "path", "${base_prefix}/etc", "Configuration files."),
+    _v("sysconfdir", "path", "${base_prefix}/etc", "Configuration files.", tasks=("package",)),
     _v("servicedir", "path", "${base_prefix}/srv", "Data served by the system."),
     _v("sharedstatedir", "path", "${base_prefix}/com", "Shared state data."),
     _v("localstatedir", "path", "${base_prefix}/var", "Variable state data."),
@@ -459,8 +473,8 @@ VARIABLES: tuple[Variable, ...] = (
     _v("docdir", "path", "${datadir}/doc", "Documentation."),
     _v("infodir", "path", "${datadir}/info", "Info pages."),
     _v("localedir", "path", "${libdir}/locale", "Locale data."),
-    _v("systemd_unitdir", "path", "${nonarch_base_libdir}/systemd", "systemd's library directory."),
-    _v("systemd_system_unitdir", "path", "${systemd_unitdir}/system", "systemd system units."),
+    _v("systemd_unitdir", "path", "${nonarch_base_libdir}/systemd", "systemd's library directory.", tasks=("package",)),
+    _v("systemd_system_unitdir", "path", "${systemd_unitdir}/system", "systemd system units.", tasks=("package",)),
     _v("systemd_user_unitdir", "path", "${nonarch_libdir}/systemd/user", "systemd user units."),
 
     # -- tasks --------------------------------------------------------------------------------------
@@ -529,7 +543,7 @@ VARIABLES: tuple[Variable, ...] = (
        "What every core-image installs: base-files libc6 lb-init (core-image.bbclass)."),
     _v("CORE_IMAGE_EXTRA_INSTALL", "list", None, "More packages for every core-image (set in local.conf)."),
     _v("IMAGE_ROOTFS", "path", None, "Where do_rootfs assembles the root file system: ${WORKDIR}/rootfs.",
-       tasks=(*_ROOTFS, "read_only_rootfs", "empty_root_password", "image", "pkgdbfs")),
+       tasks=(*_ROOTFS, "read_only_rootfs", "empty_root_password", "systemd_preset_all", "image", "pkgdbfs")),
     _v("IMAGE_BASENAME", "string", None, "The base of image file names: ${PN}."),
     _v("IMAGE_VERSION_SUFFIX", "string", None, "What makes each build's file names unique: -${DATETIME}."),
     _v("IMAGE_NAME", "string", None,
@@ -570,7 +584,8 @@ VARIABLES: tuple[Variable, ...] = (
     _v("EXTENSION_NAME", "string", None,
        "The extension's name: the .raw file and extension-release.${EXTENSION_NAME} (default ${IMAGE_BASENAME}).",
        tasks=_EXTENSION),
-    _v("EXTENSION_KIND", "string", None, "sysext (image-sysext) or confext.", tasks=_EXTENSION),
+    _v("EXTENSION_KIND", "string", None, "sysext (image-sysext) or confext.",
+       tasks=(*_EXTENSION, "systemd_preset_all")),
     _v("IMAGE_BASE_PKGDB", "string", None,
        "The base image recipe (with IMAGE_GEN_PKGDBFS = \"1\") an extension is built against: it ships only "
        "what the base lacks, and its extension-release comes from the base's os-release.",
@@ -590,7 +605,9 @@ VARIABLES: tuple[Variable, ...] = (
        tasks=_EXTENSION),
     _v("SYSEXT_SCOPE", "list", None, "SYSEXT_SCOPE of the extension-release file: system, initrd, portable.",
        tasks=_EXTENSION),
-    _v("EXTENSION_RELOAD_MANAGER", "boolean", None, "1: EXTENSION_RELOAD_MANAGER=1 in extension-release.",
+    _v("EXTENSION_RELOAD_MANAGER", "boolean", None,
+       "1: EXTENSION_RELOAD_MANAGER=1 in extension-release; when unset, a system extension that ships "
+       "units gets it (the service manager reloads after the merge to see them).",
        tasks=_EXTENSION),
     _v("SYSEXT_ALLOW_UPGRADE", "list", None,
        "Packages an extension may carry at another version than the base has (otherwise an error).", tasks=_ROOTFS),
