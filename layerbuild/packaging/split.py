@@ -20,6 +20,7 @@ from typing import Any
 from layerbuild.packaging.deps import format_depends, metadata_depends
 from layerbuild.packaging.elf import ElfInfo, arch_problem, inspect
 from layerbuild.packaging.systemd import check_shipped, package_units
+from layerbuild.packaging.useradd import package_users
 from layerbuild.taskapi import TaskContext, VarView
 from layerbuild.util import licenses
 from layerbuild.util.errors import BuildError
@@ -226,8 +227,10 @@ def package_recipe(ctx: TaskContext) -> None:
     if not v.switch("INHIBIT_PACKAGE_STRIP"):
         strip_tree(ctx, pkgd)
     units = package_units(ctx, pkgd)
+    users = package_users(ctx, pkgd)
     split_result = split(ctx, pkgd, pkgdest, packages)
     check_shipped(ctx, units, {pkg: split_result[pkg].files for pkg in packages})
+    check_shipped(ctx, users, {pkg: split_result[pkg].files for pkg in packages}, "USERADD_PARAM")
     version = package_version(v)
     provided: dict[str, tuple[str, str]] = {}
     elf_needs: dict[str, dict[str, list[str]]] = {}

@@ -114,15 +114,17 @@ def _find(pkgd: str, dirs: list[str], unit: str, template: str | None) -> str | 
     return None
 
 
-def check_shipped(ctx: TaskContext, shipped: dict[str, list[str]], files: dict[str, list[str]]) -> None:
-    """Each unit (and preset) went into the package that names it, not another one FILES chose first."""
+def check_shipped(ctx: TaskContext, shipped: dict[str, list[str]], files: dict[str, list[str]],
+                  var: str = "SYSTEMD_SERVICE") -> None:
+    """Each generated or named file (a unit, a preset, a sysusers.d file) went into the package that names
+    it, not another one FILES chose first."""
     owner = {rel: pkg for pkg, rels in files.items() for rel in rels}
     for pkg, rels in shipped.items():
         for rel in rels:
             other = owner.get(rel)
             if other != pkg:
                 where = f"package {other}" if other else "no package"
-                raise ctx.fatal(f"{ctx.pn}: {rel} of SYSTEMD_SERVICE:{pkg} went to {where}, not {pkg}",
+                raise ctx.fatal(f"{ctx.pn}: {rel} of {var}:{pkg} went to {where}, not {pkg}",
                                 var="PACKAGES",
                                 hint=f"list {pkg} before {other} in PACKAGES (PACKAGES =+ \"{pkg}\"), so its "
                                      f"FILES take the unit first" if other else f"add it to FILES:{pkg}")

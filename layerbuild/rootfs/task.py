@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from layerbuild.license.manifest import check_and_write
+from layerbuild.rootfs import sysusers
 from layerbuild.rootfs.assemble import RootfsResult, build_rootfs
 from layerbuild.rootfs.manifest import write_manifest
 from layerbuild.rootfs.resolve import Request, Wanted
@@ -75,6 +76,13 @@ def rootfs(ctx: TaskContext) -> None:
     result = install(ctx, root)
     write_manifest(ctx.vars.get("IMAGE_MANIFEST"), result.packages)
     ctx.note(f"installed {len(result.packages)} packages into {root}")
+    # the packages' users and groups (useradd.bbclass ships them as sysusers.d files)
+    try:
+        created = sysusers.apply(root, ctx.vars.epoch("SOURCE_DATE_EPOCH"))
+    except LayerbuildError as exc:
+        raise BuildError(exc.message, ctx.recipe_where("IMAGE_INSTALL"), exc.hint, exc.notes) from None
+    for what in created:
+        ctx.note(f"created {what}")
 
 
 def systemd_preset_all(ctx: TaskContext) -> None:

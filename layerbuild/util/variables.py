@@ -259,6 +259,18 @@ VARIABLES: tuple[Variable, ...] = (
        tasks=("package",)),
     _v("SYSTEMD_AUTO_ENABLE:<package>", "string", None, "SYSTEMD_AUTO_ENABLE for one package.",
        tasks=("package",)),
+    # -- packaging: the useradd class ---------------------------------------------------------------
+    _v("USERADD_PACKAGES", "list", None,
+       "The packages that create users or groups (useradd.bbclass); each must be in PACKAGES and set one of "
+       "USERADD_PARAM, GROUPADD_PARAM or GROUPMEMS_PARAM.", tasks=("package",)),
+    _v("USERADD_PARAM:<package>", "string", None,
+       "useradd arguments, several users separated by ';' (--system, --home-dir, --shell, --uid, --gid, "
+       "--groups, --comment...): written as ${nonarch_libdir}/sysusers.d/useradd-<package>.conf, which base "
+       "images apply offline and extensions ship.", tasks=("package",)),
+    _v("GROUPADD_PARAM:<package>", "string", None, "groupadd arguments (--system, --gid), several separated by ';'.",
+       tasks=("package",)),
+    _v("GROUPMEMS_PARAM:<package>", "string", None, "groupmems arguments (-a USER -g GROUP), several separated by ';'.",
+       tasks=("package",)),
     _v("SOLIBS", "string", None, "The suffix pattern of versioned shared libraries (package.bbclass: .so.*)."),
     _v("SOLIBSDEV", "string", None, "The suffix of development shared-library links (package.bbclass: .so)."),
     _v("FILES_SOLIBSDEV", "list", None,
@@ -464,7 +476,7 @@ VARIABLES: tuple[Variable, ...] = (
     _v("bindir", "path", "${exec_prefix}/bin", "User programs."),
     _v("sbindir", "path", "${exec_prefix}/sbin", "System programs."),
     _v("libdir", "path", "${exec_prefix}/${baselib}", "Libraries."),
-    _v("nonarch_libdir", "path", "${exec_prefix}/lib", "Architecture-independent lib directory."),
+    _v("nonarch_libdir", "path", "${exec_prefix}/lib", "Architecture-independent lib directory.", tasks=("package",)),
     _v("libexecdir", "path", "${exec_prefix}/libexec", "Programs run by other programs."),
     _v("includedir", "path", "${exec_prefix}/include", "C headers."),
     _v("oldincludedir", "path", "${exec_prefix}/include", "C headers (old location)."),
