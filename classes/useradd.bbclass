@@ -8,21 +8,28 @@
 # ships the file and systemd-sysusers creates them on the device.
 
 USERADD_PACKAGES ??= ""
+# recipes whose users or groups this one needs at build time, as in OE
+USERADD_DEPENDS ??= ""
+DEPENDS += "${USERADD_DEPENDS}"
 USERADD_PACKAGES:class-native = ""
 USERADD_PACKAGES:class-nativesdk = ""
 
 # as OE's update_useradd_after_parse: each package says what to create
 python useradd_anon() {
     packages = (d.getVar("USERADD_PACKAGES") or "").split()
-    if not packages and not bb.data.inherits_class("native", d) and not bb.data.inherits_class("nativesdk", d):
+    if bb.data.inherits_class("native", d) or bb.data.inherits_class("nativesdk", d):
+        return
+    # a recipe may inherit useradd only to depend on another's users (USERADD_DEPENDS)
+    if not packages and not d.getVar("USERADD_DEPENDS"):
         raise bb.parse.ParseError("%s inherits useradd but doesn't set USERADD_PACKAGES" % d.getVar("PN"),
                                   d.getVar("FILE"), 0)
     for pkg in packages:
-        params = [d.getVar("%s:%s" % (var, pkg)) for var in ("USERADD_PARAM", "GROUPADD_PARAM", "GROUPMEMS_PARAM")]
+        params = [d.getVar("%s:%s" % (var, pkg))
+                  for var in ("USERADD_PARAM", "GROUPADD_PARAM", "USERMOD_PARAM", "GROUPMEMS_PARAM")]
         if not any(params):
             where = d.location("USERADD_PACKAGES")
-            raise bb.parse.ParseError("%s inherits useradd but doesn't set USERADD_PARAM, GROUPADD_PARAM or "
-                                      "GROUPMEMS_PARAM for package %s" % (d.getVar("PN"), pkg),
+            raise bb.parse.ParseError("%s inherits useradd but doesn't set USERADD_PARAM, GROUPADD_PARAM, "
+                                      "USERMOD_PARAM or GROUPMEMS_PARAM for package %s" % (d.getVar("PN"), pkg),
                                       where.path if where else d.getVar("FILE"), where.line if where else 0)
         d.prependVar("FILES:" + pkg, "${nonarch_libdir}/sysusers.d/useradd-%s.conf " % pkg)
 }

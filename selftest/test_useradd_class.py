@@ -157,6 +157,10 @@ def test_arguments_read_as_shadow_reads_them() -> None:
     assert lines == ["g grp 880", "g other -", 'u a 1200 "A B" /srv/a /bin/sh', "u b - - /home/b /bin/sh",
                      "m a other", "m a grp"]
     assert warnings == ["useradd b: a password (the user is created locked) is not carried"]
+    # usermod as far as sysusers.d can say it: memberships
+    lines, warnings = sysusers_lines(None, None, None, "-a -G audio,video a; --lock a")
+    assert lines == ["m a audio", "m a video"]
+    assert warnings == ["usermod: unknown option '--lock' in '--lock a': only 'usermod -a -G GROUPS USER' is carried"]
 
 
 @pytest.mark.parametrize(("useradd", "problem"), [

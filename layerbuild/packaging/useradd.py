@@ -51,6 +51,10 @@ GROUPMEMS_OPTIONS = {
     "-a": ("add", True), "--add": ("add", True), "-g": ("group", True), "--group": ("group", True),
     "-R": ("root", True), "--root": ("root", True), "--prefix": ("root", True),
 }
+USERMOD_OPTIONS = {
+    "-a": ("append", False), "--append": ("append", False), "-G": ("groups", True), "--groups": ("groups", True),
+    "-R": ("root", True), "--root": ("root", True), "--prefix": ("root", True),
+}
 #: what sysusers.d has no field for, and so is not carried
 _DROPPED = {"password": "a password (the user is created locked)", "expiredate": "an expiry date",
             "inactive": "a password inactivity period", "skel": "a skeleton directory"}
@@ -160,8 +164,10 @@ def _id(tool: str, value: str | None, what: str) -> str | None:
     return value
 
 
-def sysusers_lines(groupadd: str | None, useradd: str | None, groupmems: str | None) -> tuple[list[str], list[str]]:
-    """The sysusers.d lines of one package's parameters, and the warnings for what they cannot carry."""
+def sysusers_lines(groupadd: str | None, useradd: str | None, groupmems: str | None,
+                   usermod: str | None = None) -> tuple[list[str], list[str]]:
+    """The sysusers.d lines of one package's parameters, and the warnings for what they cannot carry
+    (usermod only as far as sysusers.d can say it: ``-a -G GROUPS USER`` adds memberships)."""
     lines: list[str] = []
     warnings: list[str] = []
     members: list[str] = []
@@ -190,6 +196,16 @@ def sysusers_lines(groupadd: str | None, useradd: str | None, groupmems: str | N
         if "add" not in cmd.options or "group" not in cmd.options:
             raise ParamError(f"groupmems: '{text}' needs -a USER and -g GROUP")
         members.append(f"m {cmd.options['add']} {cmd.options['group']}")
+    for text in _commands(usermod):
+        try:
+            cmd = parse_command("usermod", text, USERMOD_OPTIONS)
+        except ParamError as exc:
+            warnings.append(f"{exc.message}: only 'usermod -a -G GROUPS USER' is carried")
+            continue
+        if "append" not in cmd.options or "groups" not in cmd.options:
+            warnings.append(f"usermod {text}: only 'usermod -a -G GROUPS USER' is carried")
+            continue
+        members.extend(f"m {cmd.name} {g}" for g in cmd.options["groups"].split(",") if g)
     return lines + members, warnings
 
 
@@ -206,10 +222,11 @@ def package_users(ctx: TaskContext, pkgd: str) -> dict[str, list[str]]:
         if pkg not in packages:
             raise ctx.fatal(f"{ctx.pn}: {pkg} is in USERADD_PACKAGES but not in PACKAGES", var="USERADD_PACKAGES",
                             hint="add it to PACKAGES, or adjust USERADD_PACKAGES")
-        params = {name: v.getVar(f"{name}:{pkg}") for name in ("GROUPADD_PARAM", "USERADD_PARAM", "GROUPMEMS_PARAM")}
+        params = {name: v.getVar(f"{name}:{pkg}")
+                  for name in ("GROUPADD_PARAM", "USERADD_PARAM", "GROUPMEMS_PARAM", "USERMOD_PARAM")}
         try:
             lines, warnings = sysusers_lines(params["GROUPADD_PARAM"], params["USERADD_PARAM"],
-                                             params["GROUPMEMS_PARAM"])
+                                             params["GROUPMEMS_PARAM"], params["USERMOD_PARAM"])
         except ParamError as exc:
             var = next((f"{name}:{pkg}" for name, text in params.items()
                         if text and exc.message.split(":")[0] == name.split("_")[0].lower()), f"USERADD_PARAM:{pkg}")

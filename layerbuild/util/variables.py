@@ -262,7 +262,7 @@ VARIABLES: tuple[Variable, ...] = (
     # -- packaging: the useradd class ---------------------------------------------------------------
     _v("USERADD_PACKAGES", "list", None,
        "The packages that create users or groups (useradd.bbclass); each must be in PACKAGES and set one of "
-       "USERADD_PARAM, GROUPADD_PARAM or GROUPMEMS_PARAM.", tasks=("package",)),
+       "USERADD_PARAM, GROUPADD_PARAM, USERMOD_PARAM or GROUPMEMS_PARAM.", tasks=("package",)),
     _v("USERADD_PARAM:<package>", "string", None,
        "useradd arguments, several users separated by ';' (--system, --home-dir, --shell, --uid, --gid, "
        "--groups, --comment...): written as ${nonarch_libdir}/sysusers.d/useradd-<package>.conf, which base "
@@ -270,6 +270,9 @@ VARIABLES: tuple[Variable, ...] = (
     _v("GROUPADD_PARAM:<package>", "string", None, "groupadd arguments (--system, --gid), several separated by ';'.",
        tasks=("package",)),
     _v("GROUPMEMS_PARAM:<package>", "string", None, "groupmems arguments (-a USER -g GROUP), several separated by ';'.",
+       tasks=("package",)),
+    _v("USERMOD_PARAM:<package>", "string", None,
+       "usermod arguments, several separated by ';': only -a -G GROUPS USER (memberships) is carried.",
        tasks=("package",)),
     _v("SOLIBS", "string", None, "The suffix pattern of versioned shared libraries (package.bbclass: .so.*)."),
     _v("SOLIBSDEV", "string", None, "The suffix of development shared-library links (package.bbclass: .so)."),
