@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import BuildDir, make_build, make_layer
 
+from layerbuild.packaging.systemd import package_units
 from layerbuild.rootfs.units import parse_install, preset_all
+from layerbuild.taskapi import context_from
 from layerbuild.util.errors import LayerbuildError
 
 ROOT = os.geteuid() == 0
@@ -205,3 +207,39 @@ def test_links_never_leave_the_root(tmp_path: Path) -> None:
     inside = root / str(outside).lstrip("/")
     assert os.readlink(inside / "systemd/system/multi-user.target.wants/x.service") == \
         "/usr/lib/systemd/system/x.service"
+
+
+class _Vars:
+    """The variables of a do_package run, without a recipe."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def getVar(self, var: str, expand: bool = True) -> str | None:  # noqa: N802
+        return self.values.get(var)
+
+    def getVarFlag(self, var: str, flag: str, expand: bool = True) -> str | None:  # noqa: N802
+        return None
+
+    def location(self, var: str) -> None:
+        return None
+
+
+PACKAGE_VARS = {"PN": "x", "FILE": "x_1.0.bb", "PACKAGES": "x", "sysconfdir": "/etc", "nonarch_libdir": "/usr/lib",
+                "systemd_unitdir": "/usr/lib/systemd", "systemd_system_unitdir": "/usr/lib/systemd/system"}
+
+
+def test_preset_never_written_outside_pkgd(tmp_path: Path) -> None:
+    """do_install left usr/lib/systemd/system-preset as a link to a host directory: the preset stays inside."""
+    pkgd, host = tmp_path / "pkgd", tmp_path / "host"
+    host.mkdir()
+    (pkgd / "usr/lib/systemd/system").mkdir(parents=True)
+    (pkgd / str(host).lstrip("/")).mkdir(parents=True)  # where a chroot reads the link
+    (pkgd / "usr/lib/systemd/system/x.service").write_text(UNITS["tool.service"])
+    os.symlink(str(host), pkgd / "usr/lib/systemd/system-preset")
+    ctx = context_from(_Vars({**PACKAGE_VARS, "SYSTEMD_PACKAGES": "x", "SYSTEMD_SERVICE:x": "x.service"}),
+                       task="do_package")
+    shipped = package_units(ctx, str(pkgd))
+    assert shipped == {"x": ["/usr/lib/systemd/system-preset/98-x.preset", "/usr/lib/systemd/system/x.service"]}
+    assert list(host.iterdir()) == []
+    assert (pkgd / str(host).lstrip("/") / "98-x.preset").read_text() == "enable x.service\n"

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import BuildDir, make_build, make_layer
 
-from layerbuild.packaging.useradd import ParamError, sysusers_lines
+from layerbuild.packaging.useradd import ParamError, package_users, sysusers_lines
 from layerbuild.rootfs import sysusers
+from layerbuild.taskapi import context_from
 
 ROOT = os.geteuid() == 0
 needs_sysusers = pytest.mark.skipif(shutil.which("systemd-sysusers") is None, reason="systemd-sysusers not installed")
@@ -188,3 +189,19 @@ def test_users_never_written_outside_the_root(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="passwd"):
         sysusers.apply(str(root), 0)
     assert host.read_text() == "root:x:0:0::/root:/bin/sh\n"
+
+
+def test_sysusers_file_never_written_outside_pkgd(tmp_path: Path) -> None:
+    """do_install left usr/lib/sysusers.d as a link to a host directory: the file stays inside PKGD."""
+    from test_systemd_class import PACKAGE_VARS, _Vars
+
+    pkgd, host = tmp_path / "pkgd", tmp_path / "host"
+    host.mkdir()
+    (pkgd / "usr/lib").mkdir(parents=True)
+    (pkgd / str(host).lstrip("/")).mkdir(parents=True)  # where a chroot reads the link
+    os.symlink(str(host), pkgd / "usr/lib/sysusers.d")
+    ctx = context_from(_Vars({**PACKAGE_VARS, "USERADD_PACKAGES": "x", "USERADD_PARAM:x": "--system xd"}),
+                       task="do_package")
+    assert package_users(ctx, str(pkgd)) == {"x": ["/usr/lib/sysusers.d/useradd-x.conf"]}
+    assert list(host.iterdir()) == []
+    assert (pkgd / str(host).lstrip("/") / "useradd-x.conf").read_text().endswith("u xd - - /home/xd /bin/sh\n")

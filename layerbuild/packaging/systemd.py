@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 from layerbuild.taskapi import TaskContext
+from layerbuild.util.rootdir import RootDir, RootPathError
 
 ACTIONS = ("enable", "disable", "mask", "preset")
 #: the suffixes systemd accepts for unit names
@@ -76,41 +77,49 @@ def package_units(ctx: TaskContext, pkgd: str) -> dict[str, list[str]]:
                             var=action_var)
         files: list[str] = []
         lines: dict[str, list[str]] = {}
-        for unit in units:
-            problem = unit_problem(unit)
-            if problem:
-                raise ctx.fatal(f"{ctx.pn}: {var}: '{unit}' is not a unit name: {problem}", var=var)
-            template = template_of(unit)
-            found = _find(pkgd, search_dirs(ctx), unit, template)
-            if found is None:
-                also = f" (nor its template '{template}')" if template else ""
-                raise ctx.fatal(f"{ctx.pn}: the unit '{unit}' named in {var} is not installed{also}: looked in "
-                                f"{' and '.join(search_dirs(ctx))} of ${{D}}", var=var,
-                                hint="install it in do_install (install -m 0644 ... ${D}${systemd_system_unitdir}/), "
-                                     "or correct its name")
-            files.append(found)
-            if template and os.path.basename(found) == template:
-                lines.setdefault(template, []).append(unit.partition("@")[2].rsplit(".", 1)[0])
-            else:
-                lines.setdefault(unit, [])
-        if action in ("enable", "disable"):
-            rel = preset_path(ctx, pkg)
-            text = "".join(f"{action} {name}{''.join(' ' + i for i in instances)}\n"
-                           for name, instances in lines.items())
-            os.makedirs(os.path.dirname(pkgd + rel), exist_ok=True)
-            with open(pkgd + rel, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.chmod(pkgd + rel, 0o644)
-            files.append(rel)
+        with RootDir(pkgd) as top:
+            for unit in units:
+                found = _checked_unit(ctx, top, var, unit)
+                files.append(found)
+                template = template_of(unit)
+                if template and os.path.basename(found) == template:
+                    lines.setdefault(template, []).append(unit.partition("@")[2].rsplit(".", 1)[0])
+                else:
+                    lines.setdefault(unit, [])
+            if action in ("enable", "disable"):
+                rel = preset_path(ctx, pkg)
+                text = "".join(f"{action} {name}{''.join(' ' + i for i in instances)}\n"
+                               for name, instances in lines.items())
+                write_inside(ctx, top, rel, text)
+                files.append(rel)
         shipped[pkg] = sorted(set(files))
     return shipped
 
 
-def _find(pkgd: str, dirs: list[str], unit: str, template: str | None) -> str | None:
+def _checked_unit(ctx: TaskContext, top: RootDir, var: str, unit: str) -> str:
+    """Where ``unit`` (or its template) is installed in PKGD, else an error naming it."""
+    problem = unit_problem(unit)
+    if problem:
+        raise ctx.fatal(f"{ctx.pn}: {var}: '{unit}' is not a unit name: {problem}", var=var)
+    template = template_of(unit)
+    found = _find(top, search_dirs(ctx), unit, template)
+    if found is None:
+        also = f" (nor its template '{template}')" if template else ""
+        raise ctx.fatal(f"{ctx.pn}: the unit '{unit}' named in {var} is not installed{also}: looked in "
+                        f"{' and '.join(search_dirs(ctx))} of ${{D}}", var=var,
+                        hint="install it in do_install (install -m 0644 ... ${D}${systemd_system_unitdir}/), "
+                             "or correct its name")
+    return found
+
+
+def _find(top: RootDir, dirs: list[str], unit: str, template: str | None) -> str | None:
     for directory in dirs:
         for name in (unit, template):
-            if name and os.path.lexists(os.path.join(pkgd + directory, name)):
-                return os.path.join(directory, name)
+            try:
+                if name and top.lexists(os.path.join(directory, name)):
+                    return os.path.join(directory, name)
+            except RootPathError:
+                continue
     return None
 
 
@@ -128,3 +137,14 @@ def check_shipped(ctx: TaskContext, shipped: dict[str, list[str]], files: dict[s
                                 var="PACKAGES",
                                 hint=f"list {pkg} before {other} in PACKAGES (PACKAGES =+ \"{pkg}\"), so its "
                                      f"FILES take the unit first" if other else f"add it to FILES:{pkg}")
+
+
+def write_inside(ctx: TaskContext, top: RootDir, rel: str, text: str) -> None:
+    """Write a generated file into PKGD, resolving its directories inside PKGD (a link do_install left
+    there never leads the write out of it)."""
+    try:
+        top.write_bytes(rel, text.encode(), 0o644)
+    except (OSError, RootPathError) as exc:
+        why = exc.message if isinstance(exc, RootPathError) else exc.strerror
+        raise ctx.fatal(f"{ctx.pn}: cannot write {rel} into the package: {why}",
+                        hint=f"do_install left a link in the way of {os.path.dirname(rel)}") from None

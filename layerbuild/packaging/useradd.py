@@ -19,8 +19,10 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from layerbuild.packaging.systemd import write_inside
 from layerbuild.taskapi import TaskContext
 from layerbuild.util.errors import LayerbuildError
+from layerbuild.util.rootdir import RootDir
 
 #: option -> (its name in the result, whether it takes an argument); the long names shadow's tools use
 USERADD_OPTIONS = {
@@ -236,9 +238,8 @@ def package_users(ctx: TaskContext, pkgd: str) -> dict[str, list[str]]:
         if not lines:
             continue
         rel = sysusers_path(ctx, pkg)
-        os.makedirs(os.path.dirname(pkgd + rel), exist_ok=True)
-        with open(pkgd + rel, "w", encoding="utf-8") as fh:
-            fh.write(f"# users and groups of {pkg} (useradd.bbclass)\n" + "\n".join(lines) + "\n")
-        os.chmod(pkgd + rel, 0o644)
+        text = f"# users and groups of {pkg} (useradd.bbclass)\n" + "\n".join(lines) + "\n"
+        with RootDir(pkgd) as top:
+            write_inside(ctx, top, rel, text)
         shipped[pkg] = [rel]
     return shipped
