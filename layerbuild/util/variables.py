@@ -245,35 +245,21 @@ VARIABLES: tuple[Variable, ...] = (
        "Patterns (shell globs, absolute paths below ${D}) of the files a package takes; each file goes to "
        "the first package in PACKAGES whose patterns match it, a directory takes everything below it. "
        "package.bbclass sets them for ${PN}, ${PN}-dev, -staticdev, -doc, -locale and -dbg.", tasks=("package",)),
-    # -- packaging: the systemd class ---------------------------------------------------------------
-    _v("SYSTEMD_PACKAGES", "list", None,
-       "The packages that ship systemd units (systemd.bbclass: ${PN}); each must be in PACKAGES.",
+    # -- packaging: the systemd and useradd classes -------------------------------------------------
+    _v("SYSTEMD_PACKAGES", "list", None, "The packages that ship systemd units (systemd.bbclass: ${PN}).", tasks=("package",)),
+    _v("SYSTEMD_SERVICE:<package>", "list", None, "The units a package of SYSTEMD_PACKAGES ships (foo.service, foo@bar.service "
+       "from foo@.service); do_package fails naming one not installed under ${systemd_system_unitdir}.", tasks=("package",)),
+    _v("SYSTEMD_AUTO_ENABLE", "string", None, "enable (the default), disable, mask or preset; enable and disable become "
+       "${systemd_unitdir}/system-preset/98-<package>.preset, which images apply offline.", tasks=("package",)),
+    _v("SYSTEMD_AUTO_ENABLE:<package>", "string", None, "SYSTEMD_AUTO_ENABLE for one package.", tasks=("package",)),
+    _v("USERADD_PACKAGES", "list", None, "The packages that create users or groups (useradd.bbclass).", tasks=("package",)),
+    _v("USERADD_PARAM:<package>", "string", None, "useradd arguments, several users separated by ';', written as "
+       "${nonarch_libdir}/sysusers.d/useradd-<package>.conf: base images apply it offline, extensions ship it.",
        tasks=("package",)),
-    _v("SYSTEMD_SERVICE:<package>", "list", None,
-       "The units a package of SYSTEMD_PACKAGES ships (foo.service, foo.socket, foo@bar.service from "
-       "foo@.service): do_package fails naming one that is not installed under ${systemd_system_unitdir} "
-       "or ${sysconfdir}/systemd/system.", tasks=("package",)),
-    _v("SYSTEMD_AUTO_ENABLE", "string", None,
-       "enable (systemd.bbclass's default), disable, mask or preset: enable and disable become the preset "
-       "file ${systemd_unitdir}/system-preset/98-<package>.preset, which images apply offline.",
-       tasks=("package",)),
-    _v("SYSTEMD_AUTO_ENABLE:<package>", "string", None, "SYSTEMD_AUTO_ENABLE for one package.",
-       tasks=("package",)),
-    # -- packaging: the useradd class ---------------------------------------------------------------
-    _v("USERADD_PACKAGES", "list", None,
-       "The packages that create users or groups (useradd.bbclass); each must be in PACKAGES and set one of "
-       "USERADD_PARAM, GROUPADD_PARAM, USERMOD_PARAM or GROUPMEMS_PARAM.", tasks=("package",)),
-    _v("USERADD_PARAM:<package>", "string", None,
-       "useradd arguments, several users separated by ';' (--system, --home-dir, --shell, --uid, --gid, "
-       "--groups, --comment...): written as ${nonarch_libdir}/sysusers.d/useradd-<package>.conf, which base "
-       "images apply offline and extensions ship.", tasks=("package",)),
-    _v("GROUPADD_PARAM:<package>", "string", None, "groupadd arguments (--system, --gid), several separated by ';'.",
-       tasks=("package",)),
-    _v("GROUPMEMS_PARAM:<package>", "string", None, "groupmems arguments (-a USER -g GROUP), several separated by ';'.",
-       tasks=("package",)),
-    _v("USERMOD_PARAM:<package>", "string", None,
-       "usermod arguments, several separated by ';': only -a -G GROUPS USER (memberships) is carried.",
-       tasks=("package",)),
+    _v("GROUPADD_PARAM:<package>", "string", None, "groupadd arguments, several separated by ';'.", tasks=("package",)),
+    _v("GROUPMEMS_PARAM:<package>", "string", None, "groupmems -a USER -g GROUP, several separated by ';'.", tasks=("package",)),
+    _v("USERMOD_PARAM:<package>", "string", None, "usermod arguments: only -a -G GROUPS USER is carried.", tasks=("package",)),
+    _v("USERADD_DEPENDS", "list", None, "Recipes whose users this one needs (useradd.bbclass adds them to DEPENDS)."),
     _v("SOLIBS", "string", None, "The suffix pattern of versioned shared libraries (package.bbclass: .so.*)."),
     _v("SOLIBSDEV", "string", None, "The suffix of development shared-library links (package.bbclass: .so)."),
     _v("FILES_SOLIBSDEV", "list", None,
