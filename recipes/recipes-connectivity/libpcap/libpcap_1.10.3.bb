@@ -12,11 +12,17 @@ LIC_FILES_CHKSUM = "file://LICENSE;md5=5eb289217c160e2920d2e35bddc36453 \
 SRC_URI = "${DEBIAN_MIRROR}/main/libp/libpcap/libpcap_${PV}.orig.tar.gz"
 SRC_URI[sha256sum] = "2a8885c403516cf7b0933ed4b14d6caa30e02052489ebd414dc75ac52e7559e6"
 
-# the filter language's grammar and scanner are generated at build time, with the host's bison and
-# flex (OE's flex-native and bison-native)
-HOSTTOOLS += "bison flex"
-
 inherit autotools pkgconfig
+
+# the filter language's grammar and scanner are generated at build time, with the build host's bison
+# and flex (OE's bison-native and flex-native); HOSTTOOLS is the configuration's, so a missing one is
+# said here, before configure
+libpcap_check_host() {
+    for tool in bison flex; do
+        command -v $tool >/dev/null || bbfatal "$tool is not on PATH (Debian package $tool): libpcap's filter grammar needs it"
+    done
+}
+do_configure[prefuncs] += "libpcap_check_host"
 
 # Linux capture only: without DAG, DPDK, Septel, SNF and TurboCap, for which there are no recipes, and
 # whose detection would add the build host's /usr/local/include to the include path
