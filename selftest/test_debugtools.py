@@ -182,6 +182,14 @@ def test_the_extension_ships_only_what_the_base_lacks(build: BuildDir) -> None:
                  "/usr/lib/libpcap.so.1.10.3", "/usr/bin/iperf3", "/usr/lib/libiperf.so.0.0.0", "/usr/bin/strace",
                  "/usr/lib/libz.so.1.2.13", f"/usr/lib/extension-release.d/extension-release.{IMAGE}"):
         assert path in listing
+    # dropbear's socket is enabled beside its unit, and the manager reloads after the merge to see it
+    links = subprocess.run(["unsquashfs", "-ll", "-d", "", str(build.deploy / f"{IMAGE}.raw")],
+                           capture_output=True, text=True, check=True).stdout
+    assert "/usr/lib/systemd/system/sockets.target.wants/dropbear.socket -> ../dropbear.socket\n" in links
+    release = subprocess.run(["unsquashfs", "-cat", str(build.deploy / f"{IMAGE}.raw"),
+                              f"usr/lib/extension-release.d/extension-release.{IMAGE}"],
+                             capture_output=True, text=True, check=True).stdout
+    assert release.splitlines() == ["ID=lbdistro", "VERSION_ID=1.0", "ARCHITECTURE=x86-64", "EXTENSION_RELOAD_MANAGER=1"]
     # the C runtime is the base's, and nothing outside /usr ships
     assert not [p for p in listing if "x86_64-linux-gnu" in p or "ld-linux" in p]
     assert all(p.startswith("/usr/") for p in listing)
@@ -189,11 +197,11 @@ def test_the_extension_ships_only_what_the_base_lacks(build: BuildDir) -> None:
 
 def test_testimage_boots_the_base_with_the_extension(build: BuildDir) -> None:
     result = build.run("-c", "testimage", IMAGE)
-    assert "debugtools: 6 passed, 0 failed, 0 skipped" in result.stdout + result.stderr
+    assert "debugtools: 7 passed, 0 failed, 0 skipped" in result.stdout + result.stderr
     report = ET.parse(build.deploy / f"{IMAGE}-genericx86-64.testimage.xml").getroot()
     (suite,) = [s for s in report.iter("testsuite") if s.get("name") == "debugtools"]
     cases = {case.get("name"): case for case in suite.iter("testcase")}
-    assert len(cases) == 6
+    assert len(cases) == 7
     for name in ("test_dropbear_sends_its_ssh_banner_over_the_cable", "test_tcpdump_runs_with_libpcap",
                  "test_iperf3_runs_with_libiperf", "test_strace_runs"):
         assert list(cases[f"DebugToolsTest.{name}"]) == []  # no failure, error or skipped element

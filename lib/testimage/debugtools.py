@@ -4,7 +4,7 @@ from the base."""
 
 import re
 
-from layerbuild.testimage.case import TestCase, skipIfNotInstalled
+from layerbuild.testimage.case import TestCase, skipIfNotInstalled, skipUnlessKind
 
 
 class DebugToolsTest(TestCase):
@@ -22,6 +22,16 @@ class DebugToolsTest(TestCase):
         banner, _, kexinit = received.partition(b"\r\n")
         self.assertEqual(banner, b"SSH-2.0-dropbear_2022.83")
         self.assertIn(b"curve25519-sha256", kexinit)
+
+    @skipUnlessKind("sysext")
+    @skipIfNotInstalled("dropbear")
+    def test_the_extension_brings_the_enabled_ssh_socket(self) -> None:
+        # the enablement is merged with the unit, and the release file asks the manager to reload for it
+        wants = "/usr/lib/systemd/system/sockets.target.wants/dropbear.socket"
+        self.assertTrue(self.target.exists(wants))
+        self.assertIn("ListenStream=22", self.target.read(wants))
+        release = self.target.read(f"/usr/lib/extension-release.d/extension-release.{self.target.name}")
+        self.assertIn("EXTENSION_RELOAD_MANAGER=1\n", release)
 
     @skipIfNotInstalled("tcpdump")
     def test_tcpdump_runs_with_libpcap(self) -> None:

@@ -22,7 +22,10 @@ SRC_URI = "${DEBIAN_MIRROR}/main/d/dropbear/dropbear_${PV}.orig.tar.bz2 \
            file://dropbear.service"
 SRC_URI[sha256sum] = "bc5a121ffbc94b5171ad5ebe01be42746d50aa797c9549a4639894a16749443b"
 
-inherit autotools
+inherit autotools systemd
+
+# as in OE: the server starts on the first connection to port 22, one process per connection
+SYSTEMD_SERVICE:${PN} = "dropbear.socket"
 
 SBINCOMMANDS = "dropbear dropbearkey dropbearconvert"
 BINCOMMANDS = "dbclient"
