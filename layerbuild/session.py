@@ -461,11 +461,11 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
     with build_lock(topdir, err):
         targets = target_tasks(request, config.d.getVar("BB_DEFAULT_TASK") or "do_build")
         tg = build_graph(parsed.recipes, targets)
-        signatures = signatures_of(config, parsed, {tid.fn for tid in tg.graph.nodes}, request.jobs)
-        if request.graphviz:
+        if request.graphviz:  # the graph needs no task signature: no recipe is parsed again for it
             dot, buildlist = write_dot(tg, os.getcwd())
             out.write(f"PN dependencies saved to '{buildlist}'\nTask dependencies saved to '{dot}'\n")
             return 0
+        signatures = signatures_of(config, parsed, {tid.fn for tid in tg.graph.nodes}, request.jobs)
         if request.dump_signatures:
             return dump_signatures(tg, signatures, out)
         check_no_variants(tg)

@@ -128,8 +128,8 @@ def test_variant_is_chosen_by_its_name_and_what_it_provides(tmp_path: Path, lb: 
     dot = (tmp_path / "task-depends.dot").read_text()
     recipe = f"{layer}/recipes/zvlib/zvlib_1.3.bb"
     # BitBake's labels: PN, task, version, and the variant's virtual file name
-    assert f'"zvlib-native.do_fetch" [label="zvlib-native do_fetch\\n1.3-r0\\nvirtual:native:{recipe}"]' in dot
-    assert f'"nativesdk-zvlib.do_fetch" [label="nativesdk-zvlib do_fetch\\n1.3-r0\\nvirtual:nativesdk:{recipe}"]' in dot
+    assert f'"zvlib-native.do_fetch" [label="zvlib-native do_fetch\\n:1.3-r0\\nvirtual:native:{recipe}"]' in dot
+    assert f'"nativesdk-zvlib.do_fetch" [label="nativesdk-zvlib do_fetch\\n:1.3-r0\\nvirtual:nativesdk:{recipe}"]' in dot
     assert '"app.do_prepare_recipe_sysroot" -> "zvlib-native.do_populate_sysroot"' in dot
 
 

@@ -34,7 +34,7 @@ from layerbuild.util.values import Typed
 logger = logging.getLogger("layerbuild.parse")
 
 #: Task flags kept in the recipe summary (the task graph reads them).
-TASK_FLAGS = ("deps", "depends", "deptask", "rdeptask", "recrdeptask", "noexec", "nostamp", "_addtask_loc",
+TASK_FLAGS = ("deps", "depends", "rdepends", "deptask", "rdeptask", "recrdeptask", "recideptask", "noexec", "nostamp", "_addtask_loc",
               "sstate-inputdirs", "sstate-outputdirs", "depends-hint")
 #: Task flags kept as they were set (the others are kept expanded)
 _RAW_TASK_FLAGS = ("deps", "_addtask_loc")
@@ -94,6 +94,8 @@ class RecipeInfo:
     warnings: tuple[str, ...] = field(default=())
     #: DEFAULT_PREFERENCE: between recipes of one name and layer priority, a higher one is chosen first
     preference: int = 0
+    #: PACKAGES_DYNAMIC: regular expressions of the package names the recipe may make while it packages
+    packages_dynamic: tuple[str, ...] = field(default=())
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (RecipeInfo, tuple(getattr(self, name) for name in _RECIPE_FIELDS))
@@ -408,7 +410,8 @@ def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str
         check_recipe(d, realfn, task_flags)
     pn = d.getVar("PN") or ""
     provides = [pn] + [p for p in _split(d.getVar("PROVIDES")) if p != pn]
-    packages = _split(d.getVar("PACKAGES")) if not skipped else ()
+    # as BitBake's recipe cache: a recipe without PACKAGES (an image) is one package named after it
+    packages = (_split(d.getVar("PACKAGES")) or (pn,)) if not skipped else ()
     tasks = []
     if not skipped:
         for task, present in task_flags.items():
@@ -449,11 +452,12 @@ def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str
         # as in BitBake, the recipe's own RDEPENDS/RRECOMMENDS (an image's packages) count as package ""
         rdepends=_runtime(d, "RDEPENDS", packages),
         rrecommends=_runtime(d, "RRECOMMENDS", packages),
-        rprovides=tuple((p, _split_deps(d.getVar(f"RPROVIDES:{p}"))) for p in packages),
+        rprovides=_runtime(d, "RPROVIDES", packages),
         tasks=tuple(tasks),
         skipped=str(skipped) if skipped else None,
         variables=tuple((name, d.getVar(name)) for name in keep),
         locations=tuple(locations),
         origins=_origins(d, "RDEPENDS") if not skipped else (),
         preference=Typed(d).int("DEFAULT_PREFERENCE", 0),
+        packages_dynamic=_split(d.getVar("PACKAGES_DYNAMIC")) if not skipped else (),
     )
