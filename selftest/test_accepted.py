@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 from conftest import Runner, make_build, make_layer
 
 from layerbuild.packaging.deps import deb_provides_field, format_depends, metadata_depends
@@ -169,3 +170,25 @@ def test_packages_are_written_without_what_a_deb_cannot_carry(tmp_path: Path, lb
     deb = feed / "provides_1.0-r0_amd64.deb"
     provides = subprocess.run(["dpkg-deb", "--field", str(deb), "Provides"], capture_output=True, text=True, check=True)
     assert provides.stdout.strip() == "sh-provider"
+
+
+def test_addtask_with_several_task_names(tmp_path: Path, lb: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    # BitBake adds each word before 'before' and 'after' as a task: do_x, do_sideways and do_compile here;
+    # a word close to a keyword is likely a typo, and warned about
+    layer = make_layer(tmp_path, "ok", {
+        "recipes/tasks/tasks_1.0.bb": 'SUMMARY = "t"\ndo_x() {\n    :\n}\ndo_sideways() {\n    :\n}\n'
+                                      'addtask do_x sideways do_compile\naddtask gather aftr\n'})
+    build = make_build(tmp_path, [layer])
+    monkeypatch.chdir(tmp_path)
+    status, out, err = lb("-B", str(build), "-g", *(f"tasks:{t}" for t in ("x", "sideways", "compile", "gather", "aftr")))
+    assert status == 0, err
+    nodes = {line.split('"')[1] for line in (tmp_path / "task-depends.dot").read_text().splitlines() if "label=" in line}
+    assert {"tasks.do_x", "tasks.do_sideways", "tasks.do_compile", "tasks.do_gather", "tasks.do_aftr"} <= nodes
+    loc = f"{layer}/recipes/tasks/tasks_1.0.bb"
+    assert _lines(err, "WARNING: ") == [
+        f"WARNING: {loc}:8: addtask: 'sideways' is not 'before' or 'after': it adds the task do_sideways "
+        "(addtask knows only 'before' and 'after')",
+        f"WARNING: {loc}:9: addtask: 'gather' is not 'before' or 'after': it adds the task do_gather "
+        "(did you mean 'after'?)",
+        f"WARNING: {loc}:9: addtask: 'aftr' is not 'before' or 'after': it adds the task do_aftr "
+        "(did you mean 'after'?)"]

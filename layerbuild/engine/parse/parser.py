@@ -338,8 +338,9 @@ def _check_overrides(var: str, loc: Location) -> None:
 
 
 def _check_addtask(tasks: str, before: str, after: str, loc: Location) -> None:
-    """``addtask NAME... [before NAME...] [after NAME...]``: refuse words that are neither task names
-    nor the two keywords (BitBake would silently add them as tasks)."""
+    """``addtask NAME... [before NAME...] [after NAME...]``: a keyword with nothing after it is refused; a
+    word that is neither a task name nor a keyword is a task, as in BitBake (``addtask do_a b`` adds
+    do_a and do_b), with a warning when it looks like a misspelt keyword or sits among ``do_`` names."""
     words = tasks.split()
     if not words:
         raise ParseError("addtask names no task", loc, hint="write: addtask do_NAME [after do_X] [before do_Y]")
@@ -351,9 +352,9 @@ def _check_addtask(tasks: str, before: str, after: str, loc: Location) -> None:
         close = [] if word.startswith(("do_", "${")) else \
             difflib.get_close_matches(word, ("before", "after"), n=1, cutoff=0.6)
         if close or (prefixed and not word.startswith(("do_", "${"))):
-            what = f"did you mean '{close[0]}'?" if close else \
-                f"addtask knows only 'before' and 'after'; a task is named do_{word}"
-            raise ParseError(f"addtask: '{word}' is not a task name, 'before' or 'after'", loc, hint=what)
+            what = f"did you mean '{close[0]}'?" if close else "addtask knows only 'before' and 'after'"
+            logger.warning("%s: addtask: '%s' is not 'before' or 'after': it adds the task do_%s (%s)", loc, word,
+                           word, what)
     for part in (before, after):
         for word in part.split():
             if word in ("before", "after"):
