@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Runner, make_build, make_layer
+from conftest import LAYER_CONF, Runner, make_build, make_layer
 
 
 def _env_value(out: str, name: str) -> str:
@@ -166,3 +166,18 @@ def test_a_recipe_has_one_layer_name_in_the_parse_the_environment_and_its_tasks(
     status, out, err = lb("-B", str(build), "show-recipes", "bar", tool="layers")
     assert status == 0, err
     assert out.splitlines()[2].split() == ["inner", "1.0"]
+
+
+def test_layerdir_in_a_weak_default_of_layer_conf(tmp_path: Path, lb: Runner) -> None:
+    """BitBake replaces ${LAYERDIR} in what getVar(var, False) gives after layer.conf, a ??= default
+    included, and sets that back: such a default is an assignment from then on (a later ?= leaves it);
+    one that does not name LAYERDIR stays weak."""
+    conf = (LAYER_CONF.format(name="w", priority=6) + 'W_TOOLS ??= "${LAYERDIR}/tools"\n'
+            'W_KEPT ??= "${LAYERDIR}/kept"\nW_WEAK ??= "weak"\n')
+    layer = make_layer(tmp_path, "w", {"recipes/foo/foo_1.0.bb": ""}, layer_conf=conf)
+    build = make_build(tmp_path, [layer], local='W_KEPT ?= "/elsewhere"\nW_WEAK ?= "local"\n')
+    status, out, err = lb("-B", str(build), "-e")
+    assert status == 0, err
+    assert _env_value(out, "W_TOOLS") == f"{layer}/tools"
+    assert _env_value(out, "W_KEPT") == f"{layer}/kept"
+    assert _env_value(out, "W_WEAK") == "local"

@@ -75,6 +75,10 @@ def _literal_layerdir(d: DataStore, layer: str, written: dict[str, str]) -> None
         if not entry:
             continue
         content = entry.get("_content")
+        if content is None and isinstance(entry.get("_defaultval"), str) and "${LAYERDIR" in entry["_defaultval"]:
+            # BitBake reads the value as getVar(var, False) does, the weak default when nothing set it,
+            # and sets it back: a ??= that names LAYERDIR is an assignment from then on
+            content = entry["_defaultval"]
         if isinstance(content, str) and "${LAYERDIR" in content:
             if var.startswith("BBFILE_PATTERN_"):
                 written[var] = content
