@@ -183,6 +183,14 @@ VARIABLES: tuple[Variable, ...] = (
        "The version of <pn> to use, as [PE:]PV[_PR]; a trailing % matches any rest of PV."),
     _v("PREFERRED_PROVIDER_<name>", "string", None,
        "The recipe (PN) to use when several recipes provide <name>."),
+    _v("PREFERRED_RPROVIDER_<name>", "string", None,
+       "The recipe (PN) to use when several recipes provide the run-time name <name>."),
+    _v("PACKAGES_DYNAMIC", "list", None,
+       "Regular expressions of the package names a recipe makes while it packages: a run-time name no "
+       "recipe's PACKAGES or RPROVIDES holds goes to a recipe whose PACKAGES_DYNAMIC matches it."),
+    _v("ASSUME_PROVIDED", "list", None,
+       "Names the build host provides: no recipe is needed for them (a word starting with ^ or ending with "
+       "$ is a regular expression)."),
     _v("DEFAULT_PREFERENCE", "integer", None,
        "A recipe's weight against other recipes of the same name in layers of the same priority: the "
        "highest wins before the highest version does (a development version sets \"-1\")."),
