@@ -166,3 +166,7 @@ def test_dot_graph_compared() -> None:
     assert (nodes.compared, nodes.agreeing, nodes.only_bitbake, nodes.only_layerbuild) == \
         (1, 1, ["z.do_fetch"], ["z.do_unpack"])
     assert (edges.only_bitbake, edges.only_layerbuild) == (["z.do_build -> z.do_fetch"], ["z.do_build -> z.do_unpack"])
+    # a count per kind of task, then the differences themselves
+    assert edges.details[:2] == ["1 edges do_build -> do_fetch only in BitBake",
+                                 "1 edges do_build -> do_unpack only in layerbuild"]
+    assert nodes.details[0] == "1 nodes do_fetch only in BitBake"

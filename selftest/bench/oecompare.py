@@ -370,7 +370,25 @@ def compare_graph(bb_text: str, lb_text: str, bb_paths: dict[str, str], lb_paths
     edges.only_layerbuild = [f"{a} -> {b}" for a, b in sorted(lbe - bbe)]
     edges.details += [f"{e}: edge only in BitBake" for e in edges.only_bitbake]
     edges.details += [f"{e}: edge only in layerbuild" for e in edges.only_layerbuild]
+    # first, how many differences each kind of task (or task -> task) has: where to look for the cause
+    nodes.details[:0] = _by_task(nodes.only_bitbake, nodes.only_layerbuild, "nodes")
+    edges.details[:0] = _by_task(edges.only_bitbake, edges.only_layerbuild, "edges")
     return [nodes, edges]
+
+
+def _task_of(item: str) -> str:
+    """``pn.do_x`` -> ``do_x``; ``a.do_x -> b.do_y`` -> ``do_x -> do_y``."""
+    return " -> ".join(part.rsplit(".", 1)[-1] for part in item.split(" -> "))
+
+
+def _by_task(only_bitbake: list[str], only_layerbuild: list[str], what: str) -> list[str]:
+    counts: dict[tuple[str, str], int] = {}
+    for side, items in (("BitBake", only_bitbake), ("layerbuild", only_layerbuild)):
+        for item in items:
+            key = (_task_of(item), side)
+            counts[key] = counts.get(key, 0) + 1
+    return [f"{n} {what} {task} only in {side}" for (task, side), n in
+            sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 def compare_lists(title: str, bb: set[str], lb: set[str]) -> Comparison:
