@@ -92,7 +92,8 @@ class Recipes:
                         rprovides[name].append(fn)
             for pattern in info.packages_dynamic:
                 dynamic.setdefault(pattern, []).append(fn)
-        return _Index(build, packages, rprovides, dynamic, pn_provides,
+        patterns = tuple((re.compile(pattern.replace("+", r"\+")), fns) for pattern, fns in dynamic.items())
+        return _Index(build, packages, rprovides, patterns, pn_provides,
                       tuple((self.getvar("ASSUME_PROVIDED") or "").split()))
 
     def assumed(self, name: str) -> bool:
@@ -143,8 +144,8 @@ class Recipes:
         found = index.rprovides.get(name, []) + index.packages.get(name, [])
         if found:
             return found
-        for pattern, fns in index.dynamic.items():
-            if _dynamic(pattern).match(name):
+        for pattern, fns in index.dynamic:
+            if pattern.match(name):
                 found += fns
         return found
 
@@ -188,7 +189,8 @@ class _Index:
     build: dict[str, list[str]]
     packages: dict[str, list[str]]
     rprovides: dict[str, list[str]]
-    dynamic: dict[str, list[str]]
+    #: each PACKAGES_DYNAMIC expression, as BitBake reads it (``+`` is literal), and its recipes
+    dynamic: tuple[tuple[re.Pattern[str], list[str]], ...]
     pn_provides: dict[str, list[str]]
     assumed: tuple[str, ...]
 
@@ -203,17 +205,6 @@ def assumed(name: str, patterns: tuple[str, ...]) -> bool:
         elif pattern == name:
             return True
     return False
-
-
-_DYNAMIC: dict[str, re.Pattern[str]] = {}
-
-
-def _dynamic(pattern: str) -> re.Pattern[str]:
-    """A PACKAGES_DYNAMIC entry as the regular expression BitBake reads it (``+`` is literal)."""
-    found = _DYNAMIC.get(pattern)
-    if found is None:
-        found = _DYNAMIC[pattern] = re.compile(pattern.replace("+", r"\+"))
-    return found
 
 
 def _version_key(info: RecipeInfo) -> tuple[int, str, str]:

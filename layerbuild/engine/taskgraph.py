@@ -91,6 +91,13 @@ class _Builder:
         self._recipe_deps: dict[str, tuple[list[str], list[str]]] = {}
         #: task -> {the task it needs: why}
         self.depends: dict[TaskId, dict[TaskId, Why]] = {}
+        self._task_maps: dict[str, dict[str, TaskInfo]] = {}
+
+    def tasks(self, fn: str) -> dict[str, TaskInfo]:
+        found = self._task_maps.get(fn)
+        if found is None:
+            found = self._task_maps[fn] = _tasks(self.recipes.infos[fn])
+        return found
 
     def resolve_build(self, name: str, asked_by: Location, pn: str = "") -> str | None:
         if name not in self._build:
@@ -165,7 +172,7 @@ class _Builder:
             if fn is None:
                 continue
             other = TaskId(fn, task_name(task))
-            if other.task not in _tasks(self.recipes.infos[fn]):
+            if other.task not in self.tasks(fn):
                 there = self.recipes.infos[fn]
                 raise TargetError(f"{info.pn}: {ti.name}[{flag}] names {entry}, but {there.pn} has no task "
                                   f"{other.task}", where,
@@ -179,7 +186,7 @@ class _Builder:
         """``tid`` needs the tasks ``names`` of the recipes ``fns`` (those they have); ``own=False``:
         not those of its own recipe that run after it."""
         for other_fn in fns:
-            other_tasks = _tasks(self.recipes.infos[other_fn])
+            other_tasks = self.tasks(other_fn)
             for task in names:
                 if task in other_tasks and (own or not self._later(tid, TaskId(other_fn, task))):
                     deps.setdefault(TaskId(other_fn, task), why)
@@ -188,7 +195,7 @@ class _Builder:
                 itasks: dict[TaskId, list[TaskId]]) -> list[str]:
         """Each task's own dependencies (BitBake's run queue, part A); returns the recipes they name."""
         info = self.recipes.infos[fn]
-        tasks = _tasks(info)
+        tasks = self.tasks(fn)
         build, runtime = self.recipe_deps(fn)
         named: list[str] = [*build, *runtime]
         for ti in info.tasks:
@@ -302,7 +309,7 @@ class _Builder:
         would otherwise make a cycle, which BitBake reports and we leave out."""
         if other.fn != tid.fn:
             return False
-        tasks = _tasks(self.recipes.infos[tid.fn])
+        tasks = self.tasks(tid.fn)
         seen = set()
         todo = [other.task]
         while todo:
