@@ -207,14 +207,19 @@ class _Builder:
                     deps.setdefault(TaskId(fn, dep), (f"addtask {ti.name} after {dep}", loc))
 
             deptask = [task_name(t) for t in str(ti.flag("deptask", "") or "").split()]
-            self._over(tid, deps, build, deptask, (f"{ti.name}[deptask] over DEPENDS", _recipe_loc(info, "DEPENDS")))
+            if deptask:
+                self._over(tid, deps, build, deptask,
+                           (f"{ti.name}[deptask] over DEPENDS", _recipe_loc(info, "DEPENDS")))
             rdeptask = [task_name(t) for t in str(ti.flag("rdeptask", "") or "").split()]
-            self._over(tid, deps, runtime, rdeptask,
-                       (f"{ti.name}[rdeptask] over RDEPENDS", _recipe_loc(info, "RDEPENDS")))
+            if rdeptask:
+                self._over(tid, deps, runtime, rdeptask,
+                           (f"{ti.name}[rdeptask] over RDEPENDS", _recipe_loc(info, "RDEPENDS")))
             for flag in ("depends", "rdepends"):
-                for entry, other in self._flag_deps(info, ti, flag):
-                    deps.setdefault(other, (f"{ti.name}[{flag}] = {entry}", self._depends_origin(info, ti, flag)))
-                    named.append(other.fn)
+                if ti.flag(flag):
+                    for entry, other in self._flag_deps(info, ti, flag):
+                        deps.setdefault(other, (f"{ti.name}[{flag}] = {entry}",
+                                                self._depends_origin(info, ti, flag)))
+                        named.append(other.fn)
             rec = [task_name(t) for t in str(ti.flag("recrdeptask", "") or "").split()]
             if rec:
                 recursive[tid] = rec
@@ -261,17 +266,7 @@ class _Builder:
         recursively, and what the recursive tasks it needs need (BitBake's run queue, part B)."""
         if not recursive:
             return
-        try:
-            order = list(nx.topological_sort(nx.DiGraph([(d, t) for t, deps in self.depends.items() for d in deps])))
-        except nx.NetworkXUnfeasible:
-            return  # a cycle: check_acyclic explains it
-        reach: dict[TaskId, frozenset[str]] = {}
-        for tid in order:
-            found: set[str] = set()
-            for dep in self.depends.get(tid, ()):
-                found.add(dep.fn)
-                found |= reach.get(dep, frozenset())
-            reach[tid] = frozenset(found)
+        reach = self._reach()
         added = True
         while added:
             added = False
@@ -302,6 +297,33 @@ class _Builder:
         for tid in selfref:
             for other in selfref:
                 self.depends[tid].pop(other, None)
+
+    def _reach(self) -> dict[TaskId, frozenset[str]]:
+        """For each task, the recipes of the tasks it needs, directly or not (BitBake's cumulativedeps),
+        before [recrdeptask] adds anything. A cycle leaves them short: check_acyclic explains it."""
+        reach: dict[TaskId, frozenset[str]] = {}
+        depends = self.depends
+        for root in depends:
+            if root in reach:
+                continue
+            stack = [(root, iter(depends[root]))]
+            walking = {root}
+            while stack:
+                node, deps = stack[-1]
+                for dep in deps:
+                    if dep not in reach and dep not in walking:
+                        walking.add(dep)
+                        stack.append((dep, iter(depends[dep])))
+                        break
+                else:
+                    stack.pop()
+                    walking.discard(node)
+                    found: set[str] = set()
+                    for dep in depends[node]:
+                        found.add(dep.fn)
+                        found.update(reach.get(dep, ()))
+                    reach[node] = frozenset(found)
+        return reach
 
     def _later(self, tid: TaskId, other: TaskId) -> bool:
         """Whether ``other`` is a task of the same recipe that runs after ``tid`` (its addtask order says
