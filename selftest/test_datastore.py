@@ -168,6 +168,17 @@ def test_a_weak_default_after_an_assignment_leaves_its_location() -> None:
     assert str(d.location("OTHER")) == "layerbuild.conf:10"
 
 
+def test_a_default_after_an_assignment_leaves_its_location() -> None:
+    """``?=`` that finds a value keeps it and where it was set: an error about the value names that line."""
+    d = DataStore()
+    d.setVar("GENERATOR", "Make", parsing=True, file="local.conf", line=3)
+    d.setVar("GENERATOR", "Make", parsing=True, op="set?", file="cmake.bbclass", line=17)
+    assert d.getVar("GENERATOR") == "Make"
+    assert str(d.location("GENERATOR")) == "local.conf:3"
+    d.setVar("UNSET", "Ninja", parsing=True, op="set?", file="cmake.bbclass", line=18)
+    assert str(d.location("UNSET")) == "cmake.bbclass:18"
+
+
 def _doubling(d: DataStore, levels: int, line: int = 1) -> None:
     d.setVar("A0", "0123456789abcdef", file="bomb.bb", line=line)
     for i in range(1, levels):

@@ -574,8 +574,11 @@ class DataStore:
                 entry = self._writable(var)
         if ":" in var:
             self._register_override(var)
+        # a ?= that finds a value keeps it, and where it was set (the line an error about it names)
+        kept = op == "set?" and "_content" in entry
         entry["_content"] = value
-        self._mark_loc(entry, file, line)
+        if not kept:
+            self._mark_loc(entry, file, line)
         if self.history is not None:
             self._record(var, op, value if detail is None else detail, file, line)
         if var in self._overridevars:
