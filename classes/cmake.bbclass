@@ -48,9 +48,7 @@ def oecmake_map_compiler(var, d):
     return words[0], launcher, " ".join(words[1:])
 
 OECMAKE_C_COMPILER ?= "${@oecmake_map_compiler('CC', d)[0]}"
-OECMAKE_C_COMPILER_LAUNCHER ?= "${@oecmake_map_compiler('CC', d)[1]}"
 OECMAKE_CXX_COMPILER ?= "${@oecmake_map_compiler('CXX', d)[0]}"
-OECMAKE_CXX_COMPILER_LAUNCHER ?= "${@oecmake_map_compiler('CXX', d)[1]}"
 OECMAKE_AR ?= "${AR}"
 
 OECMAKE_C_FLAGS ?= "${@oecmake_map_compiler('CC', d)[2]} ${CFLAGS}"
@@ -125,8 +123,8 @@ set( CMAKE_SYSTEM_NAME ${@oecmake_system_name(d)} )
 set( CMAKE_SYSTEM_PROCESSOR ${@oecmake_system_processor(d)} )
 set( CMAKE_C_COMPILER ${OECMAKE_C_COMPILER} )
 set( CMAKE_CXX_COMPILER ${OECMAKE_CXX_COMPILER} )
-set( CMAKE_C_COMPILER_LAUNCHER ${OECMAKE_C_COMPILER_LAUNCHER} )
-set( CMAKE_CXX_COMPILER_LAUNCHER ${OECMAKE_CXX_COMPILER_LAUNCHER} )
+set( CMAKE_C_COMPILER_LAUNCHER ${@oecmake_map_compiler('CC', d)[1]} )
+set( CMAKE_CXX_COMPILER_LAUNCHER ${@oecmake_map_compiler('CXX', d)[1]} )
 set( CMAKE_ASM_COMPILER ${OECMAKE_C_COMPILER} )
 find_program( CMAKE_AR ${OECMAKE_AR} DOC "Archiver" REQUIRED )
 
