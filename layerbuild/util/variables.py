@@ -8,6 +8,10 @@ the configuration sets. A row's ``tasks`` are the builtin task functions that re
 signatures of those tasks depend on it, and a test runs every builtin to check that it reads nothing
 else (besides the reads its builtin entry declares as unhashed). Classes keep BitBake's ``d.getVar``.
 
+The rows of the classes for real software (systemd, useradd, autotools, cmake, meson ...) are kept in
+:mod:`layerbuild.util.classvariables` and take their place in this table; a row is a
+:class:`layerbuild.util.variable.Variable`.
+
 ``docs/variables.md`` is generated from the table (``python -m layerbuild.util.variables > docs/variables.md``);
 a test keeps the two equal and checks that every variable the core configuration sets is listed.
 
@@ -22,32 +26,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 
+from layerbuild.util.classvariables import BUILD_CLASS_VARIABLES, UNIT_AND_USER_VARIABLES
+from layerbuild.util.variable import Variable
 from layerbuild.util.vartypes import TYPES
-
-
-class Variable:
-    """One row. A plain class with slots: every command builds the table at start-up, and a
-    NamedTuple or dataclass would cost more to define than the whole table to fill."""
-
-    __slots__ = ("name", "type", "default", "doc", "tasks", "hint", "minimum")
-
-    def __init__(self, name: str, type_: str, default: str | None, doc: str, *, tasks: tuple[str, ...] = (),
-                 hint: str | None = None, minimum: int | None = None) -> None:
-        self.name = name
-        #: a name of :data:`layerbuild.util.vartypes.TYPES`
-        self.type = type_
-        self.default = default
-        self.doc = doc
-        #: the builtin task functions that read it (their signatures depend on it)
-        self.tasks = tasks
-        #: the hint of a bad value, instead of the type's ({name} is the variable)
-        self.hint = hint
-        #: the smallest value an integer may have
-        self.minimum = minimum
-
-    def __repr__(self) -> str:
-        return f"Variable({self.name!r}, {self.type!r})"
-
 
 _IGNORE_VARS = (
     "TMPDIR FILE PATH PWD BB_TASKHASH BBPATH BBSERVER DL_DIR THISDIR FILESEXTRAPATHS FILE_DIRNAME HOME "
@@ -63,6 +44,8 @@ _OVERRIDES = ("${TARGET_OS}:${TRANSLATED_TARGET_ARCH}:pn-${PN}:${MACHINEOVERRIDE
 
 #: the rows are written _v(...) to keep the table narrow
 _v = Variable
+
+__all__ = ["VARIABLES", "UnknownVariable", "Variable", "by_name", "lookup", "markdown", "task_reads"]
 
 
 # The builtins that read the same variables, named once.
@@ -254,20 +237,7 @@ VARIABLES: tuple[Variable, ...] = (
        "the first package in PACKAGES whose patterns match it, a directory takes everything below it. "
        "package.bbclass sets them for ${PN}, ${PN}-dev, -staticdev, -doc, -locale and -dbg.", tasks=("package",)),
     # -- packaging: the systemd and useradd classes -------------------------------------------------
-    _v("SYSTEMD_PACKAGES", "list", None, "The packages that ship systemd units (systemd.bbclass: ${PN}).", tasks=("package",)),
-    _v("SYSTEMD_SERVICE:<package>", "list", None, "The units a package of SYSTEMD_PACKAGES ships (foo.service, foo@bar.service "
-       "from foo@.service); do_package fails naming one not installed under ${systemd_system_unitdir}.", tasks=("package",)),
-    _v("SYSTEMD_AUTO_ENABLE", "string", None, "enable (the default), disable, mask or preset; enable and disable become "
-       "${systemd_unitdir}/system-preset/98-<package>.preset, which images apply offline.", tasks=("package",)),
-    _v("SYSTEMD_AUTO_ENABLE:<package>", "string", None, "SYSTEMD_AUTO_ENABLE for one package.", tasks=("package",)),
-    _v("USERADD_PACKAGES", "list", None, "The packages that create users or groups (useradd.bbclass).", tasks=("package",)),
-    _v("USERADD_PARAM:<package>", "string", None, "useradd arguments, several users separated by ';', written as "
-       "${nonarch_libdir}/sysusers.d/useradd-<package>.conf: base images apply it offline, extensions ship it.",
-       tasks=("package",)),
-    _v("GROUPADD_PARAM:<package>", "string", None, "groupadd arguments, several separated by ';'.", tasks=("package",)),
-    _v("GROUPMEMS_PARAM:<package>", "string", None, "groupmems -a USER -g GROUP, several separated by ';'.", tasks=("package",)),
-    _v("USERMOD_PARAM:<package>", "string", None, "usermod arguments: only -a -G GROUPS USER is carried.", tasks=("package",)),
-    _v("USERADD_DEPENDS", "list", None, "Recipes whose users this one needs (useradd.bbclass adds them to DEPENDS)."),
+    *UNIT_AND_USER_VARIABLES,
     _v("SOLIBS", "string", None, "The suffix pattern of versioned shared libraries (package.bbclass: .so.*)."),
     _v("SOLIBSDEV", "string", None, "The suffix of development shared-library links (package.bbclass: .so)."),
     _v("FILES_SOLIBSDEV", "list", None,
@@ -396,89 +366,7 @@ VARIABLES: tuple[Variable, ...] = (
        "Linker flags, exported to shell tasks."),
     _v("EXTRA_OEMAKE", "string", "", "Extra arguments oe_runmake passes to make."),
     # -- the build classes (docs/classes.md) ----------------------------------------------------------
-    _v("PACKAGECONFIG", "list", None, "The optional features enabled; each is a flag PACKAGECONFIG[f] = \"enabled,"
-       "disabled,depends,rdepends,rrecommends,conflicts\" (base.bbclass applies them, as OE's)."),
-    _v("PACKAGECONFIG_CONFARGS", "string", None, "The configure arguments of the features (PACKAGECONFIG)."),
-    _v("EXTRA_OECONF", "string", None, "Extra configure arguments (autotools)."),
-    _v("CONFIGUREOPTS", "string", None, "The configure arguments autotools always passes (--build ... --mandir)."),
-    _v("CONFIGUREOPT_DEPTRACK", "string", None, "autotools: --disable-dependency-tracking."),
-    _v("CONFIGURE_SCRIPT", "path", None, "The configure script autotools runs: ${AUTOTOOLS_SCRIPT_PATH}/configure."),
-    _v("AUTOTOOLS_SCRIPT_PATH", "path", None, "Where the project's configure.ac is: ${S}."),
-    _v("AUTOTOOLS_AUTORECONF", "string", None,
-       "When autotools runs autoreconf: auto (default; when there is no configure script), 1 (always), 0 (never)."),
-    _v("EXTRA_AUTORECONF", "string", None, "Extra autoreconf arguments."),
-    _v("CACHED_CONFIGUREVARS", "string", None, "Shell assignments (cache values) put before the configure script."),
-    _v("DISABLE_STATIC", "string", None, "Appended to EXTRA_OECONF by autotools: --disable-static."),
-    _v("PKG_CONFIG", "string", None, "The pkg-config program (pkgconfig.bbclass: pkg-config, the host's)."),
-    _v("PKG_CONFIG_LIBDIR", "string", None, "pkg-config's search path (pkgconfig): the sysroot's pkgconfig directories."),
-    _v("OECMAKE_GENERATOR", "string", None, "The CMake generator of the cmake class: Ninja (default) or Unix Makefiles."),
-    _v("OECMAKE_SOURCEPATH", "path", None, "The directory of the top CMakeLists.txt (cmake): ${S}."),
-    _v("EXTRA_OECMAKE", "string", None, "Extra cmake arguments (cmake; PACKAGECONFIG_CONFARGS is appended)."),
-    _v("OECMAKE_ARGS", "string", None, "The arguments cmake always gets: install directories, the toolchain file."),
-    _v("OECMAKE_FIND_ROOT_PATH_MODE_PROGRAM", "string", None, "cmake's find_program: NEVER (the host's PATH), ONLY, BOTH."),
-    _v("OECMAKE_EXTRA_ROOT_PATH", "string", None, "More directories for the toolchain file's CMAKE_FIND_ROOT_PATH."),
-    _v("OECMAKE_GENERATOR_ARGS", "string", None, "cmake's -G and -DCMAKE_MAKE_PROGRAM, from OECMAKE_GENERATOR."),
-    _v("OECMAKE_C_COMPILER", "string", None, "The toolchain file's C compiler: CC's first word (after ccache)."),
-    _v("OECMAKE_CXX_COMPILER", "string", None, "The toolchain file's C++ compiler: CXX's first word (after ccache)."),
-    _v("OECMAKE_AR", "string", None, "The toolchain file's archiver: ${AR}."),
-    _v("OECMAKE_C_FLAGS", "string", None, "The toolchain file's CMAKE_C_FLAGS: CC's options and CFLAGS."),
-    _v("OECMAKE_CXX_FLAGS", "string", None, "The toolchain file's CMAKE_CXX_FLAGS: CXX's options and CXXFLAGS."),
-    _v("OECMAKE_C_FLAGS_RELEASE", "string", None, "CMAKE_C_FLAGS_RELEASE (and ASM): -DNDEBUG."),
-    _v("OECMAKE_CXX_FLAGS_RELEASE", "string", None, "CMAKE_CXX_FLAGS_RELEASE: -DNDEBUG."),
-    _v("OECMAKE_C_LINK_FLAGS", "string", None, "The toolchain file's CMAKE_C_LINK_FLAGS: CC's options, CPPFLAGS, LDFLAGS."),
-    _v("OECMAKE_CXX_LINK_FLAGS", "string", None, "CMAKE_CXX_LINK_FLAGS: CXX's options, CXXFLAGS, LDFLAGS."),
-    _v("OECMAKE_RPATH", "string", None, "The toolchain file's CMAKE_INSTALL_RPATH (empty: none)."),
-    _v("OECMAKE_TARGET_COMPILE", "string", None, "The target do_compile builds (cmake): all."),
-    _v("OECMAKE_TARGET_INSTALL", "string", None, "The target do_install builds (cmake): install, by cmake --install."),
-    _v("EXTRA_OECMAKE_BUILD", "string", None, "Extra arguments of the build tool cmake --build runs (after --)."),
-    _v("CMAKE_VERBOSE", "string", None, "VERBOSE=1 (default): cmake --build logs each command; empty: quiet."),
-    _v("EXTRA_OEMESON", "string", None, "Extra meson setup arguments (meson; PACKAGECONFIG_CONFARGS is appended)."),
-    _v("MESONOPTS", "string", None, "The arguments meson setup always gets: --buildtype, the directories, --wrap-mode."),
-    _v("MESON_SOURCEPATH", "path", None, "The directory of the top meson.build (meson): ${S}."),
-    _v("MESON_BUILDTYPE", "string", None, "meson's --buildtype: plain, or debug when DEBUG_BUILD = \"1\"."),
-    _v("MESON_TARGET", "string", None, "What do_compile builds (meson; empty: the default targets)."),
-    _v("MESON_INSTALL_TAGS", "string", None, "meson install --tags (empty: everything)."),
-    _v("MESON_CROSS_FILE", "string", None, "meson setup's --cross-file ${WORKDIR}/meson.cross (meson)."),
-    _v("DEBUG_BUILD", "switch", None, "1: build for debugging (meson: --buildtype debug)."),
-    _v("STAGING_BASELIBDIR", "path", "${RECIPE_SYSROOT}${base_libdir}", "base_libdir of the recipe sysroot."),
-    _v("STAGING_DATADIR", "path", "${RECIPE_SYSROOT}${datadir}", "datadir of the recipe sysroot (pkgconfig, aclocal)."),
-    _v("BUILD_CC", "string", "gcc", "The C compiler for programs the build runs itself (autotools: CC_FOR_BUILD)."),
-    _v("BUILD_CXX", "string", "g++", "The C++ compiler for programs the build runs itself."),
-    _v("BUILD_CPP", "string", "gcc -E", "The preprocessor for programs the build runs itself."),
-    _v("BUILD_LD", "string", "ld", "The linker for programs the build runs itself."),
-    _v("BUILD_CFLAGS", "string", "-O2 -pipe", "C flags for programs the build runs itself."),
-    _v("BUILD_CXXFLAGS", "string", "${BUILD_CFLAGS}", "C++ flags for programs the build runs itself."),
-    _v("BUILD_CPPFLAGS", "string", "", "Preprocessor flags for programs the build runs itself."),
-    _v("BUILD_LDFLAGS", "string", "", "Linker flags for programs the build runs itself."),
-    _v("SHLIB_ALLOWLIST", "list", None,
-       "SONAMEs a package may need although no package provides them (otherwise a build error).", tasks=("package",)),
-    _v("INHIBIT_PACKAGE_STRIP", "switch", None, "1: ship ELF files as installed, without stripping.",
-       tasks=("package",)),
-    _v("INHIBIT_DEFAULT_DEPS", "switch", None, "1: do not add virtual/libc to DEPENDS (allarch, the C library)."),
-    _v("DL_DIR", "path", "${TOPDIR}/downloads", "Downloaded sources; can be shared between build directories."),
-    _v("SSTATE_DIR", "path", "${TOPDIR}/sstate-cache",
-       "The shared-state cache; can be shared between build directories."),
-    _v("STAMPS_DIR", "path", "${TMPDIR}/stamps", "Where task stamps are kept."),
-    _v("STAMP", "path", "${STAMPS_DIR}/${PACKAGE_ARCH}/${PN}/${PV}-${PR}", "The stamp file prefix of a recipe."),
-    _v("BASE_WORKDIR", "path", "${TMPDIR}/work", "The top of the recipes' work directories."),
-    _v("WORKDIR", "path", "${BASE_WORKDIR}/${PACKAGE_ARCH}/${PN}/${PV}-${PR}", "The recipe's work directory."),
-    _v("T", "path", "${WORKDIR}/temp", "Task logs (log.do_TASK) and run scripts (run.do_TASK)."),
-    _v("UNPACKDIR", "path", "${WORKDIR}/sources", "Where sources are unpacked.", tasks=("unpack", "patch")),
-    _v("S", "path", "${UNPACKDIR}/${BP}", "The unpacked source tree.", tasks=("patch",)),
-    _v("B", "path", "${S}", "The build tree."),
-    _v("D", "path", "${WORKDIR}/image", "The destination directory do_install installs into."),
-    _v("PKGD", "path", "${WORKDIR}/package", "The copy of D that packaging works on."),
-    _v("PKGDEST", "path", "${WORKDIR}/packages-split", "The per-package trees after splitting."),
-    _v("PKGDATA_DIR", "path", "${TMPDIR}/pkgdata/${MACHINE}", "Package metadata shared between recipes."),
-    _v("DEPLOY_DIR", "path", "${TMPDIR}/deploy", "The top of the deploy directories."),
-    _v("DEPLOY_DIR_DEB", "path", "${DEPLOY_DIR}/deb", "Where .deb packages and their Packages index go."),
-    _v("DEPLOY_DIR_IMAGE", "path", "${DEPLOY_DIR}/images/${MACHINE}", "Where images go."),
-    _v("LOG_DIR", "path", "${TMPDIR}/log", "Build-wide logs."),
-    _v("STAGING_DIR", "path", "${TMPDIR}/sysroots-components", "Per-recipe sysroot components."),
-    _v("RECIPE_SYSROOT", "path", "${WORKDIR}/recipe-sysroot", "The recipe's sysroot of build dependencies."),
-    _v("STAGING_DIR_TARGET", "path", "${RECIPE_SYSROOT}", "The target sysroot."),
-    _v("STAGING_DIR_HOST", "path", "${RECIPE_SYSROOT}", "The host sysroot."),
-    _v("SYSROOT_DESTDIR", "path", "${WORKDIR}/sysroot-destdir", "What the recipe stages for others."),
+    *BUILD_CLASS_VARIABLES,
     _v("FILESPATH", "pathlist", "${FILE_DIRNAME}/${BP}:${FILE_DIRNAME}/${BPN}:${FILE_DIRNAME}/files",
        "Directories searched for file:// sources.", tasks=(*_FETCHING, "portable_rootfs")),
     _v("FILESEXTRAPATHS", "pathlist", "", "Directories searched before FILESPATH (set in .bbappend files).",
