@@ -117,6 +117,24 @@ def test_normalise_paths_and_time_stamps() -> None:
     assert items["DATE"].value == "${DATE}"
 
 
+def test_normalise_process_ids_object_reprs_and_set_order() -> None:
+    bb = parse_env('LOGFIFO="/b/temp/fifo.11613"\nPID="11613"\nCHECK="log.do_$target.11613 and 11613 and 116130"\n'
+                   'BB_ORIGENV="<bb.data_smart.DataSmart object at 0x7f99eef72810>"\n'
+                   'COMBINED_FEATURES="vfat pci alsa"\nOTHER_FEATURES="vfat pci alsa"\n', "bitbake")
+    lb = parse_env('LOGFIFO="/b/temp/fifo.1305"\nPID="1305"\nCHECK="log.do_$target.1305 and 11613 and 116130"\n'
+                   'BB_ORIGENV="<layerbuild.engine.datastore.store.DataStore object at 0x7f6804033560>"\n'
+                   'COMBINED_FEATURES="alsa vfat pci"\nOTHER_FEATURES="alsa vfat pci"\n', "layerbuild")
+    x, y = normalise(bb, {}), normalise(lb, {})
+    assert x["LOGFIFO"] == y["LOGFIFO"] == Item("var", "/b/temp/fifo.${PID}")
+    assert x["PID"] == y["PID"] == Item("var", "${PID}")
+    # only after a dot: the same number elsewhere is a value like any other
+    assert x["CHECK"].value == "log.do_$target.${PID} and 11613 and 116130"
+    assert y["CHECK"].value == "log.do_$target.${PID} and 11613 and 116130"
+    assert x["BB_ORIGENV"] == y["BB_ORIGENV"] == Item("var", "<object>")
+    assert x["COMBINED_FEATURES"] == y["COMBINED_FEATURES"]
+    assert compare_env("-e t", x, y).differing == ["OTHER_FEATURES"]
+
+
 def test_compare_env_counts() -> None:
     bb = {"A": Item("var", "1"), "B": Item("export", "x"), "C": Item("var", "only"),
           "E": Item("error", "BitBake's words"), "BB_CMDLINE": Item("var", "['bitbake']")}

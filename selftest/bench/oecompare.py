@@ -10,7 +10,9 @@ environment, and the comparison prints, per check:
   which are skipped and why, which recipe provides each name by preference;
 - ``-e`` (the configuration and each recipe): every variable, with its ``export``/``unset`` state,
   and every shell and python function, after both outputs are read back from their shell quoting and
-  the build directory, the OE-core and BitBake paths and the time stamps are replaced by placeholders;
+  the build directory, the OE-core and BitBake paths and the time stamps are replaced by placeholders,
+  as are the few things that differ from one process to the next in either tool (``NORMALISATIONS``:
+  the process id, a Python object's address, a set's word order), which the report lists;
 - ``-g TARGET``: the nodes and edges of ``task-depends.dot`` and the ``pn-buildlist``;
 
 a count per check (compared, agreeing, differing, only in one) and the first differences. A layerbuild
@@ -162,10 +164,39 @@ def parse_env(text: str, dialect: str) -> Environment:
     return env
 
 
+#: where ``LOGFIFO`` (OE's logging class: ``${T}/fifo.${@os.getpid()}``) ends in the parsing process's id
+FIFO_PID = re.compile(r"/fifo\.(\d+)$")
+#: a Python object's default ``repr`` (``<bb.data_smart.DataSmart object at 0x7f...>``)
+OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>")
+#: variables whose words come from iterating a Python set (``oe.utils.set_intersect``): their order
+#: follows the string hash seed, which differs from one process to the next in either tool
+SET_ORDER = frozenset({"COMBINED_FEATURES"})
+#: what is normalised beyond paths and time stamps, and why; printed with the results
+NORMALISATIONS = (
+    "the id of the parsing process (PID, and after a '.' in LOGFIFO, the bb* log functions, "
+    "log.do_TASK.PID) -> ${PID}: a new process each run",
+    "a Python object's default repr (BB_ORIGENV) -> <object>: its class is each tool's own and its address "
+    "is the process's",
+    "the word order of " + ", ".join(sorted(SET_ORDER)) + ": a Python set's order, which changes from run to "
+    "run in either tool (compared as sorted words)",
+)
+
+
+def process_id(env: Environment) -> str | None:
+    """The id of the process that parsed this recipe: ``PID``, else the end of ``LOGFIFO``."""
+    pid = env.items.get("PID")
+    if pid and pid.value.isdigit():
+        return pid.value
+    fifo = env.items.get("LOGFIFO")
+    m = FIFO_PID.search(fifo.value) if fifo else None
+    return m.group(1) if m else None
+
+
 def placeholders(env: Environment, paths: dict[str, str]) -> list[tuple[re.Pattern[str], str]]:
     """What to replace in this side's values: the given paths (placeholder -> path), this side's own
     TOPDIR and COREBASE, and time stamps: this side's DATETIME, DATE and TIME, then any other
-    14-digit ``20YYMMDDhhmmss`` (only where no digit touches them)."""
+    14-digit ``20YYMMDDhhmmss`` (only where no digit touches them); then this side's process id and
+    object reprs (see ``NORMALISATIONS``)."""
     subs: list[tuple[re.Pattern[str], str]] = []
     found = dict(paths)
     for name in ("TOPDIR", "COREBASE"):
@@ -181,6 +212,12 @@ def placeholders(env: Environment, paths: dict[str, str]) -> list[tuple[re.Patte
             subs.append((re.compile(r"(?<!\d)" + item.value + r"(?!\d)"), "${" + name + "}"))
     # a time stamp taken at another moment of the same run (BitBake's console log name)
     subs.append((STAMP, "${DATETIME}"))
+    pid = process_id(env)
+    if pid:
+        # the whole value (PID), or after a dot (fifo.PID, log.do_TASK.PID): a number that only
+        # happens to equal the id elsewhere in a value is left alone
+        subs.append((re.compile(r"(?:^|(?<=\.))" + pid + r"(?!\d)"), "${PID}"))
+    subs.append((OBJECT_REPR, "<object>"))
     return subs
 
 
@@ -193,6 +230,8 @@ def normalise(env: Environment, paths: dict[str, str]) -> dict[str, Item]:
             value = pattern.sub(repl, value)
         if item.kind in ("shell", "python"):
             value = value.rstrip()
+        if name in SET_ORDER:
+            value = " ".join(sorted(value.split()))
         out[name] = Item(item.kind, value)
     return out
 
@@ -568,6 +607,11 @@ def main() -> int:
             target = args.graph_target or meta.get("graph_target", GRAPH_TARGET)
             comparisons += check_graph(ref, build, env, target, bb_paths, lb_paths)
         print()
+        if not args.no_env:
+            print("-e values are compared after these normalisations besides paths and time stamps:")
+            for note in NORMALISATIONS:
+                print("  - " + note)
+            print()
         for c in comparisons:
             print(("ok    " if c.ok else "DIFF  ") + c.line())
         for c in comparisons:
