@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -75,16 +75,31 @@ def prepare_build_dir(topdir: str, templates: str | None = None) -> bool:
     return True
 
 
-#: Environment variables a build sees (BitBake's BB_ENV_PASSTHROUGH); BB_ENV_PASSTHROUGH_ADDITIONS adds more.
-ENV_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "USER", "LOGNAME", "SHELL", "SOURCE_DATE_EPOCH",
-                   "DL_DIR", "SSTATE_DIR", "TMPDIR", "http_proxy", "https_proxy", "no_proxy", "SSH_AUTH_SOCK")
+#: Environment variables a build sees: BitBake's preserved environment (bb.utils.preserved_envvars), then
+#: what layerbuild's own builds read from it (the reproducible time stamp, download and shared-state
+#: directories, proxies and the SSH agent for fetching). BB_ENV_PASSTHROUGH replaces the list,
+#: BB_ENV_PASSTHROUGH_ADDITIONS adds to it, BB_PRESERVE_ENV keeps the whole environment, as in BitBake.
+ENV_PASSTHROUGH = ("BBPATH", "BB_PRESERVE_ENV", "BB_ENV_PASSTHROUGH_ADDITIONS", "BB_TASKHASH", "HOME", "LOGNAME",
+                   "PATH", "PWD", "SHELL", "USER", "LC_ALL", "BBSERVER",
+                   "SOURCE_DATE_EPOCH", "DL_DIR", "SSTATE_DIR", "TMPDIR", "http_proxy", "https_proxy", "no_proxy",
+                   "SSH_AUTH_SOCK")
+
+
+def approved_variables(environ: Mapping[str, str]) -> list[str]:
+    """The names of ``environ`` a build takes in (BitBake's ``bb.utils.approved_variables``)."""
+    if "BB_PRESERVE_ENV" in environ:
+        return list(environ)
+    if "BB_ENV_PASSTHROUGH" in environ:
+        names = [*environ["BB_ENV_PASSTHROUGH"].split(), "BB_ENV_PASSTHROUGH"]
+    else:
+        names = list(ENV_PASSTHROUGH)
+    if "BB_ENV_PASSTHROUGH_ADDITIONS" in environ:
+        names += [*environ["BB_ENV_PASSTHROUGH_ADDITIONS"].split(), "BB_ENV_PASSTHROUGH_ADDITIONS"]
+    return names
 
 
 def environment_settings() -> dict[str, str]:
-    # (BB_ENV_PASSTHROUGH_ADDITIONS, when set, is itself passed through, as BitBake passes it)
-    names = [*ENV_PASSTHROUGH, "BB_ENV_PASSTHROUGH_ADDITIONS",
-             *os.environ.get("BB_ENV_PASSTHROUGH_ADDITIONS", "").split()]
-    return {name: os.environ[name] for name in names if name in os.environ}
+    return {name: os.environ[name] for name in dict.fromkeys(approved_variables(os.environ)) if name in os.environ}
 
 
 def host_defaults() -> dict[str, tuple[str, Location]]:

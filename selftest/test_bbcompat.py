@@ -225,12 +225,40 @@ def test_bb_origenv_holds_the_whole_environment(tmp_path: Path, lb: Runner,
     assert not any(line.startswith("LB_TEST_ORIGIN=") for line in out.splitlines())
 
 
+def test_the_environment_a_build_sees_is_bitbakes(tmp_path: Path, lb: Runner,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # bb.utils.approved_variables: BitBake's preserved list (PWD among them, exported), not LANG or
+    # TERM; BB_ENV_PASSTHROUGH replaces the list, BB_PRESERVE_ENV keeps every variable
+    monkeypatch.setenv("LANG", "xx_XX.UTF-8")
+    monkeypatch.setenv("TERM", "test-term")
+    monkeypatch.setenv("PWD", "/test/pwd")
+    monkeypatch.setenv("LB_TEST_ONLY", "listed")
+    monkeypatch.delenv("BB_ENV_PASSTHROUGH_ADDITIONS", raising=False)
+    monkeypatch.delenv("BB_ENV_PASSTHROUGH", raising=False)
+    monkeypatch.delenv("BB_PRESERVE_ENV", raising=False)
+    build = make_build(tmp_path, [make_layer(tmp_path, "cfg", {})])
+
+    def names() -> set[str]:
+        status, out, err = lb("-B", str(build), "-e")
+        assert status == 0, err
+        return {line.split("=", 1)[0] for line in out.splitlines() if "=" in line and not line.startswith("#")}
+
+    seen = names()
+    assert "export PWD" in seen and "export HOME" in seen
+    assert not {"LANG", "TERM", "LB_TEST_ONLY", "export LANG", "export TERM"} & seen
+    monkeypatch.setenv("BB_ENV_PASSTHROUGH", "LB_TEST_ONLY TERM")
+    seen = names()
+    assert {"LB_TEST_ONLY", "TERM", "BB_ENV_PASSTHROUGH"} <= seen and "export PWD" not in seen
+    monkeypatch.delenv("BB_ENV_PASSTHROUGH")
+    monkeypatch.setenv("BB_PRESERVE_ENV", "1")
+    assert {"LANG", "TERM", "LB_TEST_ONLY", "export PWD", "BB_PRESERVE_ENV"} <= names()
+
+
 def test_the_configuration_ends_as_bitbakes_does(tmp_path: Path, lb: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     # BitBake's cooker: FILE is bblayers.conf after the layers and the base configuration; the variables
     # it exports when it takes them from the environment are exported; BB_ENV_PASSTHROUGH_ADDITIONS
     # is a variable itself; BB_CACHEDIR defaults to ${TOPDIR}/cache
     monkeypatch.setenv("SHELL", "/bin/test-shell")
-    monkeypatch.setenv("TERM", "test-term")
     monkeypatch.setenv("BB_ENV_PASSTHROUGH_ADDITIONS", "LB_TEST_EXTRA")
     monkeypatch.setenv("LB_TEST_EXTRA", "extra")
     build = make_build(tmp_path, [make_layer(tmp_path, "cfg", {})])
@@ -238,7 +266,7 @@ def test_the_configuration_ends_as_bitbakes_does(tmp_path: Path, lb: Runner, mon
     assert status == 0, err
     lines = out.splitlines()
     assert f'FILE="{build}/conf/bblayers.conf"' in lines and f'THISDIR="{build}/conf"' in lines
-    assert 'export SHELL="/bin/test-shell"' in lines and 'TERM="test-term"' in lines
+    assert 'export SHELL="/bin/test-shell"' in lines
     assert 'BB_ENV_PASSTHROUGH_ADDITIONS="LB_TEST_EXTRA"' in lines and 'LB_TEST_EXTRA="extra"' in lines
     assert f'BB_CACHEDIR="{build}/cache"' in lines
     at = lines.index('export SHELL="/bin/test-shell"')

@@ -409,8 +409,14 @@ VARIABLES: tuple[Variable, ...] = (
     _v("BB_CURRENT_TASK", "string", None,
        "The task being run, without do_ (fetch, compile, ...); set by layerbuild in each task's datastore."),
     _v("BB_ENV_PASSTHROUGH_ADDITIONS", "list", None,
-       "Read from the environment: names of further environment variables a build sees besides the "
-       "fixed list (PATH, HOME, LANG, SOURCE_DATE_EPOCH, DL_DIR, SSTATE_DIR, TMPDIR, proxies, ...)."),
+       "Read from the environment: names of further environment variables a build sees besides "
+       "BitBake's preserved list (HOME, PATH, PWD, SHELL, USER, LOGNAME, LC_ALL, BBPATH, ...) and "
+       "layerbuild's (SOURCE_DATE_EPOCH, DL_DIR, SSTATE_DIR, TMPDIR, proxies, SSH_AUTH_SOCK)."),
+    _v("BB_ENV_PASSTHROUGH", "list", None,
+       "Read from the environment: when set, the environment variables a build sees instead of the "
+       "default list (BB_ENV_PASSTHROUGH_ADDITIONS still adds to it), as in BitBake."),
+    _v("BB_PRESERVE_ENV", "string", None,
+       "Read from the environment: when set, a build sees every environment variable, as in BitBake."),
     _v("SSTATE_MANIFESTS", "path", "${TMPDIR}/sstate-control", "Where the shared-state manifests are kept."),
     _v("CLEANFUNCS", "list", None,
        "Functions do_clean runs after it removed the recipe's work directory, stamps and installed outputs "
