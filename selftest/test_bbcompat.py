@@ -7,13 +7,15 @@ that a shell can source without running anything.
 
 from __future__ import annotations
 
+import ast
 import logging
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Runner, make_build, make_layer
+from conftest import LAYER_CONF, Runner, make_build, make_layer
 
 from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.envdump import escape_value
@@ -272,3 +274,79 @@ def test_the_configuration_ends_as_bitbakes_does(tmp_path: Path, lb: Runner, mon
     at = lines.index('export SHELL="/bin/test-shell"')
     assert lines[at - 6:at - 2] == ["#   from env <environment>:0", '#     "/bin/test-shell"',
                                     "#   auto env export <environment>:0", '#     [export] "True"']
+
+
+# -- what BitBake's finalisation leaves in the datastore ---------------------------------------------
+
+
+def _bitbake_tree(tmp_path: Path, recipe: str, conf: str = "") -> tuple[Path, Path]:
+    """A tree read through conf/bitbake.conf (no layerbuild.conf): one layer, one recipe foo."""
+    ns = f"lbinc_{uuid.uuid4().hex[:8]}"
+    core = make_layer(tmp_path, "bbcore", layer_conf=LAYER_CONF.format(name="bbcore", priority=5)
+                     + 'LAYERSERIES_CORENAMES = "alder"\n', files={
+        "conf/bitbake.conf": 'require conf/distro.conf\ninclude conf/missing.conf\n'
+                             'PN = "${@bb.parse.vars_from_file(d.getVar(\'FILE\', False),d)[0] or \'none\'}"\n'
+                             'PV = "1.0"\nPR = "r0"\n' + f"addpylib ${{TOPDIR}}/../meta-bbcore/lib {ns}\n" + conf,
+        "conf/distro.conf": 'TMPDIR = "${TOPDIR}/tmp"\n',
+        f"lib/{ns}/__init__.py": "",
+        "classes/base.bbclass": 'FROM_BASE = "1"\n',
+        "classes/tool.bbclass": 'FROM_TOOL = "1"\n',
+        "recipes/foo/foo.inc": 'FROM_INC = "1"\n',
+        "recipes/foo/foo_1.0.bb": recipe,
+    })
+    return core, make_build(tmp_path, [core], core=False)
+
+
+def _value(out: str, name: str) -> str:
+    found = [line.split("=", 1)[1] for line in out.splitlines() if line.startswith(f"{name}=")]
+    assert len(found) == 1, f"{name} not in the output"
+    return found[0][1:-1]
+
+
+def test_bbincluded_names_the_files_the_parse_read_and_looked_for(tmp_path: Path, lb: Runner) -> None:
+    # BitBake's bb.parse.get_file_depends: each include's candidates (the including file's directory,
+    # then BBPATH) up to the one found, a class's along BBPATH in classes-TYPE/ then classes/; the
+    # configuration's files, then the recipe's; no Python library file, nothing BitBake would not look for
+    recipe = ('require foo.inc\ninherit tool\n'
+              'python () {\n    d.setVar("SEEN", bb.parse.get_file_depends(d).split()[0])\n}\n')
+    core, build = _bitbake_tree(tmp_path, recipe)
+    status, out, err = lb("-B", str(build), "-e")
+    assert status == 0, err
+    config = [f"{build}/conf/bblayers.conf", f"{core}/conf/layer.conf",
+              f"{build}/conf/bitbake.conf", f"{core}/conf/bitbake.conf",
+              f"{core}/conf/conf/distro.conf", f"{build}/conf/distro.conf", f"{core}/conf/distro.conf",
+              f"{core}/conf/conf/missing.conf", f"{build}/conf/missing.conf", f"{core}/conf/missing.conf",
+              f"{build}/classes-global/base.bbclass", f"{core}/classes-global/base.bbclass",
+              f"{build}/classes/base.bbclass", f"{core}/classes/base.bbclass"]
+    assert _value(out, "BBINCLUDED").split() == config
+    status, out, err = lb("-B", str(build), "-e", "foo")
+    assert status == 0, err
+    assert _value(out, "BBINCLUDED").split() == config + [
+        f"{core}/recipes/foo/foo_1.0.bb", f"{core}/recipes/foo/foo.inc",
+        f"{build}/classes-recipe/tool.bbclass", f"{core}/classes-recipe/tool.bbclass",
+        f"{build}/classes/tool.bbclass", f"{core}/classes/tool.bbclass"]
+    assert _value(out, "SEEN") == f"{build}/conf/bblayers.conf"
+
+
+def test_task_deps_holds_each_tasks_flags_and_parents(tmp_path: Path, lb: Runner) -> None:
+    # bb.build.add_tasks: the tasks in order, the tasks each comes after, and the dependency flags
+    # each sets, expanded; with BB_RECIPE_VIRTUAL_PROVIDERS set, every task's [depends] is rewritten to
+    # its expanded words (empty where it had none)
+    recipe = ('DEP = "bar"\ndo_a[depends] = "${DEP}:do_x   virtual/cc:do_populate_sysroot"\n'
+              'do_a[nostamp] = "1"\ndo_c[umask] = "022"\ndo_c[rdeptask] = "do_${DEP}"\n'
+              'python do_a() {\n    pass\n}\ndo_b() {\n    :\n}\ndo_c() {\n    :\n}\n'
+              'addtask a\naddtask b after do_a\naddtask c before do_b after do_a\n')
+    conf = 'BB_RECIPE_VIRTUAL_PROVIDERS = "virtual/cc"\nPREFERRED_PROVIDER_virtual/cc = "cc-target"\n'
+    _core, build = _bitbake_tree(tmp_path, recipe, conf)
+    status, out, err = lb("-B", str(build), "-e", "foo")
+    assert status == 0, err
+    empty: dict[str, str] = {}
+    assert ast.literal_eval(_value(out, "_task_deps")) == {
+        "tasks": ["do_a", "do_b", "do_c"],
+        # (a task's "before" goes first, as BitBake's addtask puts it)
+        "parents": {"do_a": [], "do_b": ["do_c", "do_a"], "do_c": ["do_a"]},
+        "mcdepends": empty,
+        "depends": {"do_a": "bar:do_x cc-target:do_populate_sysroot", "do_b": "", "do_c": ""},
+        "rdepends": empty, "deptask": empty, "rdeptask": {"do_c": "do_bar"}, "recrdeptask": empty,
+        "recideptask": empty, "nostamp": {"do_a": "1"}, "fakeroot": empty, "noexec": empty,
+        "umask": {"do_c": "022"}}

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from layerbuild.engine.bb.parse import get_file_depends
 from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.evaluate import Evaluator, expand_keys, fire_event, new_datastore, run_anonymous
 from layerbuild.engine.layers import LayerSet, read_layers
@@ -69,6 +70,9 @@ def find_base_configuration(d: DataStore, bbpath: list[str]) -> str | None:
             if os.path.isfile(candidate):
                 return candidate
             d.file_depends.append(candidate)
+        if name == BASE_CONFIGURATIONS[0]:
+            # what BitBake, reading bitbake.conf, would not have looked for (BBINCLUDED)
+            d.setVar("__lb_lookups", d.file_depends[-len(bbpath):])
     return None
 
 
@@ -79,6 +83,7 @@ def inherit_global_classes(d: DataStore, evaluator: Evaluator) -> None:
     loc = d.location("INHERIT") or Location(CONFIG_INHERITS, 0)
     for cls in (d.getVar("INHERIT") or "").split():
         evaluator.inherit(d, cls, loc)
+    d.setVar("BBINCLUDED", get_file_depends(d))
     fire_event(d, "ConfigParsed")
     d.setVar("__bbclasstype", "recipe")
 

@@ -16,7 +16,9 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
+from layerbuild.engine.bb.build import add_tasks
 from layerbuild.engine.bb.event import event_id
+from layerbuild.engine.bb.parse import get_file_depends
 from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.datastore.pycode import python_location, system_exit_message
 from layerbuild.engine.evaluatorcalls import EvaluatorCalls
@@ -408,7 +410,8 @@ class Evaluator:
             if name != task:
                 where = d.getVarFlag(task, "_addtask_loc", False)
                 check_task_name(name, Location(*where) if where else None)
-            d.setVarFlag(name, "task", 1)
+        add_tasks(tasks, d)
+        d.setVar("BBINCLUDED", get_file_depends(d))
         fire_event(d, "RecipeParsed", fn=fn)
 
 
@@ -417,8 +420,8 @@ def recipe_virtual_providers(d: DataStore, tasks: list[str]) -> None:
     ``DEPENDS`` (or a task's ``[depends]``) holds becomes the recipe's ``PREFERRED_PROVIDER_<name>``, so
     each recipe can choose its own (the cross compiler of its own target, say).
 
-    As BitBake does, DEPENDS is then set to its expanded words; metadata that does not set the variable
-    at all (it is OE's) keeps DEPENDS as written."""
+    As BitBake does, DEPENDS and each task's ``[depends]`` are then set to their expanded words; metadata
+    that does not set the variable at all (it is OE's) keeps them as written."""
     names = d.getVar("BB_RECIPE_VIRTUAL_PROVIDERS")
     if names is None:
         return
@@ -435,17 +438,14 @@ def recipe_virtual_providers(d: DataStore, tasks: list[str]) -> None:
             dep = provider
         depends.append(dep)
     d.setVar("DEPENDS", " ".join(depends), file=where.path if where else None, line=where.line if where else 0)
-    if not virtual:
-        return
+    # each task's [depends] becomes its expanded words too (set, empty, on a task that has none)
     for task in tasks:
-        entries = (d.getVarFlag(task, "depends") or "").split()
         remapped = []
-        for entry in entries:
+        for entry in (d.getVarFlag(task, "depends") or "").split():
             recipe, colon, rest = entry.partition(":")
             provider = d.getVar("PREFERRED_PROVIDER_" + recipe) if colon and recipe in virtual else None
             remapped.append(f"{provider}:{rest}" if provider else entry)
-        if remapped != entries:
-            d.setVarFlag(task, "depends", " ".join(remapped))
+        d.setVarFlag(task, "depends", " ".join(remapped))
 
 
 def export_problem(d: DataStore, func: str) -> BuildError | None:

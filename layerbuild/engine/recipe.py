@@ -15,6 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from layerbuild.engine.bb.parse import included_files
 from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.datastore.pycode import compile_function
 from layerbuild.engine.evaluate import Evaluator, export_problem
@@ -142,6 +143,8 @@ def parse_variants(config: DataStore, evaluator: Evaluator, fn: str, appends: tu
     A recipe that raises ``SkipRecipe`` is returned with ``__SKIPPED`` set to the reason.
     """
     d = config.createCopy()
+    # as BitBake's __base_depends: what the configuration read, before what the recipe reads
+    d.setVar("__base_depends", included_files(config))
     d.file_depends = []
     d.setVar("FILE_LAYERNAME", layername)
     d.setVar("__BB_RECIPE_FILE", fn)

@@ -30,6 +30,32 @@ def deltask(task: str, d: Any) -> None:
     evaluator_calls().del_task(d, task)
 
 
+#: the task flags ``add_tasks`` keeps for each task in ``_task_deps``, in BitBake's order
+TASK_DEPS_FLAGS = ("mcdepends", "depends", "rdepends", "deptask", "rdeptask", "recrdeptask", "recideptask",
+                   "nostamp", "fakeroot", "noexec", "umask")
+
+
+def add_tasks(tasklist: list[str], d: Any) -> None:
+    """Make each task of ``tasklist`` (its name expanded) a task and record, in the variable ``_task_deps``,
+    the list of tasks, the dependency flags each sets (expanded) and the tasks each comes after, as
+    BitBake's finalisation leaves them for its cache and for metadata that reads them."""
+    task_deps = d.getVar("_task_deps", False) or {}
+    task_deps.setdefault("tasks", [])
+    task_deps.setdefault("parents", {})
+    for name in tasklist:
+        task = d.expand(name)
+        d.setVarFlag(task, "task", 1)
+        if task not in task_deps["tasks"]:
+            task_deps["tasks"].append(task)
+        flags = d.getVarFlags(task) or {}
+        for flag in TASK_DEPS_FLAGS:
+            recorded = task_deps.setdefault(flag, {})
+            if flag in flags:
+                recorded[task] = d.expand(flags[flag])
+        task_deps["parents"][task] = [d.expand(dep) for dep in flags.get("deps") or ()]
+    d.setVar("_task_deps", task_deps)
+
+
 def listtasks(d: Any) -> tuple[str, ...]:
     """The tasks of the recipe, in the order they were added."""
     return tuple(d.getVar("__BBTASKS", False) or ())

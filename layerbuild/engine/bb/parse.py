@@ -58,9 +58,19 @@ def check_dependency(d: Any, f: str) -> bool:
     return os.path.abspath(f) in d.file_depends
 
 
+def included_files(d: Any) -> list[str]:
+    """The metadata files the parse of ``d`` read or looked for (its ``file_depends``), each once: what
+    BitBake records of a parse. The parse also depends on what layerbuild alone looks at, which is left
+    out: the Python files of the layers' libraries, and the files ``__lb_lookups`` names (in a tree read
+    through bitbake.conf, the conf/layerbuild.conf looked for first)."""
+    own = set(d.getVar("__lb_lookups", False) or ())
+    return [path for path in dict.fromkeys(d.file_depends) if not path.endswith(".py") and path not in own]
+
+
 def get_file_depends(d: Any) -> str:
-    """The files the parse of ``d`` read or looked for, space-separated."""
-    return " ".join(dict.fromkeys(d.file_depends))
+    """The files the parse of ``d`` read or looked for (the configuration's first, then the recipe's),
+    space-separated: BitBake's ``BBINCLUDED``."""
+    return " ".join([*(d.getVar("__base_depends", False) or ()), *included_files(d)])
 
 
 def cached_mtime_noerror(f: str) -> Any:
