@@ -14,7 +14,6 @@ import logging
 import multiprocessing
 import os
 import sys
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TextIO
@@ -112,9 +111,6 @@ def host_defaults() -> dict[str, tuple[str, Location]]:
 def start_configuration(topdir: str, *, tracking: bool = False) -> Configuration:
     config = load_configuration(topdir, tracking=tracking, extra=environment_settings(), hooks=HOOKS,
                                 origenv=os.environ, host_defaults=host_defaults())
-    now = time.gmtime()
-    config.d.setVar("DATE", time.strftime("%Y%m%d", now))
-    config.d.setVar("TIME", time.strftime("%H%M%S", now))
     return config
 
 

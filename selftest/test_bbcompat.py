@@ -10,12 +10,13 @@ from __future__ import annotations
 import ast
 import logging
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LAYER_CONF, Runner, make_build, make_layer
+from conftest import CORE, LAYER_CONF, Runner, make_build, make_layer
 
 from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.envdump import escape_value
@@ -350,3 +351,17 @@ def test_task_deps_holds_each_tasks_flags_and_parents(tmp_path: Path, lb: Runner
         "rdepends": empty, "deptask": empty, "rdeptask": {"do_c": "do_bar"}, "recrdeptask": empty,
         "recideptask": empty, "nostamp": {"do_a": "1"}, "fakeroot": empty, "noexec": empty,
         "umask": {"do_c": "022"}}
+
+
+def test_date_and_time_come_from_the_base_configuration(tmp_path: Path, lb: Runner) -> None:
+    # BitBake sets neither: OE's bitbake.conf does, as layerbuild.conf does
+    _core, build = _bitbake_tree(tmp_path / "bb", "")
+    status, out, err = lb("-B", str(build), "-e")
+    assert status == 0, err
+    assert not [line for line in out.splitlines() if line.startswith(("DATE=", "TIME="))]
+    before = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+    status, out, err = lb("-B", str(make_build(tmp_path / "lb", [])), "-e")
+    assert status == 0, err
+    after = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+    assert before <= _value(out, "DATE") + _value(out, "TIME") == _value(out, "DATETIME") <= after
+    assert f"#   immediate {CORE}/conf/layerbuild.conf:" in out.split("\nDATE=")[0].rsplit("# $DATE", 1)[1]

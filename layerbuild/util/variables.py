@@ -447,8 +447,8 @@ VARIABLES: tuple[Variable, ...] = (
        "The time (seconds since 1970) every package and image is stamped with; the environment "
        "variable of the same name takes precedence (weak default).",
        tasks=(*_ROOTFS, "package_write_deb", "image", "pkgdbfs")),
-    _v("DATE", "string", None, "The UTC date the build started (YYYYMMDD); set by layerbuild."),
-    _v("TIME", "string", None, "The UTC time the build started (HHMMSS); set by layerbuild."),
+    _v("DATE", "string", None, "The UTC date the build started (YYYYMMDD); set by conf/layerbuild.conf."),
+    _v("TIME", "string", None, "The UTC time the build started (HHMMSS); set by conf/layerbuild.conf."),
     _v("DATETIME", "string", "${DATE}${TIME}", "DATE and TIME together, as used in image names."),
     _v("BB_BASEHASH_IGNORE_VARS", "list", _IGNORE_VARS,
        "Variables that never make a task's signature change."),
