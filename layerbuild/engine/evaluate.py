@@ -16,7 +16,6 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from layerbuild.engine.bb.build import add_tasks
 from layerbuild.engine.bb.event import event_id
 from layerbuild.engine.bb.parse import get_file_depends
 from layerbuild.engine.datastore import DataStore
@@ -410,7 +409,7 @@ class Evaluator:
             if name != task:
                 where = d.getVarFlag(task, "_addtask_loc", False)
                 check_task_name(name, Location(*where) if where else None)
-        add_tasks(tasks, d)
+            d.setVarFlag(name, "task", 1)
         d.setVar("BBINCLUDED", get_file_depends(d))
         fire_event(d, "RecipeParsed", fn=fn)
 

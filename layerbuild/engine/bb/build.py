@@ -39,20 +39,26 @@ def add_tasks(tasklist: list[str], d: Any) -> None:
     """Make each task of ``tasklist`` (its name expanded) a task and record, in the variable ``_task_deps``,
     the list of tasks, the dependency flags each sets (expanded) and the tasks each comes after, as
     BitBake's finalisation leaves them for its cache and for metadata that reads them."""
+
+    def expand(value: Any) -> Any:
+        # most names and flags hold no ${...}: skip the datastore's expansion for them
+        return d.expand(value) if isinstance(value, str) and "${" in value else value
+
     task_deps = d.getVar("_task_deps", False) or {}
-    task_deps.setdefault("tasks", [])
-    task_deps.setdefault("parents", {})
+    tasks = task_deps.setdefault("tasks", [])
+    parents = task_deps.setdefault("parents", {})
+    if tasklist:
+        recorded = {flag: task_deps.setdefault(flag, {}) for flag in TASK_DEPS_FLAGS}
     for name in tasklist:
-        task = d.expand(name)
+        task = expand(name)
         d.setVarFlag(task, "task", 1)
-        if task not in task_deps["tasks"]:
-            task_deps["tasks"].append(task)
+        if task not in tasks:
+            tasks.append(task)
         flags = d.getVarFlags(task) or {}
-        for flag in TASK_DEPS_FLAGS:
-            recorded = task_deps.setdefault(flag, {})
+        for flag, found in recorded.items():
             if flag in flags:
-                recorded[task] = d.expand(flags[flag])
-        task_deps["parents"][task] = [d.expand(dep) for dep in flags.get("deps") or ()]
+                found[task] = expand(flags[flag])
+        parents[task] = [expand(dep) for dep in flags.get("deps") or ()]
     d.setVar("_task_deps", task_deps)
 
 
