@@ -97,6 +97,11 @@ def approved_variables(environ: Mapping[str, str]) -> list[str]:
     return names
 
 
+#: environment variables of the build that do not key the parse cache: the directory the command was
+#: typed in (BitBake's configuration hash leaves PWD out too, through BB_HASHCONFIG_IGNORE_VARS)
+NOT_CACHE_KEYS = frozenset({"PWD"})
+
+
 def environment_settings() -> dict[str, str]:
     return {name: os.environ[name] for name in dict.fromkeys(approved_variables(os.environ)) if name in os.environ}
 
@@ -214,7 +219,8 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
             logger.warning("%s: no recipe matches this .bbappend", append)
     state = FileState()
     cachedir = cache_dir(config)
-    key = config_key(config.files, state, tuple(f"{k}={v}" for k, v in sorted(environment_settings().items()))
+    key = config_key(config.files, state, tuple(f"{k}={v}" for k, v in sorted(environment_settings().items())
+                                                if k not in NOT_CACHE_KEYS)
                      + tuple(f"host {k}={v}" for k, v in sorted(config.host_defaults.items())))
     cache = ParseCache(cachedir, key, state) if use_cache else None
     if cache is not None and cache.config_warnings is not None:

@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+import pytest
 from conftest import CORE_RECIPES as C
 from conftest import Runner, make_build, make_layer
 
@@ -29,6 +30,17 @@ def _tree(tmp_path: Path) -> tuple[Path, Path]:
 def test_unchanged_tree_reparses_nothing(tmp_path: Path, lb: Runner) -> None:
     _layer, build = _tree(tmp_path)
     assert _counts(lb("-B", str(build), "-p")[1]) == (0, 12 + C)
+    assert _counts(lb("-B", str(build), "-p")[1]) == (12 + C, 0)
+
+
+def test_the_directory_the_command_runs_in_does_not_reparse(tmp_path: Path, lb: Runner,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # PWD is a variable of the build (BitBake passes it through) but, as in BitBake's configuration
+    # hash, not part of what keys the parse cache
+    _layer, build = _tree(tmp_path)
+    monkeypatch.setenv("PWD", str(tmp_path))
+    lb("-B", str(build), "-p")
+    monkeypatch.setenv("PWD", str(build))
     assert _counts(lb("-B", str(build), "-p")[1]) == (12 + C, 0)
 
 
