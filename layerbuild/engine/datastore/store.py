@@ -264,7 +264,13 @@ class DataStore:
         for shortvar, override in self._override_parents(var):
             pairs = self._overridedata.get(shortvar)
             if pairs and (var, override) in pairs:
-                self._overridedata[shortvar] = tuple(p for p in pairs if p != (var, override))
+                # slicing keeps the work in C (OE's RECIPE_MAINTAINER has ~900 pairs and every recipe
+                # renames dozens of them); a pair is normally there once
+                at = pairs.index((var, override))
+                kept = pairs[:at] + pairs[at + 1:]
+                if (var, override) in kept:
+                    kept = tuple(p for p in kept if p != (var, override))
+                self._overridedata[shortvar] = kept
 
     def _active(self, override: str | None) -> bool:
         if not override:
@@ -285,6 +291,11 @@ class DataStore:
     def getVarFlag(self, var: str, flag: str, expand: bool = True, noweakdefault: bool = False,
                    parsing: bool = False, retparser: bool = False) -> Any:
         content = flag == "_content"
+        if not content:
+            entry = self._vars.get(var)
+            if entry is None or (flag not in entry and (noweakdefault or "_defaultval_flag_" + flag not in entry)):
+                # an unset flag: metadata asks every variable for [task] and the like
+                return (None, _Expansion(None, frozenset())) if retparser else None
         cachename = var if content else f"{var}[{flag}]"
         if not noweakdefault:
             cached = self._cache.get(cachename)
