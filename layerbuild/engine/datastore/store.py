@@ -73,7 +73,7 @@ class DataStore:
     calls them by those names.
     """
 
-    __slots__ = ("_vars", "_owned", "_funcnames", "_overridedata", "_overrides", "_overridesset",
+    __slots__ = ("_vars", "_owned", "_funcnames", "_overridedata", "_pairsowned", "_overrides", "_overridesset",
                  "_overridevars", "_inoverride", "_cache", "history", "pyglobals", "_expanding", "current_location",
                  "file_depends", "exec_hook", "_filters")
 
@@ -82,7 +82,10 @@ class DataStore:
         self._owned: set[str] = set()
         #: every variable ever given a [func] flag (a superset of the functions: see functions())
         self._funcnames: set[str] = set()
-        self._overridedata: dict[str, tuple[tuple[str, str], ...]] = {}
+        #: variable -> its override-conditional variants, as (variant, override) pairs in the order they
+        #: were set (a dict for lookups: OE's RECIPE_MAINTAINER has ~900); copied on write like _vars
+        self._overridedata: dict[str, dict[tuple[str, str], None]] = {}
+        self._pairsowned: set[str] = set()
         self._overrides: list[str] | None = None
         self._overridesset: set[str] = set()
         self._overridevars: set[str] = {"OVERRIDES", "FILE"}
@@ -109,6 +112,8 @@ class DataStore:
         new._owned = set()
         new._funcnames = set(self._funcnames)
         new._overridedata = self._overridedata.copy()
+        self._pairsowned = set()
+        new._pairsowned = set()
         new._overrides = None
         new._overridesset = set()
         new._overridevars = set(self._overridevars)
@@ -254,23 +259,26 @@ class DataStore:
                 if not shortvar:
                     override = ""
 
+    def _own_pairs(self, shortvar: str) -> dict[tuple[str, str], None]:
+        pairs = self._overridedata.get(shortvar)
+        if pairs is None:
+            pairs = self._overridedata[shortvar] = {}
+        elif shortvar not in self._pairsowned:
+            pairs = self._overridedata[shortvar] = dict(pairs)
+        self._pairsowned.add(shortvar)
+        return pairs
+
     def _register_override(self, var: str) -> None:
         for shortvar, override in self._override_parents(var):
-            pairs = self._overridedata.get(shortvar, ())
-            if (var, override) not in pairs:
-                self._overridedata[shortvar] = pairs + ((var, override),)
+            pairs = self._overridedata.get(shortvar)
+            if pairs is None or (var, override) not in pairs:
+                self._own_pairs(shortvar)[(var, override)] = None
 
     def _unregister_override(self, var: str) -> None:
         for shortvar, override in self._override_parents(var):
             pairs = self._overridedata.get(shortvar)
             if pairs and (var, override) in pairs:
-                # slicing keeps the work in C (OE's RECIPE_MAINTAINER has ~900 pairs and every recipe
-                # renames dozens of them); a pair is normally there once
-                at = pairs.index((var, override))
-                kept = pairs[:at] + pairs[at + 1:]
-                if (var, override) in kept:
-                    kept = tuple(p for p in kept if p != (var, override))
-                self._overridedata[shortvar] = kept
+                del self._own_pairs(shortvar)[(var, override)]
 
     def _active(self, override: str | None) -> bool:
         if not override:
@@ -578,7 +586,7 @@ class DataStore:
             pairs = self._overridedata.get(var)
             if pairs is not None:
                 self.need_overrides()
-                for r, o in pairs:
+                for r, o in tuple(pairs):  # (delVar changes them)
                     if o in self._overridesset or (":" in o and set(o.split(":")).issubset(self._overridesset)):
                         self.delVar(r)
                 self._overridedata.pop(var, None)
@@ -710,8 +718,9 @@ class DataStore:
         if key in self._overridedata:
             found = True
             pairs = self._overridedata[key]
-            self._overridedata[newkey] = tuple((v.replace(key, newkey), o) for v, o in pairs)
-            for v, _o in pairs:
+            self._overridedata[newkey] = dict.fromkeys((v.replace(key, newkey), o) for v, o in pairs)
+            self._pairsowned.add(newkey)
+            for v, _o in tuple(pairs):
                 self.renameVar(v, v.replace(key, newkey))
         if not found:
             return
