@@ -82,7 +82,7 @@ def preceedtask(task: str, with_recrdeptasks: bool, d: Any) -> set[str]:
 def tasksbetween(task_start: str, task_end: str, d: Any) -> list[str]:
     """The tasks on the dependency chains from ``task_start`` up to ``task_end`` (both included), in the
     order the chains reach them."""
-    tasks = [k for k in d.keys() if d.getVarFlag(k, "task")]
+    tasks = [k for k in d.keys_with_flag("task") if d.getVarFlag(k, "task")]
     found: list[str] = []
 
     def follow(task: str, chain: list[str]) -> None:

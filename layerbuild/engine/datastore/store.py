@@ -756,13 +756,32 @@ class DataStore:
                     found.add(var)
         return found
 
-    def __iter__(self) -> Iterator[str]:
+    def keys_with_flag(self, flag: str) -> list[str]:
+        """The variables of ``keys()`` that have ``flag`` (set, or a weak default of it), in that order,
+        found without reading every variable's flag (OE's image recipes look for every [task] several
+        hundred times a parse)."""
+        weak = "_defaultval_flag_" + flag
+        have = [k for k, entry in self._vars.items() if flag in entry or weak in entry]
+        if not have:
+            return []
+        overridden = self._overridden()
+        found = set(have)
+        return [k for k in have if k not in overridden] + [k for k in overridden if k in found]
+
+    def _overridden(self) -> set[str]:
+        """The variables an active override-conditional variant replaces (keys() lists them last)."""
         self.need_overrides()
+        active = self._overridesset
         overridden = set()
         for var, pairs in self._overridedata.items():
             for _r, o in pairs:
-                if o in self._overridesset or (":" in o and set(o.split(":")).issubset(self._overridesset)):
+                if o in active or (":" in o and set(o.split(":")).issubset(active)):
                     overridden.add(var)
+                    break
+        return overridden
+
+    def __iter__(self) -> Iterator[str]:
+        overridden = self._overridden()
         names = [k for k, entry in self._vars.items() if entry and k not in overridden]
         yield from names
         yield from overridden
