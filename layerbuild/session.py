@@ -10,6 +10,7 @@ once).
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -333,13 +334,20 @@ def _parse_all(config: Configuration, todo: list[Job], jobs: int | None
 def _run_parse(config: Configuration, todo: list[Job], jobs: int | None) -> Iterable[tuple[str, Outcome, list[str]]]:
     threads = jobs or Typed(config.d).int("BB_NUMBER_PARSE_THREADS") or os.cpu_count() or 1
     threads = max(1, min(threads, len(todo)))
-    if threads == 1 or len(todo) < 16:
-        keeper = WarningKeeper()
-        return [_parse_one(config, job, keeper) for job in todo]
-    ctx = multiprocessing.get_context("fork")
-    chunk = max(1, min(64, len(todo) // (threads * 8)))
-    with ctx.Pool(threads, initializer=_init_worker, initargs=(config,)) as pool:
-        return list(pool.imap_unordered(_parse_in_worker, todo, chunksize=chunk))
+    # The configuration (every recipe's store is a copy of it) lives as long as the parse: the cyclic
+    # garbage collector would go through all of it in every full collection, and in a forked worker
+    # touch, and so copy, every page of it.
+    gc.freeze()
+    try:
+        if threads == 1 or len(todo) < 16:
+            keeper = WarningKeeper()
+            return [_parse_one(config, job, keeper) for job in todo]
+        ctx = multiprocessing.get_context("fork")
+        chunk = max(1, min(64, len(todo) // (threads * 8)))
+        with ctx.Pool(threads, initializer=_init_worker, initargs=(config,)) as pool:
+            return list(pool.imap_unordered(_parse_in_worker, todo, chunksize=chunk))
+    finally:
+        gc.unfreeze()
 
 
 def check_configuration_paths(config: Configuration) -> None:
