@@ -49,6 +49,7 @@ _KEYWORDS = (":append", ":prepend", ":remove")
 #: that multiplies its size (each variable twice the one before) gets here, long before memory runs out
 MAX_VALUE_SIZE = 64 * 1024 * 1024
 _MUTABLE = (list, set, dict)
+_NO_REFS: frozenset[str] = frozenset()
 
 
 class _Expansion:
@@ -294,26 +295,50 @@ class DataStore:
             cached = self._cache.get(var)
             if cached is not None:
                 return cached.value
-        return self.getVarFlag(var, "_content", expand, noweakdefault, parsing)
+        return self._content(var, expand, noweakdefault, parsing, False)
 
     def getVarFlag(self, var: str, flag: str, expand: bool = True, noweakdefault: bool = False,
                    parsing: bool = False, retparser: bool = False) -> Any:
-        content = flag == "_content"
-        if not content:
-            entry = self._vars.get(var)
-            if entry is None or (flag not in entry and (noweakdefault or "_defaultval_flag_" + flag not in entry)):
-                # an unset flag: metadata asks every variable for [task] and the like
-                return (None, _Expansion(None, frozenset())) if retparser else None
-        cachename = var if content else f"{var}[{flag}]"
-        if not noweakdefault:
+        if flag == "_content":
+            if expand and not noweakdefault:
+                cached = self._cache.get(var)
+                if cached is not None:
+                    return (cached.value, cached) if retparser else cached.value
+            return self._content(var, expand, noweakdefault, parsing, retparser)
+        entry = self._vars.get(var)
+        if entry is None:
+            return (None, _Expansion(None, _NO_REFS)) if retparser else None
+        if flag in entry:
+            value = entry[flag]
+        elif not noweakdefault and "_defaultval_flag_" + flag in entry:
+            value = entry["_defaultval_flag_" + flag]
+        else:
+            # an unset flag: metadata asks every variable for [task] and the like
+            return (None, _Expansion(None, _NO_REFS)) if retparser else None
+        cachename = f"{var}[{flag}]"
+        if expand and not noweakdefault:
             cached = self._cache.get(cachename)
             if cached is not None:
-                if expand:
-                    return (cached.value, cached) if retparser else cached.value
+                return (cached.value, cached) if retparser else cached.value
+        if flag in entry and isinstance(value, _MUTABLE):
+            value = value.copy()
+        if not (expand or retparser):
+            return value
+        parser = self.expandWithRefs(value, cachename)
+        if expand:
+            value = parser.value
+        if not noweakdefault:
+            self._cache[cachename] = parser
+        return (value, parser) if retparser else value
+
+    def _content(self, var: str, expand: bool, noweakdefault: bool, parsing: bool, retparser: bool) -> Any:
+        """A variable's value (getVar), the expansion cache aside: the override-conditional variant that
+        applies, else the value or weak default, then ``:append``/``:prepend``, the expansion, ``:remove``
+        and the filter."""
         entry = self._vars.get(var)
         value: Any = None
-        removes: set[str] = set()
-        if content and not parsing:
+        removes: set[str] | None = None
+        if not parsing:
             pairs = self._overridedata.get(var)
             if pairs:
                 self.need_overrides()
@@ -325,7 +350,7 @@ class DataStore:
                     elif ":" in o and set(o.split(":")).issubset(overridesset):
                         active[o] = r
                 match = None
-                mod = True
+                mod = bool(active)
                 while mod:
                     mod = False
                     for o in self._overrides or ():
@@ -337,44 +362,48 @@ class DataStore:
                             elif a == o:
                                 match = active.pop(a)
                 if match:
-                    value, subparser = self.getVarFlag(match, "_content", False, retparser=True)
+                    value, subparser = self._content(match, False, False, False, True)
                     if subparser is not None and subparser.removes:
                         removes = set(subparser.removes)
-        if entry is not None and value is None:
-            if flag in entry:
-                value = entry[flag]
-                if isinstance(value, _MUTABLE):
-                    value = value.copy()
-            elif content and "_defaultval" in entry and not noweakdefault:
-                value = entry["_defaultval"]
-            elif not noweakdefault and ("_defaultval_flag_" + flag) in entry:
-                value = entry["_defaultval_flag_" + flag]
-        if content and entry is not None and not parsing:
-            appends = entry.get(":append")
-            if appends:
-                self.need_overrides()
-                for r, o in appends:
-                    if self._active(o):
-                        value = (value or "") + r
-            prepends = entry.get(":prepend")
-            if prepends:
-                self.need_overrides()
-                for r, o in prepends:
-                    if self._active(o):
-                        value = r + (value or "")
+        if entry is not None:
+            if value is None:
+                if "_content" in entry:
+                    value = entry["_content"]
+                    if isinstance(value, _MUTABLE):
+                        value = value.copy()
+                elif not noweakdefault:
+                    if "_defaultval" in entry:
+                        value = entry["_defaultval"]
+                    elif "_defaultval_flag__content" in entry:
+                        value = entry["_defaultval_flag__content"]
+            if not parsing:
+                appends = entry.get(":append")
+                if appends:
+                    self.need_overrides()
+                    for r, o in appends:
+                        if not o or self._active(o):
+                            value = (value or "") + r
+                prepends = entry.get(":prepend")
+                if prepends:
+                    self.need_overrides()
+                    for r, o in prepends:
+                        if not o or self._active(o):
+                            value = r + (value or "")
         parser = None
         if expand or retparser:
-            parser = self.expandWithRefs(value, cachename)
+            parser = self.expandWithRefs(value, var)
             if expand:
                 value = parser.value
-        if value and content and entry is not None and not parsing:
+        if value and entry is not None and not parsing:
             remove_list = entry.get(":remove")
             if remove_list:
                 self.need_overrides()
                 for r, o in remove_list:
-                    if self._active(o):
+                    if not o or self._active(o):
+                        if removes is None:
+                            removes = set()
                         removes.add(r)
-        if value and content and not parsing and removes and parser is not None:
+        if value and not parsing and removes and parser is not None:
             expanded = {r: self.expand(r).split() for r in removes}
             parser.removes = set()
             kept = []
@@ -389,12 +418,12 @@ class DataStore:
             parser.value = "".join(kept)
             if expand:
                 value = parser.value
-        if value and expand and content and self._filters:
+        if value and expand and self._filters:
             expression = self._filters.get(var.split(":", 1)[0])
             if expression and parser is not None:
                 value = parser.value = apply_filters(value, (expression,))
         if parser is not None and not noweakdefault:
-            self._cache[cachename] = parser
+            self._cache[var] = parser
         if retparser:
             return value, parser
         return value
@@ -420,11 +449,9 @@ class DataStore:
         return flags or None
 
     def expandWithRefs(self, s: Any, varname: str | None) -> _Expansion:
-        if not isinstance(s, str):
-            return _Expansion(s, frozenset())
+        if not isinstance(s, str) or "${" not in s:
+            return _Expansion(s, _NO_REFS)
         refs: set[str] = set()
-        if "${" not in s:
-            return _Expansion(s, refs)
         contains: set[Contains] = set()
         if varname is not None:
             if varname in self._expanding:
@@ -463,7 +490,8 @@ class DataStore:
         if varname and key == varname:
             raise self._expansion_error(f"variable {varname} references itself", [varname, varname])
         refs.add(key)
-        value = self.getVar(key)
+        cached = self._cache.get(key)
+        value = cached.value if cached is not None else self._content(key, True, False, False, False)
         if value is None:
             return match.group()
         return value if isinstance(value, str) else str(value)
