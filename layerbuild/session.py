@@ -343,7 +343,9 @@ def _run_parse(config: Configuration, todo: list[Job], jobs: int | None) -> Iter
             keeper = WarningKeeper()
             return [_parse_one(config, job, keeper) for job in todo]
         ctx = multiprocessing.get_context("fork")
-        chunk = max(1, min(64, len(todo) // (threads * 8)))
+        # small chunks: OE-core's recipes differ in cost by a factor of fifty (its images are the dearest,
+        # and sit together in the list), and a worker left with a large chunk keeps the other waiting
+        chunk = max(1, min(8, len(todo) // (threads * 8)))
         with ctx.Pool(threads, initializer=_init_worker, initargs=(config,)) as pool:
             return list(pool.imap_unordered(_parse_in_worker, todo, chunksize=chunk))
     finally:
