@@ -19,6 +19,7 @@ from typing import Any
 
 from layerbuild.engine.bb.filter import apply_filters
 from layerbuild.engine.codeparse import Contains
+from layerbuild.engine.datastore.expansionerrors import MAX_VALUE_SIZE, ExpansionErrors
 from layerbuild.engine.datastore.history import Event, History
 from layerbuild.engine.datastore.pycode import (
     compile_expression,
@@ -45,9 +46,6 @@ _WS_SPLIT = re.compile(r"(\s)")
 _OVERRIDE_RE = re.compile(r"[a-z0-9]+")
 _OLD_SYNTAX_RE = re.compile(r"_(append|prepend|remove)(_|$)")
 _KEYWORDS = (":append", ":prepend", ":remove")
-#: the largest value an expansion may produce: OE-core's largest are a few hundred KiB, so only a chain
-#: that multiplies its size (each variable twice the one before) gets here, long before memory runs out
-MAX_VALUE_SIZE = 64 * 1024 * 1024
 _MUTABLE = (list, set, dict)
 _NO_REFS: frozenset[str] = frozenset()
 
@@ -67,7 +65,7 @@ class _Expansion:
         return set(self.refs) | {var for var, _words in self.contains or ()}
 
 
-class DataStore:
+class DataStore(ExpansionErrors):
     """Variables and flags of one configuration or recipe.
 
     Method names follow BitBake's (``getVar``, ``setVar``, ``getVarFlag``...) because metadata Python
@@ -277,8 +275,7 @@ class DataStore:
 
     def _unregister_override(self, var: str) -> None:
         for shortvar, override in self._override_parents(var):
-            pairs = self._overridedata.get(shortvar)
-            if pairs and (var, override) in pairs:
+            if (var, override) in self._overridedata.get(shortvar, ()):
                 del self._own_pairs(shortvar)[(var, override)]
 
     def _active(self, override: str | None) -> bool:
@@ -305,9 +302,7 @@ class DataStore:
                 if cached is not None:
                     return (cached.value, cached) if retparser else cached.value
             return self._content(var, expand, noweakdefault, parsing, retparser)
-        entry = self._vars.get(var)
-        if entry is None:
-            return (None, _Expansion(None, _NO_REFS)) if retparser else None
+        entry = self._vars.get(var) or {}
         if flag in entry:
             value = entry[flag]
         elif not noweakdefault and "_defaultval_flag_" + flag in entry:
@@ -332,9 +327,8 @@ class DataStore:
         return (value, parser) if retparser else value
 
     def _content(self, var: str, expand: bool, noweakdefault: bool, parsing: bool, retparser: bool) -> Any:
-        """A variable's value (getVar), the expansion cache aside: the override-conditional variant that
-        applies, else the value or weak default, then ``:append``/``:prepend``, the expansion, ``:remove``
-        and the filter."""
+        """getVar, the expansion cache aside: the override-conditional variant that applies, else the value
+        or weak default; then ``:append``/``:prepend``, the expansion, ``:remove`` and the filter."""
         entry = self._vars.get(var)
         value: Any = None
         removes: set[str] | None = None
@@ -521,61 +515,6 @@ class DataStore:
         if len(text) > MAX_VALUE_SIZE:
             raise self._size_error(varname, refs, match.group())
         return text
-
-    def _chain_notes(self, chain: list[str]) -> tuple[str, ...]:
-        notes: list[str] = []
-        seen: set[str] = set()
-        for name in chain:
-            base = name.split("[", 1)[0]
-            if base in seen or name.endswith("[:=]"):
-                # (a := value is being expanded before it is set: its own line is the error's location)
-                continue
-            seen.add(base)
-            loc = self._where(name)
-            where = f"set at {loc}" if loc else "no location recorded"
-            notes.append(f"{'which uses' if notes else 'while reading'} {name if '[' in name else base} ({where})")
-        return tuple(notes)
-
-    def _where(self, name: str) -> Location | None:
-        """Where ``VAR`` or the flag ``VAR[flag]`` was set: a flag set in a recipe is the recipe's, even
-        when its variable (a task function) comes from a class."""
-        if name.endswith("]") and "[" in name:
-            var, flag = name[:-1].split("[", 1)
-            return self.flag_location(var, flag) or self.location(var)
-        return self.location(name)
-
-    def _size_error(self, varname: str | None, refs: set[str], code: str | None = None) -> ExpansionError:
-        """A value past MAX_VALUE_SIZE, at the line of the variable whose value it is, with the chain of
-        variables that led to it and the largest it named (the outermost and innermost ones when the
-        chain is long). A ${@...} result is named by its ``code``."""
-        largest = max(sorted(refs), key=lambda ref: len(str(self.getVar(ref) or "")), default=None)
-        piece = code if code is not None else largest
-        notes = self._chain_notes(list(self._expanding) + ([piece] if piece and code is None else []))
-        if len(notes) > 12:
-            notes = (*notes[:3], f"... {len(notes) - 9} more ...", *notes[-6:])
-        shown = "" if piece is None else f" (at {piece if len(piece) < 60 else piece[:56] + '...}'})" if code \
-            else f" (at ${{{piece}}})"
-        return ExpansionError(f"{f'the value of {varname}' if varname else 'an expansion'} grows past "
-                              f"{MAX_VALUE_SIZE >> 20} MiB when expanded{shown}",
-                              self._where(varname) if varname else self.current_location, notes=notes,
-                              hint="a variable that names another several times, in a chain, multiplies its "
-                                   "size at every step")
-
-    def _expansion_error(self, message: str, chain: list[str]) -> ExpansionError:
-        return ExpansionError(message, self._where(chain[-1]) if chain else None, notes=self._chain_notes(chain))
-
-    def _python_error(self, varname: str | None, expression: str, exc: BaseException,
-                      raised: str | None = None) -> ExpansionError:
-        chain = list(self._expanding) + ([varname] if varname and varname not in self._expanding else [])
-        if raised is None:
-            raised = (f"is not valid Python: {exc.msg}" if isinstance(exc, SyntaxError)
-                      else f"raised {type(exc).__name__}: {exc}")
-        what = f"variable {varname}: {expression}" if varname else expression
-        error = self._expansion_error(f"failure expanding {what} {raised}", chain)
-        if error.location is None:
-            # an expansion outside any variable (an include, inherit or deltask line): where metadata runs
-            error.location = self.current_location
-        return error
 
     def expand(self, s: Any, varname: str | None = None) -> Any:
         return self.expandWithRefs(s, varname).value
@@ -785,9 +724,8 @@ class DataStore:
         return found
 
     def keys_with_flag(self, flag: str) -> list[str]:
-        """The variables of ``keys()`` that have ``flag`` (set, or a weak default of it), in that order,
-        found without reading every variable's flag (OE's image recipes look for every [task] several
-        hundred times a parse)."""
+        """The variables of ``keys()`` that have ``flag`` (or a weak default of it), in that order, without
+        reading every variable's flag (OE's image recipes look for every [task] hundreds of times)."""
         weak = "_defaultval_flag_" + flag
         have = [k for k, entry in self._vars.items() if flag in entry or weak in entry]
         if not have:
