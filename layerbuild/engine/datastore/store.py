@@ -23,11 +23,10 @@ from layerbuild.engine.datastore.expansionerrors import MAX_VALUE_SIZE, Expansio
 from layerbuild.engine.datastore.history import Event, History
 from layerbuild.engine.datastore.pycode import (
     compile_expression,
-    compile_function,
     eval_expression,
-    python_location,
     system_exit_message,
 )
+from layerbuild.engine.datastore.pyrunner import PythonRunner
 from layerbuild.engine.parse.parser import old_syntax_fix
 from layerbuild.util.errors import (
     ExpansionError,
@@ -35,7 +34,6 @@ from layerbuild.util.errors import (
     LayerbuildError,
     Location,
     ParseError,
-    PythonError,
     SkipRecipe,
 )
 
@@ -65,7 +63,7 @@ class _Expansion:
         return set(self.refs) | {var for var, _words in self.contains or ()}
 
 
-class DataStore(ExpansionErrors):
+class DataStore(ExpansionErrors, PythonRunner):
     """Variables and flags of one configuration or recipe.
 
     Method names follow BitBake's (``getVar``, ``setVar``, ``getVarFlag``...) because metadata Python
@@ -766,38 +764,3 @@ class DataStore(ExpansionErrors):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
-
-    # -- running metadata Python -------------------------------------------------------------------
-
-    def exec_python(self, code: Any, location: Location | None, extra: dict[str, Any] | None = None) -> None:
-        """Run compiled metadata Python with ``d`` bound to this store."""
-        previous = self.current_location
-        self.current_location = location
-        try:
-            env = self.pyglobals if not extra else {**self.pyglobals, **extra}
-            exec(code, env)
-        except (ExpansionError, ParseError, SkipRecipe, FatalError, PythonError):
-            raise
-        except SystemExit as exc:
-            raise PythonError(f"Python code called {system_exit_message(exc)}", python_location(exc, location)) \
-                from None
-        except Exception as exc:
-            raise PythonError(f"Python code raised {type(exc).__name__}: {exc}", python_location(exc, location)) \
-                from exc
-        finally:
-            self.current_location = previous
-
-    def exec_func(self, func: str) -> Any:
-        """``bb.build.exec_func``: run a python function of this store, or a shell one through the hook."""
-        body = self.getVar(func, False)
-        if body is None:
-            raise PythonError(f"function {func} is not defined", self.current_location)
-        if self.getVarFlag(func, "python", False):
-            filename = self.getVarFlag(func, "filename", False) or "<metadata>"
-            lineno = int(self.getVarFlag(func, "lineno", False) or 1)
-            code = compile_function(func, body, filename, lineno)
-            self.exec_python(code, Location(filename, lineno))
-            return self.pyglobals[func](self) if func in self.pyglobals else None
-        if self.exec_hook is None:
-            raise PythonError(f"shell function {func} can only run inside a task", self.current_location)
-        return self.exec_hook(func, self)
