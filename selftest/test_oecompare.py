@@ -188,3 +188,14 @@ def test_dot_graph_compared() -> None:
     assert edges.details[:2] == ["1 edges do_build -> do_fetch only in BitBake",
                                  "1 edges do_build -> do_unpack only in layerbuild"]
     assert nodes.details[0] == "1 nodes do_fetch only in BitBake"
+
+
+def test_skip_reasons_compared_with_quoted_words_sorted() -> None:
+    def entry(fn: str, reason: str) -> dict[str, object]:
+        return {"fn": fn, "pn": "libpam", "pe": "", "pv": "1", "pr": "r0", "skipped": reason, "preferred": False}
+
+    reason = "missing required distro features '{}' (not in DISTRO_FEATURES)"
+    bb = [entry("/a/x.bb", reason.format("systemd pam")), entry("/a/y.bb", reason.format("pam"))]
+    lb = [entry("/a/x.bb", reason.format("pam systemd")), entry("/a/y.bb", reason.format("x11"))]
+    skipped = oecompare.compare_recipes(bb, lb, {}, {})[1]
+    assert (skipped.compared, skipped.agreeing, skipped.differing) == (2, 1, ["/a/y.bb"])

@@ -171,6 +171,8 @@ OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>")
 #: variables whose words come from iterating a Python set (``oe.utils.set_intersect``): their order
 #: follows the string hash seed, which differs from one process to the next in either tool
 SET_ORDER = frozenset({"COMBINED_FEATURES"})
+#: a quoted list of words in a skip reason: OE's features_check joins the missing features of a set
+QUOTED_WORDS = re.compile(r"'([^']*)'")
 #: what is normalised beyond paths and time stamps, and why; printed with the results
 NORMALISATIONS = (
     "the id of the parsing process (PID, and after a '.' in LOGFIFO, the bb* log functions, "
@@ -179,7 +181,14 @@ NORMALISATIONS = (
     "is the process's",
     "the word order of " + ", ".join(sorted(SET_ORDER)) + ": a Python set's order, which changes from run to "
     "run in either tool (compared as sorted words)",
+    "the word order inside quotes in a skip reason ('pam systemd'): OE's features_check lists the missing "
+    "features of a Python set (compared as sorted words)",
 )
+
+
+def skip_reason(reason: str) -> str:
+    """A skip reason with the words of each quoted list sorted (see ``NORMALISATIONS``)."""
+    return QUOTED_WORDS.sub(lambda m: "'" + " ".join(sorted(m.group(1).split())) + "'", reason)
 
 
 def process_id(env: Environment) -> str | None:
@@ -339,8 +348,8 @@ def compare_recipes(bb: list[dict[str, object]], lb: list[dict[str, object]],
     targets.details += [f"{fn}: only in BitBake" for fn in targets.only_bitbake]
     targets.details += [f"{fn}: only in layerbuild" for fn in targets.only_layerbuild]
     skipped = Comparison("skipped")
-    bbs = {fn: e["skipped"] for fn, e in bbe.items() if e["skipped"]}
-    lbs = {fn: e["skipped"] for fn, e in lbe.items() if e["skipped"]}
+    bbs = {fn: skip_reason(str(e["skipped"])) for fn, e in bbe.items() if e["skipped"]}
+    lbs = {fn: skip_reason(str(e["skipped"])) for fn, e in lbe.items() if e["skipped"]}
     skipped.only_bitbake = sorted(set(bbs) - set(lbs))
     skipped.only_layerbuild = sorted(set(lbs) - set(bbs))
     for fn in sorted(set(bbs) & set(lbs)):
@@ -608,7 +617,7 @@ def main() -> int:
             comparisons += check_graph(ref, build, env, target, bb_paths, lb_paths)
         print()
         if not args.no_env:
-            print("-e values are compared after these normalisations besides paths and time stamps:")
+            print("-e values and skip reasons are compared after these normalisations besides paths and time stamps:")
             for note in NORMALISATIONS:
                 print("  - " + note)
             print()
