@@ -152,6 +152,28 @@ def make_build(root: Path, layers: list[Path], local: str = "", core: bool = Tru
     return build
 
 
+def device_with_extension(root: Path, rootfs: Path, raw: Path) -> None:
+    """A device tree at ``root``: a base image's rootfs tarball unpacked, the extension ``raw`` in
+    /var/lib/extensions."""
+    root.mkdir()
+    subprocess.run(["tar", "-C", str(root), "--zstd", "-xf", str(rootfs)], check=True)
+    (root / "var/lib/extensions").mkdir(parents=True, exist_ok=True)
+    shutil.copy(raw, root / "var/lib/extensions" / raw.name)
+
+
+def sysext_merge(root: Path, after: str) -> tuple[str, str]:
+    """``systemd-sysext --root=ROOT merge`` in a private mount namespace, then the shell commands
+    ``after``: the mounts of ROOT/usr after the merge (252 exits 0 even when nothing merged, so callers
+    check them), and the output of the whole."""
+    script = (f"mount --make-rprivate / && mount --make-rshared / && mount -t tmpfs tmpfs /run && "
+              f"systemd-sysext --root={root} merge; echo MOUNTS; grep ' {root}/usr ' /proc/self/mountinfo; "
+              f"echo END; {after}")
+    result = subprocess.run(["unshare", "-m", "--propagation", "shared", "sh", "-c", script],
+                            capture_output=True, text=True, timeout=60)
+    out = result.stdout + result.stderr
+    return out.split("MOUNTS\n", 1)[1].split("END\n", 1)[0] if "MOUNTS\n" in out else "", out
+
+
 def processes_in(directory: Path) -> list[str]:
     """PIDs of processes whose working directory is below ``directory`` (leftovers of a build)."""
     top = os.path.realpath(directory) + os.sep

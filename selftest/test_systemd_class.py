@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BuildDir, make_build, make_layer
+from conftest import BuildDir, device_with_extension, make_build, make_layer, sysext_merge
 
 from layerbuild.packaging.systemd import package_units
 from layerbuild.rootfs.units import parse_install, preset_all
@@ -149,24 +149,14 @@ def test_extension_enables_beside_its_units(built: BuildDir) -> None:
                          and shutil.which("systemd-analyze")), reason="needs root, unshare, systemd-sysext")
 def test_merged_extension_brings_its_unit_and_link(built: BuildDir, tmp_path: Path) -> None:
     root = tmp_path / "device"
-    root.mkdir()
-    subprocess.run(["tar", "-C", str(root), "--zstd", "-xf",
-                    str(built.deploy / "svc-image-genericx86-64.rootfs.tar.zst")], check=True)
-    (root / "var/lib/extensions").mkdir(parents=True, exist_ok=True)
-    shutil.copy(built.deploy / "tool-ext.raw", root / "var/lib/extensions/tool-ext.raw")
+    device_with_extension(root, built.deploy / "svc-image-genericx86-64.rootfs.tar.zst", built.deploy / "tool-ext.raw")
     # a target for the links to hang on (the sample base runs no systemd of its own)
     (root / "usr/lib/systemd/system/multi-user.target").write_text("[Unit]\nDescription=Multi-User\n")
     unit = f"{root}/usr/lib/systemd/system/tool.service"
     link = f"{root}/usr/lib/systemd/system/multi-user.target.wants/tool.service"
-    script = (f"mount --make-rprivate / && mount --make-rshared / && mount -t tmpfs tmpfs /run && "
-              f"systemd-sysext --root={root} merge; echo MOUNTS; grep ' {root}/usr ' /proc/self/mountinfo; "
-              f"echo END; test -f {unit} && echo UNIT; readlink -f {link}; "
-              f"SYSTEMD_LOG_LEVEL=debug systemd-analyze --root={root} verify multi-user.target 2>&1; "
-              f"systemctl --root={root} list-unit-files tool.service")
-    result = subprocess.run(["unshare", "-m", "--propagation", "shared", "sh", "-c", script],
-                            capture_output=True, text=True, timeout=60)
-    out = result.stdout + result.stderr
-    mounts = out.split("MOUNTS\n", 1)[1].split("END\n", 1)[0]
+    mounts, out = sysext_merge(root, f"test -f {unit} && echo UNIT; readlink -f {link}; "
+                                     f"SYSTEMD_LOG_LEVEL=debug systemd-analyze --root={root} verify multi-user.target 2>&1; "
+                                     f"systemctl --root={root} list-unit-files tool.service")
     assert " overlay " in mounts, out  # systemd-sysext 252 exits 0 even when nothing merged
     assert "UNIT\n" in out and f"{root}/usr/lib/systemd/system/tool.service\n" in out, out
     # systemd's own loader reads the merged link: multi-user.target wants the extension's service

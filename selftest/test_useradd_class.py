@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BuildDir, make_build, make_layer
+from conftest import BuildDir, device_with_extension, make_build, make_layer, sysext_merge
 
 from layerbuild.packaging.useradd import ParamError, package_users, sysusers_lines
 from layerbuild.rootfs import sysusers
@@ -132,18 +132,10 @@ def test_extension_ships_the_file_not_passwd(built: BuildDir) -> None:
                          and shutil.which("systemd-sysusers")), reason="needs root, unshare, systemd-sysext")
 def test_merged_extension_creates_its_user(built: BuildDir, tmp_path: Path) -> None:
     root = tmp_path / "device"
-    root.mkdir()
-    subprocess.run(["tar", "-C", str(root), "--zstd", "-xf",
-                    str(built.deploy / "users-image-genericx86-64.rootfs.tar.zst")], check=True)
-    (root / "var/lib/extensions").mkdir(parents=True, exist_ok=True)
-    shutil.copy(built.deploy / "users-ext.raw", root / "var/lib/extensions/users-ext.raw")
-    script = (f"mount --make-rprivate / && mount --make-rshared / && mount -t tmpfs tmpfs /run && "
-              f"systemd-sysext --root={root} merge; echo MOUNTS; grep ' {root}/usr ' /proc/self/mountinfo; "
-              f"echo END; systemd-sysusers --root={root}")
-    result = subprocess.run(["unshare", "-m", "--propagation", "shared", "sh", "-c", script],
-                            capture_output=True, text=True, timeout=60)
-    out = result.stdout + result.stderr
-    assert " overlay " in out.split("MOUNTS\n", 1)[1].split("END\n", 1)[0], out
+    device_with_extension(root, built.deploy / "users-image-genericx86-64.rootfs.tar.zst",
+                          built.deploy / "users-ext.raw")
+    mounts, out = sysext_merge(root, f"systemd-sysusers --root={root}")
+    assert " overlay " in mounts, out
     passwd = _entries(root / "etc/passwd")
     assert passwd["tooluser"][5:] == ["/var/lib/tooluser", "/sbin/nologin"], out
     assert passwd["lbd"][2] == "998"  # the base's users stay as they were
