@@ -57,8 +57,8 @@ def _debug_flag(argv: Sequence[str] | None) -> bool:
     return "--debug" in (sys.argv[1:] if argv is None else argv)
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="layerbuild", description="Build recipes and images from BitBake-style layers.")
+def _build_parser(prog: str = "layerbuild") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Build recipes and images from BitBake-style layers.")
     p.add_argument("targets", nargs="*", metavar="TARGET", help="recipe or recipe:do_task")
     p.add_argument("-c", "--cmd", metavar="TASK", help="run TASK instead of the default (do_build)")
     p.add_argument("-f", "--force", action="store_true", help="run the task even if it is up to date")
@@ -99,10 +99,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _guard("layerbuild", lambda: _build_parser().parse_args(argv), _run, _debug_flag(argv))
 
 
-def _layers_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="layerbuild-layers", description="Show the layers, recipes and appends of a build.")
+def bitbake_main(argv: Sequence[str] | None = None) -> int:
+    """``bitbake``: layerbuild under BitBake's name, for the tools and habits that call it (kas)."""
+    return _guard("bitbake", lambda: _build_parser("bitbake").parse_args(argv), _run, _debug_flag(argv))
+
+
+def _layers_parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Show and edit the layers of a build.")
     p.add_argument("-B", "--build-dir", metavar="DIR", help="build directory (default: the current one or ./build)")
+    p.add_argument("-F", "--force", action="store_true",
+                   help="add-layer: add without reading the configuration with the new layer")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    p.set_defaults(prog=prog)
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("show-layers", help="list the configured layers and their priorities")
     recipes = sub.add_parser("show-recipes", help="list the available recipes and the layers that provide them")
@@ -110,23 +118,50 @@ def _layers_parser() -> argparse.ArgumentParser:
     recipes.add_argument("--show-variants", action="store_true",
                          help="also list the BBCLASSEXTEND variants of recipes that are listed (zlib-native...)")
     sub.add_parser("show-appends", help="list the .bbappend files and the recipes they apply to")
+    overlayed = sub.add_parser("show-overlayed", help="list the recipes and classes more than one layer provides")
+    overlayed.add_argument("-f", "--filenames", action="store_true", help="show full file paths instead of layers")
+    overlayed.add_argument("-s", "--same-version", action="store_true",
+                           help="only list recipes whose versions are the same in every layer")
+    add = sub.add_parser("add-layer", help="add one or more layers to bblayers.conf")
+    add.add_argument("layerdir", nargs="+", help="layer directory to add")
+    remove = sub.add_parser("remove-layer", help="remove one or more layers from bblayers.conf")
+    remove.add_argument("layerdir", nargs="+", help="layer directory or name to remove (a * pattern matches)")
+    create = sub.add_parser("create-layer", help="create a layer: conf/layer.conf and an example recipe")
+    create.add_argument("layerdir", help="layer directory to create")
+    create.add_argument("-a", "--add-layer", action="store_true", help="add the layer to bblayers.conf after creation")
+    create.add_argument("-i", "--layerid", help="layer id for BBFILE_COLLECTIONS (default: the directory's name)")
+    create.add_argument("-p", "--priority", type=int, default=6, help="priority of the layer's recipes (default 6)")
+    create.add_argument("-e", "--example-recipe-name", dest="examplerecipe", default="example",
+                        help="name of the example recipe (default example)")
+    create.add_argument("-v", "--example-recipe-version", dest="version", default="0.1",
+                        help="version of the example recipe (default 0.1)")
     return p
 
 
 def _layers(args: argparse.Namespace) -> int:
-    from layerbuild.layertool import show_appends, show_layers, show_recipes
+    from layerbuild.layeredit import add_layer, create_layer, remove_layer
+    from layerbuild.layertool import show_appends, show_layers, show_overlayed, show_recipes
     topdir = _topdir(args)
-    commands = {"show-layers": show_layers, "show-recipes": show_recipes, "show-appends": show_appends}
+    commands = {"show-layers": show_layers, "show-recipes": show_recipes, "show-appends": show_appends,
+                "show-overlayed": show_overlayed, "add-layer": add_layer, "remove-layer": remove_layer,
+                "create-layer": create_layer}
     return commands[args.command](topdir, args, sys.stdout)
 
 
 def layers_main(argv: Sequence[str] | None = None) -> int:
     """``layerbuild-layers``."""
-    return _guard("layerbuild-layers", lambda: _layers_parser().parse_args(argv), _layers, _debug_flag(argv))
+    return _guard("layerbuild-layers", lambda: _layers_parser("layerbuild-layers").parse_args(argv), _layers,
+                  _debug_flag(argv))
 
 
-def _diffsigs_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="layerbuild-diffsigs",
+def bitbake_layers_main(argv: Sequence[str] | None = None) -> int:
+    """``bitbake-layers``: ``layerbuild-layers`` under BitBake's name."""
+    return _guard("bitbake-layers", lambda: _layers_parser("bitbake-layers").parse_args(argv), _layers,
+                  _debug_flag(argv))
+
+
+def _diffsigs_parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog,
                                 description="Explain the difference between two task signatures (sigdata files).")
     p.add_argument("a", metavar="A", help="the older sigdata file")
     p.add_argument("b", metavar="B", help="the newer sigdata file")
@@ -141,8 +176,32 @@ def _diffsigs(args: argparse.Namespace) -> int:
 
 def diffsigs_main(argv: Sequence[str] | None = None) -> int:
     """``layerbuild-diffsigs A B``."""
-    return _guard("layerbuild-diffsigs", lambda: _diffsigs_parser().parse_args(argv), _diffsigs,
+    return _guard("layerbuild-diffsigs", lambda: _diffsigs_parser("layerbuild-diffsigs").parse_args(argv),
+                  _diffsigs, _debug_flag(argv))
+
+
+def bitbake_diffsigs_main(argv: Sequence[str] | None = None) -> int:
+    """``bitbake-diffsigs A B``: ``layerbuild-diffsigs`` under BitBake's name."""
+    return _guard("bitbake-diffsigs", lambda: _diffsigs_parser("bitbake-diffsigs").parse_args(argv),
+                  _diffsigs, _debug_flag(argv))
+
+
+def _getvar(args: argparse.Namespace) -> int:
+    from layerbuild.getvar import getvar
+    return getvar(_topdir(args), args, sys.stdout)
+
+
+def getvar_main(argv: Sequence[str] | None = None) -> int:
+    """``layerbuild-getvar [-r RECIPE] [--value [-f FLAG] [-u]] VAR``."""
+    from layerbuild.getvar import parser
+    return _guard("layerbuild-getvar", lambda: parser("layerbuild-getvar").parse_args(argv), _getvar,
                   _debug_flag(argv))
+
+
+def bitbake_getvar_main(argv: Sequence[str] | None = None) -> int:
+    """``bitbake-getvar``: ``layerbuild-getvar`` under BitBake's name."""
+    from layerbuild.getvar import parser
+    return _guard("bitbake-getvar", lambda: parser("bitbake-getvar").parse_args(argv), _getvar, _debug_flag(argv))
 
 
 def boot_main(argv: Sequence[str] | None = None) -> int:

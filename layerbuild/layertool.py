@@ -1,4 +1,5 @@
-"""``layerbuild-layers``: show-layers, show-recipes and show-appends, as bitbake-layers prints them."""
+"""``layerbuild-layers``: show-layers, show-recipes, show-appends and show-overlayed, as bitbake-layers prints
+them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import fnmatch
 import os
 from typing import TextIO
 
-from layerbuild.engine.layers import appends_for, collect_files
+from layerbuild.engine.layers import LayerSet, appends_for, collect_files
 from layerbuild.session import parse_recipes, start_configuration
 from layerbuild.util.errors import ErrorList
 
@@ -87,3 +88,78 @@ def show_appends(topdir: str, args: argparse.Namespace, out: TextIO) -> int:
         for append in unmatched:
             out.write(f"  {append}\n")
     return 0
+
+
+def show_overlayed(topdir: str, args: argparse.Namespace, out: TextIO) -> int:
+    """The recipes that more than one layer provides (the chosen file first), then the classes more than one
+    layer has (the one ``BBPATH`` finds first, then the others), as bitbake-layers lists them."""
+    config = start_configuration(topdir)
+    result = parse_recipes(config)
+    layerset = config.layerset
+    infos = result.recipes.infos
+    by_pn: dict[str, list[str]] = {}
+    for fn, info in infos.items():
+        if not info.variant:
+            by_pn.setdefault(info.pn, []).append(fn)
+    listed = False
+    for pn in sorted(by_pn):
+        chosen = result.recipes.chosen.get(pn)
+        fns = sorted(by_pn[pn], key=lambda fn, chosen=chosen: (0 if fn == chosen else 1, -layerset.priority_of(fn)))
+        if len({layerset.layer_name(fn) for fn in fns}) < 2:
+            continue
+        versions = {fn: (f"{infos[fn].pe}:" if infos[fn].pe and infos[fn].pe != "0" else "") + infos[fn].pv
+                    for fn in fns}
+        if args.same_version and len(set(versions.values())) > 1:
+            continue
+        if not listed:
+            out.write("=== Overlayed recipes ===\n")
+            listed = True
+        for i, fn in enumerate(fns):
+            skipped = f" (skipped: {infos[fn].skipped})" if infos[fn].skipped else ""
+            if args.filenames:
+                out.write(f"{'' if i == 0 else '  '}{fn}{skipped}\n")
+                continue
+            if i == 0:
+                out.write(f"{pn}:\n")
+            out.write(f"  {(layerset.layer_name(fn) or '?'):<20} {versions[fn]}{skipped}\n")
+    classes: dict[str, list[str]] = {}
+    for layer in layerset.layers:
+        for sub in ("classes-global", "classes-recipe", "classes"):
+            classdir = os.path.join(layer, sub)
+            if os.path.isdir(classdir):
+                for name in sorted(os.listdir(classdir)):
+                    if name.endswith(".bbclass"):
+                        classes.setdefault(name, []).append(classdir)
+    bbpath = [p for p in (config.d.getVar("BBPATH") or "").split(":") if p]
+    shown_classes = False
+    for name, classdirs in classes.items():
+        if len(classdirs) < 2:
+            continue
+        if not shown_classes:
+            out.write("=== Overlayed classes ===\n")
+            shown_classes = listed = True
+        main = next((os.path.join(p, "classes", name) for p in bbpath
+                     if os.path.exists(os.path.join(p, "classes", name))), "")
+        if args.filenames:
+            out.write(f"{main}\n")
+        else:
+            owner = next((layer for layer in layerset.layers
+                          if main.startswith(os.path.join(layer, "classes") + os.sep)), None)
+            out.write(f"{name}:\n  {_layer_label(layerset, owner)}\n")
+        for classdir in classdirs:
+            path = os.path.join(classdir, name)
+            if path != main:
+                out.write(f"  {path if args.filenames else _layer_label(layerset, os.path.dirname(classdir))}\n")
+    if not listed:
+        out.write("No overlayed files found.\n")
+    if result.errors:
+        raise ErrorList(result.errors)
+    return 0
+
+
+def _layer_label(layerset: LayerSet, layer: str | None) -> str:
+    """A layer as bitbake-layers names it: its collection, else its directory's name."""
+    if layer is None:
+        return "?"
+    names = [c.name for c in layerset.collections if c.layer == layer]
+    return names[0] if names else os.path.basename(layer)
