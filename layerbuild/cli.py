@@ -29,11 +29,20 @@ class _Formatter(logging.Formatter):
         return f"NOTE: {record.getMessage()}"
 
 
-def _setup_logging(debug: bool) -> None:
+def _setup_logging(debug: bool, knotty: bool = False) -> None:
+    """Messages on stderr; with ``knotty`` (the ``bitbake`` command) as BitBake's console prints them: errors
+    on stderr, the rest on stdout (kas, for one, tells a build's errors from its notes by the stream)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
+    handlers: list[logging.Handler] = [handler]
+    if knotty:
+        handler.setLevel(logging.ERROR)
+        notes = logging.StreamHandler(sys.stdout)
+        notes.setFormatter(_Formatter())
+        notes.addFilter(lambda record: record.levelno < logging.ERROR)
+        handlers.append(notes)
     root = logging.getLogger("layerbuild")
-    root.handlers[:] = [handler]
+    root.handlers[:] = handlers
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     root.propagate = False
 
@@ -41,7 +50,7 @@ def _setup_logging(debug: bool) -> None:
 def _guard(prog: str, parse: Callable[[], argparse.Namespace], func: Callable[[argparse.Namespace], int],
            debug: bool) -> int:
     """Run a command: every error becomes a message and an exit status here (:func:`guard`), and nowhere else."""
-    _setup_logging(debug)
+    _setup_logging(debug, knotty=prog == "bitbake")
     # task workers are other processes: they learn of --debug (a full traceback in the task log) from here
     saved = os.environ.get(DEBUG_ENV)
     if debug:
@@ -75,6 +84,7 @@ def _build_parser(prog: str = "layerbuild") -> argparse.ArgumentParser:
     p.add_argument("-B", "--build-dir", metavar="DIR", help="build directory (default: the current one or ./build)")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
     p.add_argument("--version", action="version", version=f"layerbuild {__version__}")
+    p.set_defaults(prog=prog)
     return p
 
 
@@ -91,7 +101,8 @@ def _run(args: argparse.Namespace) -> int:
     request = Request(targets=tuple(args.targets), cmd=args.cmd, force=args.force, keep_going=args.keep_going,
                       dry_run=args.dry_run, environment=args.environment, graphviz=args.graphviz,
                       parse_only=args.parse_only, dump_signatures=args.dump_signatures, jobs=args.jobs)
-    return run(request, _topdir(args))
+    # the bitbake command's task progress goes where BitBake's goes, to stdout (_setup_logging)
+    return run(request, _topdir(args), err=sys.stdout if args.prog == "bitbake" else None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
