@@ -104,7 +104,11 @@ def show_overlayed(topdir: str, args: argparse.Namespace, out: TextIO) -> int:
     listed = False
     for pn in sorted(by_pn):
         chosen = result.recipes.chosen.get(pn)
-        fns = sorted(by_pn[pn], key=lambda fn, chosen=chosen: (0 if fn == chosen else 1, -layerset.priority_of(fn)))
+
+        def order(fn: str, chosen: str | None = chosen) -> tuple[int, int]:
+            return (0 if fn == chosen else 1, -layerset.priority_of(fn))
+
+        fns = sorted(by_pn[pn], key=order)
         if len({layerset.layer_name(fn) for fn in fns}) < 2:
             continue
         versions = {fn: (f"{infos[fn].pe}:" if infos[fn].pe and infos[fn].pe != "0" else "") + infos[fn].pv
