@@ -9,7 +9,8 @@ import os
 from typing import TextIO
 
 from layerbuild.engine.layers import LayerSet, appends_for, collect_files
-from layerbuild.session import parse_recipes, start_configuration
+from layerbuild.engine.recipe import RecipeInfo
+from layerbuild.session import ParseResult, parse_recipes, start_configuration
 from layerbuild.util.errors import ErrorList
 
 
@@ -27,24 +28,34 @@ def show_layers(topdir: str, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _files_by_name(result: ParseResult, layerset: LayerSet, variants: bool) -> dict[str, list[str]]:
+    """Each recipe name's files (with ``variants``, the variants' virtual ones too), the chosen file first,
+    then by layer priority, sorted by name."""
+    by_pn: dict[str, list[str]] = {}
+    for fn, info in result.recipes.infos.items():
+        if variants or not info.variant:
+            by_pn.setdefault(info.pn, []).append(fn)
+
+    def order(fn: str) -> tuple[int, int]:
+        return (0 if fn == result.recipes.chosen.get(result.recipes.infos[fn].pn) else 1, -layerset.priority_of(fn))
+
+    return {pn: sorted(by_pn[pn], key=order) for pn in sorted(by_pn)}
+
+
+def _version(info: RecipeInfo) -> str:
+    return (f"{info.pe}:" if info.pe and info.pe != "0" else "") + info.pv
+
+
 def show_recipes(topdir: str, args: argparse.Namespace, out: TextIO) -> int:
     config = start_configuration(topdir)
     result = parse_recipes(config)
     layerset = config.layerset
     infos = result.recipes.infos
-    by_pn: dict[str, list[str]] = {}
-    for fn, info in infos.items():
-        by_pn.setdefault(info.pn, []).append(fn)
     out.write("=== Available recipes: ===\n")
-    for pn in sorted(by_pn):
+    for pn, fns in _files_by_name(result, layerset, variants=True).items():
         if args.pnspec and not any(fnmatch.fnmatch(pn, spec) for spec in args.pnspec):
             continue
         chosen = result.recipes.chosen.get(pn)
-
-        def order(fn: str, chosen: str | None = chosen) -> tuple[int, int]:
-            return (0 if fn == chosen else 1, -layerset.priority_of(fn))
-
-        fns = sorted(by_pn[pn], key=order)
         if not args.show_variants:
             # as bitbake-layers: a variant (zlib-native) is listed only when its file's own recipe is
             # skipped, and each file once under a name (a devupstream variant keeps its recipe's name)
@@ -56,7 +67,7 @@ def show_recipes(topdir: str, args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"{pn}:\n")
         for fn in fns:
             info = result.recipes.infos[fn]
-            version = (f"{info.pe}:" if info.pe and info.pe != "0" else "") + info.pv
+            version = _version(info)
             notes = []
             if info.skipped:
                 notes.append(f"(skipped: {info.skipped})")
@@ -97,22 +108,11 @@ def show_overlayed(topdir: str, args: argparse.Namespace, out: TextIO) -> int:
     result = parse_recipes(config)
     layerset = config.layerset
     infos = result.recipes.infos
-    by_pn: dict[str, list[str]] = {}
-    for fn, info in infos.items():
-        if not info.variant:
-            by_pn.setdefault(info.pn, []).append(fn)
     listed = False
-    for pn in sorted(by_pn):
-        chosen = result.recipes.chosen.get(pn)
-
-        def order(fn: str, chosen: str | None = chosen) -> tuple[int, int]:
-            return (0 if fn == chosen else 1, -layerset.priority_of(fn))
-
-        fns = sorted(by_pn[pn], key=order)
+    for pn, fns in _files_by_name(result, layerset, variants=False).items():
         if len({layerset.layer_name(fn) for fn in fns}) < 2:
             continue
-        versions = {fn: (f"{infos[fn].pe}:" if infos[fn].pe and infos[fn].pe != "0" else "") + infos[fn].pv
-                    for fn in fns}
+        versions = {fn: _version(infos[fn]) for fn in fns}
         if args.same_version and len(set(versions.values())) > 1:
             continue
         if not listed:
