@@ -14,14 +14,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import device_with_extension, sysext_merge
+from conftest import device_with_extension, make_build, sysext_merge
 
 ROOT = Path(__file__).resolve().parents[1]
 #: what the layer repository holds: the default layer (setup.py's LAYER_DIRS), the init script, the kas files
 REPO_CONTENT = ("conf", "classes", "recipes", "lib", "files", "oe-init-build-env", "kas")
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
-
-pytest.importorskip("kas")
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +34,22 @@ def bindir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                    f"from {module} import {func}\nsys.exit({func}())\n")
         (bindir / name).chmod(0o755)
     return bindir
+
+
+def test_bitbake_prints_notes_on_stdout_and_errors_on_stderr(tmp_path: Path, bindir: Path) -> None:
+    """As BitBake's console: kas tells a build's errors from its notes by the stream."""
+    build = make_build(tmp_path, [], local='DISTRO = "mystery"\n')
+    warned = subprocess.run([str(bindir / "bitbake"), "-B", str(build), "-e"], capture_output=True, text=True)
+    assert warned.returncode == 0, warned.stderr
+    warning = "conf/local.conf:3: DISTRO 'mystery' not"  # the rest of stdout is the -e dump
+    assert warning in warned.stdout and warned.stderr == ""
+    failed = subprocess.run([str(bindir / "bitbake"), "-B", str(build), "-e", "nosuch", "other"],
+                            capture_output=True, text=True)
+    assert (failed.returncode, failed.stdout) == (2, "")
+    assert failed.stderr == "bitbake: error: -e takes at most one TARGET\n"
+    # layerbuild's own name keeps every message on stderr
+    warned = subprocess.run([str(bindir / "layerbuild"), "-B", str(build), "-e"], capture_output=True, text=True)
+    assert warning in warned.stderr and warning not in warned.stdout
 
 
 def _git(repo: Path, *args: str) -> None:
