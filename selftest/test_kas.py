@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import device_with_extension, make_build, sysext_merge
 
+from layerbuild.cli import bitbake_main
+
 ROOT = Path(__file__).resolve().parents[1]
 #: what the layer repository holds: the default layer (setup.py's LAYER_DIRS), the init script, the kas files
 REPO_CONTENT = ("conf", "classes", "recipes", "lib", "files", "oe-init-build-env", "kas")
@@ -36,17 +38,15 @@ def bindir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bindir
 
 
-def test_bitbake_prints_notes_on_stdout_and_errors_on_stderr(tmp_path: Path, bindir: Path) -> None:
+def test_bitbake_prints_notes_on_stdout_and_errors_on_stderr(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
     """As BitBake's console: kas tells a build's errors from its notes by the stream."""
     build = make_build(tmp_path, [], local='DISTRO = "mystery"\n')
-    warned = subprocess.run([str(bindir / "bitbake"), "-B", str(build), "-e"], capture_output=True, text=True)
-    assert warned.returncode == 0, warned.stderr
-    warning = "conf/local.conf:3: DISTRO 'mystery' not"  # the rest of stdout is the -e dump
-    assert warning in warned.stdout and warned.stderr == ""
-    failed = subprocess.run([str(bindir / "bitbake"), "-B", str(build), "-e", "nosuch", "other"],
-                            capture_output=True, text=True)
-    assert (failed.returncode, failed.stdout) == (2, "")
-    assert failed.stderr == "bitbake: error: -e takes at most one TARGET\n"
+    assert bitbake_main(["-B", str(build), "-e"]) == 0
+    out, err = capsys.readouterr()
+    assert "conf/local.conf:3: DISTRO 'mystery' not" in out and err == ""  # the rest of stdout is the dump
+    assert bitbake_main(["-B", str(build), "-e", "nosuch", "other"]) == 2
+    assert capsys.readouterr() == ("", "bitbake: error: -e takes at most one TARGET\n")
 
 
 def _git(repo: Path, *args: str) -> None:
