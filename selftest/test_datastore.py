@@ -218,16 +218,13 @@ def test_a_line_naming_a_large_value_several_times_is_bounded_too() -> None:
 
 def test_a_line_too_wide_to_join_is_the_same_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """A line naming a large variable so many times that joining the pieces fails (malloc refuses)."""
-    from layerbuild.engine.datastore import store
-
-    class Refusing:
-        def sub(self, *_args: object) -> str:
-            raise MemoryError
+    def refusing(*_args: object) -> str:
+        raise MemoryError  # as "".join of the pieces does when malloc refuses
 
     d = DataStore()
     d.setVar("BIG", "x" * 100, file="bomb.bb", line=1)
     d.setVar("WIDE", "${BIG}" * 3, file="bomb.bb", line=2)
-    monkeypatch.setattr(store, "_VAR_RE", Refusing())
+    monkeypatch.setattr(DataStore, "_var_sub", refusing)
     try:
         d.getVar("WIDE")
     except ExpansionError as exc:

@@ -27,6 +27,7 @@ from layerbuild.engine.datastore.pycode import (
     system_exit_message,
 )
 from layerbuild.engine.datastore.pyrunner import PythonRunner
+from layerbuild.engine.datastore.references import VAR_RE, python_parts, var_parts
 from layerbuild.engine.parse.parser import old_syntax_fix
 from layerbuild.util.errors import (
     ExpansionError,
@@ -38,8 +39,6 @@ from layerbuild.util.errors import (
 )
 
 _SETVAR_RE = re.compile(r"(?P<base>.*?)(?P<keyword>:append|:prepend|:remove)(:(?P<add>[^A-Z]*))?$")
-_VAR_RE = re.compile(r"\$\{[a-zA-Z0-9\-_+./~:]+\}")
-_PY_RE = re.compile(r"\$\{@(?:\{.*?\}|.)+?\}")
 _WS_SPLIT = re.compile(r"(\s)")
 _OVERRIDE_RE = re.compile(r"[a-z0-9]+")
 _OLD_SYNTAX_RE = re.compile(r"_(append|prepend|remove)(_|$)")
@@ -455,14 +454,18 @@ class DataStore(ExpansionErrors, PythonRunner):
         try:
             while "${" in s:
                 olds = s
-                try:
-                    s = _VAR_RE.sub(lambda m: self._var_sub(m, varname, refs), s)
-                except MemoryError:
-                    # (a line naming a large variable many times, past what malloc gives)
-                    raise self._size_error(varname, refs) from None
+                parts = var_parts(s)
+                if len(parts) > 1:
+                    try:
+                        s = self._var_sub(parts, varname, refs)
+                    except MemoryError:
+                        # (a line naming a large variable many times, past what malloc gives)
+                        raise self._size_error(varname, refs) from None
                 if "${@" in s:
                     try:
-                        s = _PY_RE.sub(lambda m: self._python_sub(m, varname, refs, contains), s)
+                        pyparts = python_parts(s)
+                        if len(pyparts) > 1:
+                            s = self._python_sub(pyparts, varname, refs, contains)
                     except SyntaxError as exc:
                         # An unmatched bracket inside ${@...}: BitBake leaves the text unexpanded.
                         if not (exc.msg or "").startswith(("unterminated string literal",
@@ -477,21 +480,32 @@ class DataStore(ExpansionErrors, PythonRunner):
                 self._expanding.pop()
         return _Expansion(s, refs, contains or None)
 
-    def _var_sub(self, match: re.Match[str], varname: str | None, refs: set[str]) -> str:
-        key = match.group()[2:-1]
-        if varname and key == varname:
-            raise self._expansion_error(f"variable {varname} references itself", [varname, varname])
-        refs.add(key)
-        cached = self._cache.get(key)
-        value = cached.value if cached is not None else self._content(key, True, False, False, False)
-        if value is None:
-            return match.group()
-        return value if isinstance(value, str) else str(value)
+    def _var_sub(self, parts: list[str], varname: str | None, refs: set[str]) -> str:
+        """The text of ``parts`` (:func:`references.var_parts`) with each ``${NAME}`` replaced by its value,
+        left as it is where the variable is unset."""
+        out = [parts[0]]
+        for i in range(1, len(parts), 2):
+            key = parts[i]
+            if key == varname:
+                raise self._expansion_error(f"variable {varname} references itself", [varname, varname])
+            refs.add(key)
+            cached = self._cache.get(key)
+            value = cached.value if cached is not None else self._content(key, True, False, False, False)
+            out.append("${" + key + "}" if value is None else value if isinstance(value, str) else str(value))
+            out.append(parts[i + 1])
+        return "".join(out)
 
-    def _python_sub(self, match: re.Match[str], varname: str | None, refs: set[str], contains: set[Contains]) -> str:
-        code = match.group()[3:-1]
-        if _VAR_RE.search(code):
-            return "${@" + code + "}"
+    def _python_sub(self, parts: list[str], varname: str | None, refs: set[str], contains: set[Contains]) -> str:
+        """The text of ``parts`` (:func:`references.python_parts`) with each ``${@...}`` replaced by the
+        value of its code; one whose code still names an unset ``${NAME}`` is left as it is."""
+        out = [parts[0]]
+        for i in range(1, len(parts), 2):
+            code = parts[i]
+            out.append("${@" + code + "}" if VAR_RE.search(code) else self._python_value(code, varname, refs, contains))
+            out.append(parts[i + 1])
+        return "".join(out)
+
+    def _python_value(self, code: str, varname: str | None, refs: set[str], contains: set[Contains]) -> str:
         codeobj, reads, asked = compile_expression(code, f"Var <{varname}>" if varname else "<expansion>")
         refs.update(reads)
         if asked:
@@ -504,14 +518,14 @@ class DataStore(ExpansionErrors, PythonRunner):
             if exc.location is not None:
                 # the code it called knows better where the bad input is (a SRC_URI entry, a file name)
                 raise
-            raise self._python_error(varname, match.group(), exc) from exc
+            raise self._python_error(varname, "${@" + code + "}", exc) from exc
         except SystemExit as exc:
-            raise self._python_error(varname, match.group(), exc, "called " + system_exit_message(exc)) from None
+            raise self._python_error(varname, "${@" + code + "}", exc, "called " + system_exit_message(exc)) from None
         except Exception as exc:
-            raise self._python_error(varname, match.group(), exc) from exc
+            raise self._python_error(varname, "${@" + code + "}", exc) from exc
         text = str(value)
         if len(text) > MAX_VALUE_SIZE:
-            raise self._size_error(varname, refs, match.group())
+            raise self._size_error(varname, refs, "${@" + code + "}")
         return text
 
     def expand(self, s: Any, varname: str | None = None) -> Any:
