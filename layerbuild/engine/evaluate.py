@@ -598,12 +598,11 @@ def expand_keys(d: DataStore, readdata: DataStore | None = None) -> None:
     ``readdata`` when given, as BitBake's ``bb.data.expandKeys(alterdata, readdata)``)."""
     reader = readdata if readdata is not None else d
     todo = {}
-    for key in list(d._vars):
-        if "${" in key:
-            expanded = reader.expand(key)
-            if expanded != key:
-                todo[key] = expanded
-    for key in sorted(todo):
+    for key in d.keys_to_expand():
+        expanded = reader.expand(key)
+        if expanded != key:
+            todo[key] = expanded
+    for key in todo:
         new = todo[key]
         if d.getVar(new, False) is not None and d.getVar(key, False) is not None:
             logger.warning("Variable key %s (%s) replaces original key %s (%s).", key, d.getVar(key, False),

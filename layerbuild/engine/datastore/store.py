@@ -71,7 +71,7 @@ class DataStore(ExpansionErrors, PythonRunner):
 
     __slots__ = ("_vars", "_owned", "_funcnames", "_overridedata", "_pairsowned", "_overrides", "_overridesset",
                  "_overridevars", "_inoverride", "_cache", "history", "pyglobals", "_expanding", "current_location",
-                 "file_depends", "exec_hook", "_filters")
+                 "file_depends", "exec_hook", "_filters", "_dollarkeys")
 
     def __init__(self, *, tracking: bool = False, pyglobals: dict[str, Any] | None = None) -> None:
         self._vars: dict[str, dict[str, Any]] = {}
@@ -98,6 +98,8 @@ class DataStore(ExpansionErrors, PythonRunner):
         self.exec_hook: Any = None
         #: variable -> the filter expression its expanded value passes through (setVarFilter)
         self._filters: dict[str, str] = {}
+        #: the variables whose names hold ``${`` (expandKeys renames them; most names do not)
+        self._dollarkeys: set[str] = set()
 
     # -- copying -----------------------------------------------------------------------------------
 
@@ -122,6 +124,7 @@ class DataStore(ExpansionErrors, PythonRunner):
         new.file_depends = list(self.file_depends)
         new.exec_hook = self.exec_hook
         new._filters = self._filters.copy()
+        new._dollarkeys = set(self._dollarkeys)
         return new
 
     @property
@@ -142,6 +145,8 @@ class DataStore(ExpansionErrors, PythonRunner):
         if entry is None:
             entry = {}
             self._vars[var] = entry
+            if "${" in var:
+                self._dollarkeys.add(var)
         elif var not in self._owned:
             entry = dict(entry)
             self._vars[var] = entry
@@ -617,6 +622,7 @@ class DataStore(ExpansionErrors, PythonRunner):
         if self.history is not None:
             self._record(var, "del", "", file, line)
         self._vars.pop(var, None)
+        self._dollarkeys.discard(var)
         self._owned.discard(var)
         self._overridedata.pop(var, None)
         if ":" in var:
@@ -734,6 +740,10 @@ class DataStore(ExpansionErrors, PythonRunner):
                 if entry and (entry.get("func") if "func" in entry else entry.get("_defaultval_flag_func")):
                     found.add(var)
         return found
+
+    def keys_to_expand(self) -> list[str]:
+        """The variables whose names hold ``${``, sorted (what ``bb.data.expandKeys`` may rename)."""
+        return sorted(self._dollarkeys)
 
     def keys_with_flag(self, flag: str) -> list[str]:
         """The variables of ``keys()`` that have ``flag`` (or a weak default of it), in that order, without
