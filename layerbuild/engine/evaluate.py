@@ -86,6 +86,9 @@ class Evaluator:
         #: for each file being evaluated, whether it is a base configuration file (where addpylib may stand)
         self._base: list[bool] = []
         self._names: NameIndex | None = None
+        #: (class, class type, BBPATH) -> the class file found, and the candidates before it that were
+        #: absent (every recipe looks for the same classes, as the statements they are read once)
+        self._classes: dict[tuple[str, str, str], tuple[str | None, tuple[str, ...]]] = {}
 
     @property
     def names(self) -> NameIndex:
@@ -269,15 +272,27 @@ class Evaluator:
         if os.path.isabs(name):
             return name if os.path.exists(name) else None
         classtype = d.getVar("__bbclasstype", False) or "recipe"
-        bbpath = [p for p in (d.getVar("BBPATH") or "").split(":") if p]
+        key = (name, classtype, d.getVar("BBPATH") or "")
+        found = self._classes.get(key)
+        if found is None:
+            found = self._classes[key] = self._look_for_class(name, classtype, key[2])
+        # the absent candidates are inputs of the parse too: a class added there later is read instead
+        d.file_depends.extend(found[1])
+        return found[0]
+
+    @staticmethod
+    def _look_for_class(name: str, classtype: str, bbpath: str) -> tuple[str | None, tuple[str, ...]]:
+        absent = []
         for sub in ("classes-" + classtype, "classes"):
             rel = name if name.endswith(".bbclass") else os.path.join(sub, name + ".bbclass")
-            for directory in bbpath:
+            for directory in bbpath.split(":"):
+                if not directory:
+                    continue
                 candidate = os.path.join(directory, rel)
                 if os.path.exists(candidate):
-                    return os.path.abspath(candidate)
-                d.file_depends.append(os.path.abspath(candidate))
-        return None
+                    return os.path.abspath(candidate), tuple(absent)
+                absent.append(os.path.abspath(candidate))
+        return None, tuple(absent)
 
     def class_hint(self, d: DataStore, name: str) -> str | None:
         """The classes named like ``name``, for the error of a class that is not found."""

@@ -12,12 +12,12 @@ from layerbuild.util.errors import Location
 
 
 class DataContext(dict[str, Any]):
-    """Locals for ``${@...}``: ``d`` plus any datastore variable by its bare name, as in BitBake."""
+    """Locals for ``${@...}``: ``d`` plus any datastore variable by its bare name, as in BitBake (one per
+    expression evaluated: made without a Python ``__init__``)."""
 
-    def __init__(self, d: Any, globals_: dict[str, Any]) -> None:
-        super().__init__(d=d)
-        self._d = d
-        self._globals = globals_
+    __slots__ = ("_d", "_globals")
+    _d: Any
+    _globals: dict[str, Any]
 
     def __missing__(self, key: str) -> Any:
         if key in self._globals or hasattr(builtins, key) or key == "oe":
@@ -35,10 +35,13 @@ def eval_expression(codeobj: Any, env: dict[str, Any], d: Any) -> Any:
     """Evaluate a compiled ``${@...}`` with ``d`` a global while it runs, as in BitBake: comprehensions,
     generator expressions and lambdas have scopes of their own, which see the globals but not the
     expression's locals."""
+    context = DataContext(d=d)
+    context._d = d
+    context._globals = env
     outer = env.get("d", _NO_D)
     env["d"] = d
     try:
-        return eval(codeobj, env, DataContext(d, env))
+        return eval(codeobj, env, context)
     finally:
         if outer is _NO_D:
             del env["d"]
