@@ -26,6 +26,7 @@ from layerbuild.engine.datastore.pycode import (
     eval_expression,
     system_exit_message,
 )
+from layerbuild.engine.datastore.overridenames import override_parents
 from layerbuild.engine.datastore.pyrunner import PythonRunner
 from layerbuild.engine.datastore.references import VAR_RE, python_parts, var_parts
 from layerbuild.engine.parse.parser import old_syntax_fix
@@ -40,7 +41,6 @@ from layerbuild.util.errors import (
 
 _SETVAR_RE = re.compile(r"(?P<base>.*?)(?P<keyword>:append|:prepend|:remove)(:(?P<add>[^A-Z]*))?$")
 _WS_SPLIT = re.compile(r"(\s)")
-_OVERRIDE_RE = re.compile(r"[a-z0-9]+")
 _OLD_SYNTAX_RE = re.compile(r"_(append|prepend|remove)(_|$)")
 _KEYWORDS = (":append", ":prepend", ":remove")
 _MUTABLE = (list, set, dict)
@@ -243,23 +243,6 @@ class DataStore(ExpansionErrors, PythonRunner):
         self._overrides = None
         self._cache = {}
 
-    @staticmethod
-    def _override_parents(var: str) -> Iterator[tuple[str, str]]:
-        """(shorter variable, override) pairs ``var`` is a conditional variant of: A:x:y gives
-        (A:x, y) and (A, x:y), as BitBake registers them."""
-        cut = var.rfind(":")
-        override = var[cut + 1:]
-        shortvar = var[:cut]
-        while override and _OVERRIDE_RE.match(override):
-            yield shortvar, override
-            override = ""
-            if ":" in shortvar:
-                cut = shortvar.rfind(":")
-                override = var[cut + 1:]
-                shortvar = var[:cut]
-                if not shortvar:
-                    override = ""
-
     def _own_pairs(self, shortvar: str) -> dict[tuple[str, str], None]:
         pairs = self._overridedata.get(shortvar)
         if pairs is None:
@@ -270,13 +253,13 @@ class DataStore(ExpansionErrors, PythonRunner):
         return pairs
 
     def _register_override(self, var: str) -> None:
-        for shortvar, override in self._override_parents(var):
+        for shortvar, override in override_parents(var):
             pairs = self._overridedata.get(shortvar)
             if pairs is None or (var, override) not in pairs:
                 self._own_pairs(shortvar)[(var, override)] = None
 
     def _unregister_override(self, var: str) -> None:
-        for shortvar, override in self._override_parents(var):
+        for shortvar, override in override_parents(var):
             if (var, override) in self._overridedata.get(shortvar, ()):
                 del self._own_pairs(shortvar)[(var, override)]
 
