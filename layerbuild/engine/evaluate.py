@@ -282,7 +282,7 @@ class Evaluator:
 
     @staticmethod
     def _look_for_class(name: str, classtype: str, bbpath: str) -> tuple[str | None, tuple[str, ...]]:
-        absent = []
+        absent: list[str] = []
         for sub in ("classes-" + classtype, "classes"):
             rel = name if name.endswith(".bbclass") else os.path.join(sub, name + ".bbclass")
             for directory in bbpath.split(":"):

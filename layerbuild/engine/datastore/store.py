@@ -21,12 +21,12 @@ from layerbuild.engine.bb.filter import apply_filters
 from layerbuild.engine.codeparse import Contains
 from layerbuild.engine.datastore.expansionerrors import MAX_VALUE_SIZE, ExpansionErrors
 from layerbuild.engine.datastore.history import Event, History
+from layerbuild.engine.datastore.overridenames import override_parents
 from layerbuild.engine.datastore.pycode import (
     compile_expression,
     eval_expression,
     system_exit_message,
 )
-from layerbuild.engine.datastore.overridenames import override_parents
 from layerbuild.engine.datastore.pyrunner import PythonRunner
 from layerbuild.engine.datastore.references import VAR_RE, python_parts, var_parts
 from layerbuild.engine.parse.parser import old_syntax_fix
