@@ -12,10 +12,14 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TextIO
 
 from layerbuild import __version__
-from layerbuild.util.errors import DEBUG_ENV
-from layerbuild.util.exits import guard
+from layerbuild.util.errors import DEBUG_ENV, UsageError
+from layerbuild.util.exits import Exit, guard, tell_console
+
+if TYPE_CHECKING:
+    from layerbuild.engine.eventstream import EventStream
 
 
 class _Formatter(logging.Formatter):
@@ -47,17 +51,67 @@ def _setup_logging(debug: bool, knotty: bool = False) -> None:
     root.propagate = False
 
 
+class _Events:
+    """Where a command's events go: the console (the default), or a JSON event stream on stdout or in a
+    file (``--log-format json``, ``--log-file PATH``), which then also hears the error that ends it."""
+
+    def __init__(self) -> None:
+        self.stream: EventStream | None = None
+        self.console = True
+        self._file: TextIO | None = None
+
+    def open(self, args: argparse.Namespace, debug: bool) -> None:
+        if getattr(args, "log_format", "console") != "json":
+            if getattr(args, "log_file", None):
+                raise UsageError("--log-file needs --log-format json")
+            return
+        from layerbuild.engine.eventstream import EventLogHandler, EventStream
+        if args.log_file:
+            try:
+                self._file = open(args.log_file, "w", encoding="utf-8")  # closed by close()
+            except OSError as exc:
+                raise UsageError(f"cannot write the log file {args.log_file}: {exc.strerror}") from exc
+        self.console = self._file is not None
+        self.stream = EventStream(self._file or sys.stdout)
+        handler = EventLogHandler(self.stream)
+        root = logging.getLogger("layerbuild")
+        root.handlers[:] = [*root.handlers, handler] if self.console else [handler]
+        root.setLevel(logging.DEBUG if debug else logging.INFO)
+
+    def tell(self, end: Exit) -> None:
+        if self.stream is not None:
+            self.stream.error(end.error, end.message)
+        tell_console(end)
+
+    def close(self, status: int) -> None:
+        if self.stream is not None:
+            self.stream.exit(status)
+        if self._file is not None:
+            self._file.close()
+
+
 def _guard(prog: str, parse: Callable[[], argparse.Namespace], func: Callable[[argparse.Namespace], int],
-           debug: bool) -> int:
+           debug: bool, events: _Events | None = None) -> int:
     """Run a command: every error becomes a message and an exit status here (:func:`guard`), and nowhere else."""
     _setup_logging(debug, knotty=prog == "bitbake")
     # task workers are other processes: they learn of --debug (a full traceback in the task log) from here
     saved = os.environ.get(DEBUG_ENV)
     if debug:
         os.environ[DEBUG_ENV] = "1"
+
+    def body() -> int:
+        args = parse()
+        if events is not None:
+            events.open(args, debug)
+        return func(args)
+
+    status = 1
     try:
-        return guard(lambda: func(parse()), debug=debug, prog=prog)
+        status = guard(body, debug=debug, prog=prog, tell=events.tell if events is not None else tell_console)
+        return status
     finally:
+        if events is not None:
+            events.close(status)
         if debug and saved is None:
             os.environ.pop(DEBUG_ENV, None)
 
@@ -82,6 +136,10 @@ def _build_parser(prog: str = "layerbuild") -> argparse.ArgumentParser:
                    help="explain why the target's tasks' signatures changed since the previous build")
     p.add_argument("-j", "--jobs", type=int, metavar="N", help="run up to N tasks at once (BB_NUMBER_THREADS)")
     p.add_argument("-B", "--build-dir", metavar="DIR", help="build directory (default: the current one or ./build)")
+    p.add_argument("--log-format", choices=("console", "json"), default="console",
+                   help="console: progress and messages for people (the default); json: one JSON object a line "
+                        "for every event (docs/events.md)")
+    p.add_argument("--log-file", metavar="PATH", help="write the JSON events to PATH instead of stdout")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
     p.add_argument("--version", action="version", version=f"layerbuild {__version__}")
     p.set_defaults(prog=prog)
@@ -96,23 +154,31 @@ def _topdir(args: argparse.Namespace) -> str:
     return topdir
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, events: _Events) -> int:
     from layerbuild.session import Request, run
     request = Request(targets=tuple(args.targets), cmd=args.cmd, force=args.force, keep_going=args.keep_going,
                       dry_run=args.dry_run, environment=args.environment, graphviz=args.graphviz,
                       parse_only=args.parse_only, dump_signatures=args.dump_signatures, jobs=args.jobs)
-    # the bitbake command's task progress goes where BitBake's goes, to stdout (_setup_logging)
-    return run(request, _topdir(args), err=sys.stdout if args.prog == "bitbake" else None)
+    if events.stream is None:
+        # the bitbake command's task progress goes where BitBake's goes, to stdout (_setup_logging)
+        return run(request, _topdir(args), err=sys.stdout if args.prog == "bitbake" else None)
+    # the events on stdout keep it for themselves: what a command prints there otherwise goes to stderr
+    out = sys.stdout if events.console else sys.stderr
+    return run(request, _topdir(args), out=out, reporter=events.stream, console=events.console)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``layerbuild``."""
-    return _guard("layerbuild", lambda: _build_parser().parse_args(argv), _run, _debug_flag(argv))
+    events = _Events()
+    return _guard("layerbuild", lambda: _build_parser().parse_args(argv), lambda args: _run(args, events),
+                  _debug_flag(argv), events)
 
 
 def bitbake_main(argv: Sequence[str] | None = None) -> int:
     """``bitbake``: layerbuild under BitBake's name, for the tools and habits that call it (kas)."""
-    return _guard("bitbake", lambda: _build_parser("bitbake").parse_args(argv), _run, _debug_flag(argv))
+    events = _Events()
+    return _guard("bitbake", lambda: _build_parser("bitbake").parse_args(argv), lambda args: _run(args, events),
+                  _debug_flag(argv), events)
 
 
 def _layers_parser(prog: str) -> argparse.ArgumentParser:

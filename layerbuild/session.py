@@ -15,7 +15,7 @@ import logging
 import multiprocessing
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -35,6 +35,7 @@ from layerbuild.util.fsutil import atomic_write, directory_error, directory_prob
 from layerbuild.util.values import Typed
 
 if TYPE_CHECKING:  # the scheduler's modules (and networkx) are imported only by the steps that need a graph
+    from layerbuild.engine.events import Event
     from layerbuild.engine.taskgraph import TaskGraph
 
 logger = logging.getLogger("layerbuild.parse")
@@ -439,8 +440,12 @@ def target_tasks(request: Request, default_task: str) -> list[tuple[str, str]]:
     return targets
 
 
-def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """One ``layerbuild`` command, as a list of steps; returns the exit status."""
+def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | None = None,
+        reporter: Callable[[Event], None] | None = None, console: bool = True) -> int:
+    """One ``layerbuild`` command, as a list of steps; returns the exit status.
+
+    ``reporter`` hears the scheduler's events besides the console's reporter (``console``) or instead of
+    it (the JSON event stream)."""
     out = out or sys.stdout
     err = err or sys.stderr
     from layerbuild.engine.envdump import emit_env
@@ -481,7 +486,7 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
 
     # the scheduler's modules (and networkx) only for the steps that need a task graph
     from layerbuild.build import build_lock, dump_signatures, print_plan, reap_orphans
-    from layerbuild.engine.reporters import make_reporter
+    from layerbuild.engine.reporters import make_reporter, reporters
     from layerbuild.engine.runqueue import RunQueue, check_task_paths, make_plan, stamp_base
     from layerbuild.engine.taskgraph import build_graph, write_dot
 
@@ -509,7 +514,8 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
         plan = make_plan(tg, signatures, force)
         check_task_paths(tg, [tid for tid in plan.order if tid in plan.run or tid in plan.setscene], topdir)
         jobs = request.jobs or Typed(config.d).int("BB_NUMBER_THREADS") or os.cpu_count() or 1
-        queue = RunQueue(tg, plan, config, jobs, make_reporter(err), keep_going=request.keep_going)
+        queue = RunQueue(tg, plan, config, jobs, reporters(make_reporter(err) if console else None, reporter),
+                         keep_going=request.keep_going)
         if not queue.execute():
             return 1
         print_summaries(tg, out, task_name(config.d.getVar("BB_DEFAULT_TASK") or "do_build"))

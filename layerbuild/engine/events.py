@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from layerbuild.engine.taskgraph import TaskId
+from layerbuild.util.errors import Location
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,10 @@ class TaskFailed:
     tail: tuple[str, ...]
     reason: str
     results: tuple[str, ...] = ()
+    #: how long the task ran (0 when it failed before it started: a full disk at its stamp)
+    seconds: float = 0.0
+    #: the metadata line the error points at, when it names one (``bb.fatal``, a failing python statement)
+    location: Location | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from layerbuild.engine.events import (
@@ -125,3 +126,15 @@ class RichReporter:
 
 def make_reporter(stream: TextIO = sys.stderr) -> Any:
     return RichReporter() if stream.isatty() else PlainReporter(stream)
+
+
+def reporters(*each: Callable[[Event], None] | None) -> Callable[[Event], None]:
+    """One reporter that tells every given one (None for one that is off), in order."""
+    chosen = [reporter for reporter in each if reporter is not None]
+    if len(chosen) == 1:
+        return chosen[0]
+
+    def tell(ev: Event) -> None:
+        for reporter in chosen:
+            reporter(ev)
+    return tell

@@ -474,7 +474,9 @@ class RunQueue:
                     pending.discard(item.tid)
                     reason = full or ((_reason_from_log(log) if log else None) or result.error
                                       or f"exit status {item.process.exitcode}")
-                    self.report(TaskFailed(item.tid, label, log, tail(log), reason, result.results))
+                    where = Location(result.file, result.line) if result.file and not full else None
+                    self.report(TaskFailed(item.tid, label, log, tail(log), reason, result.results,
+                                           time.monotonic() - item.started, where))
                     skipped += self._skip_after(item.tid, pending, index)
                     if not self.keep_going:
                         stop = True

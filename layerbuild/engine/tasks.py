@@ -59,6 +59,9 @@ class WorkerResult:
     error: str | None = None
     #: lines for the build's summary (:meth:`TaskContext.result`), in the order the task gave them
     results: tuple[str, ...] = ()
+    #: where the error points (the function of a failing shell task, the line of a ``bb.fatal``)
+    file: str | None = None
+    line: int = 0
 
     def encode(self) -> bytes:
         return json.dumps(dataclasses.asdict(self), sort_keys=True).encode() + b"\n"
@@ -66,7 +69,7 @@ class WorkerResult:
 
 def read_results(data: bytes) -> WorkerResult:
     """The messages a worker sent, merged; a line cut short by a dying worker is left out."""
-    log, error = None, None
+    log, error, file, lineno = None, None, None, 0
     results: list[str] = []
     for line in data.splitlines():
         try:
@@ -76,8 +79,10 @@ def read_results(data: bytes) -> WorkerResult:
             continue
         log = msg.log or log
         error = msg.error or error
+        if msg.file:
+            file, lineno = msg.file, msg.line
         results.extend(str(r) for r in msg.results)
-    return WorkerResult(log, error, tuple(results))
+    return WorkerResult(log, error, tuple(results), file, lineno)
 
 
 class _Results(logging.Handler):
@@ -357,7 +362,9 @@ class _Worker:
             if self.log and end.summary:
                 sys.stderr.write(f"ERROR: {end.summary}\n")
         if end.summary:
-            os.write(self.result_fd, WorkerResult(error=end.summary).encode())
+            where = end.error.location if end.error is not None else None
+            os.write(self.result_fd, WorkerResult(error=end.summary, file=where.path if where else None,
+                                                  line=where.line if where else 0).encode())
 
 
 def worker_main(config: Configuration, job: TaskJob, result_fd: int, publish: Callable[[], None] | None = None) -> int:
