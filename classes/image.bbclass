@@ -121,6 +121,10 @@ addtask image_complete after do_image before do_build
 
 inherit testimage
 
+# what the configuration adds to every image (create-spdx adds create-spdx-image), as OE's IMAGE_CLASSES
+IMAGE_CLASSES ??= ""
+inherit_defer ${IMAGE_CLASSES}
+
 # IMAGE_FEATURES hooks (ROOTFS_POSTPROCESS_COMMAND functions, run in ${IMAGE_ROOTFS})
 python systemd_preset_all() {
     run_builtin("systemd_preset_all", d)

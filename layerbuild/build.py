@@ -147,3 +147,20 @@ def diffsigs(a: str, b: str, out: TextIO) -> int:
     for diff in diff_sigdata(old, new):
         out.write(describe(diff) + "\n")
     return 0
+
+
+def commit_buildhistory(d: Any, targets: tuple[str, ...], out: TextIO) -> None:
+    """With buildhistory inherited, the build's one commit of what its images recorded (buildhistory.bbclass);
+    ``d`` is the configuration."""
+    from layerbuild.util.values import Typed
+    if "buildhistory" not in (d.getVar("INHERIT") or "").split():
+        return
+    typed = Typed(d)
+    if not typed.bool("BUILDHISTORY_COMMIT", True):
+        return
+    from layerbuild.buildhistory.repo import commit
+    directory = typed.path("BUILDHISTORY_DIR")
+    rev = commit(directory, "layerbuild " + " ".join(targets), d.getVar("BUILDHISTORY_COMMIT_AUTHOR") or "",
+                 typed.epoch("SOURCE_DATE_EPOCH"))
+    if rev is not None:
+        out.write(f"NOTE: buildhistory: committed {rev[:12]} in {directory}\n")

@@ -41,6 +41,21 @@ def _populate_lic(ctx: TaskContext) -> None:
     populate_lic(ctx)
 
 
+def _create_spdx(ctx: TaskContext) -> None:
+    from layerbuild.sbom.recipe import create_spdx
+    create_spdx(ctx)
+
+
+def _image_sbom(ctx: TaskContext) -> None:
+    from layerbuild.sbom.image import image_sbom
+    image_sbom(ctx)
+
+
+def _buildhistory_image(ctx: TaskContext) -> None:
+    from layerbuild.buildhistory.record import buildhistory_image
+    buildhistory_image(ctx)
+
+
 def _populate_sysroot(ctx: TaskContext) -> None:
     from layerbuild.packaging.staging import populate_sysroot
     populate_sysroot(ctx)
@@ -148,6 +163,15 @@ BUILTINS: Mapping[str, Builtin] = MappingProxyType({entry.name: entry for entry 
     # where the generic licence texts are kept does not change them
     _builtin("populate_lic", _populate_lic, ("COMMON_LICENSE_DIR", "LICENSE_PATH"),
              doc="check LIC_FILES_CHKSUM and gather the recipe's licence texts for LICENSE_DIRECTORY"),
+    _builtin("create_spdx", _create_spdx, doc="record the recipe's sources, licence and CVE names for image SBOMs"),
+    _builtin("image_sbom", _image_sbom, doc="the image's SPDX 3.0.1 SBOM, ${IMAGE_NAME}.spdx.json"),
+    # the record is beside the image, no part of it: nothing it reads changes the image
+    _builtin("buildhistory_image", _buildhistory_image,
+             ("BUILDHISTORY_DIR", "BUILDHISTORY_DIR_IMAGE", "IMGDEPLOYDIR", "IMAGE_NAME", "IMAGE_ROOTFS",
+              "DISTRO", "DISTRO_VERSION", "IMAGE_CLASSES", "IMAGE_FEATURES", "IMAGE_LINGUAS", "IMAGE_INSTALL",
+              "BAD_RECOMMENDATIONS", "NO_RECOMMENDATIONS", "PACKAGE_EXCLUDE", "ROOTFS_POSTPROCESS_COMMAND",
+              "IMAGE_PREPROCESS_COMMAND"),
+             doc="buildhistory: the image's installed packages, sizes, files and dependency graph"),
     _builtin("populate_sysroot", _populate_sysroot, doc="publish SYSROOT_DIRS of D for dependents"),
     _builtin("prepare_recipe_sysroot", _prepare_recipe_sysroot,
              doc="assemble RECIPE_SYSROOT from the components of DEPENDS"),

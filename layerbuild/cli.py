@@ -281,6 +281,29 @@ def bitbake_getvar_main(argv: Sequence[str] | None = None) -> int:
     return _guard("bitbake-getvar", lambda: parser("bitbake-getvar").parse_args(argv), _getvar, _debug_flag(argv))
 
 
+def _buildhistory_diff_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="layerbuild-buildhistory-diff",
+                                description="Say what changed in the images between two builds recorded by "
+                                            "buildhistory (INHERIT += \"buildhistory\").")
+    p.add_argument("rev", nargs="?", default="HEAD^", metavar="REV", help="the older build (default HEAD^)")
+    p.add_argument("rev2", nargs="?", default="HEAD", metavar="REV2", help="the newer build (default HEAD)")
+    p.add_argument("-p", "--buildhistory-dir", default="buildhistory", metavar="DIR",
+                   help="the buildhistory repository (default ./buildhistory)")
+    p.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    return p
+
+
+def _buildhistory_diff(args: argparse.Namespace) -> int:
+    from layerbuild.buildhistory.diff import buildhistory_diff
+    return buildhistory_diff(os.path.abspath(args.buildhistory_dir), args.rev, args.rev2, sys.stdout)
+
+
+def buildhistory_diff_main(argv: Sequence[str] | None = None) -> int:
+    """``layerbuild-buildhistory-diff [REV [REV2]]``."""
+    return _guard("layerbuild-buildhistory-diff", lambda: _buildhistory_diff_parser().parse_args(argv),
+                  _buildhistory_diff, _debug_flag(argv))
+
+
 def boot_main(argv: Sequence[str] | None = None) -> int:
     """``layerbuild-boot CONF | --exec NAME -- CMD... | --stop NAME | --list``."""
     from layerbuild.boot.cli import parse, run

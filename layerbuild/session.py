@@ -485,7 +485,7 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
         raise ErrorList(parsed.errors)
 
     # the scheduler's modules (and networkx) only for the steps that need a task graph
-    from layerbuild.build import build_lock, dump_signatures, print_plan, reap_orphans
+    from layerbuild.build import build_lock, commit_buildhistory, dump_signatures, print_plan, reap_orphans
     from layerbuild.engine.reporters import make_reporter, reporters
     from layerbuild.engine.runqueue import RunQueue, check_task_paths, make_plan, stamp_base
     from layerbuild.engine.taskgraph import build_graph, write_dot
@@ -516,7 +516,9 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
         jobs = request.jobs or Typed(config.d).int("BB_NUMBER_THREADS") or os.cpu_count() or 1
         queue = RunQueue(tg, plan, config, jobs, reporters(make_reporter(err) if console else None, reporter),
                          keep_going=request.keep_going)
-        if not queue.execute():
+        ok = queue.execute()
+        commit_buildhistory(config.d, request.targets, err)
+        if not ok:
             return 1
         print_summaries(tg, out, task_name(config.d.getVar("BB_DEFAULT_TASK") or "do_build"))
         return 0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from layerbuild.cli import layers_main, main
+from layerbuild.cli import buildhistory_diff_main, layers_main, main
 from layerbuild.engine.config import DEFAULT_LAYER
 
 CORE = DEFAULT_LAYER
@@ -197,7 +197,7 @@ def lb(capsys: pytest.CaptureFixture[str]) -> Runner:
 
     def run(*args: str, tool: str = "layerbuild") -> tuple[int, str, str]:
         capsys.readouterr()
-        entry = main if tool == "layerbuild" else layers_main
+        entry = {"layerbuild": main, "buildhistory-diff": buildhistory_diff_main}.get(tool, layers_main)
         try:
             status = entry(list(args))
         except SystemExit as exc:  # argparse usage errors

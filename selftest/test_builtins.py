@@ -37,6 +37,7 @@ PLAN = [
     ("extending-image", "do_rootfs", "extension_rootfs"), ("extending-image", "do_rootfs", "extension_check"),
     ("extending-image", "do_image_squashfs", "image"), ("demo-portable", "do_rootfs", "portable_rootfs"),
     ("some-core-image", "do_testimage", "testimage"),
+    ("hello", "do_create_spdx", "create_spdx"), ("extending-image", "do_create_image_sbom_spdx", "image_sbom"),
 ]
 
 

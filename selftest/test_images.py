@@ -509,3 +509,19 @@ def test_empty_tmpdir_restores_images_from_sstate(demo: BuildDir, tmp_path: Path
     assert " 0 tasks run" in result.stderr or "restored from sstate" in result.stderr, result.stderr
     assert _digests(shared.deploy) == _digests(demo.deploy)
     assert "do_rootfs" not in result.stderr.replace("Restored", ""), result.stderr
+
+
+def test_sboms_match_what_the_images_install(demo: BuildDir) -> None:
+    """Each image's SPDX document, read back with spdx-python-model, against its manifest and packages;
+    the extension's names only what it ships and refers to the base's document."""
+    from test_sbom import check_image_sbom
+    debs = demo.top / "tmp" / "deploy" / "deb"
+    check_image_sbom(demo.deploy, f"some-core-image-{MACHINE}", debs)
+    check_image_sbom(demo.deploy, f"extending-image-{MACHINE}", debs, base=f"some-core-image-{MACHINE}")
+
+
+def test_sbom_is_the_same_when_written_again(demo: BuildDir) -> None:
+    deployed = (demo.deploy / f"some-core-image-{MACHINE}.spdx.json").resolve()
+    demo.run("-f", "-c", "create_image_sbom_spdx", "some-core-image")
+    (again,) = (demo.top / "tmp" / "work").glob(f"*/some-core-image/*/deploy-some-core-image-image-complete/{deployed.name}")
+    assert again.read_bytes() == deployed.read_bytes()

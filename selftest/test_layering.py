@@ -286,13 +286,13 @@ def test_a_new_folder_is_the_artifact_side_and_a_new_top_module_the_pipeline(tmp
                                                                                baseline: list[str]) -> None:
     copy = _copy(tmp_path)
     (copy / "newthing.py").write_text("from layerbuild.engine import runqueue\n")
-    (copy / "sbom").mkdir()
-    (copy / "sbom" / "__init__.py").write_text("")
-    (copy / "sbom" / "spdx.py").write_text("from layerbuild.engine import runqueue\nfrom layerbuild import newthing\n")
+    (copy / "attest").mkdir()
+    (copy / "attest" / "__init__.py").write_text("")
+    (copy / "attest" / "spdx.py").write_text("from layerbuild.engine import runqueue\nfrom layerbuild import newthing\n")
     assert _added(copy, baseline) == [
-        "layerbuild/sbom/spdx.py:1: layerbuild.sbom.spdx (artifact) imports layerbuild.engine.runqueue (engine): "
+        "layerbuild/attest/spdx.py:1: layerbuild.attest.spdx (artifact) imports layerbuild.engine.runqueue (engine): "
         f"{WHY[('artifact', 'engine')]}",
-        "layerbuild/sbom/spdx.py:2: layerbuild.sbom.spdx (artifact) imports layerbuild.newthing (pipeline): "
+        "layerbuild/attest/spdx.py:2: layerbuild.attest.spdx (artifact) imports layerbuild.newthing (pipeline): "
         f"{WHY[(None, 'pipeline')]}",
     ]
 

@@ -201,3 +201,12 @@ def test_confext_ships_only_etc_with_its_release(build: BuildDir) -> None:
     release = parse_os_release(_cat(image, "etc/extension-release.d/extension-release.extending-confext"))
     assert release == {"ID": "lbdistro", "VERSION_ID": "1.0", "ARCHITECTURE": "x86-64"}
     assert "Hello from the confext" in _cat(image, "etc/greet/greet.conf")
+
+
+def test_sboms_of_the_portable_image_and_the_confext(build: BuildDir) -> None:
+    """A portable image carries its whole closure and refers to nothing; a configuration extension names
+    what it ships and refers to its base's document."""
+    from test_sbom import check_image_sbom
+    debs = build.top / "tmp" / "deploy" / "deb"
+    check_image_sbom(build.deploy, f"demo-portable-{MACHINE}", debs)
+    check_image_sbom(build.deploy, f"extending-confext-{MACHINE}", debs, base=f"some-core-image-{MACHINE}")

@@ -9,6 +9,7 @@ run downloads; with neither a mirror nor the files, the tests are skipped.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import tarfile
@@ -16,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import BuildDir, make_build
+from conftest import CORE, BuildDir, make_build
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 
@@ -196,3 +197,22 @@ def test_a_shared_dl_dir_builds_offline(build: BuildDir, tmp_path: Path) -> None
     top = make_build(tmp_path, [], local=f'DL_DIR = "{DL_DIR}"\nBB_NO_NETWORK = "1"\n')
     BuildDir(top).run("-c", "unpack", "zlib", "dropbear")
     assert (next((top / "tmp/work").glob("*/zlib/*")) / "sources/zlib-1.2.13.dfsg/zlib.h").is_file()
+
+
+def test_spdx_records_name_the_fetched_sources(build: BuildDir) -> None:
+    """do_create_spdx (create-spdx, the distro's default): where each source came from, and the sha256 of
+    the tarball in DL_DIR; the upstream name and version CVE records use."""
+    build.run("-c", "create_spdx", "zlib", "dropbear")
+    for name, version in (("zlib", "1.2.13"), ("dropbear", "2022.83")):
+        (path,) = (build.top / "tmp/deploy/spdx/3.0.1").glob(f"*/recipes/{name}.json")
+        record = json.loads(path.read_text())
+        assert record["CVE_PRODUCT"] == [name] and record["CVE_VERSION"] == version
+        remote = [s for s in record["sources"] if not s["location"].startswith("file:")]
+        (tarball,) = remote
+        assert record["download_location"] == tarball["location"]
+        assert tarball["location"].endswith(f"/main/{name[0]}/{name}/{tarball['name']}") and ";" not in tarball["location"]
+        assert tarball["sha256"] == hashlib.sha256((DL_DIR / tarball["name"]).read_bytes()).hexdigest()
+        for local in (s for s in record["sources"] if s["location"].startswith("file:")):
+            (found,) = [p for p in Path(CORE, "recipes").rglob(Path(local["name"]).name)
+                        if hashlib.sha256(p.read_bytes()).hexdigest() == local["sha256"]]
+            assert found.is_file()

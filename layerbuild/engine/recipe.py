@@ -189,8 +189,9 @@ class WarningKeeper(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
         self.messages: list[str] = []
-        self._log = logging.getLogger("layerbuild.parse")
-        self._propagate = True
+        # the parser's own warnings, and those of metadata Python (bb.warn in anonymous python)
+        self._logs = (logging.getLogger("layerbuild.parse"), logging.getLogger("layerbuild.metadata"))
+        self._propagate = [True, True]
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.levelno >= logging.WARNING:
@@ -200,14 +201,16 @@ class WarningKeeper(logging.Handler):
 
     def __enter__(self) -> list[str]:
         self.messages = []
-        self._propagate = self._log.propagate
-        self._log.addHandler(self)
-        self._log.propagate = False
+        self._propagate = [log.propagate for log in self._logs]
+        for log in self._logs:
+            log.addHandler(self)
+            log.propagate = False
         return self.messages
 
     def __exit__(self, *_exc: object) -> None:
-        self._log.removeHandler(self)
-        self._log.propagate = self._propagate
+        for log, propagate in zip(self._logs, self._propagate, strict=True):
+            log.removeHandler(self)
+            log.propagate = propagate
 
 
 def _split(value: str | None) -> tuple[str, ...]:

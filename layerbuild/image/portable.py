@@ -28,6 +28,7 @@ from layerbuild.fetch.local import search_dirs
 from layerbuild.image.abi import check_closure
 from layerbuild.packaging import elf
 from layerbuild.rootfs.dpkgdb import ADMINDIR
+from layerbuild.rootfs.manifest import write_manifest
 from layerbuild.rootfs.task import install
 from layerbuild.taskapi import TaskContext
 from layerbuild.util import osrelease
@@ -257,7 +258,8 @@ def portable_rootfs(ctx: TaskContext) -> None:
 
     name = release("PORTABLE_NAME", "PORTABLE_ID")
     root = v.get("IMAGE_ROOTFS")
-    install(ctx, root)
+    # the manifest, as every image has one: what the portable image ships (its SBOM reads it)
+    write_manifest(v.get("IMAGE_MANIFEST"), install(ctx, root).packages)
     try:
         config = PortableConfig(name=name, units=parse_units(v.get("PORTABLE_UNITS")),
                                 symlinks=parse_symlinks(v.get("PORTABLE_SYMLINKS")),

@@ -141,7 +141,8 @@ def _names(entries: list[LicenseFile]) -> list[str]:
     return out
 
 
-def _generic(ctx: TaskContext, name: str) -> str | None:
+def generic_text(ctx: TaskContext, name: str) -> str | None:
+    """The licence text of ``name`` in COMMON_LICENSE_DIR or LICENSE_PATH, or None."""
     for directory in [ctx.vars.path("COMMON_LICENSE_DIR")] + ctx.vars.words("LICENSE_PATH"):
         candidate = os.path.join(directory, name) if directory else ""
         if candidate and os.path.isfile(candidate):
@@ -176,7 +177,7 @@ def populate_lic(ctx: TaskContext) -> None:
     for lic in mentioned:
         if lic == licenses.CLOSED:
             continue
-        found = _generic(ctx, lic)
+        found = generic_text(ctx, lic)
         if found is None:
             ctx.warn(f"{ctx.pn}: no generic licence text for {lic} in COMMON_LICENSE_DIR or LICENSE_PATH")
             continue

@@ -111,3 +111,39 @@ BUILD_CLASS_VARIABLES: tuple[Variable, ...] = (
     _v("STAGING_DIR_HOST", "path", "${RECIPE_SYSROOT}", "The host sysroot."),
     _v("SYSROOT_DESTDIR", "path", "${WORKDIR}/sysroot-destdir", "What the recipe stages for others."),
 )
+
+SBOM_VARIABLES: tuple[Variable, ...] = (
+    _v("SPDX_VERSION", "string", None, "The SPDX version of the SBOMs create-spdx writes: 3.0.1."),
+    _v("DEPLOY_DIR_SPDX", "path", None, "Where the recipes' SPDX records go (create-spdx.bbclass: "
+       "${DEPLOY_DIR}/spdx/${SPDX_VERSION}, a directory per PACKAGE_ARCH).", tasks=("image_sbom",)),
+    _v("SPDXDIR", "path", None, "Where do_create_spdx writes the recipe's record before the shared state publishes "
+       "it: ${WORKDIR}/spdx/${SPDX_VERSION}.", tasks=("create_spdx",)),
+    _v("SPDX_NAMESPACE_PREFIX", "string", None, "The start of an SBOM's namespace, which every id in it begins with "
+       "(http://spdx.org/spdxdocs).", tasks=("image_sbom",)),
+    _v("SPDX_UUID_NAMESPACE", "string", None, "What the SBOM's uuid is derived from, with the image and its "
+       "packages: your organisation's domain (default sbom.layerbuild).", tasks=("image_sbom",)),
+    _v("CVE_PRODUCT", "list", None, "The upstream product names CVE databases use for the recipe, each product or "
+       "vendor:product (${BPN}); the SBOM gives them as CPE 2.3 names.", tasks=("create_spdx",)),
+    _v("CVE_VERSION", "string", None, "The upstream version CVE databases use for the recipe (${PV}).",
+       tasks=("create_spdx",)),
+    _v("SPDX_PACKAGE_SUPPLIER_name", "string", None, "Who supplies the packages, the SBOM's suppliedBy of each "
+       "(${DISTRO_NAME}).", tasks=("create_spdx",)),
+    _v("SPDX_PACKAGE_SUPPLIER_type", "string", None, "organization (the default) or person.", tasks=("create_spdx",)),
+    _v("SPDX_IMAGE_SUPPLIER_name", "string", None, "Who supplies the image (${DISTRO_NAME}), the SBOM's creator.",
+       tasks=("image_sbom",)),
+    _v("SPDX_IMAGE_SUPPLIER_type", "string", None, "organization (the default) or person.", tasks=("image_sbom",)),
+    _v("IMAGE_BASE_SPDX", "path", None, "The SBOM of an extension's base image, which the extension's refers to: "
+       "${DEPLOY_DIR_IMAGE}/${IMAGE_BASE_PKGDB}-${MACHINE}.spdx.json.", tasks=("image_sbom",)),
+    _v("IMAGE_CLASSES", "list", None, "Classes every image inherits (create-spdx adds create-spdx-image)."),
+)
+
+BUILDHISTORY_VARIABLES: tuple[Variable, ...] = (
+    _v("BUILDHISTORY_DIR", "path", None, "The buildhistory git repository (buildhistory.bbclass: ${TOPDIR}/buildhistory)."),
+    _v("BUILDHISTORY_DIR_IMAGE", "path", None,
+       "An image's record: ${BUILDHISTORY_DIR}/images/${MACHINE_ARCH}/${TCLIBC}/${IMAGE_BASENAME}."),
+    _v("BUILDHISTORY_FEATURES", "list", None, "What buildhistory records: image (the default)."),
+    _v("BUILDHISTORY_COMMIT", "boolean", None, "Whether a build commits the record (1, the default)."),
+    _v("BUILDHISTORY_COMMIT_AUTHOR", "string", None,
+       "The author of the commits: buildhistory <buildhistory@${DISTRO}>."),
+    _v("TCLIBC", "string", None, "The C library's name in buildhistory's layout (glibc)."),
+)

@@ -26,7 +26,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 
-from layerbuild.util.classvariables import BUILD_CLASS_VARIABLES, UNIT_AND_USER_VARIABLES
+from layerbuild.util.classvariables import (
+    BUILD_CLASS_VARIABLES,
+    BUILDHISTORY_VARIABLES,
+    SBOM_VARIABLES,
+    UNIT_AND_USER_VARIABLES,
+)
 from layerbuild.util.variable import Variable
 from layerbuild.util.vartypes import TYPES
 
@@ -49,7 +54,8 @@ __all__ = ["VARIABLES", "UnknownVariable", "Variable", "by_name", "lookup", "mar
 
 
 # The builtins that read the same variables, named once.
-_FETCHING = ("fetch", "unpack", "patch")
+#: what reads SRC_URI through the fetcher (do_create_spdx records where each source comes from)
+_FETCHING = ("fetch", "unpack", "patch", "create_spdx")
 _EXTENSION = ("extension_rootfs", "extension_check")
 _ROOTFS = ("rootfs", *_EXTENSION, "portable_rootfs")
 #: the builtins that install an image's packages, and so apply its licence policy
@@ -130,9 +136,9 @@ VARIABLES: tuple[Variable, ...] = (
        "The recipe name, from the file name PN_PV_PR.bb.", tasks=(*_FETCHING, "package", "testimage")),
     _v("PV", "string", "${@bb.parse.vars_from_file(d.getVar('FILE', False),d)[1] or '1.0'}",
        "The recipe version, from the file name (1.0 when the name has none).",
-       tasks=("testimage", "portable_rootfs", "populate_lic")),
+       tasks=("testimage", "portable_rootfs", "populate_lic", "create_spdx")),
     _v("PR", "string", "${@bb.parse.vars_from_file(d.getVar('FILE', False),d)[2] or 'r0'}",
-       "The recipe revision (r0 when the file name has none).", tasks=("populate_lic",)),
+       "The recipe revision (r0 when the file name has none).", tasks=("populate_lic", "create_spdx")),
     _v("PE", "integer", "", "The epoch; compared before PV when versions are compared.", tasks=("package",)),
     _v("EXTENDPE", "string", "${@['','${PE}:'][int(d.getVar('PE') or 0) > 0]}",
        "\"${PE}:\" when PE is above 0, else empty."),
@@ -181,7 +187,7 @@ VARIABLES: tuple[Variable, ...] = (
        "Names a recipe resolves by its own PREFERRED_PROVIDER_<name> when its DEPENDS or a task's [depends] "
        "holds them (OE's cross compilers); with the variable set, DEPENDS is finalised to its expanded words."),
     _v("SUMMARY", "string", "${PN} version ${PV}-${PR}", "A one-line description of the recipe.",
-       tasks=("package_write_deb", "portable_rootfs")),
+       tasks=("package_write_deb", "portable_rootfs", "create_spdx")),
     _v("SUMMARY:<package>", "string", None, "The one-line description of one package (default SUMMARY).", tasks=("package_write_deb",)),
     _v("DESCRIPTION", "string", "${SUMMARY}.", "A longer description of the recipe.", tasks=("package_write_deb",)),
     _v("DESCRIPTION:<package>", "string", None, "The description of one package (default DESCRIPTION).", tasks=("package_write_deb",)),
@@ -190,7 +196,7 @@ VARIABLES: tuple[Variable, ...] = (
     _v("LICENSE", "string", "INVALID",
        "The licence of the recipe's sources (weak default): licence names joined by & (all apply) and | (a "
        "choice), with parentheses; & binds tighter, and names side by side mean &. CLOSED: no licence text. "
-       "do_populate_lic and do_package refuse a malformed one at its line.", tasks=("populate_lic", "package")),
+       "do_populate_lic and do_package refuse a malformed one at its line.", tasks=("populate_lic", "package", "create_spdx")),
     _v("LICENSE:<package>", "string", None,
        "The licence of one package, when it differs from the recipe's LICENSE; recorded in pkgdata for images.",
        tasks=("package",)),
@@ -217,7 +223,7 @@ VARIABLES: tuple[Variable, ...] = (
     _v("INCOMPATIBLE_LICENSE_EXCEPTIONS", "list", None,
        "PACKAGE:LICENCE pairs: the package may ship although INCOMPATIBLE_LICENSE refuses the licence.",
        tasks=_LICENSED),
-    _v("HOMEPAGE", "string", "", "The upstream project's web page.", tasks=("package_write_deb", "portable_rootfs")),
+    _v("HOMEPAGE", "string", "", "The upstream project's web page.", tasks=("package_write_deb", "portable_rootfs", "create_spdx")),
     _v("MAINTAINER", "string", None,
        "The Maintainer field of every package; \"Unknown <unknown@example.invalid>\" when unset.",
        tasks=("package_write_deb",)),
@@ -266,10 +272,10 @@ VARIABLES: tuple[Variable, ...] = (
 
     # -- machine, distro and architecture -----------------------------------------------------------
     _v("MACHINE", "string", None,
-       "The machine to build for; conf/machine/${MACHINE}.conf is required when it is set.", tasks=("testimage",)),
+       "The machine to build for; conf/machine/${MACHINE}.conf is required when it is set.", tasks=("testimage", "image_sbom")),
     _v("DISTRO", "string", "nodistro",
        "The distribution policy, read from conf/distro/${DISTRO}.conf; without one (or when no layer has "
-       "the file, which gets a warning) the nodistro defaults of DISTRO_NAME, DISTRO_VERSION and DISTRO_ID apply."),
+       "the file, which gets a warning) the nodistro defaults of DISTRO_NAME, DISTRO_VERSION and DISTRO_ID apply.", tasks=("image_sbom",)),
     _v("DISTRO_FEATURES", "list", None,
        "Features of the distribution; \"usrmerge\" puts /bin, /sbin and /lib under /usr.", tasks=("portable_rootfs",)),
     _v("BUILD_ARCH", "string", "${@os.uname()[4]}", "The architecture of the build host."),
@@ -287,7 +293,7 @@ VARIABLES: tuple[Variable, ...] = (
     _v("MACHINE_ARCH", "string", "${@d.getVar('MACHINE').replace('-', '_')}",
        "The package architecture of machine-specific packages."),
     _v("DPKG_ARCH", "string", "${TARGET_ARCH}", "The architecture name written into .deb packages.",
-       tasks=(*_ROOTFS, "package_write_deb")),
+       tasks=(*_ROOTFS, "package_write_deb", "image_sbom")),
     _v("SYSTEMD_ARCHITECTURE", "string", "${TRANSLATED_TARGET_ARCH}",
        "systemd's name for the architecture, written into extension-release files.", tasks=_EXTENSION),
     _v("BUILD_VENDOR", "string", "", "The vendor part of BUILD_SYS."),
@@ -367,6 +373,8 @@ VARIABLES: tuple[Variable, ...] = (
     _v("EXTRA_OEMAKE", "string", "", "Extra arguments oe_runmake passes to make."),
     # -- the build classes (docs/classes.md) ----------------------------------------------------------
     *BUILD_CLASS_VARIABLES,
+    *SBOM_VARIABLES,
+    *BUILDHISTORY_VARIABLES,
     _v("FILESPATH", "pathlist", "${FILE_DIRNAME}/${BP}:${FILE_DIRNAME}/${BPN}:${FILE_DIRNAME}/files",
        "Directories searched for file:// sources.", tasks=(*_FETCHING, "portable_rootfs")),
     _v("FILESEXTRAPATHS", "pathlist", "", "Directories searched before FILESPATH (set in .bbappend files).",
@@ -446,7 +454,7 @@ VARIABLES: tuple[Variable, ...] = (
     _v("SOURCE_DATE_EPOCH", "epoch", "1577836800",
        "The time (seconds since 1970) every package and image is stamped with; the environment "
        "variable of the same name takes precedence (weak default).",
-       tasks=(*_ROOTFS, "package_write_deb", "image", "pkgdbfs")),
+       tasks=(*_ROOTFS, "package_write_deb", "image", "pkgdbfs", "image_sbom")),
     _v("DATE", "string", None, "The UTC date the build started (YYYYMMDD); set by conf/layerbuild.conf."),
     _v("TIME", "string", None, "The UTC time the build started (HHMMSS); set by conf/layerbuild.conf."),
     _v("DATETIME", "string", "${DATE}${TIME}", "DATE and TIME together, as used in image names."),
@@ -477,11 +485,11 @@ VARIABLES: tuple[Variable, ...] = (
     _v("CORE_IMAGE_EXTRA_INSTALL", "list", None, "More packages for every core-image (set in local.conf)."),
     _v("IMAGE_ROOTFS", "path", None, "Where do_rootfs assembles the root file system: ${WORKDIR}/rootfs.",
        tasks=(*_ROOTFS, "read_only_rootfs", "empty_root_password", "systemd_preset_all", "image", "pkgdbfs")),
-    _v("IMAGE_BASENAME", "string", None, "The base of image file names: ${PN}."),
+    _v("IMAGE_BASENAME", "string", None, "The base of image file names: ${PN}.", tasks=("image_sbom",)),
     _v("IMAGE_VERSION_SUFFIX", "string", None, "What makes each build's file names unique: -${DATETIME}."),
     _v("IMAGE_NAME", "string", None,
        "The image file name without type: ${IMAGE_BASENAME}-${MACHINE}${IMAGE_VERSION_SUFFIX}.",
-       tasks=("image", "pkgdbfs", "image_complete")),
+       tasks=("image", "pkgdbfs", "image_complete", "image_sbom")),
     _v("IMAGE_LINK_NAME", "string", None,
        "The name of the links to the newest images: ${IMAGE_BASENAME}-${MACHINE} (empty: no links).",
        tasks=("pkgdbfs", "image_complete", "testimage")),
@@ -498,7 +506,7 @@ VARIABLES: tuple[Variable, ...] = (
        tasks=(*_ROOTFS, "testimage")),
     _v("IMGDEPLOYDIR", "path", None,
        "Where image tasks write; do_image_complete publishes it to DEPLOY_DIR_IMAGE through the shared state.",
-       tasks=("image", "image_complete")),
+       tasks=("image", "image_complete", "image_sbom")),
     _v("IMAGE_GEN_PKGDBFS", "switch", None,
        "1: do_pkgdbfs writes ${IMAGE_NAME}-pkgdb.rootfs.tar.zst (the package database and os-release), "
        "which extension images are built against."),
@@ -522,7 +530,7 @@ VARIABLES: tuple[Variable, ...] = (
     _v("IMAGE_BASE_PKGDB", "string", None,
        "The base image recipe (with IMAGE_GEN_PKGDBFS = \"1\") an extension is built against: it ships only "
        "what the base lacks, and its extension-release comes from the base's os-release.",
-       tasks=(*_EXTENSION, "testimage")),
+       tasks=(*_EXTENSION, "testimage", "image_sbom")),
     _v("IMAGE_BASE_PKGDB_FILE", "path", None,
        "The base's snapshot: ${DEPLOY_DIR_IMAGE}/${IMAGE_BASE_PKGDB}-${MACHINE}-pkgdb.rootfs.tar.zst.",
        tasks=_EXTENSION),
@@ -607,7 +615,7 @@ VARIABLES: tuple[Variable, ...] = (
        tasks=(*_EXTENSION, "testimage")),
     _v("DISTRO_NAME", "string", "Layerbuild", "The distro's name: os-release NAME and PRETTY_NAME."),
     _v("DISTRO_VERSION", "string", "nodistro.0", "The distro's version: os-release VERSION and VERSION_ID.",
-       tasks=(*_EXTENSION, "testimage", "portable_rootfs")),
+       tasks=(*_EXTENSION, "testimage", "portable_rootfs", "image_sbom")),
     _v("DISTRO_CODENAME", "string", None, "The distro's code name: os-release VERSION_CODENAME when set."),
     _v("OS_RELEASE_FIELDS", "list", None,
        "The os-release fields base-files writes to /usr/lib/os-release, each from OS_RELEASE_<field> (empty ones "
