@@ -163,7 +163,10 @@ BUILTINS: Mapping[str, Builtin] = MappingProxyType({entry.name: entry for entry 
     # where the generic licence texts are kept does not change them
     _builtin("populate_lic", _populate_lic, ("COMMON_LICENSE_DIR", "LICENSE_PATH"),
              doc="check LIC_FILES_CHKSUM and gather the recipe's licence texts for LICENSE_DIRECTORY"),
-    _builtin("create_spdx", _create_spdx, doc="record the recipe's sources, licence and CVE names for image SBOMs"),
+    # the record names where each source comes from as written and hashes what was fetched: how it was
+    # fetched (mirrors, network policy, the expected checksums) does not change it
+    _builtin("create_spdx", _create_spdx, _FETCH_UNHASHED,
+             doc="record the recipe's sources, licence and CVE names for image SBOMs"),
     _builtin("image_sbom", _image_sbom, doc="the image's SPDX 3.0.1 SBOM, ${IMAGE_NAME}.spdx.json"),
     # the record is beside the image, no part of it: nothing it reads changes the image
     _builtin("buildhistory_image", _buildhistory_image,

@@ -38,12 +38,13 @@ PLAN = [
     ("extending-image", "do_image_squashfs", "image"), ("demo-portable", "do_rootfs", "portable_rootfs"),
     ("some-core-image", "do_testimage", "testimage"),
     ("hello", "do_create_spdx", "create_spdx"), ("extending-image", "do_create_image_sbom_spdx", "image_sbom"),
+    ("some-core-image", "do_image", "buildhistory_image"),
 ]
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    top = make_build(tmp_path_factory.mktemp("builtins"), [])
+    top = make_build(tmp_path_factory.mktemp("builtins"), [], local='INHERIT += "buildhistory"\n')
     subprocess.run([sys.executable, "-m", "layerbuild.cli", "-B", str(top), "extending-image", "demo-portable",
                     "package-index"], check=True, capture_output=True)
     return top
