@@ -19,7 +19,7 @@ from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.evaluate import Evaluator, expand_keys, fire_event, new_datastore, run_anonymous
 from layerbuild.engine.layers import LayerSet, read_layers
 from layerbuild.taskapi import NO_HOOKS, Hooks
-from layerbuild.util.errors import LayerError, Location
+from layerbuild.util.errors import LayerError, Location, ParseError
 from layerbuild.util.values import check_configuration
 
 
@@ -80,12 +80,21 @@ def inherit_global_classes(d: DataStore, evaluator: Evaluator) -> None:
     """Inherit ``base`` and each class in ``INHERIT`` into the configuration."""
     d.setVar("__bbclasstype", "global")
     evaluator.inherit(d, "base", Location(CONFIG_INHERITS, 0))
-    loc = d.location("INHERIT") or Location(CONFIG_INHERITS, 0)
     for cls in (d.getVar("INHERIT") or "").split():
-        evaluator.inherit(d, cls, loc)
+        evaluator.inherit(d, cls, _origin(d, "INHERIT", cls))
     d.setVar("BBINCLUDED", get_file_depends(d))
     fire_event(d, "ConfigParsed")
     d.setVar("__bbclasstype", "recipe")
+
+
+def _origin(d: DataStore, var: str, word: str) -> Location:
+    """The line that put ``word`` into the list ``var``: known from the history when the datastore keeps one
+    (else the line that last set ``var``)."""
+    if d.history is not None:
+        for event in reversed(d.history.events(var)):
+            if event.flag is None and word in event.detail.split():
+                return Location(event.file, event.line)
+    return d.location(var) or Location(CONFIG_INHERITS, 0)
 
 
 def configuration_view(d: DataStore) -> DataStore:
@@ -139,7 +148,16 @@ def load_configuration(topdir: str, *, tracking: bool = False, evaluator: Evalua
                          + ":".join(bbpath) + ")", Location(bblayers),
                          hint="add the core layer (which provides it) to BBLAYERS")
     evaluator.eval_file(d, base, include=True, baseconfig=True)
-    inherit_global_classes(d, evaluator)
+    try:
+        inherit_global_classes(d, evaluator)
+    except ParseError:
+        if tracking:
+            raise
+        # without a history the error can only name the line that last set INHERIT; read the configuration
+        # again with one, so that it names the line that added the class (the same error, or this one)
+        load_configuration(topdir, tracking=True, extra=extra, hooks=hooks, origenv=origenv,
+                           host_defaults=host_defaults)
+        raise
     check_configuration(d, extra)
     return Configuration(d, layerset, evaluator, topdir,
                          {name: value for name, (value, _where) in (host_defaults or {}).items()})
