@@ -367,23 +367,30 @@ def check_configuration_paths(config: Configuration) -> None:
             raise directory_error(var, problem, d.location(var) or Location(local))
 
 
-def check_no_variants(tg: TaskGraph) -> None:
-    """A BBCLASSEXTEND variant is parsed like any recipe but not built: no class of the core layer makes
-    one (there is no native sysroot to stage it in), and building it as a target recipe would give
-    packages under its name that are not what its class means. Refused before any task runs."""
-    variants = sorted(tid for tid in tg.graph.nodes if tg.info(tid).variant)
+#: the BBCLASSEXTEND variants a build makes: native ones (a sysroot of their own, no packages)
+BUILT_VARIANTS = frozenset({"native"})
+
+
+def check_variants(tg: TaskGraph) -> None:
+    """A BBCLASSEXTEND variant is parsed like any recipe; of the variants only ``native`` is built. Any
+    other (nativesdk, multilib:lib32 ...) has no SDK or multilib sysroot to be staged in, and building it as
+    a target recipe would give packages under its name that are not what its class means: a build that
+    needs one is refused before any task runs."""
+    variants = sorted(tid for tid in tg.graph.nodes if tg.info(tid).variant
+                      and tg.info(tid).variant.split(":", 1)[0] not in BUILT_VARIANTS)
     if variants:
         info = tg.info(variants[0])
+        kind = info.variant.split(":", 1)[0]
         base = tg.recipes.infos.get(info.realfn)
         users = sorted((tg.info(other).pn, tid.task) for tid in variants if tid.fn == variants[0].fn
                        for other in tg.graph.successors(tid) if other.fn != tid.fn)
         where = info.location("BBCLASSEXTEND")
         raise TargetError(f"{info.pn} is the {info.variant} variant of {base.pn if base else info.realfn} "
-                          "(BBCLASSEXTEND), and layerbuild does not build recipe variants yet"
+                          f"(BBCLASSEXTEND), and layerbuild builds native variants only, not {kind} ones yet"
                           + (f" ({users[0][0]} needs its {users[0][1]})" if users else ""),
                           Location(*where) if where else Location(info.realfn),
-                          hint="-e, -g and -S show a variant; build the recipe itself, or take the tool "
-                               "from the build host")
+                          hint="-e, -g and -S show a variant; build the recipe itself or its native variant, "
+                               "or take the tool from the build host")
 
 
 def environment_target(parsed: ParseResult, target: str) -> str:
@@ -500,7 +507,7 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
         signatures = signatures_of(config, parsed, {tid.fn for tid in tg.graph.nodes}, request.jobs)
         if request.dump_signatures:
             return dump_signatures(tg, signatures, out)
-        check_no_variants(tg)
+        check_variants(tg)
         force = set(tg.targets) if request.force else set()
         if request.dry_run:
             print_plan(tg, make_plan(tg, signatures, force), out)

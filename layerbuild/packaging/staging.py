@@ -1,5 +1,9 @@
 """Per-recipe sysroots: ``do_populate_sysroot`` publishes headers and libraries, ``do_prepare_recipe_sysroot``
 assembles a recipe's ``${RECIPE_SYSROOT}`` from the components of what it depends on (transitively).
+
+A native recipe (native.bbclass) installs below the native sysroot's path and stages that tree, its
+programs included; its component is kept by package architecture (``${COMPONENTS_DIR}/${BUILD_ARCH}/PN``),
+and what depends on it gets it in ``${RECIPE_SYSROOT_NATIVE}``, as OE's staging.bbclass lays them out.
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ def populate_sysroot(ctx: TaskContext) -> None:
         if os.path.isdir(source):
             target = dest + directory
             shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
-    meta = os.path.join(dest, META)
+    # the record goes with what the task publishes: the tree below the native sysroot's path, for a
+    # native recipe
+    staged = ctx.vars.flag("do_populate_sysroot", "sstate-inputdirs").split()
+    meta = os.path.join(staged[0] if staged else dest, META)
     os.makedirs(meta, exist_ok=True)
     with open(os.path.join(meta, ctx.pn + ".json"), "w", encoding="utf-8") as fh:
         json.dump({"PN": ctx.pn, "PROVIDES": [ctx.pn] + ctx.vars.words("PROVIDES"),
@@ -48,19 +55,22 @@ def _components(components: str) -> dict[str, tuple[str, dict[str, Any]]]:
 
 
 def prepare_recipe_sysroot(ctx: TaskContext) -> None:
-    """The whole of ``do_prepare_recipe_sysroot``."""
-    sysroot = ctx.recipe_sysroot
-    shutil.rmtree(sysroot, ignore_errors=True)
-    os.makedirs(sysroot)
-    index = _components(ctx.vars.get("COMPONENTS_DIR"))
+    """The whole of ``do_prepare_recipe_sysroot``: each name of DEPENDS (and of theirs, transitively) is a
+    target component, staged in ``${RECIPE_SYSROOT}``, or a native one, staged in ``${RECIPE_SYSROOT_NATIVE}``."""
+    sysroots = (ctx.recipe_sysroot, ctx.vars.path("RECIPE_SYSROOT_NATIVE"))
+    for sysroot in sysroots:
+        shutil.rmtree(sysroot, ignore_errors=True)
+        os.makedirs(sysroot)
+    components = ctx.vars.get("COMPONENTS_DIR")
+    indexes = (_components(components), _components(os.path.join(components, ctx.vars.get("BUILD_ARCH"))))
     todo = ctx.vars.words("DEPENDS")
     seen: set[str] = set()
     while todo:
         name = todo.pop(0)
-        found = index.get(name)
-        if found is None:
+        found = [(sysroot, index[name]) for sysroot, index in zip(sysroots, indexes, strict=True) if name in index]
+        if not found:
             raise ctx.fatal(f"{ctx.pn}: no sysroot component provides '{name}' (from DEPENDS)", var="DEPENDS")
-        directory, record = found
+        sysroot, (directory, record) = found[0]
         if directory in seen:
             continue
         seen.add(directory)

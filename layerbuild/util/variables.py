@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from layerbuild.util.classvariables import (
     BUILD_CLASS_VARIABLES,
     BUILDHISTORY_VARIABLES,
+    NATIVE_VARIABLES,
     SBOM_VARIABLES,
     UNIT_AND_USER_VARIABLES,
 )
@@ -146,7 +147,9 @@ VARIABLES: tuple[Variable, ...] = (
     _v("PKGR", "string", "${PR}", "The revision of the packages the recipe writes.", tasks=("package",)),
     _v("PF", "string", "${PN}-${PV}-${PR}", "Name, version and revision of the recipe."),
     _v("P", "string", "${PN}-${PV}", "Name and version of the recipe."),
-    _v("BPN", "string", "${PN}", "The base recipe name."),
+    _v("BPN", "string", "${@oe.utils.prune_suffix(d.getVar('PN'), d.getVar('SPECIAL_PKGSUFFIX').split(), d)}",
+       "The base recipe name: PN without a suffix of SPECIAL_PKGSUFFIX (zlib-native: zlib), as OE's."),
+    _v("SPECIAL_PKGSUFFIX", "list", "-native", "The suffixes of PN that BPN leaves out (OE's bitbake.conf)."),
     _v("BP", "string", "${BPN}-${PV}", "Base name and version."),
     _v("PROVIDES", "list", "",
        "Extra names the recipe provides besides PN (for example virtual/ names).", tasks=("populate_sysroot",)),
@@ -278,7 +281,9 @@ VARIABLES: tuple[Variable, ...] = (
        "the file, which gets a warning) the nodistro defaults of DISTRO_NAME, DISTRO_VERSION and DISTRO_ID apply.", tasks=("image_sbom",)),
     _v("DISTRO_FEATURES", "list", None,
        "Features of the distribution; \"usrmerge\" puts /bin, /sbin and /lib under /usr.", tasks=("portable_rootfs",)),
-    _v("BUILD_ARCH", "string", "${@os.uname()[4]}", "The architecture of the build host."),
+    _v("BUILD_ARCH", "string", "${@os.uname()[4]}", "The architecture of the build host: native recipes' PACKAGE_ARCH, "
+       "and the directory of their sysroot components (${COMPONENTS_DIR}/${BUILD_ARCH}/PN).",
+       tasks=("prepare_recipe_sysroot",)),
     _v("BUILD_OS", "string", "${@os.uname()[0].lower()}", "The operating system of the build host."),
     _v("TARGET_ARCH", "string", "${BUILD_ARCH}",
        "The architecture the recipes are built for (the machine sets it). CC must build for it: a build "
@@ -359,8 +364,8 @@ VARIABLES: tuple[Variable, ...] = (
     _v("HOSTTOOLS", "list", "as gcc install ld ln make objcopy readlink strip",
        "Tools a build runs from the host's PATH (OE's name). A build checks them once before any task runs "
        "(-p, -e, -g and -n do not); a missing one is an error naming the Debian package that provides it."),
-    _v("STAGING_INCDIR", "path", "${RECIPE_SYSROOT}${includedir}", "Headers of the recipe sysroot."),
-    _v("STAGING_LIBDIR", "path", "${RECIPE_SYSROOT}${libdir}", "Libraries of the recipe sysroot."),
+    _v("STAGING_INCDIR", "path", "${STAGING_DIR_HOST}${includedir}", "Headers of the recipe sysroot."),
+    _v("STAGING_LIBDIR", "path", "${STAGING_DIR_HOST}${libdir}", "Libraries of the recipe sysroot."),
     _v("DEBUG_PREFIX_MAP", "string", "-ffile-prefix-map=${WORKDIR}=/usr/src/debug/${PN}/${PV}",
        "Compiler flags that keep build paths out of binaries and debug information."),
     _v("TARGET_CFLAGS", "string", "-O2 -pipe -g ${DEBUG_PREFIX_MAP}", "Optimisation and debug flags for C."),
@@ -375,6 +380,7 @@ VARIABLES: tuple[Variable, ...] = (
     *BUILD_CLASS_VARIABLES,
     *SBOM_VARIABLES,
     *BUILDHISTORY_VARIABLES,
+    *NATIVE_VARIABLES,
     _v("FILESPATH", "pathlist", "${FILE_DIRNAME}/${BP}:${FILE_DIRNAME}/${BPN}:${FILE_DIRNAME}/files",
        "Directories searched for file:// sources.", tasks=(*_FETCHING, "portable_rootfs")),
     _v("FILESEXTRAPATHS", "pathlist", "", "Directories searched before FILESPATH (set in .bbappend files).",
