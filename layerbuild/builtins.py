@@ -175,9 +175,11 @@ BUILTINS: Mapping[str, Builtin] = MappingProxyType({entry.name: entry for entry 
               "BAD_RECOMMENDATIONS", "NO_RECOMMENDATIONS", "PACKAGE_EXCLUDE", "ROOTFS_POSTPROCESS_COMMAND",
               "IMAGE_PREPROCESS_COMMAND"),
              doc="buildhistory: the image's installed packages, sizes, files and dependency graph"),
-    _builtin("populate_sysroot", _populate_sysroot, doc="publish SYSROOT_DIRS of D for dependents"),
+    # the task's own sstate input directory is where its record goes, not what it holds
+    _builtin("populate_sysroot", _populate_sysroot, ("{task}[sstate-inputdirs]",),
+             doc="publish SYSROOT_DIRS of D for dependents"),
     _builtin("prepare_recipe_sysroot", _prepare_recipe_sysroot,
-             doc="assemble RECIPE_SYSROOT from the components of DEPENDS"),
+             doc="assemble RECIPE_SYSROOT and RECIPE_SYSROOT_NATIVE from the components of DEPENDS"),
     _builtin("package", _package, doc="strip, split D into PACKAGES, shlib dependencies, pkgdata"),
     _builtin("package_write_deb", _package_write_deb, doc="one .deb per non-empty package"),
     _builtin("os_release", _os_release, doc="${D}/usr/lib/os-release from OS_RELEASE_FIELDS (base-files)"),

@@ -23,6 +23,10 @@ from layerbuild.engine.config import DEFAULT_LAYER
 CORE = DEFAULT_LAYER
 #: recipes the core layer itself brings to every test build
 CORE_RECIPES = len(list(Path(CORE).glob("recipes/recipes-*/*/*.bb")))
+#: the recipes (targets) they give: each file's own and its BBCLASSEXTEND variants (greet-gen-native)
+CORE_TARGETS = CORE_RECIPES + sum(len(line.split("=", 1)[1].strip(' "\n').split())
+                                  for path in Path(CORE).glob("recipes/recipes-*/*/*.bb")
+                                  for line in path.read_text().splitlines() if line.startswith("BBCLASSEXTEND"))
 
 LAYER_CONF = """BBPATH .= ":${{LAYERDIR}}"
 BBFILES += "${{LAYERDIR}}/recipes/*/*.bb ${{LAYERDIR}}/recipes/*/*.bbappend"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CORE_RECIPES as C
+from conftest import CORE_TARGETS as CT
 from conftest import Runner, make_build, make_layer
 
 
@@ -96,7 +97,7 @@ def test_new_and_removed_recipes(tmp_path: Path, lb: Runner) -> None:
     (layer / "recipes/new").mkdir()
     (layer / "recipes/new/new_1.0.bb").write_text("")
     status, out, _ = lb("-B", str(build), "-p")
-    assert _counts(out) == (11 + C, 1) and f"{12 + C} targets" in out
+    assert _counts(out) == (11 + C, 1) and f"{12 + CT} targets" in out
 
 
 def test_corrupt_cache_is_ignored(tmp_path: Path, lb: Runner) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import CORE_RECIPES, Runner, make_build, make_layer
+from conftest import CORE_RECIPES, CORE_TARGETS, Runner, make_build, make_layer
 
 RECIPES = {
     "recipes/good/good_1.0.bb": 'SUMMARY = "good"\nGOOD_MARK = "here"\n',
@@ -33,7 +33,7 @@ def test_parse_reports_every_failing_recipe_and_counts_them(tmp_path: Path, lb: 
     status, out, err = lb("-B", str(build), "-p")
     assert status == 1
     total = CORE_RECIPES + 3
-    assert out == f"Parsing of {total} .bb files complete (0 cached, {total} parsed). {total - 2} targets, " \
+    assert out == f"Parsing of {total} .bb files complete (0 cached, {total} parsed). {total - 2 + CORE_TARGETS - CORE_RECIPES} targets, " \
         "0 skipped, 0 masked, 2 errors.\n"
     assert _error_lines(err) == _errors(layer)
     assert "Traceback" not in err
@@ -89,7 +89,7 @@ def test_parse_counts_variants_as_targets_and_failing_files_as_errors(tmp_path: 
     status, out, err = lb("-B", str(build), "-p")
     assert status == 1
     files = CORE_RECIPES + 4
-    assert _counts(out) == (files, CORE_RECIPES + 1 + 3, 0) and out.endswith(" 2 errors.\n"), out
+    assert _counts(out) == (files, CORE_TARGETS + 1 + 3, 0) and out.endswith(" 2 errors.\n"), out
     assert _error_lines(err) == [f"{layer}/recipes/bad/bad_1.0.bb:2: error: could not require file missing.inc",
                                  _errors(layer)[1]]
     # a variant is shown while other files fail, and the failures follow

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from conftest import CORE_RECIPES as C
-from conftest import Runner, make_build, make_layer
+from conftest import CORE_TARGETS as CT
+from conftest import LAYER_CONF, Runner, make_build, make_layer
 from test_tasks import LOGTASKS
 
 from layerbuild.engine.config import load_configuration
@@ -64,7 +65,9 @@ def _layer(tmp_path: Path, files: dict[str, str] | None = None) -> Path:
     tree = {"classes/native.bbclass": NATIVE, "classes/nativesdk.bbclass": NATIVESDK,
             "classes/multilib.bbclass": MULTILIB, "recipes/zvlib/zvlib_1.3.bb": ZLIB}
     tree.update(files or {})
-    return make_layer(tmp_path, "v", tree)
+    # the layer's classes come first in BBPATH: its native class is found before the core layer's
+    return make_layer(tmp_path, "v", tree, layer_conf=LAYER_CONF.format(name="v", priority=6).replace(
+        'BBPATH .= ":${LAYERDIR}"', 'BBPATH =. "${LAYERDIR}:"'))
 
 
 def _env(out: str) -> dict[str, str]:
@@ -93,7 +96,7 @@ def test_variants_are_recipes_with_their_overrides(tmp_path: Path, lb: Runner) -
     status, out, err = lb("-B", str(build), "-p")
     assert status == 0, err
     # as BitBake counts them: one file, three targets
-    assert _counts(out) == (1 + C, 3 + C, 0)
+    assert _counts(out) == (1 + C, 3 + CT, 0)
     expected = {"zvlib": ("zvlib", "class-target", "target"),
                 "zvlib-native": ("zvlib-native", "class-native", "native"),
                 "nativesdk-zvlib": ("nativesdk-zvlib", "class-nativesdk", "sdk")}
@@ -158,7 +161,7 @@ def test_skipped_recipe_keeps_its_variants(tmp_path: Path, lb: Runner) -> None:
     build = make_build(tmp_path, [layer])
     status, out, err = lb("-B", str(build), "-p")
     assert status == 0, err
-    assert _counts(out) == (1 + C, 3 + C, 1)
+    assert _counts(out) == (1 + C, 3 + CT, 1)
     status, out, err = lb("-B", str(build), "-e", "zvlib-native")
     assert status == 0 and _env(out)["PN"] == "zvlib-native", err
     status, out, err = lb("-B", str(build), "-e", "zvlib")
@@ -224,11 +227,12 @@ def test_parse_cache_keeps_variants_and_follows_their_classes(tmp_path: Path, lb
     build = make_build(tmp_path, [layer])
     lb("-B", str(build), "-p")
     status, out, err = lb("-B", str(build), "-p")
-    assert status == 0 and f"({1 + C} cached, 0 parsed). {3 + C} targets" in out, out + err
-    # only the variant read native.bbclass; a change to it re-parses the file, and the variant sees it
+    assert status == 0 and f"({1 + C} cached, 0 parsed). {3 + CT} targets" in out, out + err
+    # only the variants read native.bbclass; a change to it re-parses their files (this one, and the core
+    # layer's with a native variant), and the variant sees it
     (layer / "classes/native.bbclass").write_text(NATIVE.replace('"class-native"', '"class-native:changed"'))
     status, out, err = lb("-B", str(build), "-p")
-    assert status == 0 and f"({C} cached, 1 parsed)" in out, out + err
+    assert status == 0 and f"({C - (CT - C)} cached, {1 + CT - C} parsed)" in out, out + err
     assert _env(lb("-B", str(build), "-e", "zvlib-native")[1])["CLASSOVERRIDE"] == "class-native:changed"
 
 
@@ -275,7 +279,7 @@ def test_default_preference_keeps_a_development_variant_unchosen(tmp_path: Path,
     assert status == 0 and _env(out)["PV"] == "1.0+git", err
 
 
-def test_the_recipe_itself_builds_and_a_variant_is_refused(tmp_path: Path, lb: Runner) -> None:
+def test_the_recipe_itself_builds_and_a_nativesdk_variant_is_refused(tmp_path: Path, lb: Runner) -> None:
     layer = _layer(tmp_path, {"classes/logtasks.bbclass": LOGTASKS,
                               "recipes/zvlib/zvlib_1.3.bb": ZLIB + 'inherit logtasks\nMSG = "${KIND}"\n'})
     build = make_build(tmp_path, [layer])
@@ -284,10 +288,14 @@ def test_the_recipe_itself_builds_and_a_variant_is_refused(tmp_path: Path, lb: R
     assert (build / "tmp/sysroots-components/zvlib/usr/share/zvlib/out.txt").read_text() == "target\n"
     ran = (build / "tasks.log").read_text()
     assert "zvlib:do_install end" in ran and "native" not in ran
-    status, out, err = lb("-B", str(build), "zvlib-native")
-    assert status == 1 and "zvlib-native is the native variant of zvlib (BBCLASSEXTEND), and layerbuild does " \
-        "not build recipe variants yet" in err
-    assert "native" not in (build / "tasks.log").read_text()
+    status, out, err = lb("-B", str(build), "nativesdk-zvlib")
+    assert status == 1
+    assert f"{layer}/recipes/zvlib/zvlib_1.3.bb:8: error: nativesdk-zvlib is the nativesdk variant of zvlib " \
+        "(BBCLASSEXTEND), and layerbuild builds native variants only, not nativesdk ones yet" in err
+    assert "Traceback" not in err and "native" not in (build / "tasks.log").read_text()
+    # it is still parsed and shown
+    status, out, err = lb("-B", str(build), "-e", "nativesdk-zvlib")
+    assert status == 0 and _env(out)["CLASSOVERRIDE"] == "class-nativesdk", err
 
 
 def test_signatures_of_variants_one_read_each_time_and_kept_together(tmp_path: Path,
