@@ -81,7 +81,8 @@ VARIABLES: tuple[Variable, ...] = (
        "The recipe's variants, as BitBake makes them: each entry X is another recipe from the same file, "
        "PN ${PN}-X, that inherits X.bbclass (native, nativesdk...); an entry X:ARG (multilib:lib32) inherits "
        "X.bbclass with BBEXTENDCURR = X and BBEXTENDVARIANT = ARG. Variants are parsed and shown (-e, -g, "
-       "show-recipes --show-variants); building one is an error for now."),
+       "show-recipes --show-variants); native variants are built (native.bbclass), a build that needs "
+       "another is an error."),
     _v("BBEXTENDCURR", "string", None,
        "In the variant of a BBCLASSEXTEND entry X:ARG, X (the class it inherits); set by the engine."),
     _v("BBEXTENDVARIANT", "string", None,
