@@ -178,7 +178,9 @@ BUILTINS: Mapping[str, Builtin] = MappingProxyType({entry.name: entry for entry 
     # the task's own sstate input directory is where its record goes, not what it holds
     _builtin("populate_sysroot", _populate_sysroot, ("{task}[sstate-inputdirs]",),
              doc="publish SYSROOT_DIRS of D for dependents"),
-    _builtin("prepare_recipe_sysroot", _prepare_recipe_sysroot,
+    # which provider of a name the build chose is in the signature already: the task depends on that
+    # provider's do_populate_sysroot
+    _builtin("prepare_recipe_sysroot", _prepare_recipe_sysroot, ("PREFERRED_PROVIDER_<name>",),
              doc="assemble RECIPE_SYSROOT and RECIPE_SYSROOT_NATIVE from the components of DEPENDS"),
     _builtin("package", _package, doc="strip, split D into PACKAGES, shlib dependencies, pkgdata"),
     _builtin("package_write_deb", _package_write_deb, doc="one .deb per non-empty package"),

@@ -160,6 +160,24 @@ def test_native_tool_runs_in_the_target_build_and_is_shared_by_machines(tmp_path
 
 
 @pytest.mark.slow
+def test_the_chosen_native_provider_is_staged_when_another_was_built_before(tmp_path: Path, lb: Runner) -> None:
+    """virtual/fmt-native provided by fmt-a-native, then by fmt-b-native: both components are there for
+    the second build, and gen-table-native gets the one the build chose."""
+    build = _build(tmp_path)
+    local = build / "conf" / "local.conf"
+    native_sysroot = build / "tmp/work" / BUILD_ARCH / "gen-table-native/1.0-r0/recipe-sysroot-native"
+    for provider in ("fmt-a-native", "fmt-b-native"):
+        local.write_text(re.sub(r'(PREFERRED_PROVIDER_virtual/fmt-native = )"[^"]*"', rf'\1"{provider}"',
+                                local.read_text()))
+        status, out, err = lb("-B", str(build), "gen-table-native")
+        assert status == 0, err
+        assert {f"{provider}:do_populate_sysroot", "gen-table-native:do_prepare_recipe_sysroot"} <= set(_ran(err))
+        assert (native_sysroot / "usr/share/fmt/which").read_text() == f"{provider[:5]} class-native\n"
+    components = build / "tmp/sysroots-components" / BUILD_ARCH
+    assert {"fmt-a-native", "fmt-b-native"} <= {p.name for p in components.iterdir()}
+
+
+@pytest.mark.slow
 def test_sample_code_generator_runs_natively_in_the_target_build(tmp_path: Path, lb: Runner) -> None:
     """greet-gen-native, built from C with the host compiler, generates the table greetings compiles."""
     build = make_build(tmp_path, [])

@@ -38,9 +38,9 @@ def populate_sysroot(ctx: TaskContext) -> None:
         fh.write("\n")
 
 
-def _components(components: str) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Name (PN or anything it PROVIDES) -> (component dir, its record)."""
-    out: dict[str, tuple[str, dict[str, Any]]] = {}
+def _components(components: str) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """Name (PN or anything it PROVIDES) -> each (component dir, its record) that provides it, by PN."""
+    out: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     if not os.path.isdir(components):
         return out
     for pn in sorted(os.listdir(components)):
@@ -50,8 +50,23 @@ def _components(components: str) -> dict[str, tuple[str, dict[str, Any]]]:
         with open(record_path, encoding="utf-8") as fh:
             record = json.load(fh)
         for name in record["PROVIDES"]:
-            out.setdefault(name, (os.path.join(components, pn), record))
+            out.setdefault(name, []).append((os.path.join(components, pn), record))
     return out
+
+
+def _provider(ctx: TaskContext, name: str,
+              found: list[tuple[str, dict[str, Any]]]) -> tuple[str, dict[str, Any]]:
+    """The component staged for ``name``: the one named so, else the preferred provider's when several
+    components provide it (a virtual/ name whose provider was another one in an earlier build)."""
+    for candidate in found:
+        if candidate[1]["PN"] == name:
+            return candidate
+    if len(found) > 1:
+        preferred = ctx.vars.get(f"PREFERRED_PROVIDER_{name}")
+        for candidate in found:
+            if candidate[1]["PN"] == preferred:
+                return candidate
+    return found[0]
 
 
 def prepare_recipe_sysroot(ctx: TaskContext) -> None:
@@ -70,7 +85,8 @@ def prepare_recipe_sysroot(ctx: TaskContext) -> None:
         found = [(sysroot, index[name]) for sysroot, index in zip(sysroots, indexes, strict=True) if name in index]
         if not found:
             raise ctx.fatal(f"{ctx.pn}: no sysroot component provides '{name}' (from DEPENDS)", var="DEPENDS")
-        sysroot, (directory, record) = found[0]
+        sysroot, candidates = found[0]
+        directory, record = _provider(ctx, name, candidates)
         if directory in seen:
             continue
         seen.add(directory)
