@@ -88,6 +88,3 @@ native_virtclass_handler[eventmask] = "bb.event.RecipePreFinalise"
 PACKAGES = ""
 deltask do_package
 deltask do_package_write_deb
-
-# a native recipe is built because something depends on it, never for its own sake
-EXCLUDE_FROM_WORLD = "1"

@@ -12,6 +12,10 @@ do_populate_sysroot[cleandirs] = "${SYSROOT_DESTDIR}"
 do_populate_sysroot[sstate-inputdirs] = "${SYSROOT_DESTDIR}"
 do_populate_sysroot[sstate-outputdirs] = "${COMPONENTS_DIR}/${PN}"
 SSTATETASKS += "do_populate_sysroot"
+# Text files of a native recipe's component that may name the path it was built for (OE's sstate.bbclass,
+# with the .pc and .cmake files its pkgconfig and cmake classes add): staging puts the path of the
+# sysroot they land in there instead.
+SSTATE_SCAN_FILES ?= "*.la *-config *_config *.pc *.cmake"
 addtask populate_sysroot after do_install
 
 python do_prepare_recipe_sysroot() {

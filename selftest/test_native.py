@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -142,7 +143,7 @@ def test_native_tool_runs_in_the_target_build_and_is_shared_by_machines(tmp_path
     assert list((tmp / "stamps" / BUILD_ARCH / "gen-table-native").glob("1.0-r0.do_populate_sysroot.*"))
     # packages for the target recipe, none for a native one
     debs = sorted(p.name for p in (tmp / "deploy" / "deb").rglob("*.deb"))
-    assert debs == ["fmt-a_1.0-r0_amd64.deb", "gentable_1.0-r0_amd64.deb"]
+    assert debs == ["fmt-a-dev_1.0-r0_amd64.deb", "fmt-a_1.0-r0_amd64.deb", "gentable_1.0-r0_amd64.deb"]
     contents = subprocess.run(["dpkg-deb", "--contents", str(next((tmp / "deploy/deb").rglob("gentable_*.deb")))],
                               capture_output=True, text=True, check=True).stdout
     assert "./usr/share/gentable/table.txt" in contents
@@ -175,6 +176,16 @@ def test_the_chosen_native_provider_is_staged_when_another_was_built_before(tmp_
         assert (native_sysroot / "usr/share/fmt/which").read_text() == f"{provider[:5]} class-native\n"
     components = build / "tmp/sysroots-components" / BUILD_ARCH
     assert {"fmt-a-native", "fmt-b-native"} <= {p.name for p in components.iterdir()}
+    # the .pc file names the sysroot it was staged in; the component, a placeholder for it
+    assert (components / "fmt-b-native/usr/lib/pkgconfig/fmt.pc").read_text().startswith(
+        "prefix=FIXMESTAGINGDIRHOST/usr\n")
+    pc = native_sysroot / "usr/lib/pkgconfig"
+    assert (pc / "fmt.pc").read_text().startswith(f"prefix={native_sysroot}/usr\n")
+    pkg_config = shutil.which("pkg-config")
+    if pkg_config:  # and pkg-config reads it so
+        cflags = subprocess.run([pkg_config, "--cflags", "fmt"], env={**os.environ, "PKG_CONFIG_PATH": str(pc)},
+                                capture_output=True, text=True, check=True).stdout.split()
+        assert cflags == [f"-I{native_sysroot}/usr/include"]
 
 
 @pytest.mark.slow

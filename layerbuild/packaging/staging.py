@@ -4,10 +4,14 @@ assembles a recipe's ``${RECIPE_SYSROOT}`` from the components of what it depend
 A native recipe (native.bbclass) installs below the native sysroot's path and stages that tree, its
 programs included; its component is kept by package architecture (``${COMPONENTS_DIR}/${BUILD_ARCH}/PN``),
 and what depends on it gets it in ``${RECIPE_SYSROOT_NATIVE}``, as OE's staging.bbclass lays them out.
+Its text files that name that path (``SSTATE_SCAN_FILES``: ``.pc``, ``.la``, ``-config`` scripts...) name
+a placeholder in the component instead, which staging replaces with the path of the sysroot they land in,
+as OE's sstate does with ``FIXMESTAGINGDIRHOST``.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
@@ -16,6 +20,8 @@ from typing import Any
 from layerbuild.taskapi import TaskContext
 
 META = "sysroot-providers"
+#: what stands for the path of the sysroot a component is staged in, in its text files
+PLACEHOLDER = b"FIXMESTAGINGDIRHOST"
 
 
 def populate_sysroot(ctx: TaskContext) -> None:
@@ -30,12 +36,46 @@ def populate_sysroot(ctx: TaskContext) -> None:
     # the record goes with what the task publishes: the tree below the native sysroot's path, for a
     # native recipe
     staged = ctx.vars.flag("do_populate_sysroot", "sstate-inputdirs").split()
-    meta = os.path.join(staged[0] if staged else dest, META)
+    root = staged[0] if staged else dest
+    fixed = _hide_path(root, ctx.vars.get("STAGING_DIR_NATIVE"), ctx.vars.words("SSTATE_SCAN_FILES")) \
+        if os.path.normpath(root) != os.path.normpath(dest) else []
+    meta = os.path.join(root, META)
     os.makedirs(meta, exist_ok=True)
     with open(os.path.join(meta, ctx.pn + ".json"), "w", encoding="utf-8") as fh:
         json.dump({"PN": ctx.pn, "PROVIDES": [ctx.pn] + ctx.vars.words("PROVIDES"),
-                   "DEPENDS": ctx.vars.words("DEPENDS")}, fh, indent=1, sort_keys=True)
+                   "DEPENDS": ctx.vars.words("DEPENDS"), "FIXMEPATHS": fixed}, fh, indent=1, sort_keys=True)
         fh.write("\n")
+
+
+def _hide_path(root: str, path: str, patterns: list[str]) -> list[str]:
+    """In the files below ``root`` whose names match ``patterns``, ``path`` becomes the placeholder;
+    returns those that named it (relative to ``root``, sorted)."""
+    fixed = []
+    needle = os.path.normpath(path).encode()
+    for top, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            full = os.path.join(top, name)
+            if os.path.islink(full) or not any(fnmatch.fnmatch(name, pattern) for pattern in patterns):
+                continue
+            with open(full, "rb") as fh:
+                data = fh.read()
+            if needle in data:
+                with open(full, "wb") as fh:
+                    fh.write(data.replace(needle, PLACEHOLDER))
+                fixed.append(os.path.relpath(full, root))
+    return fixed
+
+
+def _show_path(sysroot: str, fixed: list[str]) -> None:
+    """The placeholder in the staged copies of ``fixed`` becomes ``sysroot``."""
+    for rel in fixed:
+        full = os.path.join(sysroot, rel)
+        if os.path.isfile(full) and not os.path.islink(full):
+            with open(full, "rb") as fh:
+                data = fh.read()
+            with open(full, "wb") as fh:
+                fh.write(data.replace(PLACEHOLDER, os.path.normpath(sysroot).encode()))
 
 
 def _components(components: str) -> dict[str, list[tuple[str, dict[str, Any]]]]:
@@ -93,4 +133,5 @@ def prepare_recipe_sysroot(ctx: TaskContext) -> None:
         top = directory
         shutil.copytree(directory, sysroot, symlinks=True, dirs_exist_ok=True,
                         ignore=lambda path, names, top=top: [META] if os.path.samefile(path, top) else [])
+        _show_path(sysroot, record.get("FIXMEPATHS", []))
         todo.extend(record["DEPENDS"])

@@ -162,7 +162,8 @@ NATIVE_VARIABLES: tuple[Variable, ...] = (
        "The recipe's native sysroot: what the native recipes of DEPENDS staged (do_prepare_recipe_sysroot).",
        tasks=("prepare_recipe_sysroot",)),
     _v("STAGING_DIR_NATIVE", "path", "${RECIPE_SYSROOT_NATIVE}",
-       "The native sysroot; a native recipe's prefix is ${STAGING_DIR_NATIVE}${prefix_native}."),
+       "The native sysroot; a native recipe's prefix is ${STAGING_DIR_NATIVE}${prefix_native}.",
+       tasks=("populate_sysroot",)),
     _v("STAGING_BINDIR_NATIVE", "path", "${STAGING_DIR_NATIVE}${bindir_native}",
        "Programs of the native sysroot; first on the PATH of every task."),
     _v("STAGING_SBINDIR_NATIVE", "path", "${STAGING_DIR_NATIVE}${sbindir_native}", "sbin of the native sysroot (on PATH)."),
@@ -183,6 +184,11 @@ NATIVE_VARIABLES: tuple[Variable, ...] = (
     _v("base_libdir_native", "path", "/lib", "base_libdir of native recipes."),
     _v("sysconfdir_native", "path", "/etc", "sysconfdir of native recipes."),
     _v("datadir_native", "path", "${prefix_native}/share", "datadir of native recipes."),
+    _v("SSTATE_SCAN_FILES", "list", None,
+       "Names (shell patterns) of a native recipe's staged text files that may hold the native sysroot's path "
+       "(staging.bbclass: *.la *-config *_config *.pc *.cmake): the component holds a placeholder, which "
+       "do_prepare_recipe_sysroot replaces with the path of the sysroot they are staged in.",
+       tasks=("populate_sysroot",)),
     _v("SYSROOT_DIRS_NATIVE", "list", None,
        "The directories a native recipe stages besides SYSROOT_DIRS, its programs among them (native.bbclass: "
        "${bindir} ${sbindir} ${libexecdir} ${sysconfdir})."),
