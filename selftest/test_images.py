@@ -377,7 +377,7 @@ def test_other_paths_are_errors_naming_package_and_path(demo: BuildDir) -> None:
                      "but plain-image has no task do_pkgdbfs"),
     ("bad-fstype", "bad-fstype.bb:2: error: IMAGE_FSTYPES: unknown image type 'ext9'"),
     ("typo-image", "typo-image.bb:2: error: nothing provides runtime dependency 'gret' (in IMAGE_INSTALL of "
-                   "typo-image)\n  hint: did you mean greet or libgreet or greet-doc?"),
+                   "typo-image)\n  hint: did you mean greet or libgreet or greetings?"),
     ("excluded-image", "excluded-image.bb:2: error: greet (IMAGE_INSTALL) -> libgreet (>= 1.0-r0): libgreet is "
                        "excluded by PACKAGE_EXCLUDE"),
     ("bad-name", "bad-name.bb:2: error: invalid extension name '../evil': it contains '/'"),
