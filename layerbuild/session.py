@@ -115,9 +115,9 @@ def host_defaults() -> dict[str, tuple[str, Location]]:
     return {"DEBIAN_MIRROR": (mirror.pool, mirror.location)} if mirror is not None else {}
 
 
-def start_configuration(topdir: str, *, tracking: bool = False) -> Configuration:
+def start_configuration(topdir: str, *, tracking: bool = False, mc: str = "") -> Configuration:
     config = load_configuration(topdir, tracking=tracking, extra=environment_settings(), hooks=HOOKS,
-                                origenv=os.environ, host_defaults=host_defaults())
+                                origenv=os.environ, host_defaults=host_defaults(), mc=mc)
     return config
 
 
@@ -208,8 +208,10 @@ def cache_dir(config: Configuration) -> str:
     return config.d.getVar("CACHE") or os.path.join(config.d.getVar("TMPDIR") or config.topdir, "cache")
 
 
-def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: bool = True) -> ParseResult:
-    """Parse every recipe of the configuration, from the cache where it is still valid."""
+def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: bool = True,
+                  state: FileState | None = None) -> ParseResult:
+    """Parse every recipe of the configuration, from the cache where it is still valid. ``state``: what
+    is known of the files (each is looked at once per command, whichever configuration reads it)."""
     files = collect_files(config.d, config.layerset)
     dangling = dangling_appends(files.recipes, files.appends)
     if dangling:
@@ -219,12 +221,12 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
                                   '(BB_DANGLINGAPPENDS_WARNONLY = "1" makes this a warning)')
         for append in dangling:
             logger.warning("%s: no recipe matches this .bbappend", append)
-    state = FileState()
+    state = state or FileState()
     cachedir = cache_dir(config)
     key = config_key(config.files, state, tuple(f"{k}={v}" for k, v in sorted(environment_settings().items())
                                                 if k not in NOT_CACHE_KEYS)
                      + tuple(f"host {k}={v}" for k, v in sorted(config.host_defaults.items())))
-    cache = ParseCache(cachedir, key, state) if use_cache else None
+    cache = ParseCache(cachedir, key, state, config.mc) if use_cache else None
     if cache is not None and cache.config_warnings is not None:
         _show_warnings(cache.config_warnings)
     else:
@@ -367,6 +369,13 @@ def check_configuration_paths(config: Configuration) -> None:
             raise directory_error(var, problem, d.location(var) or Location(local))
 
 
+def parse_all(configs: Mapping[str, Configuration], jobs: int | None) -> dict[str, ParseResult]:
+    """Parse the recipes of each configuration (the default one first, then each multiconfig), each file
+    looked at once for all of them."""
+    state = FileState()
+    return {mc: parse_recipes(config, jobs=jobs, state=state) for mc, config in configs.items()}
+
+
 #: the BBCLASSEXTEND variants a build makes: native ones (a sysroot of their own, no packages)
 BUILT_VARIANTS = frozenset({"native"})
 
@@ -381,7 +390,7 @@ def check_variants(tg: TaskGraph) -> None:
     if variants:
         info = tg.info(variants[0])
         kind = info.variant.split(":", 1)[0]
-        base = tg.recipes.infos.get(info.realfn)
+        base = tg.recipes_of(variants[0].mc).infos.get(info.realfn)
         users = sorted((tg.info(other).pn, tid.task) for tid in variants if tid.fn == variants[0].fn
                        for other in tg.graph.successors(tid) if other.fn != tid.fn)
         where = info.location("BBCLASSEXTEND")
@@ -433,18 +442,44 @@ class Request:
     jobs: int | None = None
 
 
-def target_tasks(request: Request, default_task: str) -> list[tuple[str, str]]:
-    """``recipe`` or ``recipe:do_task`` (``recipe:task``) -> (recipe, do_task)."""
+def split_multiconfig(target: str) -> tuple[str, str]:
+    """``mc:NAME:rest`` -> (NAME, rest), ``mc:NAME`` -> (NAME, ""); any other target -> ("", target) (the
+    default configuration)."""
+    if not target.startswith("mc:"):
+        return "", target
+    parts = target.split(":", 2)
+    if len(parts) == 2 and parts[1]:
+        return parts[1], ""
+    if len(parts) < 3 or not parts[1] or not parts[2]:
+        raise UsageError(f"target '{target}' is not of the form mc:NAME:recipe or mc:NAME:recipe:do_task")
+    return parts[1], parts[2]
+
+
+def target_tasks(request: Request, default_task: str) -> list[tuple[str, str, str]]:
+    """``recipe`` or ``recipe:do_task`` (``recipe:task``), each maybe after ``mc:NAME:`` ->
+    (multiconfig, recipe, do_task), ``""`` the default configuration."""
     targets = []
-    for target in request.targets:
+    for whole in request.targets:
+        mc, target = split_multiconfig(whole)
+        if not target:
+            raise UsageError(f"target '{whole}' names no recipe: give mc:{mc}:recipe")
         if ":" in target:
             name, task = target.split(":", 1)
             if not name or not task:
-                raise UsageError(f"target '{target}' is not of the form recipe or recipe:do_task")
+                raise UsageError(f"target '{whole}' is not of the form recipe or recipe:do_task")
         else:
             name, task = target, request.cmd or default_task
-        targets.append((name, task_name(task)))
+        targets.append((mc, name, task_name(task)))
     return targets
+
+
+def check_multiconfig(mc: str, config: Configuration, names: tuple[str, ...]) -> None:
+    """A target's ``mc:NAME:`` names a multiconfig of BBMULTICONFIG, else an error at the line setting it."""
+    if mc and mc not in names:
+        where = config.d.location("BBMULTICONFIG") or Location(os.path.join(config.topdir, "conf", "local.conf"))
+        raise TargetError(f"mc:{mc}: names multiconfig '{mc}', which BBMULTICONFIG does not enable", where,
+                          hint=f"the enabled multiconfigs are: {' '.join(names)}" if names
+                          else f"add it to BBMULTICONFIG, with conf/multiconfig/{mc}.conf")
 
 
 def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | None = None,
@@ -464,47 +499,67 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
     if not (request.targets or request.parse_only or request.environment):
         raise UsageError("nothing to do: give a TARGET, -p or -e")
 
-    config = start_configuration(topdir, tracking=request.environment)
-    if request.environment and not request.targets:
-        from layerbuild.engine.config import configuration_view
-        emit_env(configuration_view(config.d), out)
-        return 0
-    check_configuration_paths(config)
-    parsed = parse_recipes(config, jobs=request.jobs)
-    if request.parse_only:
-        total = len(parsed.files.recipes)
-        failed = len(parsed.errors)
-        # as BitBake counts them: every recipe, each variant and each skipped one included (a file that
-        # failed gives none)
-        out.write(f"Parsing of {total} .bb files complete ({parsed.cached} cached, {parsed.parsed} parsed). "
-                  f"{len(parsed.recipes.infos)} targets, {parsed.skipped} skipped, {len(parsed.files.masked)} "
-                  f"masked, {failed} errors.\n")
-        if parsed.errors:
-            raise ErrorList(parsed.errors)
-        return 0
+    from layerbuild.engine.config import multiconfig_names
+    # -e mc:NAME[:recipe] shows a multiconfig's: only its configuration keeps the history
+    env_mc, env_target = split_multiconfig(request.targets[0]) if request.environment and request.targets \
+        else ("", "")
+    config = start_configuration(topdir, tracking=request.environment and not env_mc)
+    names = multiconfig_names(config)
     if request.environment:
-        fn = environment_target(parsed, request.targets[0])
+        check_multiconfig(env_mc, config, names)
+        if env_mc:
+            config = start_configuration(topdir, tracking=True, mc=env_mc)
+        if not env_target:
+            from layerbuild.engine.config import configuration_view
+            emit_env(configuration_view(config.d), out)
+            return 0
+        check_configuration_paths(config)
+        parsed = parse_recipes(config, jobs=request.jobs)
+        fn = environment_target(parsed, env_target)
         emit_env(parse_target_recipe(config, fn, parsed.recipes.infos[fn].appends), out)
         if parsed.errors:
             raise ErrorList(parsed.errors)
         return 0
-    if parsed.errors:
-        raise ErrorList(parsed.errors)
+    configs = {"": config}
+    for mc in names:
+        configs[mc] = start_configuration(topdir, mc=mc)
+    for each in configs.values():
+        check_configuration_paths(each)
+    results = parse_all(configs, request.jobs)
+    parsed = results[""]
+    errors = tuple(error for result in results.values() for error in result.errors)
+    if request.parse_only:
+        # as BitBake counts them: every recipe of every configuration, each variant and each skipped one
+        # included (a file that failed gives none)
+        total = sum(len(result.files.recipes) for result in results.values())
+        out.write(f"Parsing of {total} .bb files complete ({sum(r.cached for r in results.values())} cached, "
+                  f"{sum(r.parsed for r in results.values())} parsed). "
+                  f"{sum(len(r.recipes.infos) for r in results.values())} targets, "
+                  f"{sum(r.skipped for r in results.values())} skipped, "
+                  f"{sum(len(r.files.masked) for r in results.values())} masked, {len(errors)} errors.\n")
+        if errors:
+            raise ErrorList(errors)
+        return 0
+    if errors:
+        raise ErrorList(errors)
 
     # the scheduler's modules (and networkx) only for the steps that need a task graph
     from layerbuild.build import build_lock, commit_buildhistory, dump_signatures, print_plan, reap_orphans
     from layerbuild.engine.reporters import make_reporter, reporters
-    from layerbuild.engine.runqueue import RunQueue, check_task_paths, make_plan, stamp_base
+    from layerbuild.engine.runqueue import RunQueue, check_task_paths, make_plan, share_identical, stamp_base
     from layerbuild.engine.taskgraph import build_graph, write_dot
 
     with build_lock(topdir, err):
         targets = target_tasks(request, config.d.getVar("BB_DEFAULT_TASK") or "do_build")
-        tg = build_graph(parsed.recipes, targets)
+        for mc, _name, _task in targets:
+            check_multiconfig(mc, config, names)
+        tg = build_graph(parsed.recipes, targets, {mc: results[mc].recipes for mc in names})
         if request.graphviz:  # the graph needs no task signature: no recipe is parsed again for it
             dot, buildlist = write_dot(tg, os.getcwd())
             out.write(f"PN dependencies saved to '{buildlist}'\nTask dependencies saved to '{dot}'\n")
             return 0
-        signatures = signatures_of(config, parsed, {tid.fn for tid in tg.graph.nodes}, request.jobs)
+        signatures = graph_signatures(configs, results, tg, request.jobs)
+        share_identical(tg, signatures)
         if request.dump_signatures:
             return dump_signatures(tg, signatures, out)
         check_variants(tg)
@@ -522,7 +577,7 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
         check_task_paths(tg, [tid for tid in plan.order if tid in plan.run or tid in plan.setscene], topdir)
         jobs = request.jobs or Typed(config.d).int("BB_NUMBER_THREADS") or os.cpu_count() or 1
         queue = RunQueue(tg, plan, config, jobs, reporters(make_reporter(err) if console else None, reporter),
-                         keep_going=request.keep_going)
+                         keep_going=request.keep_going, multiconfigs={mc: configs[mc] for mc in names})
         ok = queue.execute()
         commit_buildhistory(config.d, request.targets, err)
         if not ok:
@@ -531,13 +586,22 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
         return 0
 
 
+def graph_signatures(configs: Mapping[str, Configuration], results: Mapping[str, ParseResult], tg: TaskGraph,
+                     jobs: int | None) -> Signatures:
+    """The task signatures of the graph's tasks, each from its own configuration's recipes."""
+    found = {mc: signatures_of(configs[mc], results[mc], {tid.fn for tid in tg.graph.nodes if tid.mc == mc}, jobs)
+             for mc in sorted({tid.mc for tid in tg.graph.nodes} | {""})}
+    default = found.pop("")
+    return Signatures(default.recipes, {mc: sigs.recipes for mc, sigs in found.items()})
+
+
 def print_summaries(tg: TaskGraph, out: TextIO, default_task: str) -> None:
     """What a target recipe's ``BUILD_SUMMARY`` says after it was built (where its output is, what next)."""
-    shown: set[str] = set()
+    shown: set[tuple[str, str]] = set()
     for tid in tg.targets:
         if tid.task != default_task:
             continue
         text = tg.info(tid).var("BUILD_SUMMARY")
-        if text and tid.fn not in shown:
-            shown.add(tid.fn)
+        if text and (tid.mc, tid.fn) not in shown:
+            shown.add((tid.mc, tid.fn))
             out.write(text.replace("\\n", "\n").rstrip("\n") + "\n")

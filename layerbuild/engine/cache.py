@@ -23,7 +23,7 @@ from layerbuild.engine.variants import split_virtual
 from layerbuild.util.fsutil import atomic_write, sha256_file
 from layerbuild.util.hashing import sha256_tree
 
-CACHE_FORMAT = 15
+CACHE_FORMAT = 16
 
 Fingerprint = tuple[int, int, str] | None  # (mtime_ns, size, sha256) or None for "did not exist"
 
@@ -80,10 +80,12 @@ class Entry:
 
 
 class ParseCache:
-    """Recipe summaries of one configuration, loaded from and saved to ``directory``."""
+    """Recipe summaries of one configuration, loaded from and saved to ``directory``; a multiconfig
+    ``mc`` keeps its own file there (configurations sharing a TMPDIR do not replace each other's)."""
 
-    def __init__(self, directory: str, config_key: str, files: FileState | None = None) -> None:
-        self.path = os.path.join(directory, f"recipes.v{CACHE_FORMAT}.pickle")
+    def __init__(self, directory: str, config_key: str, files: FileState | None = None, mc: str = "") -> None:
+        name = f"recipes.v{CACHE_FORMAT}.mc-{mc}.pickle" if mc else f"recipes.v{CACHE_FORMAT}.pickle"
+        self.path = os.path.join(directory, name)
         self.config_key = config_key
         self.files = files or FileState()
         self.entries: dict[str, Entry] = {}

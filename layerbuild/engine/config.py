@@ -44,6 +44,8 @@ class Configuration:
     topdir: str
     #: the weak defaults the host gave (name -> value), part of what the parse cache is valid for
     host_defaults: Mapping[str, str] = field(default_factory=dict)
+    #: the multiconfig this is (``BB_CURRENT_MC``): ``""`` for the default configuration
+    mc: str = ""
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -108,7 +110,8 @@ def configuration_view(d: DataStore) -> DataStore:
 def load_configuration(topdir: str, *, tracking: bool = False, evaluator: Evaluator | None = None,
                        extra: dict[str, str] | None = None, hooks: Hooks = NO_HOOKS,
                        origenv: Mapping[str, str] | None = None,
-                       host_defaults: Mapping[str, tuple[str, Location]] | None = None) -> Configuration:
+                       host_defaults: Mapping[str, tuple[str, Location]] | None = None,
+                       mc: str = "") -> Configuration:
     """Read the configuration of the build directory ``topdir``.
 
     ``hooks`` is what metadata Python may reach of the artifact side (builtin tasks, ``bb.fetch2``);
@@ -116,7 +119,9 @@ def load_configuration(topdir: str, *, tracking: bool = False, evaluator: Evalua
     variables the build sees; ``origenv`` the whole environment, which metadata reads as BB_ORIGENV.
     ``host_defaults`` are values read from the build host (``DEBIAN_MIRROR`` from its apt sources), each
     with the place it was read from: they are weak defaults set before any file is read, so any
-    assignment in a configuration file wins.
+    assignment in a configuration file wins. ``mc`` names a multiconfig of ``BBMULTICONFIG``: the same
+    files are read with ``BB_CURRENT_MC`` set to it, and the base configuration file reads
+    ``conf/multiconfig/${BB_CURRENT_MC}.conf`` after ``local.conf`` (BitBake's cooker, OE's bitbake.conf).
     """
     evaluator = evaluator or Evaluator()
     bblayers = os.path.join(topdir, "conf", "bblayers.conf")
@@ -128,7 +133,7 @@ def load_configuration(topdir: str, *, tracking: bool = False, evaluator: Evalua
         environment.setVar(name, value)
     d.setVar("BB_ORIGENV", environment)
     d.setVar("TOPDIR", topdir)
-    d.setVar("BB_CURRENT_MC", "")
+    d.setVar("BB_CURRENT_MC", mc)
     for name, value in (extra or {}).items():
         d.setVar(name, value, op="from env", file=ENVIRONMENT)
         if name in EXPORTED_FROM_ENVIRONMENT:
@@ -160,5 +165,27 @@ def load_configuration(topdir: str, *, tracking: bool = False, evaluator: Evalua
         raise
     check_configuration(d, extra)
     return Configuration(d, layerset, evaluator, topdir,
-                         {name: value for name, (value, _where) in (host_defaults or {}).items()})
+                         {name: value for name, (value, _where) in (host_defaults or {}).items()}, mc)
+
+
+def multiconfig_names(config: Configuration) -> tuple[str, ...]:
+    """The multiconfigs ``BBMULTICONFIG`` of the default configuration enables, each checked as BitBake
+    does (a name may not start with a digit; layerbuild's names are a target's ``mc:NAME:`` too, so no
+    ``:`` either) and with its ``conf/multiconfig/NAME.conf`` found along BBPATH, else an error at the
+    line that set BBMULTICONFIG."""
+    d = config.d
+    names = tuple(dict.fromkeys((d.getVar("BBMULTICONFIG") or "").split()))
+    if not names:
+        return ()
+    where = d.location("BBMULTICONFIG") or Location(os.path.join(config.topdir, "conf", "local.conf"))
+    bbpath = [p for p in (d.getVar("BBPATH") or "").split(":") if p]
+    for name in names:
+        if name[0].isdigit() or ":" in name:
+            raise LayerError(f"multiconfig name '{name}' is invalid: a name may not start with a digit nor hold ':'",
+                             where)
+        if not any(os.path.isfile(os.path.join(p, "conf", "multiconfig", f"{name}.conf")) for p in bbpath):
+            raise LayerError(f"BBMULTICONFIG names '{name}', but no conf/multiconfig/{name}.conf is in BBPATH",
+                             where, hint=f"create {os.path.join(config.topdir, 'conf', 'multiconfig', name)}.conf "
+                                         "(the build directory's conf/ is searched first), or remove the name")
+    return names
 

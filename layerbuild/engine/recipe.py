@@ -36,12 +36,12 @@ from layerbuild.util.values import Typed
 logger = logging.getLogger("layerbuild.parse")
 
 #: Task flags kept in the recipe summary (the task graph reads them).
-TASK_FLAGS = ("deps", "depends", "rdepends", "deptask", "rdeptask", "recrdeptask", "recideptask", "noexec", "nostamp", "_addtask_loc",
+TASK_FLAGS = ("deps", "depends", "mcdepends", "rdepends", "deptask", "rdeptask", "recrdeptask", "recideptask", "noexec", "nostamp", "_addtask_loc",
               "sstate-inputdirs", "sstate-outputdirs", "depends-hint")
 #: Task flags kept as they were set (the others are kept expanded)
 _RAW_TASK_FLAGS = ("deps", "_addtask_loc")
 #: Task flags whose line is kept too: an error about one names the line that set it (the task graph's)
-LOCATED_TASK_FLAGS = ("depends",)
+LOCATED_TASK_FLAGS = ("depends", "mcdepends")
 #: Directories a build writes below: each must be absolute, non-empty and not ``/``, checked before a
 #: task that writes below it runs (runqueue.check_task_paths, and the task's worker for its [dirs]).
 DIRECTORY_VARS = ("TOPDIR", "TMPDIR", "DL_DIR", "SSTATE_DIR", "DEPLOY_DIR", "WORKDIR", "D", "IMAGE_ROOTFS")

@@ -24,7 +24,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
@@ -56,7 +56,7 @@ from layerbuild.engine.sstate import (
 )
 from layerbuild.engine.taskgraph import TaskGraph, TaskId
 from layerbuild.engine.tasks import TaskJob, WorkerResult, read_results, tail, worker_main
-from layerbuild.util.errors import BuildError, LayerbuildError, Location
+from layerbuild.util.errors import BuildError, LayerbuildError, Location, TargetError
 from layerbuild.util.fsutil import dead_writers_temporary, directory_error, directory_problem, disk_full
 from layerbuild.util.vartypes import flag_set
 
@@ -150,7 +150,7 @@ def compute_hashes(tg: TaskGraph, signatures: Signatures) -> tuple[list[TaskId],
 
 def dep_hashes(tg: TaskGraph, tid: TaskId, hashes: dict[TaskId, str]) -> list[DepHash]:
     """The taskhashes ``tid`` depends on, as its sigdata records them."""
-    return [DepHash(p, tg.info(p).pn, hashes[p]) for p in tg.graph.predecessors(tid)]
+    return [DepHash(p, tg.pn(p), hashes[p]) for p in tg.graph.predecessors(tid)]
 
 
 def is_sstate_task(tg: TaskGraph, tid: TaskId) -> bool:
@@ -164,6 +164,43 @@ def sstate_for(tg: TaskGraph, tid: TaskId) -> Sstate:
 def sstate_name(tg: TaskGraph, tid: TaskId, h: str) -> str:
     info = tg.info(tid)
     return object_name(info.pn, _var(tg, tid, "PACKAGE_ARCH"), info.pv, info.pr, h, tid.task)
+
+
+def share_identical(tg: TaskGraph, signatures: Signatures) -> None:
+    """Tasks of two configurations that write the same stamp (a multiconfig with the default TMPDIR and a
+    PACKAGE_ARCH another configuration has too, as ``allarch`` recipes do) are one task when their
+    signatures agree: the same basehash over the same (shared) dependencies. The first configuration's
+    task (the default one's, then by name) stays in the graph, the others' are merged into it and their
+    successors wait for it; it runs, or is restored, once. Two different tasks over one stamp and work
+    directory would overwrite each other's output: that is an error naming both."""
+    if not tg.multiconfigs:
+        return
+    order = list(nx.lexicographical_topological_sort(tg.graph, key=lambda t: (t.mc, t.fn, t.task)))
+    merged: dict[TaskId, TaskId] = {}
+    first: dict[str, tuple[TaskId, str, frozenset[TaskId]]] = {}
+    for tid in order:
+        base = stamp_base(tg, tid)
+        key = (signatures.of(tid).basehash, frozenset(merged.get(p, p) for p in tg.graph.predecessors(tid)))
+        seen = first.get(base)
+        if seen is None:
+            first[base] = (tid, *key)
+            continue
+        other, basehash, preds = seen
+        if other.mc == tid.mc:
+            continue
+        if (basehash, preds) != key:
+            raise TargetError(f"{tg.label(other)} and {tg.label(tid)} would share the stamp and work directory "
+                              f"{os.path.dirname(base)}, with different task signatures",
+                              hint="give each multiconfig its own TMPDIR (TMPDIR = \"${TOPDIR}/tmp-${BB_CURRENT_MC}\" "
+                                   "in its conf/multiconfig file), or a MACHINE with its own PACKAGE_ARCH")
+        merged[tid] = other
+    if not merged:
+        return
+    for dup, keep in merged.items():
+        for succ in list(tg.graph.successors(dup)):
+            tg.graph.add_edge(keep, merged.get(succ, succ), **tg.graph.edges[dup, succ])
+        tg.graph.remove_node(dup)
+    tg.targets[:] = list(dict.fromkeys(merged.get(tid, tid) for tid in tg.targets))
 
 
 def make_plan(tg: TaskGraph, signatures: Signatures, force: set[TaskId], use_sstate: bool = True,
@@ -334,18 +371,23 @@ class _Running:
 
 class RunQueue:
     def __init__(self, tg: TaskGraph, plan: Plan, config: Configuration, jobs: int, reporter: Reporter,
-                 keep_going: bool = False) -> None:
+                 keep_going: bool = False, multiconfigs: Mapping[str, Configuration] | None = None) -> None:
         self.tg = tg
         self.plan = plan
         self.config = config
+        #: the configuration of each multiconfig: a task runs in its own
+        self.multiconfigs = dict(multiconfigs or {})
         self.jobs = max(1, jobs)
         self.report = reporter
         self.keep_going = keep_going
         self.ctx = multiprocessing.get_context("fork")
 
+    def _config(self, tid: TaskId) -> Configuration:
+        return self.multiconfigs[tid.mc] if tid.mc else self.config
+
     def _job(self, tid: TaskId) -> TaskJob:
-        return TaskJob(tid, self.tg.info(tid).appends, self.config.layerset.layer_name(tid.fn), self.plan.hashes[tid],
-                       self.tg.label(tid))
+        return TaskJob(tid, self.tg.info(tid).appends, self._config(tid).layerset.layer_name(tid.fn),
+                       self.plan.hashes[tid], self.tg.label(tid))
 
     def _publication(self, tid: TaskId) -> Publication | None:
         if not is_sstate_task(self.tg, tid):
@@ -447,7 +489,7 @@ class RunQueue:
                         continue
                     r, w = os.pipe()
                     proc = self.ctx.Process(target=_worker_entry,
-                                            args=(self.config, self._job(tid), w, self._publication(tid)))
+                                            args=(self._config(tid), self._job(tid), w, self._publication(tid)))
                     proc.start()
                     os.close(w)
                     assert proc.pid is not None

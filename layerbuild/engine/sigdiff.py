@@ -24,7 +24,7 @@ def recorded_deps(sigdata: dict[str, Any]) -> dict[tuple[str, str], DepHash]:
             pn, _, task = str(label).rpartition(":")
             deps.append(DepHash(TaskId("", task), pn, str(h)))
     else:
-        deps = [DepHash(TaskId(str(e["fn"]), str(e["task"])), str(e["pn"]), str(e["taskhash"])) for e in raw]
+        deps = [DepHash(TaskId(str(e["fn"]), str(e["task"]), str(e.get("mc", ""))), str(e["pn"]), str(e["taskhash"])) for e in raw]
     return {(dep.pn, dep.tid.task): dep for dep in deps}
 
 

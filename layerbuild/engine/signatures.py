@@ -44,11 +44,14 @@ class DepHash:
         return f"{self.pn}:{self.tid.task}"
 
     def to_json(self) -> dict[str, str]:
-        return {"fn": self.tid.fn, "task": self.tid.task, "pn": self.pn, "taskhash": self.taskhash}
+        found = {"fn": self.tid.fn, "task": self.tid.task, "pn": self.pn, "taskhash": self.taskhash}
+        if self.tid.mc:  # a multiconfig's task ([mcdepends]); the default configuration's have none
+            found["mc"] = self.tid.mc
+        return found
 
 
-def _dep_key(dep: DepHash) -> tuple[str, str]:
-    return (dep.tid.fn, dep.tid.task)
+def _dep_key(dep: DepHash) -> tuple[str, str, str]:
+    return (dep.tid.mc, dep.tid.fn, dep.tid.task)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +78,11 @@ class Signatures(NamedTuple):
     four times the instructions to create.)"""
 
     recipes: dict[str, dict[str, TaskSignature]]
+    #: the same, of each multiconfig's recipes by its name (the default configuration's are ``recipes``)
+    multiconfigs: dict[str, dict[str, dict[str, TaskSignature]]] = {}  # noqa: RUF012 - never changed
 
     def of(self, tid: TaskId) -> TaskSignature:
-        return self.recipes[tid.fn][tid.task]
+        return (self.multiconfigs[tid.mc] if tid.mc else self.recipes)[tid.fn][tid.task]
 
 
 _EXPANDED_FLAGS = ("vardeps", "vardepsexclude", "vardepvalue", "vardepvalueexclude", "prefuncs", "postfuncs",

@@ -1,14 +1,17 @@
-"""The task graph: a networkx DiGraph of ``TaskId(recipe file, task)`` built from the recipe summaries.
+"""The task graph: a networkx DiGraph of ``TaskId(recipe file, task, multiconfig)`` built from the recipe
+summaries of each configuration (the default one, ``""``, and each of ``BBMULTICONFIG``).
 
 An edge ``a -> b`` means ``a`` must finish before ``b`` starts; each edge records why it exists (the
 ``addtask`` ordering, a ``[depends]`` flag, ``[deptask]`` over DEPENDS, ``[rdeptask]`` over runtime
-dependencies, ``[recrdeptask]``) and where that was declared, so a cycle can be explained.
+dependencies, ``[recrdeptask]``) and where that was declared, so a cycle can be explained. A ``[mcdepends]`` entry (``mc:FROM:TO:recipe:task``) is an edge from a task of
+configuration TO to one of FROM, as in BitBake.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +25,17 @@ from layerbuild.util.errors import Location, TargetError
 
 @dataclass(frozen=True, slots=True, order=True)
 class TaskId:
+    """A task of the graph: its recipe (file, or a variant's virtual name), the task, and the configuration
+    it belongs to (``""`` the default one, else a name of ``BBMULTICONFIG``)."""
+
     fn: str
     task: str
+    mc: str = ""
+
+
+def mc_name(mc: str, name: str) -> str:
+    """BitBake's name of a recipe or task of a multiconfig: ``mc:NAME:name`` (the name alone for the default)."""
+    return f"mc:{mc}:{name}" if mc else name
 
 
 @dataclass
@@ -32,12 +44,21 @@ class TaskGraph:
     recipes: Recipes
     targets: list[TaskId]
     runtime: dict[str, str | None] = field(default_factory=dict)
+    #: the recipes of each multiconfig of the build (the default configuration's are ``recipes``)
+    multiconfigs: Mapping[str, Recipes] = field(default_factory=dict)
+
+    def recipes_of(self, mc: str) -> Recipes:
+        return self.multiconfigs[mc] if mc else self.recipes
 
     def info(self, tid: TaskId) -> RecipeInfo:
-        return self.recipes.infos[tid.fn]
+        return (self.multiconfigs[tid.mc] if tid.mc else self.recipes).infos[tid.fn]
+
+    def pn(self, tid: TaskId) -> str:
+        """The recipe's name as BitBake shows it: ``mc:NAME:pn`` for a multiconfig's."""
+        return mc_name(tid.mc, self.info(tid).pn)
 
     def label(self, tid: TaskId) -> str:
-        return f"{self.info(tid).pn}:{tid.task}"
+        return f"{self.pn(tid)}:{tid.task}"
 
     def taskinfo(self, tid: TaskId) -> TaskInfo:
         for task in self.info(tid).tasks:
@@ -82,9 +103,17 @@ class _Builder:
     them with its dependencies (addtask order, [depends], [rdepends], [deptask], [rdeptask],
     [recrdeptask] with [recideptask]), then what the target tasks need of them."""
 
-    def __init__(self, recipes: Recipes) -> None:
+    def __init__(self, recipes: Recipes, mc: str = "", builders: dict[str, _Builder] | None = None) -> None:
         self.recipes = recipes
-        self.graph = nx.DiGraph()
+        self.mc = mc
+        #: every configuration's builder, by multiconfig (a [mcdepends] entry resolves in another's)
+        self.builders = builders if builders is not None else {mc: self}
+        #: the tasks of other configurations that [mcdepends] entries name
+        self.cross: list[TaskId] = []
+        # [recrdeptask] tasks, those that name their own task, and their [recideptask]s (for finish())
+        self._rec: dict[TaskId, list[str]] = {}
+        self._selfref: set[TaskId] = set()
+        self._itasks: dict[TaskId, list[TaskId]] = {}
         #: runtime names -> the recipe file providing them (None: ASSUME_PROVIDED)
         self.runtime: dict[str, str | None] = {}
         self._build: dict[str, str | None] = {}
@@ -171,7 +200,7 @@ class _Builder:
                 self.resolve_runtime(name, where, asked_by_var=f"{ti.name}[{flag}] of {info.pn}")
             if fn is None:
                 continue
-            other = TaskId(fn, task_name(task))
+            other = TaskId(fn, task_name(task), self.mc)
             if other.task not in self.tasks(fn):
                 there = self.recipes.infos[fn]
                 raise TargetError(f"{info.pn}: {ti.name}[{flag}] names {entry}, but {there.pn} has no task "
@@ -188,8 +217,8 @@ class _Builder:
         for other_fn in fns:
             other_tasks = self.tasks(other_fn)
             for task in names:
-                if task in other_tasks and (own or not self._later(tid, TaskId(other_fn, task))):
-                    deps.setdefault(TaskId(other_fn, task), why)
+                if task in other_tasks and (own or not self._later(tid, TaskId(other_fn, task, self.mc))):
+                    deps.setdefault(TaskId(other_fn, task, self.mc), why)
 
     def _recipe(self, fn: str, recursive: dict[TaskId, list[str]], selfref: set[TaskId],
                 itasks: dict[TaskId, list[TaskId]]) -> list[str]:
@@ -199,12 +228,14 @@ class _Builder:
         build, runtime = self.recipe_deps(fn)
         named: list[str] = [*build, *runtime]
         for ti in info.tasks:
-            tid = TaskId(fn, ti.name)
+            tid = TaskId(fn, ti.name, self.mc)
             deps: dict[TaskId, Why] = {}
             loc = _loc(ti.flag("_addtask_loc"))
+            if ti.flag("mcdepends"):  # BitBake adds them first, before the task's own order
+                self._mc_deps(info, ti, deps)
             for dep in ti.flag("deps", ()) or ():
                 if dep in tasks:
-                    deps.setdefault(TaskId(fn, dep), (f"addtask {ti.name} after {dep}", loc))
+                    deps.setdefault(TaskId(fn, dep, self.mc), (f"addtask {ti.name} after {dep}", loc))
 
             deptask = [task_name(t) for t in str(ti.flag("deptask", "") or "").split()]
             if deptask:
@@ -230,35 +261,56 @@ class _Builder:
                     selfref.add(tid)
                 rec_i = str(ti.flag("recideptask", "") or "").split()
                 if rec_i:
-                    itasks[tid] = [TaskId(fn, task_name(t)) for t in rec_i]
+                    itasks[tid] = [TaskId(fn, task_name(t), self.mc) for t in rec_i]
             deps.pop(tid, None)
             self.depends[tid] = deps
         return named
 
-    def add(self, targets: list[TaskId]) -> None:
-        recursive: dict[TaskId, list[str]] = {}
-        selfref: set[TaskId] = set()
-        itasks: dict[TaskId, list[TaskId]] = {}
-        seen: set[str] = set()
-        todo = sorted({tid.fn for tid in targets})
+    def _mc_deps(self, info: RecipeInfo, ti: TaskInfo, deps: dict[TaskId, Why]) -> None:
+        """``[mcdepends]``: each ``mc:FROM:TO:recipe:task`` entry whose FROM is this configuration makes the
+        task need ``task`` of the recipe TO's providers give ``recipe``; TO must be a configuration of the
+        build whichever FROM is (BitBake's checks, with the line that set the flag)."""
+        where = _flag_loc(ti, "mcdepends") or Location(info.realfn)
+        for entry in str(ti.flag("mcdepends") or "").split():
+            parts = entry.split(":")
+            if len(parts) != 5 or parts[0] != "mc" or not parts[3] or not parts[4]:
+                raise TargetError(f"{info.pn}: {ti.name}[mcdepends] entry '{entry}' is not of the form "
+                                  "mc:FROM:TO:recipe:task", where,
+                                  hint="FROM and TO are multiconfig names (empty for the default configuration)")
+            _, frm, to, name, task = parts
+            other_builder = self.builders.get(to)
+            if other_builder is None:
+                enabled = ", ".join(repr(mc) for mc in sorted(self.builders) if mc) or "none"
+                raise TargetError(f"{info.pn}: {ti.name}[mcdepends] entry '{entry}' names multiconfig '{to}', "
+                                  "which BBMULTICONFIG does not enable", where,
+                                  hint=f"the enabled multiconfigs are: {enabled}")
+            if frm != self.mc:
+                continue
+            fn = other_builder.resolve_build(name, where, f"{ti.name}[mcdepends] of {mc_name(self.mc, info.pn)}")
+            if fn is None:
+                continue
+            other = TaskId(fn, task_name(task), to)
+            if other.task not in other_builder.tasks(fn):
+                there = other_builder.recipes.infos[fn]
+                raise TargetError(f"{info.pn}: {ti.name}[mcdepends] names {entry}, but {there.pn} has no task "
+                                  f"{other.task}", where,
+                                  hint=f"the tasks of {there.pn} are: {', '.join(sorted(t.name for t in there.tasks))}")
+            deps.setdefault(other, (f"{ti.name}[mcdepends] = {entry}", where))
+            self.cross.append(other)
+
+    def collect(self, fns: Sequence[str], seen: set[str]) -> None:
+        """Work out the task dependencies of the recipes ``fns`` and of every recipe they reach in this
+        configuration (``seen``: those already done)."""
+        todo = sorted(set(fns))
         while todo:
             fn = todo.pop()
             if fn in seen:
                 continue
             seen.add(fn)
-            todo.extend(f for f in self._recipe(fn, recursive, selfref, itasks) if f not in seen)
-        self._recursive(recursive, selfref, itasks)
-        active: set[TaskId] = set()
-        stack = list(targets)
-        while stack:
-            tid = stack.pop()
-            if tid in active:
-                continue
-            active.add(tid)
-            self.graph.add_node(tid)
-            for dep, (why, loc) in self.depends[tid].items():
-                self.graph.add_edge(dep, tid, why=why, loc=loc)
-                stack.append(dep)
+            todo.extend(f for f in self._recipe(fn, self._rec, self._selfref, self._itasks) if f not in seen)
+
+    def finish(self) -> None:
+        self._recursive(self._rec, self._selfref, self._itasks)
 
     def _recursive(self, recursive: dict[TaskId, list[str]], selfref: set[TaskId],
                    itasks: dict[TaskId, list[TaskId]]) -> None:
@@ -283,7 +335,7 @@ class _Builder:
                     fns |= reach.get(dep, frozenset())
                 for fn in fns:
                     for task in names:
-                        new = TaskId(fn, task)
+                        new = TaskId(fn, task, self.mc)
                         if new != tid and new in self.depends and new not in deps and not self._later(tid, new):
                             deps[new] = why
                             added = True
@@ -300,9 +352,11 @@ class _Builder:
 
     def _reach(self) -> dict[TaskId, frozenset[str]]:
         """For each task, the recipes of the tasks it needs, directly or not (BitBake's cumulativedeps),
-        before [recrdeptask] adds anything. A cycle leaves them short: check_acyclic explains it."""
+        before [recrdeptask] adds anything. A cycle leaves them short: check_acyclic explains it. The
+        recipes of another configuration ([mcdepends]) are not this one's: a [recrdeptask] stops at them."""
         reach: dict[TaskId, frozenset[str]] = {}
-        depends = self.depends
+        mc = self.mc
+        depends = {tid: [dep for dep in deps if dep.mc == mc] for tid, deps in self.depends.items()}
         for root in depends:
             if root in reach:
                 continue
@@ -356,11 +410,24 @@ class _Builder:
         return _flag_loc(ti, flag) or Location(info.realfn)
 
 
-def build_graph(recipes: Recipes, targets: list[tuple[str, str]]) -> TaskGraph:
-    """The pruned graph of everything ``targets`` (name, task) need."""
-    builder = _Builder(recipes)
+def build_graph(recipes: Recipes, targets: Sequence[tuple[str, str] | tuple[str, str, str]],
+                multiconfigs: Mapping[str, Recipes] | None = None) -> TaskGraph:
+    """The pruned graph of everything ``targets`` need: (name, task) of the default configuration, or
+    (multiconfig, name, task); ``multiconfigs`` are the recipes of each of ``BBMULTICONFIG``."""
+    multiconfigs = dict(multiconfigs or {})
+    builders: dict[str, _Builder] = {}
+    builders[""] = _Builder(recipes, "", builders)
+    for mc, mcrecipes in multiconfigs.items():
+        builders[mc] = _Builder(mcrecipes, mc, builders)
     roots = []
-    for name, task in targets:
+    for target in targets:
+        mc, name, task = target if len(target) == 3 else ("", *target)
+        if mc not in builders:
+            enabled = " ".join(sorted(m for m in builders if m))
+            raise TargetError(f"mc:{mc}:{name} names multiconfig '{mc}', which BBMULTICONFIG does not enable",
+                              hint=f"the enabled multiconfigs are: {enabled}" if enabled
+                              else f'add it to BBMULTICONFIG in conf/local.conf, with conf/multiconfig/{mc}.conf')
+        recipes = builders[mc].recipes
         fn = recipes.build_provider(name)
         if fn is None:
             raise TargetError(f"{name} is provided by the host (ASSUME_PROVIDED): there is nothing to build")
@@ -371,11 +438,38 @@ def build_graph(recipes: Recipes, targets: list[tuple[str, str]]) -> TaskGraph:
             close = difflib.get_close_matches(task, names, n=1)
             raise TargetError(f"{info.pn} has no task {task}", Location(info.realfn),
                               hint=f"did you mean {close[0]}?" if close else f"its tasks are: {', '.join(names)}")
-        roots.append(TaskId(fn, task))
-    builder.add(roots)
-    graph = TaskGraph(builder.graph, recipes, roots, builder.runtime)
-    check_acyclic(graph)
-    return graph
+        roots.append(TaskId(fn, task, mc))
+    _collect(builders, roots)
+    graph = nx.DiGraph()
+    active: set[TaskId] = set()
+    stack = list(roots)
+    while stack:
+        tid = stack.pop()
+        if tid in active:
+            continue
+        active.add(tid)
+        graph.add_node(tid)
+        for dep, (why, loc) in builders[tid.mc].depends[tid].items():
+            graph.add_edge(dep, tid, why=why, loc=loc)
+            stack.append(dep)
+    tg = TaskGraph(graph, builders[""].recipes, roots, builders[""].runtime, multiconfigs)
+    check_acyclic(tg)
+    return tg
+
+
+def _collect(builders: dict[str, _Builder], roots: list[TaskId]) -> None:
+    """Each configuration's task dependencies, for the recipes the roots reach and those that the
+    [mcdepends] of what they reach name in another configuration, until none names a new one."""
+    seen: dict[str, set[str]] = {mc: set() for mc in builders}
+    todo = list(roots)
+    while todo:
+        for mc in sorted({tid.mc for tid in todo}):
+            builders[mc].collect([tid.fn for tid in todo if tid.mc == mc], seen[mc])
+        todo = [tid for builder in builders.values() for tid in builder.cross if tid.fn not in seen[tid.mc]]
+        for builder in builders.values():
+            builder.cross.clear()
+    for builder in builders.values():
+        builder.finish()
 
 
 def check_acyclic(tg: TaskGraph) -> None:
@@ -401,14 +495,15 @@ def write_dot(tg: TaskGraph, directory: str) -> tuple[str, str]:
     lines = ["digraph depends {"]
     for tid in sorted(tg.graph.nodes):
         info = tg.info(tid)
+        pn = tg.pn(tid)  # a multiconfig's as BitBake names it: mc:NAME:pn
         # BitBake's label: the epoch always written, empty or not (":1.0-r0")
-        lines.append(f'"{info.pn}.{tid.task}" [label="{info.pn} {tid.task}\\n{info.pe}:{info.pv}-{info.pr}\\n{info.fn}"]')
+        lines.append(f'"{pn}.{tid.task}" [label="{pn} {tid.task}\\n{info.pe}:{info.pv}-{info.pr}\\n{info.fn}"]')
     for u, v in sorted(tg.graph.edges):
-        lines.append(f'"{tg.info(v).pn}.{v.task}" -> "{tg.info(u).pn}.{u.task}"')
+        lines.append(f'"{tg.pn(v)}.{v.task}" -> "{tg.pn(u)}.{u.task}"')
     lines.append("}")
     dot = os.path.join(directory, "task-depends.dot")
     atomic_write(dot, "\n".join(lines) + "\n")
-    pns = sorted({tg.info(tid).pn for tid in tg.graph.nodes})
+    pns = sorted({tg.pn(tid) for tid in tg.graph.nodes})
     buildlist = os.path.join(directory, "pn-buildlist")
     atomic_write(buildlist, "\n".join(pns) + "\n")
     return dot, buildlist
