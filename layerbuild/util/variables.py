@@ -118,7 +118,12 @@ VARIABLES: tuple[Variable, ...] = (
     _v("BB_DEFER_BBCLASSES", "list", None,
        "Classes whose plain inherit is treated as inherit_defer."),
     _v("BB_CURRENT_MC", "string", None,
-       "The multiconfig being parsed; always empty, as layerbuild has no multiconfig."),
+       "The multiconfig a datastore belongs to: empty for the default configuration, else a name of "
+       "BBMULTICONFIG (conf/multiconfig/${BB_CURRENT_MC}.conf is read after local.conf)."),
+    _v("BBMULTICONFIG", "list", None,
+       "Further configurations of the build directory, each the base configuration plus "
+       "conf/multiconfig/NAME.conf (found through BBPATH): their recipes are targets as mc:NAME:recipe "
+       "and [mcdepends] names their tasks as mc:FROM:TO:recipe:task."),
     _v("CACHE", "path", "${TMPDIR}/cache",
        "Where the parse cache (recipe summaries) is kept."),
     _v("BB_NUMBER_PARSE_THREADS", "integer", "${@os.cpu_count()}",
