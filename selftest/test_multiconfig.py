@@ -116,9 +116,9 @@ def test_multiconfig_without_its_file(tmp_path: Path, lb: Runner) -> None:
 
 
 @pytest.mark.parametrize(("target", "expected"), [
-    ("mc:a:hello", ['BB_CURRENT_MC="a"', f'TMPDIR="{{build}}/tmp-a"']),
-    ("mc:a", ['BB_CURRENT_MC="a"', f'TMPDIR="{{build}}/tmp-a"']),
-    ("hello", ['BB_CURRENT_MC=""', f'TMPDIR="{{build}}/tmp"']),
+    ("mc:a:hello", ['BB_CURRENT_MC="a"', 'TMPDIR="{build}/tmp-a"']),
+    ("mc:a", ['BB_CURRENT_MC="a"', 'TMPDIR="{build}/tmp-a"']),
+    ("hello", ['BB_CURRENT_MC=""', 'TMPDIR="{build}/tmp"']),
 ])
 def test_environment_of_a_multiconfig(tmp_path: Path, lb: Runner, target: str, expected: list[str]) -> None:
     build = _build(tmp_path)
@@ -160,3 +160,42 @@ def test_shared_tmpdir_runs_an_identical_task_once(tmp_path: Path, lb: Runner) -
     assert status == 1
     assert err.splitlines()[0] == ("error: hello:do_out and mc:other:hello:do_out would share the stamp and work "
                                    f"directory {build}/tmp/stamps/x86_64/hello, with different task signatures")
+
+
+@pytest.mark.slow
+def test_two_machines_extending_image_in_one_command(tmp_path: Path) -> None:
+    """The core layer's x86 multiconfig and one for a machine of a test layer whose TUNE_PKGARCH differs:
+    one graph holds both images' tasks, one command builds both, a second one runs nothing."""
+    import subprocess
+    import sys
+    layer = make_layer(tmp_path, "boards", {
+        "conf/machine/testx86.conf": 'require conf/machine/genericx86-64.conf\nTUNE_PKGARCH = "corei7_64"\n'})
+    dl = os.environ.get("LAYERBUILD_TEST_DL_DIR")
+    build = make_build(tmp_path, [layer], local='BBMULTICONFIG = "x86 second"\n'
+                       + (f'DL_DIR = "{dl}"\n' if dl else ""))
+    (build / "conf/multiconfig").mkdir()
+    (build / "conf/multiconfig/second.conf").write_text(
+        'MACHINE = "testx86"\nTMPDIR = "${TOPDIR}/tmp-${BB_CURRENT_MC}"\n')
+    targets = ["mc:x86:extending-image", "mc:second:extending-image"]
+
+    def lb(*args: str) -> str:
+        r = subprocess.run([sys.executable, "-m", "layerbuild.cli", *args], cwd=build, capture_output=True,
+                           text=True)
+        assert r.returncode == 0, r.stdout + r.stderr[-4000:]
+        return r.stderr
+
+    lb("-g", *targets)
+    dot = (build / "task-depends.dot").read_text()
+    assert '"mc:x86:extending-image.do_rootfs" -> "mc:x86:greet.do_package_write_deb"' in dot
+    assert '"mc:second:extending-image.do_rootfs" -> "mc:second:greet.do_package_write_deb"' in dot
+    assert '"extending-image.' not in dot  # the default configuration has no task in it
+    lb(*targets)
+    for mc, machine, arch in (("x86", "genericx86-64", "x86_64"), ("second", "testx86", "corei7_64")):
+        raw = build / f"tmp-{mc}/deploy/images/{machine}/extending-image.raw"
+        listing = subprocess.run(["unsquashfs", "-l", str(raw)], capture_output=True, text=True, check=True).stdout
+        assert "squashfs-root/usr/bin/greet" in listing.splitlines()
+        deb = build / f"tmp-{mc}/deploy/deb/{arch}/greet_1.0-r0_amd64.deb"
+        fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Architecture"], capture_output=True,
+                                text=True, check=True).stdout
+        assert fields == "Package: greet\nArchitecture: amd64\n"
+    assert "Build succeeded: 0 tasks run, 0 restored from sstate, 2 up to date" in lb(*targets)
