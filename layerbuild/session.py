@@ -209,9 +209,11 @@ def cache_dir(config: Configuration) -> str:
 
 
 def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: bool = True,
-                  state: FileState | None = None) -> ParseResult:
+                  state: FileState | None = None, shown: set[str] | None = None) -> ParseResult:
     """Parse every recipe of the configuration, from the cache where it is still valid. ``state``: what
-    is known of the files (each is looked at once per command, whichever configuration reads it)."""
+    is known of the files (each is looked at once per command, whichever configuration reads it);
+    ``shown``: the warnings already shown (a line every configuration reads warns once)."""
+    shown = set() if shown is None else shown
     files = collect_files(config.d, config.layerset)
     dangling = dangling_appends(files.recipes, files.appends)
     if dangling:
@@ -228,10 +230,10 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
                      + tuple(f"host {k}={v}" for k, v in sorted(config.host_defaults.items())))
     cache = ParseCache(cachedir, key, state, config.mc) if use_cache else None
     if cache is not None and cache.config_warnings is not None:
-        _show_warnings(cache.config_warnings)
+        _show_warnings(cache.config_warnings, shown)
     else:
         typos = config.evaluator.names.configuration_typos(config.d, config.files, config.topdir)
-        _show_warnings(typos)
+        _show_warnings(typos, shown)
         if cache is not None:
             cache.config_warnings = tuple(typos)
             cache.dirty = True
@@ -255,7 +257,6 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
             infos[info.fn] = info
         if cache is not None:
             cache.store(fn, parsed[0].appends, depends, parsed)
-    shown: set[str] = set()
     for fn in files.recipes:
         # a file's warnings are kept with its own recipe (a file that failed has none)
         if fn in infos and infos[fn].warnings:
@@ -373,7 +374,8 @@ def parse_all(configs: Mapping[str, Configuration], jobs: int | None) -> dict[st
     """Parse the recipes of each configuration (the default one first, then each multiconfig), each file
     looked at once for all of them."""
     state = FileState()
-    return {mc: parse_recipes(config, jobs=jobs, state=state) for mc, config in configs.items()}
+    shown: set[str] = set()
+    return {mc: parse_recipes(config, jobs=jobs, state=state, shown=shown) for mc, config in configs.items()}
 
 
 #: the BBCLASSEXTEND variants a build makes: native ones (a sysroot of their own, no packages)

@@ -199,3 +199,11 @@ def test_two_machines_extending_image_in_one_command(tmp_path: Path) -> None:
                                 text=True, check=True).stdout
         assert fields == "Package: greet\nArchitecture: amd64\n"
     assert "Build succeeded: 0 tasks run, 0 restored from sstate, 2 up to date" in lb(*targets)
+
+
+def test_a_warning_every_configuration_gives_shows_once(tmp_path: Path, lb: Runner) -> None:
+    build = _build(tmp_path, local=LOCAL + 'DISTRO_FEATURSE = "x"\n')
+    status, _out, err = lb("-B", str(build), "-p")
+    assert status == 0, err
+    warnings = [line for line in err.splitlines() if "DISTRO_FEATURSE" in line]
+    assert len(warnings) == 1, err
