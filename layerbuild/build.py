@@ -75,11 +75,13 @@ def reap_orphans(topdir: str) -> None:
 
 
 def print_plan(tg: TaskGraph, plan: Plan, out: TextIO) -> None:
-    out.write(f"Dry run: {len(plan.run)} tasks would run, {len(plan.setscene)} would be restored from sstate, "
-              f"{len(plan.uptodate)} are up to date.\n")
+    out.write(f"Dry run: {len(plan.run)} tasks would run, {len(plan.setscene) + len(plan.deferred)} would be "
+              f"restored from sstate, {len(plan.uptodate)} are up to date.\n")
     for tid in plan.order:
         if tid in plan.setscene:
             out.write(f"  restore  {tg.label(tid)}\n")
+        elif tid in plan.deferred:
+            out.write(f"  restore  {tg.label(tid)} (after {tg.label(plan.deferred[tid])})\n")
         elif tid in plan.run:
             out.write(f"  run      {tg.label(tid)}\n")
 

@@ -576,7 +576,8 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
             atomic_write(stamp_base(tg, tid) + ".taint", os.urandom(16).hex() + "\n")
         reap_orphans(topdir)
         plan = make_plan(tg, signatures, force)
-        check_task_paths(tg, [tid for tid in plan.order if tid in plan.run or tid in plan.setscene], topdir)
+        check_task_paths(tg, [tid for tid in plan.order if tid in plan.run or tid in plan.setscene
+                              or tid in plan.deferred], topdir)
         jobs = request.jobs or Typed(config.d).int("BB_NUMBER_THREADS") or os.cpu_count() or 1
         queue = RunQueue(tg, plan, config, jobs, reporters(make_reporter(err) if console else None, reporter),
                          keep_going=request.keep_going, multiconfigs={mc: configs[mc] for mc in names})

@@ -207,3 +207,50 @@ def test_a_warning_every_configuration_gives_shows_once(tmp_path: Path, lb: Runn
     assert status == 0, err
     warnings = [line for line in err.splitlines() if "DISTRO_FEATURSE" in line]
     assert len(warnings) == 1, err
+
+
+PUB = '''INHIBIT_DEFAULT_DEPS = "1"
+LICENSE = "MIT"
+do_prep() {
+    mkdir -p ${WORKDIR}
+    echo prepared > ${WORKDIR}/prep.txt
+}
+addtask prep
+do_pub() {
+    cp ${WORKDIR}/prep.txt ${WORKDIR}/pub-out/pub.txt
+}
+addtask pub after do_prep
+do_pub[cleandirs] = "${WORKDIR}/pub-out"
+do_pub[sstate-inputdirs] = "${WORKDIR}/pub-out"
+do_pub[sstate-outputdirs] = "${DEPLOY_DIR}/pub"
+SSTATETASKS += "do_pub"
+'''
+
+
+def test_a_shared_state_task_of_two_configurations_runs_once(tmp_path: Path, lb: Runner) -> None:
+    """With a TMPDIR each, a task with the same signature in two configurations runs in one and the other
+    restores its shared state once it is published; what only the restored one needed does not run."""
+    layer = make_layer(tmp_path, "pub", {"recipes/pub/pub_1.0.bb": PUB})
+    build = make_build(tmp_path, [layer], local='BBMASK = "/recipes/recipes-"\nBBMULTICONFIG = "x86"\n')
+    (build / "conf/multiconfig").mkdir()
+    (build / "conf/multiconfig/x86.conf").write_text('TMPDIR = "${TOPDIR}/tmp-x86"\n')
+    status, out, err = lb("-B", str(build), "-n", "pub:do_pub", "mc:x86:pub:do_pub")
+    assert status == 0, err
+    assert "  restore  mc:x86:pub:do_pub (after pub:do_pub)" in out.splitlines()
+    status, _out, err = lb("-B", str(build), "pub:do_pub", "mc:x86:pub:do_pub")
+    assert status == 0, err
+    assert re.findall(r"Running task \d+ of \d+ \((\S+)\)", err) == ["pub:do_prep", "pub:do_pub"]
+    assert "Build succeeded: 2 tasks run, 1 restored from sstate" in err
+    assert (build / "tmp-x86/deploy/pub/pub.txt").read_text() == "prepared\n"
+    assert not (build / "tmp-x86/work").exists() or not list((build / "tmp-x86/work").rglob("prep.txt"))
+
+
+def test_a_failed_publisher_leaves_the_deferred_task_unrun(tmp_path: Path, lb: Runner) -> None:
+    layer = make_layer(tmp_path, "pub", {"recipes/pub/pub_1.0.bb": PUB.replace("    cp ", "    false\n    cp ")})
+    build = make_build(tmp_path, [layer], local='BBMASK = "/recipes/recipes-"\nBBMULTICONFIG = "x86"\n')
+    (build / "conf/multiconfig").mkdir()
+    (build / "conf/multiconfig/x86.conf").write_text('TMPDIR = "${TOPDIR}/tmp-x86"\n')
+    status, _out, err = lb("-B", str(build), "-k", "pub:do_pub", "mc:x86:pub:do_pub")
+    assert status == 1
+    assert "NOTE: Not running mc:x86:pub:do_pub: its shared state comes from pub:do_pub, which failed" in err
+    assert "1 not run" in err

@@ -121,6 +121,10 @@ class Plan:
     force: set[TaskId] = field(default_factory=set)
     #: tasks whose sstate object failed to restore in this build: they run instead
     avoid: set[TaskId] = field(default_factory=set)
+    #: shared-state tasks of a multiconfig whose object a task of another configuration, with the same
+    #: signature, publishes in this build: each is restored from it once that one is done (BitBake's
+    #: deferred setscene), and what it needs is not run for it
+    deferred: dict[TaskId, TaskId] = field(default_factory=dict)
 
 
 def _var(tg: TaskGraph, tid: TaskId, name: str) -> str:
@@ -212,8 +216,12 @@ def make_plan(tg: TaskGraph, signatures: Signatures, force: set[TaskId], use_sst
     for tid in order:
         if flag_set(tg.taskinfo(tid).flag("nostamp")) or any(p in volatile for p in tg.graph.predecessors(tid)):
             volatile.add(tid)
-    todo = list(tg.targets)
+    # the default configuration's targets first (the end of the stack), then by multiconfig name: of
+    # two tasks with one sstate object, the first planned publishes it
+    todo = sorted(tg.targets, key=lambda tid: tid.mc, reverse=True)
     seen: set[TaskId] = set()
+    #: sstate object name -> the task that publishes it in this build (multiconfig builds only)
+    publishers: dict[str, TaskId] | None = {} if tg.multiconfigs else None
     while todo:
         tid = todo.pop()
         if tid in seen:
@@ -233,6 +241,11 @@ def make_plan(tg: TaskGraph, signatures: Signatures, force: set[TaskId], use_sst
                     plan.setscene[tid] = obj
                     continue
                 plan.corrupt[tid] = f"sstate object {obj.path} is corrupt (checksum mismatch)"
+            if publishers is not None and tid not in plan.corrupt:
+                first = publishers.setdefault(sstate_name(tg, tid, hashes[tid]), tid)
+                if first.mc != tid.mc and not nx.has_path(tg.graph, tid, first):
+                    plan.deferred[tid] = first
+                    continue
         plan.run.add(tid)
         todo.extend(tg.graph.predecessors(tid))
     return plan
@@ -422,7 +435,7 @@ class RunQueue:
 
     def _execute(self) -> bool:
         plan, tg = self.plan, self.tg
-        self.report(BuildStarted(len(plan.run), len(plan.setscene), len(plan.uptodate)))
+        self.report(BuildStarted(len(plan.run), len(plan.setscene) + len(plan.deferred), len(plan.uptodate)))
         for tid, reason in sorted(plan.corrupt.items()):
             self.report(SetsceneFailed(tid, tg.label(tid), reason))
         restored, fatal = self._restore_all()
@@ -451,12 +464,16 @@ class RunQueue:
         left = {tid: sum(1 for p in tg.graph.predecessors(tid) if p not in done) for tid in plan.run}
         ready = [(index[tid], tid) for tid, n in left.items() if n == 0]
         heapq.heapify(ready)
-        pending = set(plan.run)
+        pending = set(plan.run) | set(plan.deferred)
         running: dict[int, _Running] = {}
         number = 0
         stop = False
+        waiting: dict[TaskId, list[TaskId]] = {}
+        for tid, first in sorted(plan.deferred.items()):
+            waiting.setdefault(first, []).append(tid)
 
         def finished(tid: TaskId) -> None:
+            nonlocal failed, skipped
             done.add(tid)
             pending.discard(tid)
             for succ in tg.graph.successors(tid):
@@ -464,6 +481,31 @@ class RunQueue:
                     left[succ] -= 1
                     if left[succ] == 0 and succ in pending:
                         heapq.heappush(ready, (index[succ], succ))
+            for later in waiting.pop(tid, ()):
+                if later not in pending:
+                    continue
+                problem = self._restore_deferred(later)
+                if problem is None:
+                    restored.add(later)
+                    self.report(SetsceneRestored(later, tg.label(later)))
+                    finished(later)
+                else:
+                    failed += 1
+                    pending.discard(later)
+                    self.report(TaskFailed(later, tg.label(later), None, (), problem))
+                    skipped += self._skip_after(later, pending, index)
+
+        def abandon(tid: TaskId) -> int:
+            """The deferred tasks waiting for the failed ``tid``, and what needs them, are not run."""
+            count = 0
+            for later in waiting.pop(tid, ()):
+                if later in pending:
+                    pending.discard(later)
+                    count += 1
+                    self.report(TaskSkipped(later, tg.label(later), f"its shared state comes from {tg.label(tid)}, "
+                                                                    "which failed"))
+                    count += self._skip_after(later, pending, index)
+            return count
 
         try:
             while True:
@@ -484,7 +526,7 @@ class RunQueue:
                         failed += 1
                         pending.discard(tid)
                         self.report(TaskFailed(tid, label, None, (), full))
-                        skipped += self._skip_after(tid, pending, index)
+                        skipped += self._skip_after(tid, pending, index) + abandon(tid)
                         stop = stop or not self.keep_going
                         continue
                     r, w = os.pipe()
@@ -519,7 +561,7 @@ class RunQueue:
                     where = Location(result.file, result.line) if result.file and not full else None
                     self.report(TaskFailed(item.tid, label, log, tail(log), reason, result.results,
                                            time.monotonic() - item.started, where))
-                    skipped += self._skip_after(item.tid, pending, index)
+                    skipped += self._skip_after(item.tid, pending, index) + abandon(item.tid)
                     if not self.keep_going:
                         stop = True
             skipped += len(pending)
@@ -529,6 +571,21 @@ class RunQueue:
             raise
         self.report(BuildFinished(ran, len(restored), failed, skipped, len(plan.uptodate)))
         return failed == 0
+
+    def _restore_deferred(self, tid: TaskId) -> str | None:
+        """Restore a deferred task from the object the task it waited for published; why not, if not."""
+        tg = self.tg
+        sstate = sstate_for(tg, tid)
+        name = sstate_name(tg, tid, self.plan.hashes[tid])
+        obj = sstate.find(name)
+        if obj is None or not sstate.verify(obj):
+            return f"shared state {name} of {tg.label(self.plan.deferred[tid])} was not published intact"
+        try:
+            restore(tg, tid, obj, self.plan)
+        except (LayerbuildError, OSError) as exc:
+            return disk_full_reason(exc) if disk_full(exc) else \
+                (exc.message if isinstance(exc, LayerbuildError) else f"restoring {obj.path} failed: {exc}")
+        return None
 
     def _skip_after(self, tid: TaskId, pending: set[TaskId], index: dict[TaskId, int]) -> int:
         """Report the pending tasks that depend on the failed ``tid`` as not run; returns how many."""
