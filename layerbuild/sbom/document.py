@@ -148,6 +148,17 @@ def _list_version() -> str:
     return ".".join([*parts[:2], "0"])
 
 
+def _raw(path: str) -> bytes:
+    """A file name as the package holds it: bytes that need not be UTF-8 (read with surrogateescape)."""
+    return path.encode("utf-8", "surrogateescape")
+
+
+def _printable(path: str) -> str:
+    """A file name as JSON can hold it: a byte that is not UTF-8 as a \\xNN escape (dpkg-deb --contents
+    shows the same bytes)."""
+    return _raw(path).decode("utf-8", "backslashreplace")
+
+
 def _source(b: _Builder, recipe: str, index: int, source: Source) -> spdx.Element:
     sid = f"{b.ns}/recipe/{quote(recipe, safe='')}/source/{index}"
     hashes = [b.sha256(source.sha256)] if source.sha256 else []
@@ -194,8 +205,8 @@ def build(image: Image) -> spdx.SHACLObjectSet:
                 externalIdentifierType=spdx.ExternalIdentifierType.cpe23, identifier=cpe))
         packages[pkg.name] = b.add(element)
         b.relate(element, "hasDeclaredLicense", [b.license(pkg.license)])
-        files = [b.add(spdx.software_File(_id=f"{pid}/file{quote(path)}", name=path, creationInfo=b.info,
-                                          verifiedUsing=[b.sha256(digest)]))
+        files = [b.add(spdx.software_File(_id=f"{pid}/file{quote(_raw(path))}", name=_printable(path),
+                                          creationInfo=b.info, verifiedUsing=[b.sha256(digest)]))
                  for path, digest in pkg.files]
         b.relate(element, "contains", files)
         if pkg.recipe not in sources:
