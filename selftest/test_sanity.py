@@ -64,18 +64,63 @@ def test_several_missing_tools_are_one_error_with_their_packages(tmp_path: Path,
                    "  hint: apt-get install binutils; install what provides no-such-tool-here\n")
 
 
-def test_a_machine_the_compiler_cannot_build_for_is_one_error(tmp_path: Path, lb: Runner) -> None:
+def test_a_board_of_ones_own_builds_with_the_cross_toolchain(tmp_path: Path, lb: Runner) -> None:
+    """An AArch64 machine that names no toolchain gets the external toolchain of its architecture
+    (aarch64-linux-gnu-gcc), not the host's compiler."""
     layer = make_layer(tmp_path, "s", {**RECIPE, "conf/machine/myboard.conf": BOARD})
+    build = make_build(tmp_path, [layer], local='MACHINE = "myboard"\n')
+    status, out, err = lb("-B", str(build), "-e", "foo")
+    assert status == 0, err
+    assert 'export CC="aarch64-linux-gnu-gcc --sysroot=' in out
+    assert 'export STRIP="aarch64-linux-gnu-strip"' in out
+    assert 'TARGET_SYS="aarch64-oe-linux"' in out
+
+
+@pytest.mark.skipif(shutil.which("aarch64-linux-gnu-gcc") is None, reason="needs gcc-aarch64-linux-gnu")
+def test_a_machine_the_compiler_cannot_build_for_is_one_error(tmp_path: Path, lb: Runner) -> None:
+    layer = make_layer(tmp_path, "s", {**RECIPE, "conf/machine/myboard.conf": BOARD + 'CC = "gcc"\n'})
     build = make_build(tmp_path, [layer], local='MACHINE = "myboard"\n')
     status, _out, err = lb("-B", str(build), "foo")
     assert status == 1
     assert err == (f"{layer}/conf/machine/myboard.conf:2: error: MACHINE myboard builds for aarch64 (TARGET_ARCH), "
                    "but the compiler (gcc) builds for x86_64 (x86_64-linux-gnu)\n"
-                   "  hint: layerbuild compiles with CC, the host's compiler unless set: choose a machine for "
-                   "x86_64, or set CC to a compiler for aarch64\n")
+                   "  hint: layerbuild compiles with CC, the machine's toolchain (${TARGET_PREFIX}gcc): choose a "
+                   "machine for x86_64, or set TARGET_PREFIX or CC to a compiler for aarch64\n")
     assert not (build / "tmp/work").exists()
     status, _out, err = lb("-B", str(build), "-n", "foo")
     assert status == 0, err
+
+
+def test_a_missing_cross_toolchain_is_one_error_naming_its_packages(tmp_path: Path, lb: Runner) -> None:
+    """A machine whose toolchain is not installed: one error before any task runs, naming the Debian
+    packages, no traceback."""
+    board = BOARD + 'TARGET_PREFIX = "lbnone-linux-gnu-"\n'
+    layer = make_layer(tmp_path, "s", {**RECIPE, "conf/machine/myboard.conf": board})
+    build = make_build(tmp_path, [layer], local='MACHINE = "myboard"\n')
+    status, _out, err = lb("-B", str(build), "foo")
+    assert status == 1
+    line = next(n for n, text in enumerate((Path(CORE) / "conf/layerbuild.conf").read_text().splitlines(), 1)
+                if text.startswith("export CC ="))
+    assert err == (f"{CORE}/conf/layerbuild.conf:{line}: error: the toolchain of MACHINE myboard is not on PATH: "
+                   "CC (lbnone-linux-gnu-gcc), LD (lbnone-linux-gnu-ld), AR (lbnone-linux-gnu-ar), "
+                   "AS (lbnone-linux-gnu-as), NM (lbnone-linux-gnu-nm), RANLIB (lbnone-linux-gnu-ranlib), "
+                   "STRIP (lbnone-linux-gnu-strip), OBJCOPY (lbnone-linux-gnu-objcopy), "
+                   "OBJDUMP (lbnone-linux-gnu-objdump), READELF (lbnone-linux-gnu-readelf); install Debian packages "
+                   "binutils-lbnone-linux-gnu gcc-lbnone-linux-gnu\n"
+                   "  hint: apt-get install binutils-lbnone-linux-gnu gcc-lbnone-linux-gnu\n")
+    assert "Traceback" not in err
+    assert not (build / "tmp/work").exists()
+
+
+def test_genericarm64_without_its_toolchain_names_the_package(tmp_path: Path, lb: Runner,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    build = make_build(tmp_path, [make_layer(tmp_path, "s", RECIPE)], local='MACHINE = "genericarm64"\n')
+    monkeypatch.setenv("PATH", _path_without(tmp_path, "aarch64-linux-gnu-gcc"))
+    status, _out, err = lb("-B", str(build), "foo")
+    assert status == 1
+    assert "error: the toolchain of MACHINE genericarm64 is not on PATH: CC (aarch64-linux-gnu-gcc); " \
+           "install Debian package gcc-aarch64-linux-gnu\n  hint: apt-get install gcc-aarch64-linux-gnu\n" in err
+    assert err.count("\n") == 2 and not (build / "tmp/work").exists()
 
 
 def _counting_compiler(tmp_path: Path, triplet: str) -> tuple[Path, Path]:

@@ -2,9 +2,10 @@
 
 - Every tool ``HOSTTOOLS`` lists is on ``PATH``; a missing one is one error naming it and the Debian
   package that provides it (otherwise it would surface as ``gcc: not found`` deep in some task's log).
-- The compiler (``CC``) builds for the machine's ``TARGET_ARCH``: the sample layer compiles with the
-  host compiler, and a machine of another architecture would otherwise get packages named for it that
-  hold host binaries.
+- The machine's toolchain (``CC``, ``STRIP`` ...: ``TOOLCHAIN_PROGRAMS``) is on ``PATH``; a missing one is
+  one error naming the Debian packages to install (``gcc-aarch64-linux-gnu`` for genericarm64).
+- The compiler (``CC``) builds for the machine's ``TARGET_ARCH``: a machine whose compiler builds for
+  another architecture would otherwise get packages named for it that hold the wrong binaries.
 
 Both run on every build, a no-op rebuild included, so what they learn is kept in
 ``${CACHE}/host.json``: where each tool was found (checked again with one ``access`` each) and what
@@ -44,6 +45,10 @@ DEBIAN_PACKAGES: dict[str, str] = {
 }
 
 _CACHE_NAME = "host.json"
+
+#: the machine's toolchain programs a build checks before any task runs: the compiler and the binutils
+#: that packaging runs (a C++ compiler is a recipe's own requirement, which its configure step reports)
+TOOLCHAIN_PROGRAMS = ("CC", "LD", "AR", "AS", "NM", "RANLIB", "STRIP", "OBJCOPY", "OBJDUMP", "READELF")
 
 
 def package_of(tool: str) -> str | None:
@@ -142,6 +147,30 @@ def _compiler_target(d: Any, words: list[str], path: str, tools: dict[str, str],
     return target
 
 
+def check_toolchain(d: Any, path: str, tools: dict[str, str]) -> None:
+    """The programs of the machine's toolchain (TOOLCHAIN_PROGRAMS) are on PATH, or one error naming the
+    missing ones and the Debian packages to install (a cross toolchain: gcc-aarch64-linux-gnu ...)."""
+    missing: dict[str, str] = {}
+    for var in TOOLCHAIN_PROGRAMS:
+        try:
+            words = shlex.split(d.getVar(var) or "")
+        except ValueError as exc:
+            raise LayerbuildError(f"{var} cannot be read as a command: {exc}", d.location(var)) from None
+        if words and words[0] not in missing.values() and _which(words[0], path, tools) is None:
+            missing[var] = words[0]
+    if not missing:
+        return
+    first = next(iter(missing))
+    packages = sorted({pkg for pkg in (package_of(os.path.basename(p)) for p in missing.values()) if pkg})
+    named = ", ".join(f"{var} ({prog})" for var, prog in missing.items())
+    machine = d.getVar("MACHINE") or ""
+    raise LayerbuildError(
+        f"the toolchain of MACHINE {machine} is not on PATH: {named}"
+        + (f"; install Debian package{'s' if len(packages) > 1 else ''} {' '.join(packages)}" if packages else ""),
+        d.location(first),
+        hint=f"apt-get install {' '.join(packages)}" if packages else f"install the toolchain, or set {first}")
+
+
 def check_compiler(d: Any, path: str, tools: dict[str, str], compilers: dict[str, str]) -> None:
     """The compiler builds for TARGET_ARCH, or an error at the line that set TARGET_ARCH."""
     target_arch = d.getVar("TARGET_ARCH") or ""
@@ -151,10 +180,7 @@ def check_compiler(d: Any, path: str, tools: dict[str, str], compilers: dict[str
         raise LayerbuildError(f"CC cannot be read as a command: {exc}", d.location("CC")) from None
     if not words or not target_arch:
         return
-    if _which(words[0], path, tools) is None:
-        pkg = package_of(os.path.basename(words[0]))
-        raise LayerbuildError(f"CC names {words[0]}, which is not on PATH", d.location("CC"),
-                              hint=f"apt-get install {pkg}" if pkg else "install the compiler, or set CC")
+    check_toolchain(d, path, tools)
     triplet = _compiler_target(d, words, path, tools, compilers)
     cpu = triplet.split("-", 1)[0]
     want, got = arch.find(target_arch), arch.find(cpu)
@@ -166,5 +192,5 @@ def check_compiler(d: Any, path: str, tools: dict[str, str], compilers: dict[str
     raise LayerbuildError(
         f"MACHINE {machine} builds for {target_arch} (TARGET_ARCH), but the compiler ({shlex.join(shown)}) "
         f"builds for {got.name if got else cpu} ({triplet})", d.location("TARGET_ARCH"),
-        hint=f"layerbuild compiles with CC, the host's compiler unless set: choose a machine for "
-             f"{got.name if got else cpu}, or set CC to a compiler for {target_arch}")
+        hint=f"layerbuild compiles with CC, the machine's toolchain (${{TARGET_PREFIX}}gcc): choose a machine for "
+             f"{got.name if got else cpu}, or set TARGET_PREFIX or CC to a compiler for {target_arch}")

@@ -44,13 +44,11 @@ def install_request(ctx: TaskContext) -> Request:
 
 
 def feed_dirs(ctx: TaskContext) -> list[str]:
-    """Every architecture directory of the package feed (``DEPLOY_DIR_DEB/<arch>/``)."""
+    """The architecture directories of the package feed an image of this machine installs from
+    (``DEPLOY_DIR_DEB/<arch>/`` for each of ``PACKAGE_ARCHS``), highest priority first: another machine's
+    packages, in the same ``DEPLOY_DIR_DEB``, are never seen."""
     top = ctx.deploy_dir_deb
-    try:
-        names = sorted(os.listdir(top))
-    except FileNotFoundError:
-        return []
-    return [os.path.join(top, name) for name in names if os.path.isdir(os.path.join(top, name))]
+    return [os.path.join(top, arch) for arch in reversed(dict.fromkeys(ctx.vars.words("PACKAGE_ARCHS")))]
 
 
 def native_arch(ctx: TaskContext) -> str:

@@ -33,6 +33,7 @@ from layerbuild.util.classvariables import (
     SBOM_VARIABLES,
     UNIT_AND_USER_VARIABLES,
 )
+from layerbuild.util.toolchainvariables import MACHINE_VARIABLES, TOOLCHAIN_VARIABLES
 from layerbuild.util.variable import Variable
 from layerbuild.util.vartypes import TYPES
 
@@ -315,6 +316,7 @@ VARIABLES: tuple[Variable, ...] = (
     _v("HOST_VENDOR", "string", "${TARGET_VENDOR}", "The vendor part of HOST_SYS."),
     _v("HOST_OS", "string", "${TARGET_OS}", "The operating system the recipe's programs run on."),
     _v("HOST_SYS", "string", "${HOST_ARCH}${HOST_VENDOR}-${HOST_OS}", "The GNU name of where they run (--host)."),
+    *MACHINE_VARIABLES,
     _v("OVERRIDES", "string", _OVERRIDES,
        "Colon-separated list of the active overrides; the right-most has the highest priority.",
        tasks=(*_FETCHING, "portable_rootfs")),
@@ -355,15 +357,7 @@ VARIABLES: tuple[Variable, ...] = (
     _v("TOOLCHAIN_CC_OPTIONS", "string",
        "${@(lambda specs: ' -specs=' + specs if os.path.exists(specs) else '')(d.expand('${STAGING_DIR_TARGET}${TOOLCHAIN_SPECS}'))}",
        "Options of the compiler only (CC, CXX, CPP): -specs= the sysroot's specs, when virtual/libc staged them."),
-    _v("CC", "string", "gcc${TOOLCHAIN_OPTIONS}${TOOLCHAIN_CC_OPTIONS}", "C compiler, exported to shell tasks."),
-    _v("CXX", "string", "g++${TOOLCHAIN_OPTIONS}${TOOLCHAIN_CC_OPTIONS}", "C++ compiler, exported to shell tasks."),
-    _v("CPP", "string", "gcc -E${TOOLCHAIN_OPTIONS}${TOOLCHAIN_CC_OPTIONS}", "C preprocessor, exported to shell tasks."),
-    _v("LD", "string", "ld${TOOLCHAIN_OPTIONS}", "Linker, exported to shell tasks."),
-    _v("AR", "string", "ar", "Archiver, exported to shell tasks."),
-    _v("NM", "string", "nm", "Symbol lister, exported to shell tasks."),
-    _v("RANLIB", "string", "ranlib", "Archive indexer, exported to shell tasks."),
-    _v("STRIP", "string", "strip", "Strip tool, exported to shell tasks."),
-    _v("OBJCOPY", "string", "objcopy", "objcopy, exported to shell tasks."),
+    *TOOLCHAIN_VARIABLES,
     _v("MAKE", "string", "make", "make, used by oe_runmake."),
     _v("PATH", "pathlist", None,
        "The environment's PATH (passed through, and exported to shell tasks): where the host tools are found."),
