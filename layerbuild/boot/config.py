@@ -29,6 +29,8 @@ SETTINGS: dict[str, str] = {
     "RAM_SIZE": "size of the tmpfs on /run, or none (default: 50M)",
     "CABLES": "space-separated bridge=mac virtual cables (default: none)",
     "EXTENSIONS": "space-separated sysext/confext images or directories to merge (default: none)",
+    "ARCHITECTURE": "the architecture of LOWER's programs by systemd's name, which extensions must match; "
+                    "another than the host's runs through qemu-user (default: the host's)",
 }
 
 #: directories of the host's own system: nothing inside them is ever a subhost's writable layer
@@ -42,6 +44,7 @@ _IFNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,15}\Z")
 _SIZE_RE = re.compile(r"[0-9]+[kKmMgG%]?\Z")
 _SERVICE_RE = re.compile(r"[A-Za-z0-9@._:\\-]+\Z")
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ARCH_RE = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class BootConfig:
     ram_size: str | None = "50M"
     cables: tuple[Cable, ...] = ()
     extensions: tuple[str, ...] = ()
+    #: systemd's name of the architecture of LOWER's programs, when it is not the host's
+    architecture: str | None = None
     upper_is_program: bool = False
     #: where the settings came from, for errors found later (a missing bridge names its CABLES line)
     source: str = "<config>"
@@ -123,7 +128,7 @@ class BootConfig:
         return {"name": self.name, "base": self.base, "lower": self.lower, "upper": self.upper, "work": self.work,
                 "live": self.live, "log": self.log, "start": list(self.start), "ram_size": self.ram_size,
                 "cables": [[c.index, c.bridge, c.mac] for c in self.cables], "extensions": list(self.extensions),
-                "upper_is_program": self.upper_is_program, "source": self.source, "lines": dict(self.lines)}
+                "architecture": self.architecture, "upper_is_program": self.upper_is_program, "source": self.source, "lines": dict(self.lines)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> BootConfig:
@@ -136,6 +141,7 @@ class BootConfig:
         return cls(name=str(data["name"]), base=str(data["base"]), lower=str(data["lower"]), upper=str(data["upper"]),
                    work=str(data["work"]), live=str(data["live"]), log=str(data["log"]), start=strs("start"),
                    ram_size=None if ram is None else str(ram), cables=cables, extensions=strs("extensions"),
+                   architecture=None if data.get("architecture") is None else str(data["architecture"]),
                    upper_is_program=bool(data["upper_is_program"]), source=str(data["source"]), lines=lines)
 
 
@@ -279,9 +285,13 @@ def make_config(values: Mapping[str, str], *, source: str = "<config>", lines: M
         if ext in extensions:
             raise fail("EXTENSIONS", f"EXTENSIONS: {ext} is named twice")
         extensions.append(ext)
+    architecture = values.get("ARCHITECTURE") or None
+    if architecture is not None and not _ARCH_RE.match(architecture):
+        raise fail("ARCHITECTURE", f"ARCHITECTURE {architecture!r} is not an architecture name",
+                   "use systemd's name, such as x86-64 or arm64")
     config = BootConfig(name=name, base=base, lower=lower, upper=upper, work=work, live=live, log=log, start=start,
                         ram_size=None if ram == "none" else ram, cables=tuple(cables), extensions=tuple(extensions),
-                        upper_is_program=upper_is_program, source=source, lines=lines)
+                        architecture=architecture, upper_is_program=upper_is_program, source=source, lines=lines)
     problem = None if upper_is_program else config.upper_problem(upper)
     if problem:
         raise fail("UPPER", f"UPPER {_shown(upper)} {problem}", "the upper directory takes the subhost's writes: give it a "

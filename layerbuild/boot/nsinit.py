@@ -146,7 +146,7 @@ class _Init:
                 self.loop_mount(path, root)
             for ext in extensions.inspect(name, root):
                 try:
-                    extensions.check(ext, host_release)
+                    extensions.check(ext, host_release, self.cfg.architecture)
                 except LayerbuildError as exc:
                     raise LayerbuildError(exc.message, self.cfg.where("EXTENSIONS"), exc.hint) from None
                 for hierarchy in ext.hierarchies:

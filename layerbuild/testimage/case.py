@@ -46,6 +46,8 @@ class Target:
     variables: Mapping[str, str] = field(default_factory=dict)
     #: the subhost's root as the host sees it (``/proc/PID/root`` of its init), for reading files
     root: str | None = None
+    #: the image's architecture (systemd's name) when it is not the host's and qemu-user runs its programs
+    emulated: str | None = None
 
     def run(self, cmd: str) -> tuple[int, str]:
         """Run ``cmd`` in the subhost: ``(exit status, stdout and stderr)``."""
@@ -60,6 +62,17 @@ class Target:
 
     def exists(self, path: str) -> bool:
         return self.root is not None and os.path.lexists(os.path.join(self.root, path.lstrip("/")))
+
+    def interpreter(self, program: str) -> str:
+        """The ELF interpreter (dynamic loader) ``program`` of the subhost names, read with pyelftools:
+        ``/lib64/ld-linux-x86-64.so.2``, ``/lib/ld-linux-aarch64.so.1`` ..."""
+        from layerbuild.packaging.elf import inspect
+        if self.root is None:
+            raise unittest.SkipTest("the subhost's root cannot be read from the host")
+        info = inspect(os.path.join(self.root, program.lstrip("/")))
+        if info is None or info.interpreter is None:
+            raise AssertionError(f"{program} names no ELF interpreter")
+        return info.interpreter
 
     def connect(self, port: int, timeout: float = 10.0) -> socket.socket:
         """A TCP connection from the host to ``port`` of the subhost, over the cable. A service that was
@@ -109,6 +122,12 @@ def skipIfNotInstalled(*packages: str) -> Callable[[F], F]:  # noqa: N802 - OE's
 def skipIfNotFeature(feature: str) -> Callable[[F], F]:  # noqa: N802
     """Skip the test unless ``feature`` is in the image's IMAGE_FEATURES."""
     return _skip_unless(lambda t: None if feature in t.features else f"IMAGE_FEATURES has no {feature}")
+
+
+def skipIfEmulated(reason: str) -> Callable[[F], F]:  # noqa: N802
+    """Skip the test when qemu-user runs the image's programs (an image of another architecture), for what
+    it does not emulate (``ptrace``: strace, gdb)."""
+    return _skip_unless(lambda t: f"{t.emulated} under qemu-user: {reason}" if t.emulated else None)
 
 
 def skipUnlessKind(*kinds: str) -> Callable[[F], F]:  # noqa: N802

@@ -23,7 +23,8 @@ from layerbuild.boot.state import find
 from layerbuild.boot.subhost import Subhost
 from layerbuild.taskapi import TaskContext
 from layerbuild.testimage.case import Target
-from layerbuild.testimage.runner import junit_xml, run_suites
+from layerbuild.testimage.runner import Outcome, Report, junit_xml, run_suites
+from layerbuild.util import qemuuser
 from layerbuild.util.errors import BuildError, LayerbuildError
 from layerbuild.util.fsutil import atomic_write
 
@@ -112,24 +113,53 @@ def testimage(ctx: TaskContext) -> None:
     cable = v.bool("TESTIMAGE_CABLE", kind == "portable")
     if cable:
         values["CABLES"] = "=02:00:00:00:00:01"
+    # an image of another architecture boots with its programs run through qemu-user (binfmt_misc)
+    architecture = v.get("SYSTEMD_ARCHITECTURE")
+    foreign = bool(architecture) and not qemuuser.is_native(architecture)
+    if foreign:
+        values["ARCHITECTURE"] = architecture
+        problem = qemuuser.binfmt_problem(architecture)
+        if problem:
+            _skipped(ctx, f"the image is for {architecture} and this host cannot run it: {problem}")
+            return
     config = make_config(values, source=ctx.file)
     _dropins(ctx, os.path.join(base, "root"))
     host_address, address = _cable_addresses(name) if cable else (None, None)
-    with Subhost(config) as host:
-        if cable:
-            ctx.run(["ip", "addr", "add", f"{host_address}/30", "dev", f"{name}0"])
-            ctx.run(["ip", "link", "set", f"{name}0", "up"])
-            for argv in (["ip", "addr", "add", f"{address}/30", "dev", "eth0"], ["ip", "link", "set", "eth0", "up"],
-                         ["ip", "link", "set", "lo", "up"]):
-                ctx.run(["ip", "netns", "exec", name, *argv])
-        init = host.state.init
-        target = Target(host, ctx.pn, kind, frozenset(packages), frozenset(v.words("IMAGE_FEATURES")), address,
-                        host_address, {k: v.get(k) for k in ("MACHINE", "DISTRO_VERSION", "DISTRO_ID", "PN", "PV")},
-                        root=f"/proc/{init.pid}/root" if init is not None else None)
-        try:
-            report = run_suites(v.words("TEST_SUITES"), v.get("BBPATH").split(":"), target)
-        except LayerbuildError as exc:
-            raise BuildError(exc.message, exc.location or ctx.where("TEST_SUITES"), exc.hint, exc.notes) from None
+    emulation = qemuuser.binfmt(architecture) if foreign else contextlib.nullcontext()
+    with emulation, Subhost(config) as host:
+        report = _run(ctx, host, kind, packages, address, host_address, architecture if foreign else None)
+    _report(ctx, report)
+
+
+def _skipped(ctx: TaskContext, reason: str) -> None:
+    """Every suite skipped with ``reason``, reported as a run would be."""
+    report = Report([Outcome(suite, "boot", "skip", 0.0, reason) for suite in ctx.vars.words("TEST_SUITES")])
+    atomic_write(ctx.vars.get("TESTIMAGE_REPORT"), junit_xml(report, ctx.pn))
+    ctx.result(f"testimage {ctx.pn}: skipped: {reason}")
+
+
+def _run(ctx: TaskContext, host: Subhost, kind: str, packages: set[str], address: str | None,
+         host_address: str | None, emulated: str | None) -> Report:
+    v = ctx.vars
+    if address is not None:
+        name = host.config.name
+        ctx.run(["ip", "addr", "add", f"{host_address}/30", "dev", f"{name}0"])
+        ctx.run(["ip", "link", "set", f"{name}0", "up"])
+        for argv in (["ip", "addr", "add", f"{address}/30", "dev", "eth0"], ["ip", "link", "set", "eth0", "up"],
+                     ["ip", "link", "set", "lo", "up"]):
+            ctx.run(["ip", "netns", "exec", name, *argv])
+    init = host.state.init
+    target = Target(host, ctx.pn, kind, frozenset(packages), frozenset(v.words("IMAGE_FEATURES")), address,
+                    host_address, {k: v.get(k) for k in ("MACHINE", "DISTRO_VERSION", "DISTRO_ID", "PN", "PV")},
+                    root=f"/proc/{init.pid}/root" if init is not None else None, emulated=emulated)
+    try:
+        return run_suites(v.words("TEST_SUITES"), v.get("BBPATH").split(":"), target)
+    except LayerbuildError as exc:
+        raise BuildError(exc.message, exc.location or ctx.where("TEST_SUITES"), exc.hint, exc.notes) from None
+
+
+def _report(ctx: TaskContext, report: Report) -> None:
+    v = ctx.vars
     atomic_write(v.get("TESTIMAGE_REPORT"), junit_xml(report, ctx.pn))
     ctx.result(f"testimage {ctx.pn}: {report.summary()} (report: {v.get('TESTIMAGE_REPORT')})")
     for suite, outcomes in report.suites().items():

@@ -307,7 +307,8 @@ VARIABLES: tuple[Variable, ...] = (
     _v("DPKG_ARCH", "string", "${TARGET_ARCH}", "The architecture name written into .deb packages.",
        tasks=(*_ROOTFS, "package_write_deb", "image_sbom")),
     _v("SYSTEMD_ARCHITECTURE", "string", "${TRANSLATED_TARGET_ARCH}",
-       "systemd's name for the architecture, written into extension-release files.", tasks=_EXTENSION),
+       "systemd's name for the architecture, written into extension-release files; testimage boots an image of "
+       "another architecture than the host's with qemu-user.", tasks=(*_EXTENSION, "testimage")),
     _v("BUILD_VENDOR", "string", "", "The vendor part of BUILD_SYS."),
     _v("BUILD_SYS", "string", "${BUILD_ARCH}${BUILD_VENDOR}-${BUILD_OS}", "The build host's GNU name (autotools: --build)."),
     _v("TARGET_VENDOR", "string", "-oe", "The vendor part of TARGET_SYS and HOST_SYS (weak default, as OE's)."),

@@ -16,8 +16,9 @@ class ExtensionTest(TestCase):
         status, output = self.target.run("greet layerbuild")
         self.assertEqual(status, 0, output)
         self.assertIn("Hello, layerbuild! (libgreet", output)
-        # the interpreter path greet names: /lib64 links into /usr with usrmerge, and is a directory without
-        status, output = self.target.run("/lib64/ld-linux-x86-64.so.2 --list /usr/bin/greet")
+        # the interpreter path greet names (/lib64/ld-linux-x86-64.so.2, /lib/ld-linux-aarch64.so.1): /lib64
+        # and /lib link into /usr with usrmerge, and are directories without
+        status, output = self.target.run(f"{self.target.interpreter('/usr/bin/greet')} --list /usr/bin/greet")
         self.assertEqual(status, 0, output)
         self.assertRegex(output, r"libgreet\.so\.1 => (/usr)?/lib/libgreet\.so\.1 ")
-        self.assertRegex(output, r"libc\.so\.6 => (/usr)?/lib/x86_64-linux-gnu/libc\.so\.6 ")
+        self.assertRegex(output, r"libc\.so\.6 => (/usr)?/lib/[a-z0-9_]+-linux-gnu/libc\.so\.6 ")

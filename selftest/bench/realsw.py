@@ -4,7 +4,12 @@ tarballs, on some-core-image) built clean from a warm DL_DIR, a no-op rebuild, a
 tcpdump's recipe (a .bbappend in a layer of the benchmark's own), after which only tcpdump and the image
 may run again. Wall times of whole ``layerbuild`` commands, and the tasks each ran.
 
-    python3 selftest/bench/realsw.py [--repeat 3] [--dl-dir DIR]
+    python3 selftest/bench/realsw.py [--repeat 3] [--dl-dir DIR] [--machine genericarm64]
+    python3 selftest/bench/realsw.py --machines genericx86-64 genericarm64
+
+``--machines`` builds debug-tools-sysext clean for each machine in turn (each in a build directory of its
+own, from the same warm DL_DIR) and prints each one's times and their ratio to the first's: the cost of
+cross-compiling (genericarm64, Debian's cross toolchain) against building for the host.
 
 DL_DIR defaults to LAYERBUILD_TEST_DL_DIR, else layerbuild-test-downloads in the temporary directory, as
 the slow tests use it; a first run fills it from DEBIAN_MIRROR (that download is not part of the figures:
@@ -52,7 +57,7 @@ def layerbuild(top: Path, *args: str) -> tuple[float, float, list[str], str]:
     return elapsed, used, RAN.findall(r.stdout + r.stderr), summary.group(0) if summary else ""
 
 
-def make_build(root: Path, dl_dir: Path) -> Path:
+def make_build(root: Path, dl_dir: Path, machine: str = "genericx86-64") -> Path:
     """A build directory over the core layer and a layer whose tcpdump .bbappend starts empty."""
     layer = root / "meta-bench"
     (layer / "conf").mkdir(parents=True)
@@ -65,7 +70,7 @@ def make_build(root: Path, dl_dir: Path) -> Path:
     top = root / "build"
     (top / "conf").mkdir(parents=True)
     (top / "conf/bblayers.conf").write_text(f'BBPATH = "${{TOPDIR}}"\nBBFILES ?= ""\nBBLAYERS = "{REPO} {layer}"\n')
-    (top / "conf/local.conf").write_text(f'MACHINE ??= "genericx86-64"\nDISTRO ?= "lbdistro"\nDL_DIR = "{dl_dir}"\n')
+    (top / "conf/local.conf").write_text(f'MACHINE = "{machine}"\nDISTRO ?= "lbdistro"\nDL_DIR = "{dl_dir}"\n')
     return top
 
 
@@ -75,10 +80,15 @@ def main() -> int:
     ap.add_argument("--dl-dir", type=Path, default=Path(os.environ.get("LAYERBUILD_TEST_DL_DIR") or
                                                         Path(tempfile.gettempdir()) / "layerbuild-test-downloads"))
     ap.add_argument("--fetch-only", action="store_true", help="fill DL_DIR and stop")
+    ap.add_argument("--machine", default="genericx86-64", help="the MACHINE to build for")
+    ap.add_argument("--machines", nargs="+", metavar="MACHINE",
+                    help="clean builds for each machine and their ratios to the first, nothing else")
     args = ap.parse_args()
+    if args.machines:
+        return compare_machines(args.machines, args.dl_dir.resolve())
     root = Path(tempfile.mkdtemp(prefix="lb-bench-realsw-"))
     try:
-        top = make_build(root, args.dl_dir.resolve())
+        top = make_build(root, args.dl_dir.resolve(), args.machine)
         if args.fetch_only:
             layerbuild(top, "-c", "fetch", *SOURCES)
             return 0
@@ -106,6 +116,22 @@ def main() -> int:
         return 0 if recipes == sorted(["tcpdump", TARGET]) else 1
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def compare_machines(machines: list[str], dl_dir: Path) -> int:
+    """A clean build of TARGET for each machine, one after the other, and each one's ratio to the first's."""
+    first: tuple[float, float] | None = None
+    for machine in machines:
+        root = Path(tempfile.mkdtemp(prefix=f"lb-bench-realsw-{machine}-"))
+        try:
+            elapsed, used, ran, summary = layerbuild(make_build(root, dl_dir, machine), TARGET)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        first = first or (elapsed, used)
+        print(f"clean build of {TARGET} for {machine}, warm DL_DIR: {elapsed:.1f} s ({used:.1f} s CPU), "
+              f"{len(ran)} tasks run; {elapsed / first[0]:.2f}x wall, {used / first[1]:.2f}x CPU of {machines[0]}"
+              f"\n  {summary}")
+    return 0
 
 
 if __name__ == "__main__":
