@@ -5,8 +5,8 @@ SECTION = "config"
 
 SRC_URI = "file://greet.conf"
 S = "${UNPACKDIR}"
-PACKAGE_ARCH = "all"
-INHIBIT_DEFAULT_DEPS = "1"
+# the same file for every machine: built once, shared between machines
+inherit allarch
 
 do_install() {
     install -d ${D}${sysconfdir}/greet
