@@ -10,7 +10,6 @@ python () {
     if d.getVar("PACKAGE_ARCH") == "all":
         for var, value in (("baselib", "lib"), ("TARGET_ARCH", "allarch"), ("TARGET_OS", "linux"),
                            ("TARGET_PREFIX", ""), ("DPKG_ARCH", "all"), ("PACKAGE_EXTRA_ARCHS", ""),
-                           ("TARGET_CFLAGS", "none"), ("TARGET_LDFLAGS", "none"), ("LDFLAGS", ""),
                            ("INHIBIT_PACKAGE_STRIP", "1")):
             d.setVar(var, value)
 }
