@@ -308,6 +308,30 @@ def test_an_elf_file_of_another_architecture_is_refused(tmp_path: Path, lb: Runn
     assert _field(build / "tmp/deploy/deb/aarch64/lying_1.0-r0_arm64.deb", "Architecture") == "arm64"
 
 
+@pytest.mark.skipif(shutil.which("aarch64-linux-gnu-gcc") is None, reason="needs gcc-aarch64-linux-gnu")
+def test_genericarm64_compiles_strips_and_packages_aarch64_code(tmp_path: Path, lb: Runner) -> None:
+    """The cross compiler builds, the cross strip strips (the host's strip is never run on AArch64 code),
+    and the package is arm64: checked with pyelftools and dpkg-deb."""
+    from elftools.elf.elffile import ELFFile
+    recipe = ('LICENSE = "MIT"\nINHIBIT_DEFAULT_DEPS = "1"\n'
+              "do_compile() {\n    echo 'void _start(void) { for (;;); }' > x.c\n"
+              "    ${CC} ${CFLAGS} -nostdlib -static -o tiny x.c\n}\n"
+              "do_install() {\n    install -D -m 0755 tiny ${D}${bindir}/tiny\n}\n")
+    build = make_build(tmp_path, [make_layer(tmp_path, "pk", {"recipes/tiny/tiny_1.0.bb": recipe})],
+                       local='MACHINE = "genericarm64"\n')
+    status, _, err = lb("-B", str(build), "tiny")
+    assert status == 0, err
+    work = build / "tmp/work/aarch64/tiny/1.0-r0"
+    assert "aarch64-linux-gnu-strip --remove-section=.comment" in next((work / "temp").glob("log.do_package.*")).read_text()
+    deb = build / "tmp/deploy/deb/aarch64/tiny_1.0-r0_arm64.deb"
+    assert _field(deb, "Architecture") == "arm64"
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "x")], check=True)
+    with open(tmp_path / "x/usr/bin/tiny", "rb") as fh:
+        elf = ELFFile(fh)
+        assert elf["e_machine"] == "EM_AARCH64"
+        assert elf.get_section_by_name(".symtab") is None and elf.get_section_by_name(".gnu_debuglink") is not None
+
+
 def test_an_allarch_package_holds_no_elf_file(tmp_path: Path, lb: Runner) -> None:
     layer = make_layer(tmp_path, "pk", {"recipes/notall/notall_1.0.bb": _compiled("notall", "inherit allarch\n")})
     build = make_build(tmp_path, [layer])
