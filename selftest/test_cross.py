@@ -133,19 +133,23 @@ def test_the_arm64_extension_is_refused_by_the_hosts_systemd_sysext(arm: BuildDi
     if shutil.which("systemd-sysext") is None or os.geteuid() != 0:
         pytest.skip("needs systemd-sysext and root")
     x86_build, _ran = x86
+    releases = {}
     for machine, build, arch in ((ARM, arm, "arm64"), (X86, x86_build, "x86-64")):
         raw = build.deploy / "extending-image.raw"
         release = subprocess.run(["unsquashfs", "-cat", str(raw), "usr/lib/extension-release.d/extension-release.extending-image"],
                                  capture_output=True, text=True, check=True).stdout
         assert f"ARCHITECTURE={arch}\n" in release
+        releases[machine] = release.replace(f"ARCHITECTURE={arch}\n", "")
         root = tmp_path / machine
         device_with_extension(root, build.deploy / f"some-core-image-{machine}.rootfs.tar.zst", raw)
         mounts, out = sysext_merge(root, "")
         if machine == ARM:
-            assert mounts == "", out
-            assert "is for architecture 'arm64'" in out or "arm64" in out, out
+            # systemd 252 says only that it ignored one (its debug log names the architecture)
+            assert mounts == "" and "1 ignored" in out, out
         else:
             assert "overlay" in mounts, out
+    # the architecture is all that differs: the arm64 extension was refused for it
+    assert releases[ARM] == releases[X86]
 
 
 def test_allarch_output_is_shared_and_nothing_target_specific(arm: BuildDir, x86: tuple[BuildDir, list[str]]) -> None:
