@@ -20,6 +20,8 @@ TARGET_LDFLAGS = "${BUILD_LDFLAGS}"
 HOST_ARCH = "${BUILD_ARCH}"
 HOST_OS = "${BUILD_OS}"
 HOST_VENDOR = "${BUILD_VENDOR}"
+TARGET_PREFIX = "${BUILD_PREFIX}"
+HOST_PREFIX = "${BUILD_PREFIX}"
 
 # the host compiler, named explicitly: the target's CC may be a cross compiler
 CC = "${BUILD_CC}"
@@ -31,6 +33,9 @@ RANLIB = "${BUILD_RANLIB}"
 NM = "${BUILD_NM}"
 STRIP = "${BUILD_STRIP}"
 OBJCOPY = "${BUILD_OBJCOPY}"
+AS = "${BUILD_AS}"
+OBJDUMP = "${BUILD_OBJDUMP}"
+READELF = "${BUILD_READELF}"
 CPPFLAGS = "${BUILD_CPPFLAGS}"
 
 # a native program builds against the build host's C library, not a sysroot's
