@@ -17,7 +17,8 @@ MACHINE_VARIABLES: tuple[Variable, ...] = (
        "The package architectures of the machine's tune, besides all and MACHINE_ARCH (weak default)."),
     _v("PACKAGE_ARCHS", "list", "all any noarch ${PACKAGE_EXTRA_ARCHS} ${MACHINE_ARCH}",
        "The package architectures an image installs from (DEPLOY_DIR_DEB/<arch>/), lowest priority first: of two "
-       "packages of the same name and version, the one of the later architecture is installed.", tasks=_ROOTFS),
+       "packages of the same name and version, the one of the later architecture is installed.",
+       tasks=(*_ROOTFS, "image_sbom")),
     _v("EXTERNAL_TARGET_SYS", "string", "${TARGET_ARCH}-linux-gnu",
        "The GNU triplet the external toolchain was built for, which its programs are named with "
        "(aarch64-linux-gnu-gcc): Debian's name, where TARGET_SYS is OE's (aarch64-oe-linux)."),
