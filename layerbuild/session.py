@@ -76,6 +76,12 @@ def prepare_build_dir(topdir: str, templates: str | None = None) -> bool:
     return True
 
 
+#: what boto3 reads for s3:// mirrors (credentials, region, endpoint), passed through as BitBake passes
+#: BB_ENV_PASSTHROUGH_ADDITIONS: tasks that fetch from or publish to the same store see them too
+AWS_PASSTHROUGH = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                   "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+                   "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_CA_BUNDLE")
+
 #: Environment variables a build sees: BitBake's preserved environment (bb.utils.preserved_envvars), then
 #: what layerbuild's own builds read from it (the reproducible time stamp, download and shared-state
 #: directories, proxies and the SSH agent for fetching). BB_ENV_PASSTHROUGH replaces the list,
@@ -83,7 +89,7 @@ def prepare_build_dir(topdir: str, templates: str | None = None) -> bool:
 ENV_PASSTHROUGH = ("BBPATH", "BB_PRESERVE_ENV", "BB_ENV_PASSTHROUGH_ADDITIONS", "BB_TASKHASH", "HOME", "LOGNAME",
                    "PATH", "PWD", "SHELL", "USER", "LC_ALL", "BBSERVER",
                    "SOURCE_DATE_EPOCH", "DL_DIR", "SSTATE_DIR", "TMPDIR", "http_proxy", "https_proxy", "no_proxy",
-                   "SSH_AUTH_SOCK")
+                   "SSH_AUTH_SOCK", *AWS_PASSTHROUGH)
 
 
 def approved_variables(environ: Mapping[str, str]) -> list[str]:
@@ -549,6 +555,7 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
     from layerbuild.build import build_lock, commit_buildhistory, dump_signatures, print_plan, reap_orphans
     from layerbuild.engine.reporters import make_reporter, reporters
     from layerbuild.engine.runqueue import RunQueue, check_task_paths, make_plan, share_identical, stamp_base
+    from layerbuild.engine.sstatemirror import reset as reset_mirrors
     from layerbuild.engine.taskgraph import build_graph, write_dot
 
     with build_lock(topdir, err):
@@ -567,6 +574,7 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
         check_variants(tg)
         force = set(tg.targets) if request.force else set()
         if request.dry_run:
+            reset_mirrors()
             print_plan(tg, make_plan(tg, signatures, force), out)
             return 0
         from layerbuild.engine.sanity import check_host
@@ -575,10 +583,11 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
         for tid in force:
             atomic_write(stamp_base(tg, tid) + ".taint", os.urandom(16).hex() + "\n")
         reap_orphans(topdir)
-        plan = make_plan(tg, signatures, force)
+        jobs = request.jobs or Typed(config.d).int("BB_NUMBER_THREADS") or os.cpu_count() or 1
+        reset_mirrors()
+        plan = make_plan(tg, signatures, force, jobs=jobs)
         check_task_paths(tg, [tid for tid in plan.order if tid in plan.run or tid in plan.setscene
                               or tid in plan.deferred], topdir)
-        jobs = request.jobs or Typed(config.d).int("BB_NUMBER_THREADS") or os.cpu_count() or 1
         queue = RunQueue(tg, plan, config, jobs, reporters(make_reporter(err) if console else None, reporter),
                          keep_going=request.keep_going, multiconfigs={mc: configs[mc] for mc in names})
         ok = queue.execute()

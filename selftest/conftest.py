@@ -87,8 +87,18 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         root {root};
-    }}
+{extra}    }}
 }}
+"""
+
+#: what a WebDAV mirror adds: uploads (PUT to a temporary name, then MOVE), deletion, and a JSON index
+#: for pruning
+NGINX_DAV = """        client_max_body_size 0;
+        dav_methods PUT DELETE MOVE;
+        create_full_put_path on;
+        dav_access user:rw group:r all:r;
+        autoindex on;
+        autoindex_format json;
 """
 
 
@@ -98,17 +108,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """nginx on 127.0.0.1 serving a directory, as a real web server (a mirror) does: (base URL, directory)."""
+def start_nginx(root: Path, state: Path, dav: bool = False) -> Iterator[str]:
+    """nginx on 127.0.0.1 serving ``root`` (with WebDAV uploads when ``dav``) until the generator closes;
+    yields the base URL."""
     binary = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
     if binary is None:
         pytest.skip("nginx is not installed (Debian package nginx-light)")
-    root = tmp_path_factory.mktemp("mirror")
-    state = tmp_path_factory.mktemp("nginx")
     for attempt in range(5):
         port = _free_port()
-        (state / "nginx.conf").write_text(NGINX_CONF.format(state=state, port=port, root=root))
+        (state / "nginx.conf").write_text(NGINX_CONF.format(state=state, port=port, root=root,
+                                                            extra=NGINX_DAV if dav else ""))
         with open(state / "stderr", "wb") as stderr:
             proc = subprocess.Popen([binary, "-c", str(state / "nginx.conf"), "-p", str(state)],
                                     stdout=subprocess.DEVNULL, stderr=stderr)
@@ -123,8 +132,64 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]
         if attempt == 4:
             pytest.fail(f"nginx did not start: {(state / 'stderr').read_text()}")
     try:
-        yield f"http://127.0.0.1:{port}", root
+        yield f"http://127.0.0.1:{port}"
     finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """nginx on 127.0.0.1 serving a directory, as a real web server (a mirror) does: (base URL, directory)."""
+    root = tmp_path_factory.mktemp("mirror")
+    for url in start_nginx(root, tmp_path_factory.mktemp("nginx")):
+        yield url, root
+
+
+@pytest.fixture(scope="module")
+def nginx_dav(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """nginx on 127.0.0.1 with WebDAV uploads (PUT, MOVE, DELETE) into a directory: (base URL, directory)."""
+    root = tmp_path_factory.mktemp("dav")
+    for url in start_nginx(root, tmp_path_factory.mktemp("nginx-dav"), dav=True):
+        yield url, root
+
+
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's standalone S3 server on 127.0.0.1, with the environment boto3 reads pointing at it and a
+    bucket ``mirror``: yields the endpoint URL. The environment is restored afterwards."""
+    boto3 = pytest.importorskip("boto3")
+    binary = shutil.which("moto_server")
+    command = [binary] if binary else [sys.executable, "-m", "moto.server"]
+    port = _free_port()
+    log = tmp_path_factory.mktemp("moto") / "log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([*command, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"moto_server did not start: {log.read_text()}")
+        time.sleep(0.05)
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL": endpoint}
+    saved = {name: os.environ.get(name) for name in [*env, "AWS_PROFILE", "AWS_SESSION_TOKEN"]}
+    os.environ.update(env)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    try:
+        boto3.client("s3").create_bucket(Bucket="mirror")
+        yield endpoint
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         proc.terminate()
         proc.wait(timeout=10)
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from layerbuild.engine.sstate import Publication, Sstate, install_tree, object_name
+from layerbuild.engine.sstate import Publication, Sstate, SstateObject, install_tree, object_name
+from layerbuild.engine.sstatemirror import MirrorSettings, mirrors_for
 from layerbuild.util.errors import LayerbuildError
 from layerbuild.util.fsutil import sha256_file
 
@@ -75,13 +76,20 @@ def test_a_corrupt_object_fails_verification_and_cannot_be_unpacked(tmp_path: Pa
     assert not cache.verify(obj)
 
 
-def test_file_mirrors_are_read_after_the_local_directory(tmp_path: Path) -> None:
+def test_file_mirrors_are_looked_up_and_fetched_into_the_local_directory(tmp_path: Path) -> None:
     mirror = Sstate(str(tmp_path / "mirror"))
     name = object_name("a", "all", "1", "r0", HASH, "deploy")
     published = mirror.store(name, _outputs(tmp_path), {})
-    local = Sstate(str(tmp_path / "local"), f"file://.* file://{tmp_path / 'mirror'}/PATH \\n https://.* x")
-    assert local.mirrors == [str(tmp_path / "mirror")]
-    assert local.find(name) == published
+    assert published is not None
+    settings = MirrorSettings(f"file://.* file://{tmp_path / 'mirror'}/PATH \\n nomatch://.* file:///nonexistent")
+    local = Sstate(str(tmp_path / "local"), settings)
+    assert local.find(name) is None
+    remote = mirrors_for(settings).lookup([name, name.replace(HASH, "f" * 64)], 2)
+    assert list(remote) == [name] and remote[name].sha256 == published.sha256
+    path = str(tmp_path / "local" / name)
+    assert local.fetch(SstateObject(path, path + ".siginfo", published.sha256, remote[name])) == \
+        os.path.getsize(published.path)
+    assert local.find(name) == SstateObject(path, path + ".siginfo", published.sha256)
     own = local.store(name, _outputs(tmp_path, "again"), {})
     assert local.find(name) == own
 
@@ -93,7 +101,7 @@ def test_a_publication_archives_the_inputs_then_installs_each_into_its_output(tm
     outputs = (str(tmp_path / "sysroot"), str(tmp_path / "deploy"))
     manifests = (str(tmp_path / "control" / "m.0"), str(tmp_path / "control" / "m.1"))
     name = object_name("zlib", "x86_64", "1.3", "r0", HASH, "populate_sysroot")
-    Publication(str(tmp_path / "sstate"), "", name, tuple(inputs), outputs, manifests,
+    Publication(str(tmp_path / "sstate"), MirrorSettings(), name, tuple(inputs), outputs, manifests,
                 {"task": "do_populate_sysroot"}).publish()
     obj = tmp_path / "sstate" / name
     listed = subprocess.run(["tar", "--zstd", "-tf", str(obj)], check=True, capture_output=True, text=True)

@@ -6,6 +6,7 @@ A task's events carry its :class:`~layerbuild.engine.taskgraph.TaskId` and, for 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from layerbuild.engine.taskgraph import TaskId
@@ -71,6 +72,37 @@ class TaskSkipped:
     reason: str
 
 
+class SstateStats:
+    """What the shared state gave a build: objects restored from each mirror, the bytes fetched, and how
+    many shared-state tasks were wanted (restored or run) and restored (the hit rate)."""
+
+    def __init__(self) -> None:
+        self.mirrors: dict[str, int] = {}
+        self.transferred = 0
+        self.wanted = 0
+        self.restored = 0
+        self._lock = threading.Lock()
+
+    def restored_from(self, url: str, size: int) -> None:
+        with self._lock:
+            self.mirrors[url] = self.mirrors.get(url, 0) + 1
+            self.transferred += size
+
+    def describe(self) -> str:
+        """``38 from s3://bucket/sstate, 1.2 MiB transferred; hit rate 95%``."""
+        rate = f"hit rate {100 * self.restored // self.wanted if self.wanted else 100}%"
+        if not self.mirrors:
+            return rate
+        sources = ", ".join(f"{n} from {url}" for url, n in sorted(self.mirrors.items()))
+        return f"{sources}, {_size(self.transferred)} transferred; {rate}"
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    return f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MiB"
+
+
 @dataclass(frozen=True, slots=True)
 class BuildFinished:
     ran: int
@@ -79,6 +111,8 @@ class BuildFinished:
     skipped: int
     uptodate: int
     interrupted: bool = False
+    #: shown in the summary when the build has mirrors, or restored anything
+    sstate: SstateStats | None = None
 
 
 Event = (BuildStarted | SetsceneRestored | SetsceneFailed | TaskStarted | TaskSucceeded | TaskFailed | TaskSkipped

@@ -20,6 +20,7 @@ from layerbuild.engine.bb.parse import included_files
 from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.datastore.pycode import compile_function
 from layerbuild.engine.evaluate import Evaluator, export_problem
+from layerbuild.engine.sstatemirror import MIRROR_VARS
 from layerbuild.engine.variants import finalise_variants, split_virtual
 from layerbuild.engine.varnames import Names
 from layerbuild.util.errors import Location, ParseError, SkipRecipe
@@ -48,7 +49,7 @@ DIRECTORY_VARS = ("TOPDIR", "TMPDIR", "DL_DIR", "SSTATE_DIR", "DEPLOY_DIR", "WOR
 #: The directory variables every task writes below (its stamp, its log).
 EVERY_TASK_WRITES = ("TOPDIR", "TMPDIR", "WORKDIR")
 #: Variables kept in the recipe summary for the scheduler (stamps, sstate names).
-KEEP_VARS = ("STAMP", "SSTATETASKS", "PACKAGE_ARCH", "SSTATE_DIR", "SSTATE_MIRRORS", "SSTATE_MANIFESTS",
+KEEP_VARS = ("STAMP", "SSTATETASKS", "PACKAGE_ARCH", "SSTATE_DIR", *MIRROR_VARS, "SSTATE_MANIFESTS",
              "BB_CURRENT_MC", "BUILD_SUMMARY", *(v for v in DIRECTORY_VARS if v != "SSTATE_DIR"))
 
 

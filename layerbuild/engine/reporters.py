@@ -24,7 +24,8 @@ from layerbuild.engine.taskgraph import TaskId
 def _summary(ev: BuildFinished, results: list[str]) -> str:
     """The build's last words: the counts, then what the tasks gave for it (test results) in task order."""
     state = "interrupted" if ev.interrupted else ("failed" if ev.failed else "succeeded")
-    line = (f"Build {state}: {ev.ran} tasks run, {ev.restored} restored from sstate, {ev.uptodate} up to date, "
+    sstate = f" ({ev.sstate.describe()})" if ev.sstate is not None else ""
+    line = (f"Build {state}: {ev.ran} tasks run, {ev.restored} restored from sstate{sstate}, {ev.uptodate} up to date, "
             f"{ev.failed} failed" + (f", {ev.skipped} not run" if ev.skipped else "") + ".")
     return "\n".join([line, *results])
 

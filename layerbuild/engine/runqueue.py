@@ -39,6 +39,7 @@ from layerbuild.engine.events import (
     Event,
     SetsceneFailed,
     SetsceneRestored,
+    SstateStats,
     TaskFailed,
     TaskSkipped,
     TaskStarted,
@@ -54,10 +55,12 @@ from layerbuild.engine.sstate import (
     manifest_path,
     object_name,
 )
+from layerbuild.engine.sstatemirror import MirrorSettings, Remote, mirrors_for, store_base
 from layerbuild.engine.taskgraph import TaskGraph, TaskId
 from layerbuild.engine.tasks import TaskJob, WorkerResult, read_results, tail, worker_main
 from layerbuild.util.errors import BuildError, LayerbuildError, Location, TargetError
 from layerbuild.util.fsutil import dead_writers_temporary, directory_error, directory_problem, disk_full
+from layerbuild.util.objectstore import StoreConfigError
 from layerbuild.util.vartypes import flag_set
 
 Reporter = Callable[[Event], None]
@@ -125,6 +128,8 @@ class Plan:
     #: signature, publishes in this build: each is restored from it once that one is done (BitBake's
     #: deferred setscene), and what it needs is not run for it
     deferred: dict[TaskId, TaskId] = field(default_factory=dict)
+    #: the objects found on SSTATE_MIRRORS (looked up once per build)
+    remote: dict[TaskId, Remote] = field(default_factory=dict)
 
 
 def _var(tg: TaskGraph, tid: TaskId, name: str) -> str:
@@ -161,8 +166,42 @@ def is_sstate_task(tg: TaskGraph, tid: TaskId) -> bool:
     return tid.task in _var(tg, tid, "SSTATETASKS").split() and bool(tg.taskinfo(tid).flag("sstate-inputdirs"))
 
 
+def mirror_settings(tg: TaskGraph, tid: TaskId) -> MirrorSettings:
+    """The task's mirror variables; a value that cannot work is an error at the line that set it."""
+    try:
+        settings = MirrorSettings.read(lambda name: _var(tg, tid, name))
+        mirrors_for(settings)
+    except StoreConfigError as exc:
+        info = tg.info(tid)
+        var = next((v for v in ("SSTATE_UPLOAD", "BB_MIRROR_TIMEOUT", "SSTATE_VERIFY_SIG")
+                    if v in exc.message or (v == "SSTATE_UPLOAD" and info.var(v) and
+                                            exc.message.startswith(store_base(info.var(v) or "")))),
+                   "SSTATE_MIRRORS")
+        loc = info.location(var)
+        raise LayerbuildError(exc.message, Location(*loc) if loc else None) from None
+    return settings
+
+
 def sstate_for(tg: TaskGraph, tid: TaskId) -> Sstate:
-    return Sstate(_var(tg, tid, "SSTATE_DIR"), _var(tg, tid, "SSTATE_MIRRORS"))
+    return Sstate(_var(tg, tid, "SSTATE_DIR"), mirror_settings(tg, tid))
+
+
+def lookup_mirrors(tg: TaskGraph, plan: Plan, jobs: int) -> None:
+    """Look up on SSTATE_MIRRORS, ``jobs`` at a time, the objects of the shared-state tasks that are neither
+    up to date nor in SSTATE_DIR (OE's setscene hash check): the plan's walk then knows them."""
+    wanted: dict[MirrorSettings, dict[str, TaskId]] = {}
+    for tid in plan.order:
+        if tid in plan.force or not is_sstate_task(tg, tid) or not _var(tg, tid, "SSTATE_MIRRORS"):
+            continue
+        h = plan.hashes[tid]
+        name = sstate_name(tg, tid, h)
+        if os.path.exists(f"{stamp_base(tg, tid)}.{h}") or \
+                os.path.exists(os.path.join(_var(tg, tid, "SSTATE_DIR"), name + ".siginfo")):
+            continue
+        wanted.setdefault(mirror_settings(tg, tid), {})[name] = tid
+    for settings, names in wanted.items():
+        for name, remote in mirrors_for(settings).lookup(names, jobs).items():
+            plan.remote[names[name]] = remote
 
 
 def sstate_name(tg: TaskGraph, tid: TaskId, h: str) -> str:
@@ -208,9 +247,14 @@ def share_identical(tg: TaskGraph, signatures: Signatures) -> None:
 
 
 def make_plan(tg: TaskGraph, signatures: Signatures, force: set[TaskId], use_sstate: bool = True,
-              avoid: set[TaskId] | None = None) -> Plan:
+              avoid: set[TaskId] | None = None, jobs: int = 4, remote: dict[TaskId, Remote] | None = None) -> Plan:
     order, hashes = compute_hashes(tg, signatures)
     plan = Plan(order, signatures, hashes, force=set(force), avoid=set(avoid or ()))
+    if use_sstate:
+        if remote is None:
+            lookup_mirrors(tg, plan, jobs)
+        else:
+            plan.remote = dict(remote)
     # as in BitBake, whatever depends on a nostamp task is never up to date
     volatile: set[TaskId] = set()
     for tid in order:
@@ -235,7 +279,13 @@ def make_plan(tg: TaskGraph, signatures: Signatures, force: set[TaskId], use_sst
                 and directory_problem(_var(tg, tid, "SSTATE_DIR")) is None:
             # (a SSTATE_DIR that is no directory to write below is an error when the task is to run)
             sstate = sstate_for(tg, tid)
-            obj = sstate.find(sstate_name(tg, tid, hashes[tid]))
+            name = sstate_name(tg, tid, hashes[tid])
+            obj = sstate.find(name)
+            if obj is None and tid in plan.remote:
+                found = plan.remote[tid]
+                path = os.path.join(sstate.directory, name)
+                plan.setscene[tid] = SstateObject(path, path + ".siginfo", found.sha256, found)
+                continue
             if obj is not None:
                 if sstate.verify(obj):
                     plan.setscene[tid] = obj
@@ -286,9 +336,11 @@ def _manifest(tg: TaskGraph, tid: TaskId, index: int) -> str:
                          tg.info(tid).pn, tid.task, index)
 
 
-def restore(tg: TaskGraph, tid: TaskId, obj: SstateObject, plan: Plan) -> None:
-    """Unpack an sstate object into the task's output directories, then stamp the task."""
+def restore(tg: TaskGraph, tid: TaskId, obj: SstateObject, plan: Plan) -> int:
+    """Unpack an sstate object (fetched from its mirror first) into the task's output directories, then
+    stamp the task; returns the bytes fetched."""
     sstate = sstate_for(tg, tid)
+    fetched = sstate.fetch(obj)
     staging_root = os.path.join(_var(tg, tid, "SSTATE_MANIFESTS") or _var(tg, tid, "SSTATE_DIR"), "staging")
     dirs = sstate.unpack(obj, staging_root)
     try:
@@ -300,6 +352,7 @@ def restore(tg: TaskGraph, tid: TaskId, obj: SstateObject, plan: Plan) -> None:
         if dirs:
             shutil.rmtree(os.path.dirname(dirs[0]), ignore_errors=True)
     write_stamp(tg, tid, plan)
+    return fetched
 
 
 class StampWriter:
@@ -394,6 +447,7 @@ class RunQueue:
         self.report = reporter
         self.keep_going = keep_going
         self.ctx = multiprocessing.get_context("fork")
+        self.stats = SstateStats()
 
     def _config(self, tid: TaskId) -> Configuration:
         return self.multiconfigs[tid.mc] if tid.mc else self.config
@@ -409,7 +463,7 @@ class RunQueue:
         h = self.plan.hashes[tid]
         outputs = _outputdirs(tg, tid)
         siginfo = self.plan.signatures.of(tid).sigdata(tg.info(tid).pn, h, dep_hashes(tg, tid, self.plan.hashes))
-        return Publication(_var(tg, tid, "SSTATE_DIR"), _var(tg, tid, "SSTATE_MIRRORS"), sstate_name(tg, tid, h),
+        return Publication(_var(tg, tid, "SSTATE_DIR"), mirror_settings(tg, tid), sstate_name(tg, tid, h),
                            tuple(str(tg.taskinfo(tid).flag("sstate-inputdirs") or "").split()), tuple(outputs),
                            tuple(_manifest(tg, tid, i) for i in range(len(outputs))), siginfo)
 
@@ -429,7 +483,8 @@ class RunQueue:
                 return restored, fatal
             for tid, reason in sorted(broken.items()):
                 self.report(SetsceneFailed(tid, self.tg.label(tid), reason))
-            self.plan = make_plan(self.tg, self.plan.signatures, self.plan.force, avoid=self.plan.avoid | set(broken))
+            self.plan = make_plan(self.tg, self.plan.signatures, self.plan.force, avoid=self.plan.avoid | set(broken),
+                                  remote=self.plan.remote)
             self.plan.uptodate -= restored
             check_task_paths(self.tg, [tid for tid in self.plan.order if tid in self.plan.run], self.config.topdir)
 
@@ -446,7 +501,8 @@ class RunQueue:
             failed += 1
             self.report(TaskFailed(tid, tg.label(tid), None, (), reason))
         if fatal:
-            self.report(BuildFinished(0, len(restored), failed, len(plan.run), len(plan.uptodate)))
+            self.report(BuildFinished(0, len(restored), failed, len(plan.run), len(plan.uptodate),
+                                      sstate=self._sstate(restored)))
             return False
 
         def stamp(tid: TaskId) -> str | None:
@@ -567,9 +623,10 @@ class RunQueue:
             skipped += len(pending)
         except KeyboardInterrupt:
             self._kill(running)
-            self.report(BuildFinished(ran, len(restored), failed, skipped + len(pending), len(plan.uptodate), True))
+            self.report(BuildFinished(ran, len(restored), failed, skipped + len(pending), len(plan.uptodate), True,
+                                      self._sstate(restored)))
             raise
-        self.report(BuildFinished(ran, len(restored), failed, skipped, len(plan.uptodate)))
+        self.report(BuildFinished(ran, len(restored), failed, skipped, len(plan.uptodate), sstate=self._sstate(restored)))
         return failed == 0
 
     def _restore_deferred(self, tid: TaskId) -> str | None:
@@ -586,6 +643,16 @@ class RunQueue:
             return disk_full_reason(exc) if disk_full(exc) else \
                 (exc.message if isinstance(exc, LayerbuildError) else f"restoring {obj.path} failed: {exc}")
         return None
+
+    def _sstate(self, restored: set[TaskId]) -> SstateStats | None:
+        """The summary's shared-state figures: shown when the build has mirrors or restored anything."""
+        tg = self.tg
+        mirrored = any(_var(tg, tid, "SSTATE_MIRRORS") for tid in self.plan.run | restored)
+        if not restored and not mirrored:
+            return None
+        self.stats.restored = len(restored)
+        self.stats.wanted = len(restored) + sum(1 for tid in self.plan.run if is_sstate_task(tg, tid))
+        return self.stats
 
     def _skip_after(self, tid: TaskId, pending: set[TaskId], index: dict[TaskId, int]) -> int:
         """Report the pending tasks that depend on the failed ``tid`` as not run; returns how many."""
@@ -618,7 +685,9 @@ class RunQueue:
 
         def one(item: tuple[TaskId, SstateObject]) -> tuple[TaskId, str | None, bool]:
             try:
-                restore(self.tg, item[0], item[1], self.plan)
+                fetched = restore(self.tg, item[0], item[1], self.plan)
+                if item[1].remote is not None:
+                    self.stats.restored_from(item[1].remote.store, fetched)
             except (LayerbuildError, OSError) as exc:
                 if disk_full(exc):
                     return item[0], disk_full_reason(exc), True

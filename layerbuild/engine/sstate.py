@@ -11,7 +11,10 @@ Restored objects get the link checks source archives get: no entry, symbolic lin
 link leaves its tree, and :func:`install_tree` never writes through a link it finds in an output
 directory, so an object cannot redirect a later install elsewhere. Absolute link targets are kept: in
 packaged trees they name paths of the target system, and they are never followed on the build host.
-``SSTATE_MIRRORS`` (``file://`` URLs) are read after the local directory. ``do_clean`` takes back what a
+``SSTATE_MIRRORS`` are looked up after the local directory and ``SSTATE_UPLOAD`` receives what a task
+creates (:mod:`layerbuild.engine.sstatemirror`); an object is always installed from ``SSTATE_DIR``,
+a mirror's after it was fetched there and checked. Using a local object sets its access time, which
+``layerbuild-sstate prune`` reads. ``do_clean`` takes back what a
 task installed (:func:`uninstall_tree`, from the same manifests) and ``do_cleansstate`` removes a recipe's
 objects (:meth:`Sstate.remove_objects`).
 """
@@ -27,9 +30,11 @@ import shutil
 import stat
 import tarfile
 import tempfile
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from layerbuild.engine.sstatemirror import MirrorSettings, Remote, mirrors_for, sign_object
 from layerbuild.util.errors import LayerbuildError
 from layerbuild.util.fsutil import (
     PathEscape,
@@ -53,6 +58,8 @@ class SstateObject:
     path: str
     siginfo: str
     sha256: str
+    #: where it is when it is not in SSTATE_DIR yet (a mirror), fetched by :meth:`Sstate.fetch`
+    remote: Remote | None = None
 
 
 def object_name(pn: str, arch: str, pv: str, pr: str, taskhash: str, task: str) -> str:
@@ -66,25 +73,14 @@ def manifest_path(manifests: str, stamp: str, arch: str, pn: str, task: str, ind
     return os.path.join(base, f"manifest-{arch}-{pn}.{task}.{index}")
 
 
-def _mirror_dirs(mirrors: str) -> list[str]:
-    """``file://`` destinations of SSTATE_MIRRORS ("REGEX URL" pairs; PATH in the URL is the object path)."""
-    words = mirrors.replace("\\n", " ").split()
-    out = []
-    for i in range(0, len(words) - 1, 2):
-        url = words[i + 1]
-        if url.startswith("file://"):
-            out.append(url[len("file://"):].replace("/PATH", "").rstrip("/"))
-    return out
-
-
 class Sstate:
-    def __init__(self, directory: str, mirrors: str = "") -> None:
+    def __init__(self, directory: str, settings: MirrorSettings | None = None) -> None:
         self.directory = directory
-        self.mirrors = _mirror_dirs(mirrors)
+        self.settings = settings or MirrorSettings()
 
     def find(self, name: str) -> SstateObject | None:
-        """The object ``name`` with its siginfo, locally or on a mirror; None if there is none."""
-        for base in [self.directory, *self.mirrors]:
+        """The object ``name`` with its siginfo in SSTATE_DIR; None if there is none."""
+        for base in [self.directory]:
             try:
                 path = join_under(base, name, what="sstate object")
             except PathEscape:
@@ -108,6 +104,15 @@ class Sstate:
             return SstateObject(path, siginfo, sha)
         return None
 
+    def fetch(self, obj: SstateObject) -> int:
+        """Fetch a mirror's object into SSTATE_DIR (checked; see :meth:`Mirrors.fetch`): the bytes
+        transferred. A local object is marked used (its access time) instead."""
+        if obj.remote is None:
+            with contextlib.suppress(OSError):
+                os.utime(obj.path, ns=(time.time_ns(), os.stat(obj.path).st_mtime_ns))
+            return 0
+        return mirrors_for(self.settings).fetch(obj.remote, self.directory)
+
     def verify(self, obj: SstateObject) -> bool:
         try:
             return sha256_file(obj.path) == obj.sha256
@@ -130,6 +135,7 @@ class Sstate:
             with atomic_output(path) as tmp:
                 write_tar_zst(str(tmp), trees)
             sha = sha256_file(path)
+            sign_object(self.settings, path, name, sha)
             atomic_write(path + ".siginfo", json.dumps({**siginfo, "sha256": sha}, indent=1, sort_keys=True) + "\n")
         except OSError as exc:
             if disk_full(exc):
@@ -143,7 +149,7 @@ class Sstate:
         SSTATE_DIR, as OE's cleansstate does; mirrors are never written. A shard directory that leads
         outside SSTATE_DIR through a link is left alone. Returns the paths removed."""
         name = re.compile(re.escape(f"sstate:{pn}:{arch}:{pv}:{pr}:") + "[0-9a-f]+" +
-                          re.escape(f"_{task}.tar.zst") + r"(\.siginfo)?")
+                          re.escape(f"_{task}.tar.zst") + r"(\.siginfo|\.sig)?")
         removed: list[str] = []
         for first in _shards(self.directory):
             for second in _shards(first):
@@ -351,7 +357,7 @@ class Publication:
     its manifest. The build works it out, as it has the task graph and the hashes."""
 
     sstate_dir: str
-    mirrors: str
+    settings: MirrorSettings
     name: str
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
@@ -359,6 +365,8 @@ class Publication:
     siginfo: dict[str, Any]
 
     def publish(self) -> None:
-        Sstate(self.sstate_dir, self.mirrors).store(self.name, list(self.inputs), self.siginfo)
+        obj = Sstate(self.sstate_dir, self.settings).store(self.name, list(self.inputs), self.siginfo)
+        if obj is not None and self.settings.upload:
+            mirrors_for(self.settings).upload(obj.path, self.name)
         for i, target in enumerate(self.outputs):
             install_tree(self.inputs[i] if i < len(self.inputs) else "", target, self.manifests[i])

@@ -433,6 +433,22 @@ VARIABLES: tuple[Variable, ...] = (
     _v("BB_PRESERVE_ENV", "string", None,
        "Read from the environment: when set, a build sees every environment variable, as in BitBake."),
     _v("SSTATE_MANIFESTS", "path", "${TMPDIR}/sstate-control", "Where the shared-state manifests are kept."),
+    _v("SSTATE_MIRRORS", "list", None,
+       "REGEX URL pairs (OE syntax: file://.* s3://bucket/sstate/PATH) naming shared-state mirrors read after "
+       "SSTATE_DIR: file://, http(s):// and s3:// stores; PATH stands for the object's path."),
+    _v("SSTATE_UPLOAD", "string", None,
+       "A store URL (file://, http(s):// with WebDAV, s3://) that receives every shared-state object a task "
+       "creates, with its .sig and .siginfo; never an object that is there already."),
+    _v("BB_MIRROR_TIMEOUT", "number", "10",
+       "Seconds one request to a shared-state mirror may take; a mirror that fails three times in a row is "
+       "left alone for the rest of the build, with one warning."),
+    _v("SSTATE_VERIFY_SIG", "switch", None,
+       "1: install an object fetched from SSTATE_MIRRORS only when its .sig verifies under a key of "
+       "SSTATE_VALID_SIGS."),
+    _v("SSTATE_SIG_KEY", "path", None,
+       "An Ed25519 private key (PEM, PKCS#8) that signs each shared-state object a task creates (its .sig)."),
+    _v("SSTATE_VALID_SIGS", "list", None,
+       "Ed25519 public key files (PEM) whose signatures SSTATE_VERIFY_SIG accepts."),
     _v("CLEANFUNCS", "list", None,
        "Functions do_clean runs after it removed the recipe's work directory, stamps and installed outputs "
        "(utility-tasks.bbclass, as in OE)."),
