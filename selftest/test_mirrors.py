@@ -10,8 +10,10 @@ import hashlib
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,3 +100,125 @@ def test_runners_uploading_at_once_leave_whole_objects(store_url: str, tmp_path:
     store = open_store(store_url)
     assert len(_intact(store, tmp_path)) >= 4
     assert not [k for k in _objects(store) if ".tmp" in k]
+
+
+def _uploaded(tmp_path: Path, lb: Runner, store_url: str, extra: str = "") -> tuple[Path, Store]:
+    """Runner A: r0 and r1 built and uploaded to ``store_url``."""
+    a = _chain(tmp_path, n=2)
+    with open(a / "conf/local.conf", "a") as fh:
+        fh.write(f'SSTATE_UPLOAD = "{store_url}"\n{extra}')
+    status, _, err = lb("-B", str(a), "r1")
+    assert status == 0, err
+    return a, open_store(store_url)
+
+
+def _key(store: Store, pn: str, task: str) -> str:
+    return next(k for k in _objects(store) if k.endswith(f"_{task}.tar.zst") and f"sstate:{pn}:" in k)
+
+
+def test_corrupt_and_truncated_objects_are_refused_and_their_tasks_run(store_url: str, tmp_path: Path,
+                                                                       lb: Runner) -> None:
+    a, store = _uploaded(tmp_path, lb, store_url)
+    corrupt, truncated = _key(store, "r1", "do_package_write_deb"), _key(store, "r1", "do_populate_sysroot")
+    for key, change in ((corrupt, lambda b: bytes(x ^ 0xFF for x in b)), (truncated, lambda b: b[: len(b) // 2])):
+        assert store.get(key, str(tmp_path / "obj"))
+        store.set_record(key, change((tmp_path / "obj").read_bytes()))  # replaced behind the siginfo's back
+    b = _runner(tmp_path, "b", a, f'SSTATE_MIRRORS = "file://.* {store_url}/PATH"\n')
+    status, _, err = lb("-B", str(b), "r1")
+    assert status == 0, err
+    for key in (corrupt, truncated):
+        assert f"WARNING: {key.split(':')[1]}:do_{key.rsplit('_do_', 1)[1][:-8]}: sstate object {key} from " \
+               f"{store_url} is corrupt (checksum mismatch); running the task instead" in err, err
+        assert not (b / "sstate-cache" / key).exists() or \
+            hashlib.sha256((b / "sstate-cache" / key).read_bytes()).hexdigest() != \
+            hashlib.sha256((tmp_path / "obj").read_bytes()).hexdigest()
+    ran = _ran(b)
+    assert "r1:do_package_write_deb" in ran and "r1:do_populate_sysroot" in ran and "r1:do_compile" in ran
+    assert (b / "tmp/deploy/fake-debs/r1.txt").read_text() == "r1 hello 1\n"
+
+
+def _keypair(directory: Path, name: str) -> tuple[Path, Path]:
+    private, public = directory / f"{name}.pem", directory / f"{name}.pub"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(private)], check=True)
+    subprocess.run(["openssl", "pkey", "-in", str(private), "-pubout", "-out", str(public)], check=True)
+    return private, public
+
+
+def test_signed_objects_verify_and_wrong_or_missing_signatures_are_refused(nginx_dav: tuple[str, Path],
+                                                                           tmp_path: Path, lb: Runner) -> None:
+    store_url = f"{nginx_dav[0]}/{tmp_path.name}"
+    forget_stores()
+    good, good_pub = _keypair(tmp_path, "good")
+    _other, other_pub = _keypair(tmp_path, "other")
+    a, store = _uploaded(tmp_path, lb, store_url, f'SSTATE_SIG_KEY = "{good}"\n')
+    signed = [k for k in _objects(store) if k.endswith(".tar.zst")]
+    assert signed and all(store.get_record(k + ".sig") for k in signed)
+    verify = f'SSTATE_MIRRORS = "file://.* {store_url}/PATH"\nSSTATE_VERIFY_SIG = "1"\n'
+    wrong = _runner(tmp_path, "wrong", a, verify + f'SSTATE_VALID_SIGS = "{other_pub}"\n')
+    status, _, err = lb("-B", str(wrong), "r1")
+    assert status == 0, err
+    assert err.count("has a signature no key of SSTATE_VALID_SIGS verifies; running the task instead") >= 2, err
+    assert "r0:do_compile" in _ran(wrong) and not list((wrong / "sstate-cache").rglob("*.sig"))
+    right = _runner(tmp_path, "right", a, verify + f'SSTATE_VALID_SIGS = "{other_pub} {good_pub}"\n')
+    status, _, err = lb("-B", str(right), "r1")
+    assert status == 0 and _ran(right) == [], err
+    unsigned = _key(store, "r1", "do_package_write_deb")
+    store.delete(unsigned + ".sig")
+    fresh = _runner(tmp_path, "unsigned", a, verify + f'SSTATE_VALID_SIGS = "{good_pub}"\n')
+    status, _, err = lb("-B", str(fresh), "r1")
+    assert status == 0, err
+    assert f"sstate object {unsigned} from {store_url} is not signed (SSTATE_VERIFY_SIG is set)" in err, err
+    assert _ran(fresh) == ["r1:do_package_write_deb"] or "r1:do_package_write_deb" in _ran(fresh)
+
+
+def test_a_dead_or_silent_mirror_is_one_warning_and_the_build_goes_on_quickly(tmp_path: Path, lb: Runner) -> None:
+    with socket.socket() as silent, socket.socket() as dead:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)  # takes connections, never answers
+        dead.bind(("127.0.0.1", 0))  # refuses them
+        urls = [f"http://127.0.0.1:{s.getsockname()[1]}/sstate" for s in (silent, dead)]
+        build = _chain(tmp_path, n=2)
+        with open(build / "conf/local.conf", "a") as fh:
+            fh.write(f'SSTATE_MIRRORS = "file://.* {urls[0]}/PATH file://.* {urls[1]}/PATH"\n'
+                     f'SSTATE_UPLOAD = "{urls[0]}"\nBB_MIRROR_TIMEOUT = "0.5"\n')
+        forget_stores()
+        start = time.monotonic()
+        status, _, err = lb("-B", str(build), "r1")
+        elapsed = time.monotonic() - start
+    assert status == 0, err
+    for url in urls:
+        assert err.count(f"WARNING: sstate mirror {url}: {url} is unavailable") == 1, err
+    assert "r1:do_compile" in _ran(build)
+    baseline = _chain(tmp_path / "baseline", n=2)
+    start = time.monotonic()
+    assert lb("-B", str(baseline), "r1")[0] == 0
+    assert elapsed - (time.monotonic() - start) < 6, (elapsed, err)  # one timeout per store, not one per object
+
+
+def test_a_bad_mirror_url_is_one_error_line(tmp_path: Path, lb: Runner) -> None:
+    build = _chain(tmp_path, n=1)
+    local = build / "conf/local.conf"
+    line = len(local.read_text().splitlines()) + 1
+    local.write_text(local.read_text() + 'SSTATE_MIRRORS = "file://.* ftp://host/sstate/PATH"\n')
+    status, _, err = lb("-B", str(build), "r0")
+    assert status == 1
+    assert err.strip() == (f"{local}:{line}: error: ftp://host/sstate: not a store URL "
+                           "(known: file://, http://, https://, s3://)"), err
+
+
+def test_missing_credentials_are_one_error_line(tmp_path: Path, lb: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("boto3")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    forget_stores()
+    build = _chain(tmp_path, n=1)
+    local = build / "conf/local.conf"
+    line = len(local.read_text().splitlines()) + 1
+    local.write_text(local.read_text() + 'SSTATE_UPLOAD = "s3://bucket/sstate"\n')
+    status, _, err = lb("-B", str(build), "r0")
+    assert status == 1
+    assert err.strip() == (f"{local}:{line}: error: s3://bucket/sstate: no AWS credentials (set AWS_ACCESS_KEY_ID "
+                           "and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials)"), err

@@ -455,7 +455,8 @@ def recipe_info(d: DataStore, fn: str, appends: tuple[str, ...], keep: tuple[str
     locations = []
     refs = {ref for task in tasks for ref in task.flag("_depends_refs", ()) or ()}
     per_package = [f"{var}:{pkg}" for var in ("RDEPENDS", "RRECOMMENDS") for pkg in packages]
-    for var in ("DEPENDS", "RDEPENDS", "PROVIDES", "PN", "PV", "PR", "BBCLASSEXTEND", *DIRECTORY_VARS, *per_package,
+    for var in ("DEPENDS", "RDEPENDS", "PROVIDES", "PN", "PV", "PR", "BBCLASSEXTEND", *DIRECTORY_VARS, *MIRROR_VARS,
+                *per_package,
                 *sorted(refs)):
         loc = d.location(var)
         if loc is not None:

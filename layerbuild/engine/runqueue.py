@@ -190,7 +190,13 @@ def lookup_mirrors(tg: TaskGraph, plan: Plan, jobs: int) -> None:
     """Look up on SSTATE_MIRRORS, ``jobs`` at a time, the objects of the shared-state tasks that are neither
     up to date nor in SSTATE_DIR (OE's setscene hash check): the plan's walk then knows them."""
     wanted: dict[MirrorSettings, dict[str, TaskId]] = {}
+    probed: set[MirrorSettings] = set()
     for tid in plan.order:
+        if is_sstate_task(tg, tid) and _var(tg, tid, "SSTATE_UPLOAD"):
+            settings = mirror_settings(tg, tid)
+            if settings not in probed:
+                probed.add(settings)
+                mirrors_for(settings).probe_upload()
         if tid in plan.force or not is_sstate_task(tg, tid) or not _var(tg, tid, "SSTATE_MIRRORS"):
             continue
         h = plan.hashes[tid]

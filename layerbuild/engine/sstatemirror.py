@@ -125,6 +125,15 @@ class Mirrors:
             self._warned.add(store.url)
         logger.warning("sstate mirror %s: %s; going on without it", store.url, exc.message)
 
+    def probe_upload(self) -> None:
+        """Ask the upload store once, before tasks run: if it is down, the task workers forked later know
+        it (:data:`layerbuild.util.objectstore.DOWN`) and do not each wait for it."""
+        if self.upload_store is not None:
+            try:
+                self.upload_store.head("layerbuild-probe")
+            except StoreError as exc:
+                self.warn(self.upload_store, exc)
+
     def lookup(self, names: Iterable[str], threads: int) -> dict[str, Remote]:
         """The objects of ``names`` found on the mirrors (their siginfo read), ``threads`` at a time."""
         names = list(names)

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 
 from layerbuild.util.objectstore.store import (
     DEFAULT_RETRIES,
+    DOWN,
     DEFAULT_TIMEOUT,
     Entry,
     Store,
@@ -100,3 +101,4 @@ def forget_stores() -> None:
     """Forget the open stores (and which are down): the next build of this process starts afresh."""
     with _OPEN_LOCK:
         _OPEN.clear()
+        DOWN.clear()

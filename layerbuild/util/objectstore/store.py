@@ -21,6 +21,10 @@ DEFAULT_RETRIES = 2
 FIRST_PAUSE = 0.2
 
 
+#: stores found down in this process, by URL: a task worker forked later knows them without waiting again
+DOWN: dict[str, str] = {}
+
+
 class StoreError(LayerbuildError):
     """A store refused an operation (no permission, no such bucket): the caller warns and goes on."""
 
@@ -51,7 +55,7 @@ class Store(abc.ABC):
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
-        self.down: str | None = None
+        self.down: str | None = DOWN.get(self.url)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -117,7 +121,7 @@ class Store(abc.ABC):
             except Transient as exc:
                 if attempt == self.retries:
                     with self._lock:
-                        self.down = str(exc) or type(exc).__name__
+                        self.down = DOWN[self.url] = str(exc) or type(exc).__name__
                     raise StoreUnavailable(f"{self.url} is unavailable: {self.down}") from None
                 time.sleep(pause)
                 pause *= 2
