@@ -222,3 +222,44 @@ def test_missing_credentials_are_one_error_line(tmp_path: Path, lb: Runner, monk
     assert status == 1
     assert err.strip() == (f"{local}:{line}: error: s3://bucket/sstate: no AWS credentials (set AWS_ACCESS_KEY_ID "
                            "and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials)"), err
+
+
+def test_a_hostile_object_on_a_mirror_writes_nothing_outside(nginx_dav: tuple[str, Path], tmp_path: Path,
+                                                             lb: Runner) -> None:
+    """A checksum-consistent object whose members climb out (``..``) or lead out through a link gets the
+    checks of source archives: refused, the canary directory outside stays empty, the task runs."""
+    import io
+    import tarfile
+
+    import zstandard
+    store_url = f"{nginx_dav[0]}/{tmp_path.name}"
+    forget_stores()
+    a, store = _uploaded(tmp_path, lb, store_url)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for n, members in enumerate((
+            [("file", f"dir0/{'../' * 40}{str(outside).lstrip('/')}/canary", "")],
+            [("link", "dir0/esc", f"{'../' * 40}{str(outside).lstrip('/')}"), ("file", "dir0/esc/canary", "")])):
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w") as tar:
+            for kind, name, target in members:
+                info = tarfile.TarInfo(name)
+                if kind == "link":
+                    info.type, info.linkname = tarfile.SYMTYPE, target
+                    tar.addfile(info)
+                else:
+                    info.size = 3
+                    tar.addfile(info, io.BytesIO(b"bad"))
+        data = zstandard.ZstdCompressor().compress(raw.getvalue())
+        key = _key(store, "r1", "do_package_write_deb")
+        store.set_record(key, data)
+        store.set_record(key + ".siginfo", json.dumps({"sha256": hashlib.sha256(data).hexdigest()}).encode())
+        b = _runner(tmp_path, f"b{n}", a, f'SSTATE_MIRRORS = "file://.* {store_url}/PATH"\n')
+        status, _, err = lb("-B", str(b), "r1")
+        assert status == 0, err
+        assert os.listdir(outside) == []
+        assert re.search(rf"sstate object \S+{re.escape(key)} cannot be unpacked: "
+                         r"(entry '.*' is not below a dirN directory|symbolic link 'dir0/esc' -> '.*' points outside "
+                         r"its tree); running the task instead", err), err
+        assert "r1:do_package_write_deb" in _ran(b)
+        assert (b / "tmp/deploy/fake-debs/r1.txt").read_text() == "r1 hello 1\n"
