@@ -302,6 +302,30 @@ def buildhistory_diff_main(argv: Sequence[str] | None = None) -> int:
     """``layerbuild-buildhistory-diff [REV [REV2]]``."""
     return _guard("layerbuild-buildhistory-diff", lambda: _buildhistory_diff_parser().parse_args(argv),
                   _buildhistory_diff, _debug_flag(argv))
+def _sstate_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="layerbuild-sstate", description="Maintain shared state (sstate) caches.")
+    p.add_argument("-B", "--build-dir", metavar="DIR", help="build directory (default: the current one or ./build)")
+    p.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    sub = p.add_subparsers(dest="command", required=True)
+    prune = sub.add_parser("prune", help="remove objects not used for a number of days")
+    prune.add_argument("--older-than", type=float, required=True, metavar="DAYS",
+                       help="remove objects last used more than DAYS days ago (fractions allowed)")
+    prune.add_argument("--dry-run", action="store_true", help="say what would be removed; remove nothing")
+    prune.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per request to a store")
+    prune.add_argument("locations", nargs="*", metavar="LOCATION",
+                       help="directories or store URLs (file://, http(s)://, s3://); default: the build "
+                            "directory's SSTATE_DIR and SSTATE_UPLOAD")
+    return p
+
+
+def _sstate(args: argparse.Namespace) -> int:
+    from layerbuild.sstatetool import prune_command
+    return prune_command(args, None if args.locations else _topdir(args), sys.stdout)
+
+
+def sstate_main(argv: Sequence[str] | None = None) -> int:
+    """``layerbuild-sstate prune --older-than DAYS [--dry-run] [LOCATION...]``."""
+    return _guard("layerbuild-sstate", lambda: _sstate_parser().parse_args(argv), _sstate, _debug_flag(argv))
 
 
 def boot_main(argv: Sequence[str] | None = None) -> int:

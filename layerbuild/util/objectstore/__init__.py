@@ -39,8 +39,8 @@ from urllib.parse import urlsplit
 
 from layerbuild.util.objectstore.store import (
     DEFAULT_RETRIES,
-    DOWN,
     DEFAULT_TIMEOUT,
+    DOWN,
     Entry,
     Store,
     StoreConfigError,
