@@ -263,3 +263,32 @@ def test_a_hostile_object_on_a_mirror_writes_nothing_outside(nginx_dav: tuple[st
                          r"its tree); running the task instead", err), err
         assert "r1:do_package_write_deb" in _ran(b)
         assert (b / "tmp/deploy/fake-debs/r1.txt").read_text() == "r1 hello 1\n"
+
+
+def test_downloads_are_published_with_dl_upload_and_fetched_through_a_store_premirror(
+        nginx_dav: tuple[str, Path], s3_server: str, tmp_path: Path, lb: Runner) -> None:
+    from conftest import make_layer
+    base, root = nginx_dav
+    payload = b"source tarball " * 100
+    origin = root / tmp_path.name / "payload.txt"
+    origin.parent.mkdir(parents=True)
+    origin.write_bytes(payload)
+    recipe = (f'SRC_URI = "{base}/{tmp_path.name}/payload.txt"\n'
+              f'SRC_URI[sha256sum] = "{hashlib.sha256(payload).hexdigest()}"\nINHIBIT_DEFAULT_DEPS = "1"\n')
+    layer = make_layer(tmp_path, "dl", {"recipes/dl/dl_1.0.bb": recipe})
+    store = f"s3://mirror/{tmp_path.name}-dl"
+    forget_stores()
+    a = make_build(tmp_path / "a", [layer], local=f'DL_UPLOAD = "{store}"\n')
+    status, _, err = lb("-B", str(a), "-c", "fetch", "dl")
+    assert status == 0, err
+    assert open_store(store).get_record("payload.txt") == payload
+    origin.unlink()  # only the store has it now
+    b = make_build(tmp_path / "b", [layer], local=f'PREMIRRORS = "https?://.*/.* {store}/"\n')
+    status, _, err = lb("-B", str(b), "-c", "fetch", "dl")
+    assert status == 0, err
+    assert (b / "downloads/payload.txt").read_bytes() == payload
+    # the wrong bytes on the store are refused as any mirror's are
+    open_store(store).set_record("payload.txt", b"tampered")
+    c = make_build(tmp_path / "c", [layer], local=f'PREMIRRORS = "https?://.*/.* {store}/"\n')
+    status, _, err = lb("-B", str(c), "-c", "fetch", "dl")
+    assert status == 1 and "sha256 mismatch" in err and not (c / "downloads/payload.txt").exists()

@@ -41,6 +41,8 @@ class FetchContext:
     premirrors: tuple[tuple[str, str], ...]
     mirrors: tuple[tuple[str, str], ...]
     timeout: float
+    #: DL_UPLOAD: the store every verified download is published to
+    upload: str = ""
 
     @classmethod
     def from_variables(cls, variables: Any) -> FetchContext:
@@ -58,7 +60,7 @@ class FetchContext:
                    no_network=typed.bool("BB_NO_NETWORK"),
                    premirrors=tuple(mirror_pairs(get("PREMIRRORS"))),
                    mirrors=tuple(mirror_pairs(get("MIRRORS"))),
-                   timeout=typed.number("BB_FETCH_TIMEOUT", 60))
+                   timeout=typed.number("BB_FETCH_TIMEOUT", 60), upload=(get("DL_UPLOAD") or "").strip())
 
     def fail(self, cls: type[FetchError], message: str, notes: Iterable[str] = (),
              hint: str | None = None) -> FetchError:

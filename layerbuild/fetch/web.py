@@ -3,12 +3,17 @@
 A download goes to a temporary name beside its final one, is checked against the recipe's sha256 and
 only then renamed into place, with a ``.done`` marker (holding the sha256) beside it, so DL_DIR never
 holds a partial or unverified file under a name a later build would trust.
+
+PREMIRRORS and MIRRORS may name any store of :mod:`layerbuild.util.objectstore` besides http(s) and
+file (``s3://bucket/downloads``), and ``DL_UPLOAD = "URL"`` publishes each verified download there under
+its file name, if it is not there already; a store that fails is a warning, never a failed fetch.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 from pathlib import Path
 from typing import IO, Any
@@ -26,8 +31,10 @@ from layerbuild.fetch.unpack import ArchiveProblem, unpack_dir, unpack_file
 from layerbuild.fetch.url import decodeurl, encodeurl
 from layerbuild.fetch.urldata import FetchContext, FetchData, clean_download, locked
 from layerbuild.util.fsutil import atomic_output, atomic_write, disk_full, sha256_file
+from layerbuild.util.objectstore import DEFAULT_TIMEOUT, StoreError, open_store
 
-NETWORK_TYPES = ("http", "https")
+NETWORK_TYPES = ("http", "https", "s3")
+logger = logging.getLogger("layerbuild.fetch")
 USER_AGENT = "layerbuild"
 
 
@@ -44,14 +51,14 @@ class WebMethod:
 
     def download(self, ud: FetchData, ctx: FetchContext) -> None:
         expected = ud.expected_sha256(ctx)
-        if self._verified(ud, ctx, expected):
-            return
-        with locked(ud.localpath + ".lock"):
-            if self._verified(ud, ctx, expected):
-                return
-            try_sources(ud, ctx, ud.basename, lambda source: self._fetch_from(ud, ctx, source, expected),
-                        network=lambda source: decodeurl(source)[0] in NETWORK_TYPES,
-                        usable=lambda source: decodeurl(source)[0] in ("file", *NETWORK_TYPES))
+        if not self._verified(ud, ctx, expected):
+            with locked(ud.localpath + ".lock"):
+                if not self._verified(ud, ctx, expected):
+                    try_sources(ud, ctx, ud.basename, lambda source: self._fetch_from(ud, ctx, source, expected),
+                                network=lambda source: decodeurl(source)[0] in NETWORK_TYPES,
+                                usable=lambda source: decodeurl(source)[0] in ("file", *NETWORK_TYPES))
+        if ctx.upload and not ctx.no_network:
+            _publish(ud, ctx)
 
     def _verified(self, ud: FetchData, ctx: FetchContext, expected: str | None) -> bool:
         """Whether DL_DIR already holds the right file; a wrong one is removed."""
@@ -117,9 +124,32 @@ class WebMethod:
             raise ctx.fail(UnpackError, f"cannot unpack {ud.url} ({ud.localpath}): {exc}") from None
 
 
+def _publish(ud: FetchData, ctx: FetchContext) -> None:
+    """DL_UPLOAD: put the verified download into the store under its file name unless it is there."""
+    try:
+        if open_store(ctx.upload, min(ctx.timeout, DEFAULT_TIMEOUT)).put(ud.localpath, ud.basename):
+            logger.info("published %s to %s", ud.basename, ctx.upload)
+    except StoreError as exc:
+        logger.warning("DL_UPLOAD %s: %s; %s is not published", ctx.upload, exc.message, ud.basename)
+
+
+def _from_store(source: str, target: Path, timeout: float) -> str:
+    """Fetch a store URL (``s3://bucket/dir/file``) into ``target``; returns the sha256."""
+    directory, name = source.rsplit("/", 1)
+    try:
+        found = open_store(directory, timeout).get(name, str(target))
+    except StoreError as exc:
+        raise TransferFailed(exc.message) from None
+    if not found:
+        raise TransferFailed("not found")
+    return sha256_file(target)
+
+
 def _transfer(source: str, target: Path, timeout: float) -> str:
-    """Copy ``source`` (http, https or a file:// mirror) to ``target``; returns the sha256."""
+    """Copy ``source`` (http, https, a file:// mirror or a store) to ``target``; returns the sha256."""
     kind, host, path, user, pswd, _params = decodeurl(source)
+    if kind not in ("file", "http", "https"):
+        return _from_store(encodeurl((kind, host, path, user, pswd, {})), target, timeout)
     h = hashlib.sha256()
     with open(target, "wb") as out:
         if kind == "file":

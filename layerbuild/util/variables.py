@@ -335,7 +335,8 @@ VARIABLES: tuple[Variable, ...] = (
        "DL_DIR, do_unpack unpacks them into UNPACKDIR, do_patch applies the .patch/.diff entries to S.",
        tasks=(*_FETCHING, "populate_lic")),
     _v("SRCREV", "string", None, "The commit a git:// SRC_URI entry checks out (a full commit id).", tasks=_FETCHING),
-    _v("PREMIRRORS", "list", None, "REGEX URL pairs tried before a source's own URL."),
+    _v("PREMIRRORS", "list", None,
+       "REGEX URL pairs tried before a source's own URL; the URL may name an http(s)://, file:// or s3:// place."),
     _v("MIRRORS", "list", None, "REGEX URL pairs tried after a source's own URL failed."),
     _v("DEBIAN_MIRROR", "string", None,
        "The pool of a Debian mirror, as OE's recipes use it: ${DEBIAN_MIRROR}/main/z/zlib/zlib_VERSION.orig.tar.gz. "
@@ -345,6 +346,9 @@ VARIABLES: tuple[Variable, ...] = (
        "needs it must already be in DL_DIR."),
     _v("BB_NO_NETWORK", "boolean", None, "1: refuse network access while fetching (file:// mirrors still work)."),
     _v("BB_FETCH_TIMEOUT", "number", None, "Seconds an http(s) download may stall before it fails."),
+    _v("DL_UPLOAD", "string", None,
+       "A store URL (file://, http(s):// with WebDAV, s3://) every verified download is published to under its "
+       "file name, unless it is there; PREMIRRORS can then name it for other build machines."),
     _v("FILESOVERRIDES", "list", None,
        "Subdirectory names searched in each FILESPATH directory for file:// sources (default: OVERRIDES).",
        tasks=(*_FETCHING, "portable_rootfs")),
