@@ -13,13 +13,12 @@ from layerbuild.engine.sstatemirror import store_base
 from layerbuild.engine.sstateprune import prune
 from layerbuild.util.errors import LayerbuildError
 from layerbuild.util.objectstore import StoreError, open_store
+from layerbuild.util.sizes import human_size
 
 
 def _size(n: int) -> str:
     """``21.8 KiB (22323 bytes)``: readable, and exact for scripts."""
-    if n < 1024:
-        return f"{n} bytes"
-    return (f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MiB") + f" ({n} bytes)"
+    return human_size(n) if n < 1024 else f"{human_size(n)} ({n} bytes)"
 
 
 def locations_of(topdir: str) -> list[str]:

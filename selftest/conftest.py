@@ -154,16 +154,14 @@ def nginx_dav(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
         yield url, root
 
 
-@pytest.fixture(scope="module")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """moto's standalone S3 server on 127.0.0.1, with the environment boto3 reads pointing at it and a
-    bucket ``mirror``: yields the endpoint URL. The environment is restored afterwards."""
-    boto3 = pytest.importorskip("boto3")
+def start_moto(state: Path) -> Iterator[str]:
+    """moto's standalone S3 server on 127.0.0.1 until the generator closes, with the environment boto3 reads
+    pointing at it (restored afterwards) and a bucket ``mirror``: yields the endpoint URL."""
+    import boto3
     binary = shutil.which("moto_server")
     command = [binary] if binary else [sys.executable, "-m", "moto.server"]
     port = _free_port()
-    log = tmp_path_factory.mktemp("moto") / "log"
-    with open(log, "wb") as out:
+    with open(state / "moto.log", "wb") as out:
         proc = subprocess.Popen([*command, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out)
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -173,7 +171,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 break
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"moto_server did not start: {log.read_text()}")
+            raise RuntimeError(f"moto_server did not start: {(state / 'moto.log').read_text()}")
         time.sleep(0.05)
     env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
            "AWS_ENDPOINT_URL": endpoint}
@@ -192,6 +190,14 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 os.environ[name] = value
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1 (:func:`start_moto`): yields the endpoint URL."""
+    pytest.importorskip("boto3")
+    pytest.importorskip("moto")
+    yield from start_moto(tmp_path_factory.mktemp("moto"))
 
 
 def write_tree(root: Path, files: dict[str, str]) -> None:

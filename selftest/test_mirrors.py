@@ -24,7 +24,7 @@ from test_tasks import _chain, _ran
 from layerbuild.util.objectstore import Store, forget_stores, open_store
 
 
-@pytest.fixture(params=["s3", "http"])
+@pytest.fixture(params=[pytest.param("s3", marks=pytest.mark.slow), "http"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh prefix of an S3 bucket on moto's server, or of an nginx WebDAV directory."""
     forget_stores()
@@ -83,6 +83,7 @@ def test_an_empty_runner_restores_everything_from_the_mirror(store_url: str, tmp
     assert len(fetched) == int(m.group(1)) and fetched <= set(names)
 
 
+@pytest.mark.slow
 def test_runners_uploading_at_once_leave_whole_objects(store_url: str, tmp_path: Path) -> None:
     builds = []
     for name in ("one", "two"):
@@ -116,6 +117,7 @@ def _key(store: Store, pn: str, task: str) -> str:
     return next(k for k in _objects(store) if k.endswith(f"_{task}.tar.zst") and f"sstate:{pn}:" in k)
 
 
+@pytest.mark.slow
 def test_corrupt_and_truncated_objects_are_refused_and_their_tasks_run(store_url: str, tmp_path: Path,
                                                                        lb: Runner) -> None:
     a, store = _uploaded(tmp_path, lb, store_url)
@@ -144,6 +146,7 @@ def _keypair(directory: Path, name: str) -> tuple[Path, Path]:
     return private, public
 
 
+@pytest.mark.slow
 def test_signed_objects_verify_and_wrong_or_missing_signatures_are_refused(nginx_dav: tuple[str, Path],
                                                                            tmp_path: Path, lb: Runner) -> None:
     store_url = f"{nginx_dav[0]}/{tmp_path.name}"
@@ -171,6 +174,7 @@ def test_signed_objects_verify_and_wrong_or_missing_signatures_are_refused(nginx
     assert _ran(fresh) == ["r1:do_package_write_deb"] or "r1:do_package_write_deb" in _ran(fresh)
 
 
+@pytest.mark.slow
 def test_a_dead_or_silent_mirror_is_one_warning_and_the_build_goes_on_quickly(tmp_path: Path, lb: Runner) -> None:
     with socket.socket() as silent, socket.socket() as dead:
         silent.bind(("127.0.0.1", 0))
@@ -224,6 +228,7 @@ def test_missing_credentials_are_one_error_line(tmp_path: Path, lb: Runner, monk
                            "and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials)"), err
 
 
+@pytest.mark.slow
 def test_a_hostile_object_on_a_mirror_writes_nothing_outside(nginx_dav: tuple[str, Path], tmp_path: Path,
                                                              lb: Runner) -> None:
     """A checksum-consistent object whose members climb out (``..``) or lead out through a link gets the
@@ -265,6 +270,7 @@ def test_a_hostile_object_on_a_mirror_writes_nothing_outside(nginx_dav: tuple[st
         assert (b / "tmp/deploy/fake-debs/r1.txt").read_text() == "r1 hello 1\n"
 
 
+@pytest.mark.slow
 def test_downloads_are_published_with_dl_upload_and_fetched_through_a_store_premirror(
         nginx_dav: tuple[str, Path], s3_server: str, tmp_path: Path, lb: Runner) -> None:
     from conftest import make_layer

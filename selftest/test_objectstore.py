@@ -23,7 +23,7 @@ from layerbuild.util.objectstore import (
 )
 
 
-@pytest.fixture(params=["file", "http", "s3"])
+@pytest.fixture(params=["file", "http", pytest.param("s3", marks=pytest.mark.slow)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     forget_stores()
     if request.param == "file":
@@ -113,7 +113,7 @@ def test_s3_without_credentials_is_one_clear_error(monkeypatch: pytest.MonkeyPat
         open_store("s3://b/p")
 
 
-@pytest.mark.parametrize("scheme", ["http", "s3"])
+@pytest.mark.parametrize("scheme", ["http", pytest.param("s3", marks=pytest.mark.slow)])
 def test_dead_and_silent_servers_are_unavailable_within_the_timeout(scheme: str, monkeypatch: pytest.MonkeyPatch,
                                                                      tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")

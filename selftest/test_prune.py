@@ -10,6 +10,7 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
 from conftest import Runner
 from test_mirrors import _objects, _runner, store_url  # noqa: F401  (the fixture)
 from test_tasks import _chain, _ran, _reset_log
@@ -24,6 +25,7 @@ def _prune(capsys, *args: str) -> tuple[int, str]:  # type: ignore[no-untyped-de
     return status, capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_prune_a_local_directory_keeps_what_was_restored(tmp_path: Path, lb: Runner, capsys) -> None:  # type: ignore[no-untyped-def]
     build = _chain(tmp_path, n=2)
     assert lb("-B", str(build), "r1")[0] == 0
@@ -57,6 +59,7 @@ def test_prune_a_local_directory_keeps_what_was_restored(tmp_path: Path, lb: Run
     assert m and int(m.group(1)) == before - after, out
 
 
+@pytest.mark.slow
 def test_prune_a_store_keeps_objects_restored_since(store_url: str, tmp_path: Path, lb: Runner,  # noqa: F811
                                                     capsys) -> None:  # type: ignore[no-untyped-def]
     a = _chain(tmp_path, n=2)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from layerbuild.engine.taskgraph import TaskId
 from layerbuild.util.errors import Location
+from layerbuild.util.sizes import human_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +95,7 @@ class SstateStats:
         if not self.mirrors:
             return rate
         sources = ", ".join(f"{n} from {url}" for url, n in sorted(self.mirrors.items()))
-        return f"{sources}, {_size(self.transferred)} transferred; {rate}"
-
-
-def _size(n: int) -> str:
-    if n < 1024:
-        return f"{n} bytes"
-    return f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MiB"
+        return f"{sources}, {human_size(self.transferred)} transferred; {rate}"
 
 
 @dataclass(frozen=True, slots=True)
