@@ -128,8 +128,8 @@ class Plan:
     #: signature, publishes in this build: each is restored from it once that one is done (BitBake's
     #: deferred setscene), and what it needs is not run for it
     deferred: dict[TaskId, TaskId] = field(default_factory=dict)
-    #: the objects found on SSTATE_MIRRORS (looked up once per build)
-    remote: dict[TaskId, Remote] = field(default_factory=dict)
+    #: what SSTATE_MIRRORS hold of the tasks looked up (None: nothing); each is looked up once per build
+    remote: dict[TaskId, Remote | None] = field(default_factory=dict)
 
 
 def _var(tg: TaskGraph, tid: TaskId, name: str) -> str:
@@ -186,19 +186,27 @@ def sstate_for(tg: TaskGraph, tid: TaskId) -> Sstate:
     return Sstate(_var(tg, tid, "SSTATE_DIR"), mirror_settings(tg, tid))
 
 
-def lookup_mirrors(tg: TaskGraph, plan: Plan, jobs: int) -> None:
-    """Look up on SSTATE_MIRRORS, ``jobs`` at a time, the objects of the shared-state tasks that are neither
-    up to date nor in SSTATE_DIR (OE's setscene hash check): the plan's walk then knows them."""
-    wanted: dict[MirrorSettings, dict[str, TaskId]] = {}
+def probe_uploads(tg: TaskGraph) -> None:
+    """Ask each SSTATE_UPLOAD store once before tasks run (see :meth:`Mirrors.probe_upload`)."""
     probed: set[MirrorSettings] = set()
-    for tid in plan.order:
-        if is_sstate_task(tg, tid) and _var(tg, tid, "SSTATE_UPLOAD"):
+    for tid in tg.graph.nodes:
+        if _var(tg, tid, "SSTATE_UPLOAD") and is_sstate_task(tg, tid):
             settings = mirror_settings(tg, tid)
             if settings not in probed:
                 probed.add(settings)
                 mirrors_for(settings).probe_upload()
-        if tid in plan.force or not is_sstate_task(tg, tid) or not _var(tg, tid, "SSTATE_MIRRORS"):
+
+
+def lookup_mirrors(tg: TaskGraph, plan: Plan, tids: Iterable[TaskId], jobs: int) -> None:
+    """Look up on SSTATE_MIRRORS, ``jobs`` at a time, the objects of ``tids`` (shared-state tasks that
+    are neither up to date nor in SSTATE_DIR; OE's setscene hash check). The plan's walk asks for one
+    level of the graph at a time, so a build that finds its targets' objects looks up nothing below."""
+    wanted: dict[MirrorSettings, dict[str, TaskId]] = {}
+    for tid in tids:
+        if tid in plan.remote or tid in plan.force or tid in plan.avoid or not is_sstate_task(tg, tid) \
+                or not _var(tg, tid, "SSTATE_MIRRORS"):
             continue
+        plan.remote[tid] = None
         h = plan.hashes[tid]
         name = sstate_name(tg, tid, h)
         if os.path.exists(f"{stamp_base(tg, tid)}.{h}") or \
@@ -253,58 +261,66 @@ def share_identical(tg: TaskGraph, signatures: Signatures) -> None:
 
 
 def make_plan(tg: TaskGraph, signatures: Signatures, force: set[TaskId], use_sstate: bool = True,
-              avoid: set[TaskId] | None = None, jobs: int = 4, remote: dict[TaskId, Remote] | None = None) -> Plan:
+              avoid: set[TaskId] | None = None, jobs: int = 4,
+              remote: dict[TaskId, Remote | None] | None = None) -> Plan:
     order, hashes = compute_hashes(tg, signatures)
-    plan = Plan(order, signatures, hashes, force=set(force), avoid=set(avoid or ()))
-    if use_sstate:
-        if remote is None:
-            lookup_mirrors(tg, plan, jobs)
-        else:
-            plan.remote = dict(remote)
+    plan = Plan(order, signatures, hashes, force=set(force), avoid=set(avoid or ()), remote=dict(remote or {}))
+    if use_sstate and remote is None:
+        probe_uploads(tg)
     # as in BitBake, whatever depends on a nostamp task is never up to date
     volatile: set[TaskId] = set()
     for tid in order:
         if flag_set(tg.taskinfo(tid).flag("nostamp")) or any(p in volatile for p in tg.graph.predecessors(tid)):
             volatile.add(tid)
-    # the default configuration's targets first (the end of the stack), then by multiconfig name: of
-    # two tasks with one sstate object, the first planned publishes it
-    todo = sorted(tg.targets, key=lambda tid: tid.mc, reverse=True)
+    # the default configuration's targets first, then by multiconfig name: of two tasks with one sstate
+    # object, the first planned publishes it
+    todo = sorted(tg.targets, key=lambda tid: tid.mc)
     seen: set[TaskId] = set()
     #: sstate object name -> the task that publishes it in this build (multiconfig builds only)
     publishers: dict[str, TaskId] | None = {} if tg.multiconfigs else None
     while todo:
-        tid = todo.pop()
-        if tid in seen:
-            continue
-        seen.add(tid)
-        nostamp = tid in volatile
-        if tid not in force and not nostamp and os.path.exists(f"{stamp_base(tg, tid)}.{hashes[tid]}"):
-            plan.uptodate.add(tid)
-            continue
-        if tid not in force and tid not in plan.avoid and use_sstate and is_sstate_task(tg, tid) \
-                and directory_problem(_var(tg, tid, "SSTATE_DIR")) is None:
-            # (a SSTATE_DIR that is no directory to write below is an error when the task is to run)
-            sstate = sstate_for(tg, tid)
-            name = sstate_name(tg, tid, hashes[tid])
-            obj = sstate.find(name)
-            if obj is None and tid in plan.remote:
-                found = plan.remote[tid]
-                path = os.path.join(sstate.directory, name)
-                plan.setscene[tid] = SstateObject(path, path + ".siginfo", found.sha256, found)
-                continue
-            if obj is not None:
-                if sstate.verify(obj):
-                    plan.setscene[tid] = obj
-                    continue
-                plan.corrupt[tid] = f"sstate object {obj.path} is corrupt (checksum mismatch)"
-            if publishers is not None and tid not in plan.corrupt:
-                first = publishers.setdefault(sstate_name(tg, tid, hashes[tid]), tid)
-                if first.mc != tid.mc and not nx.has_path(tg.graph, tid, first):
-                    plan.deferred[tid] = first
-                    continue
-        plan.run.add(tid)
-        todo.extend(tg.graph.predecessors(tid))
+        if use_sstate:  # one level of the walk at a time: its mirror lookups go out together
+            lookup_mirrors(tg, plan, [t for t in todo if t not in seen], jobs)
+        level, todo = todo, []
+        for tid in level:
+            if tid not in seen:
+                _decide(tg, plan, tid, tid in volatile, use_sstate, todo, publishers)
+            seen.add(tid)
     return plan
+
+
+def _decide(tg: TaskGraph, plan: Plan, tid: TaskId, nostamp: bool, use_sstate: bool, todo: list[TaskId],
+            publishers: dict[str, TaskId] | None = None) -> None:
+    """Up to date, restored from an object, deferred to the task of another configuration that publishes
+    the same object (``publishers``: object name -> that task, in multiconfig builds), or run (then its
+    dependencies are visited: ``todo``)."""
+    force, hashes = plan.force, plan.hashes
+    if tid not in force and not nostamp and os.path.exists(f"{stamp_base(tg, tid)}.{hashes[tid]}"):
+        plan.uptodate.add(tid)
+        return
+    if tid not in force and tid not in plan.avoid and use_sstate and is_sstate_task(tg, tid) \
+            and directory_problem(_var(tg, tid, "SSTATE_DIR")) is None:
+        # (a SSTATE_DIR that is no directory to write below is an error when the task is to run)
+        sstate = sstate_for(tg, tid)
+        name = sstate_name(tg, tid, hashes[tid])
+        obj = sstate.find(name)
+        found = plan.remote.get(tid)
+        if obj is None and found is not None:
+            path = os.path.join(sstate.directory, name)
+            plan.setscene[tid] = SstateObject(path, path + ".siginfo", found.sha256, found)
+            return
+        if obj is not None:
+            if sstate.verify(obj):
+                plan.setscene[tid] = obj
+                return
+            plan.corrupt[tid] = f"sstate object {obj.path} is corrupt (checksum mismatch)"
+        if publishers is not None and tid not in plan.corrupt:
+            first = publishers.setdefault(name, tid)
+            if first.mc != tid.mc and not nx.has_path(tg.graph, tid, first):
+                plan.deferred[tid] = first
+                return
+    plan.run.add(tid)
+    todo.extend(tg.graph.predecessors(tid))
 
 
 def check_task_paths(tg: TaskGraph, tids: Iterable[TaskId], topdir: str) -> None:
