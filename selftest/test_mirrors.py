@@ -210,13 +210,7 @@ def test_a_bad_mirror_url_is_one_error_line(tmp_path: Path, lb: Runner) -> None:
                            "(known: file://, http://, https://, s3://)"), err
 
 
-def test_missing_credentials_are_one_error_line(tmp_path: Path, lb: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("boto3")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def test_missing_credentials_are_one_error_line(tmp_path: Path, lb: Runner, no_aws_credentials: None) -> None:
     forget_stores()
     build = _chain(tmp_path, n=1)
     local = build / "conf/local.conf"

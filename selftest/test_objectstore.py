@@ -101,13 +101,7 @@ def test_bad_urls_are_one_clear_error() -> None:
         open_store("file://relative/dir")
 
 
-def test_s3_without_credentials_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    pytest.importorskip("boto3")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def test_s3_without_credentials_is_one_clear_error(no_aws_credentials: None) -> None:
     forget_stores()
     with pytest.raises(StoreConfigError, match=r"^error: s3://b/p: no AWS credentials \(set AWS_ACCESS_KEY_ID"):
         open_store("s3://b/p")
