@@ -152,7 +152,8 @@ def _builtin(name: str, func: Callable[[TaskContext], None], unhashed: tuple[str
 
 #: where a download comes from (mirrors, network policy) does not change what it is, since checksums pin
 #: the content (the SRC_URI checksum flags are FETCHER_CHECKSUMS in vardeps)
-_FETCH_UNHASHED = ("BB_NO_NETWORK", "BB_FETCH_TIMEOUT", "PREMIRRORS", "MIRRORS", "SRC_URI[]", "DL_DIR", "FILE")
+_FETCH_UNHASHED = ("BB_NO_NETWORK", "BB_FETCH_TIMEOUT", "PREMIRRORS", "MIRRORS", "SRC_URI[]", "DL_DIR", "FILE",
+                   "DL_UPLOAD")
 #: words of messages only
 _MESSAGES = ("MACHINE", "IMAGE_RAW_KIND")
 
