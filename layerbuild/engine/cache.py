@@ -23,7 +23,7 @@ from layerbuild.engine.variants import split_virtual
 from layerbuild.util.fsutil import atomic_write, sha256_file
 from layerbuild.util.hashing import sha256_tree
 
-CACHE_FORMAT = 16
+CACHE_FORMAT = 17
 
 Fingerprint = tuple[int, int, str] | None  # (mtime_ns, size, sha256) or None for "did not exist"
 
