@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -345,13 +346,23 @@ def test_build_lock_makes_a_second_build_wait(tmp_path: Path) -> None:
         fh.flush()
         proc = subprocess.Popen([sys.executable, "-m", "layerbuild.cli", "-B", str(build), "r0"],
                                 stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
-        time.sleep(1.5)
+        # however long the second build takes to start (a loaded machine), it says it waits, and does
+        assert proc.stderr is not None
+        said = ""
+        deadline = time.monotonic() + 120
+        while "waiting" not in said and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stderr], [], [], max(0.0, deadline - time.monotonic()))
+            line = proc.stderr.readline() if ready else ""
+            if not line:
+                break
+            said += line
+        assert "Another layerbuild (pid 4242)" in said and "waiting" in said, said
+        time.sleep(0.2)
         assert proc.poll() is None, "the second build did not wait for the lock"
         assert not (build / "tasks.log").exists()
         fcntl.flock(fh, fcntl.LOCK_UN)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert "Another layerbuild (pid 4242)" in err and "waiting" in err
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, said + err
     assert "r0:do_compile" in _ran(build)
 
 
