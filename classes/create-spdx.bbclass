@@ -23,6 +23,8 @@ SPDX_IMAGE_SUPPLIER_type ??= "organization"
 python do_create_spdx() {
     run_builtin("create_spdx", d)
 }
+# its own directory to work in: ${B}, the default, is what do_configure empties
+do_create_spdx[dirs] = "${SPDXDIR}"
 do_create_spdx[cleandirs] = "${SPDXDIR}"
 do_create_spdx[sstate-inputdirs] = "${SPDXDIR}"
 do_create_spdx[sstate-outputdirs] = "${DEPLOY_DIR_SPDX}/${PACKAGE_ARCH}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -164,19 +165,18 @@ def test_shared_tmpdir_runs_an_identical_task_once(tmp_path: Path, lb: Runner) -
 
 @pytest.mark.slow
 def test_two_machines_extending_image_in_one_command(tmp_path: Path) -> None:
-    """The core layer's x86 multiconfig and one for a machine of a test layer whose TUNE_PKGARCH differs:
-    one graph holds both images' tasks, one command builds both, a second one runs nothing."""
+    """The core layer's x86 and arm multiconfigs (genericx86-64 with the host compiler, genericarm64 with
+    Debian's cross toolchain): one graph holds both images' tasks, one command builds both, each image's
+    programs are of its machine, the allarch and native tasks one configuration ran are restored, not run
+    again, by the other, and a second command runs nothing."""
     import subprocess
     import sys
-    layer = make_layer(tmp_path, "boards", {
-        "conf/machine/testx86.conf": 'require conf/machine/genericx86-64.conf\nTUNE_PKGARCH = "corei7_64"\n'})
+
+    from elftools.elf.elffile import ELFFile
     dl = os.environ.get("LAYERBUILD_TEST_DL_DIR")
-    build = make_build(tmp_path, [layer], local='BBMULTICONFIG = "x86 second"\n'
-                       + (f'DL_DIR = "{dl}"\n' if dl else ""))
-    (build / "conf/multiconfig").mkdir()
-    (build / "conf/multiconfig/second.conf").write_text(
-        'MACHINE = "testx86"\nTMPDIR = "${TOPDIR}/tmp-${BB_CURRENT_MC}"\n')
-    targets = ["mc:x86:extending-image", "mc:second:extending-image"]
+    build = make_build(tmp_path, [], local='BBMULTICONFIG = "x86 arm"\n' + (f'DL_DIR = "{dl}"\n' if dl else ""))
+    # greetings runs the native greet-gen at build time; greet-conf is allarch
+    targets = [f"mc:{mc}:{pn}" for mc in ("x86", "arm") for pn in ("extending-image", "greetings", "greet-conf")]
 
     def lb(*args: str) -> str:
         r = subprocess.run([sys.executable, "-m", "layerbuild.cli", *args], cwd=build, capture_output=True,
@@ -187,18 +187,31 @@ def test_two_machines_extending_image_in_one_command(tmp_path: Path) -> None:
     lb("-g", *targets)
     dot = (build / "task-depends.dot").read_text()
     assert '"mc:x86:extending-image.do_rootfs" -> "mc:x86:greet.do_package_write_deb"' in dot
-    assert '"mc:second:extending-image.do_rootfs" -> "mc:second:greet.do_package_write_deb"' in dot
+    assert '"mc:arm:extending-image.do_rootfs" -> "mc:arm:greet.do_package_write_deb"' in dot
     assert '"extending-image.' not in dot  # the default configuration has no task in it
-    lb(*targets)
-    for mc, machine, arch in (("x86", "genericx86-64", "x86_64"), ("second", "testx86", "corei7_64")):
+    err = lb(*targets)
+    ran = re.findall(r"^NOTE: Running task \d+ of \d+ \((\S+)\)$", err, re.M)
+    shared = [label for label in ran if label.split(":")[2] in ("greet-gen-native", "greet-conf")
+              and not label.endswith(":do_build")]
+    # each of their tasks ran in one configuration (the first planned publishes, the other restores); each
+    # configuration's do_build, which only stands for its targets, is its own
+    assert shared and all(n == 1 for n in Counter(label.split(":", 2)[2] for label in shared).values()), shared
+    for mc, machine, arch, dpkg, elf, systemd in (("x86", "genericx86-64", "x86_64", "amd64", "EM_X86_64", "x86-64"),
+                                                  ("arm", "genericarm64", "aarch64", "arm64", "EM_AARCH64", "arm64")):
         raw = build / f"tmp-{mc}/deploy/images/{machine}/extending-image.raw"
-        listing = subprocess.run(["unsquashfs", "-l", str(raw)], capture_output=True, text=True, check=True).stdout
-        assert "squashfs-root/usr/bin/greet" in listing.splitlines()
-        deb = build / f"tmp-{mc}/deploy/deb/{arch}/greet_1.0-r0_amd64.deb"
+        release = subprocess.run(["unsquashfs", "-cat", str(raw),
+                                  "usr/lib/extension-release.d/extension-release.extending-image"],
+                                 capture_output=True, text=True, check=True).stdout
+        assert f"ARCHITECTURE={systemd}" in release.splitlines()
+        deb = build / f"tmp-{mc}/deploy/deb/{arch}/greet_1.0-r0_{dpkg}.deb"
         fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Architecture"], capture_output=True,
                                 text=True, check=True).stdout
-        assert fields == "Package: greet\nArchitecture: amd64\n"
-    assert "Build succeeded: 0 tasks run, 0 restored from sstate, 2 up to date" in lb(*targets)
+        assert fields == f"Package: greet\nArchitecture: {dpkg}\n"
+        unpacked = tmp_path / f"greet-{mc}"
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
+        with open(unpacked / "usr/bin/greet", "rb") as f:
+            assert ELFFile(f).header["e_machine"] == elf
+    assert "Build succeeded: 0 tasks run, 0 restored from sstate, 6 up to date" in lb(*targets)
 
 
 def test_a_warning_every_configuration_gives_shows_once(tmp_path: Path, lb: Runner) -> None:
