@@ -9,12 +9,16 @@ import glob
 import os
 import sys
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from layerbuild.engine.runqueue import WORKERS_DIR, Plan, dep_hashes, stamp_base
+from layerbuild.engine.plan import Plan, stamp_base
+from layerbuild.engine.runqueue import WORKERS_DIR
 from layerbuild.engine.signatures import Signatures, read_sigdata
 from layerbuild.engine.taskgraph import TaskGraph, TaskId
 from layerbuild.util.errors import UsageError
+
+if TYPE_CHECKING:
+    from layerbuild.engine.hashequiv import Equivalence
 
 
 @contextlib.contextmanager
@@ -91,27 +95,33 @@ def _sigfiles(tg: TaskGraph, tid: TaskId) -> list[str]:
     return sorted(files, key=lambda p: os.stat(p).st_mtime_ns)
 
 
-def dump_signatures(tg: TaskGraph, signatures: Signatures, out: TextIO) -> int:
+def dump_signatures(tg: TaskGraph, signatures: Signatures, out: TextIO, equivalence: Equivalence | None = None) -> int:
     """For each target task: why its signature differs from the one its last build recorded."""
-    from layerbuild.engine.runqueue import compute_hashes
-    _order, hashes = compute_hashes(tg, signatures)
+    from layerbuild.engine.plan import compute_hashes, sigdata_of
+    from layerbuild.engine.sigdiff import equivalence_lines
+    hashes = compute_hashes(tg, signatures, equivalence)
+    plan = Plan(hashes.order, signatures, hashes.taskhashes, hashes.unihashes, hashes.outhashes)
 
     def sigdata(tid: TaskId, h: str) -> dict[str, Any] | None:
-        if h == hashes[tid]:
-            return signatures.of(tid).sigdata(tg.info(tid).pn, h, dep_hashes(tg, tid, hashes))
+        if h == plan.unihashes[tid]:
+            return sigdata_of(tg, plan, tid)
         path = f"{stamp_base(tg, tid)}.sigdata.{h}"
         return read_sigdata(path) if os.path.exists(path) else None
 
+    if equivalence is not None and equivalence.problem:
+        out.write(f"WARNING: {equivalence.problem}\n")
     for tid in tg.targets:
-        files = [f for f in _sigfiles(tg, tid) if not f.endswith("." + hashes[tid])]
+        # (the current signature's own file is named by its taskhash, which is its unihash unless an
+        # equivalent output replaced it: then the file named by the unihash is the earlier signature)
+        files = [f for f in _sigfiles(tg, tid) if not f.endswith("." + plan.hashes[tid])]
+        current = sigdata_of(tg, plan, tid)
         if not files:
             out.write(f"{tg.label(tid)}: no earlier signature to compare with\n")
+            out.writelines(f"  {line}\n" for line in equivalence_lines(current))
             continue
         old = read_sigdata(files[-1])
-        new = sigdata(tid, hashes[tid])
-        assert new is not None
         out.write(f"{tg.label(tid)}: {files[-1]} -> current metadata:\n")
-        for line in explain(tg, tid, old, new, sigdata):
+        for line in explain(tg, tid, old, current, sigdata):
             out.write(f"  {line}\n")
     return 0
 

@@ -36,6 +36,7 @@ from layerbuild.util.values import Typed
 
 if TYPE_CHECKING:  # the scheduler's modules (and networkx) are imported only by the steps that need a graph
     from layerbuild.engine.events import Event
+    from layerbuild.engine.hashequiv import Equivalence
     from layerbuild.engine.taskgraph import TaskGraph
 
 logger = logging.getLogger("layerbuild.parse")
@@ -553,8 +554,9 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
 
     # the scheduler's modules (and networkx) only for the steps that need a task graph
     from layerbuild.build import build_lock, commit_buildhistory, dump_signatures, print_plan, reap_orphans
+    from layerbuild.engine.plan import make_plan, share_identical, stamp_base
     from layerbuild.engine.reporters import make_reporter, reporters
-    from layerbuild.engine.runqueue import RunQueue, check_task_paths, make_plan, share_identical, stamp_base
+    from layerbuild.engine.runqueue import RunQueue, check_task_paths
     from layerbuild.engine.sstatemirror import reset as reset_mirrors
     from layerbuild.engine.taskgraph import build_graph, write_dot
 
@@ -569,13 +571,14 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
             return 0
         signatures = graph_signatures(configs, results, tg, request.jobs)
         share_identical(tg, signatures)
+        equivalence = hash_equivalence(config)
         if request.dump_signatures:
-            return dump_signatures(tg, signatures, out)
+            return dump_signatures(tg, signatures, out, equivalence)
         check_variants(tg)
         force = set(tg.targets) if request.force else set()
         if request.dry_run:
             reset_mirrors()
-            print_plan(tg, make_plan(tg, signatures, force), out)
+            print_plan(tg, make_plan(tg, signatures, force, equivalence=equivalence), out)
             return 0
         from layerbuild.engine.sanity import check_host
         check_host(config.d, cache_dir(config))
@@ -585,7 +588,7 @@ def run(request: Request, topdir: str, out: TextIO | None = None, err: TextIO | 
         reap_orphans(topdir)
         jobs = request.jobs or Typed(config.d).int("BB_NUMBER_THREADS") or os.cpu_count() or 1
         reset_mirrors()
-        plan = make_plan(tg, signatures, force, jobs=jobs)
+        plan = make_plan(tg, signatures, force, jobs=jobs, equivalence=equivalence)
         check_task_paths(tg, [tid for tid in plan.order if tid in plan.run or tid in plan.setscene
                               or tid in plan.deferred], topdir)
         queue = RunQueue(tg, plan, config, jobs, reporters(make_reporter(err) if console else None, reporter),
@@ -605,6 +608,22 @@ def graph_signatures(configs: Mapping[str, Configuration], results: Mapping[str,
              for mc in sorted({tid.mc for tid in tg.graph.nodes} | {""})}
     default = found.pop("")
     return Signatures(default.recipes, {mc: sigs.recipes for mc, sigs in found.items()})
+
+
+def hash_equivalence(config: Configuration) -> Equivalence:
+    """The build's hash equivalence, in the records store ``BB_HASHSERVE`` names (none for ``""``); a value
+    that names no store is an error at the line that set it."""
+    from layerbuild.engine.hashequiv import Equivalence
+    from layerbuild.util.recordstore import UnknownStore, open_store
+    d = config.d
+    try:
+        store = open_store(d.getVar("BB_HASHSERVE") or "", config.topdir)
+    except UnknownStore as exc:
+        raise LayerbuildError(f"BB_HASHSERVE: {exc}",
+                              d.location("BB_HASHSERVE") or Location(os.path.join(config.topdir, "conf", "local.conf")),
+                              hint='set BB_HASHSERVE = "auto", a file://, s3:// or http(s):// URL, or "" to build '
+                                   "without hash equivalence") from None
+    return Equivalence(store)
 
 
 def print_summaries(tg: TaskGraph, out: TextIO, default_task: str) -> None:

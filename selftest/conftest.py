@@ -200,6 +200,22 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from start_moto(tmp_path_factory.mktemp("moto"))
 
 
+@pytest.fixture(params=["file", "http", pytest.param("s3", marks=pytest.mark.slow)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A store of each kind, empty: a directory, WebDAV on nginx, S3 on moto (slow: moto starts)."""
+    from layerbuild.util.objectstore import forget_stores
+    forget_stores()
+    if request.param == "file":
+        yield f"file://{tmp_path}/store"
+    elif request.param == "http":
+        base, _root = request.getfixturevalue("nginx_dav")
+        yield f"{base}/{tmp_path.name}"
+    else:
+        request.getfixturevalue("s3_server")
+        yield f"s3://mirror/{tmp_path.name}"
+    forget_stores()
+
+
 @pytest.fixture
 def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """An environment in which boto3 finds no credentials: no AWS variables, no files, no instance role."""

@@ -33,7 +33,8 @@ def test_scheduler_events_carry_task_ids(tmp_path: Path) -> None:
         TaskStarted,
         TaskSucceeded,
     )
-    from layerbuild.engine.runqueue import RunQueue, make_plan
+    from layerbuild.engine.plan import make_plan
+    from layerbuild.engine.runqueue import RunQueue
     from layerbuild.engine.taskgraph import TaskId, build_graph
     from layerbuild.session import parse_recipes, signatures_of, start_configuration
     recipes = {

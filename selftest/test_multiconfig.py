@@ -267,3 +267,27 @@ def test_a_failed_publisher_leaves_the_deferred_task_unrun(tmp_path: Path, lb: R
     assert status == 1
     assert "NOTE: Not running mc:x86:pub:do_pub: its shared state comes from pub:do_pub, which failed" in err
     assert "1 not run" in err
+
+
+def test_a_deferred_task_follows_its_publisher_to_an_equivalent_unihash(tmp_path: Path, lb: Runner) -> None:
+    """Hash equivalence: the publisher's code changes but not its output, so its output takes the unihash
+    of the first build; the other configuration's task, deferred to it, is restored from the object
+    published under that unihash."""
+    recipe = PUB.replace("do_pub() {\n", 'NOTE ?= "first"\ndo_pub() {\n    echo "${NOTE}" > /dev/null\n')
+    layer = make_layer(tmp_path, "pub", {"recipes/pub/pub_1.0.bb": recipe})
+    local = 'BBMASK = "/recipes/recipes-"\nBBMULTICONFIG = "x86"\n'
+    build = make_build(tmp_path, [layer], local=local)
+    (build / "conf/multiconfig").mkdir()
+    (build / "conf/multiconfig/x86.conf").write_text('TMPDIR = "${TOPDIR}/tmp-x86"\n')
+    status, _out, err = lb("-B", str(build), "pub:do_pub", "mc:x86:pub:do_pub")
+    assert status == 0, err
+    (build / "conf/local.conf").write_text((build / "conf/local.conf").read_text() + 'NOTE = "second"\n')
+    (build / "tmp-x86/deploy/pub/pub.txt").unlink()
+    status, _out, err = lb("-B", str(build), "pub:do_pub", "mc:x86:pub:do_pub")
+    assert status == 0, err
+    assert re.findall(r"Running task \d+ of \d+ \((\S+)\)", err) == ["pub:do_pub"]
+    assert "pub:do_pub: unihash" in err and "equivalent of taskhash" in err
+    assert "Build succeeded: 1 tasks run, 1 restored from sstate" in err
+    assert (build / "tmp-x86/deploy/pub/pub.txt").read_text() == "prepared\n"
+    objects = list((build / "sstate-cache").rglob("sstate:pub:*_do_pub.tar.zst"))
+    assert len(objects) == 1  # both builds' outputs are one object, named by the first build's unihash

@@ -90,14 +90,14 @@ def test_native_variant_environment_and_graph(tmp_path: Path, lb: Runner, monkey
 
 def _hashes(build: Path) -> dict[str, str]:
     """Each task's hash (pn:do_task) of the graph for gentable, as the build would compute it."""
-    from layerbuild.engine.runqueue import compute_hashes
+    from layerbuild.engine.plan import compute_hashes
     from layerbuild.engine.taskgraph import build_graph
     from layerbuild.session import parse_recipes, signatures_of, start_configuration
 
     config = start_configuration(str(build))
     parsed = parse_recipes(config, jobs=1)
     tg = build_graph(parsed.recipes, [("gentable", "do_build"), ("gen-table", "do_build")])
-    _order, hashes = compute_hashes(tg, signatures_of(config, parsed, {tid.fn for tid in tg.graph.nodes}, 1))
+    hashes = compute_hashes(tg, signatures_of(config, parsed, {tid.fn for tid in tg.graph.nodes}, 1)).taskhashes
     return {f"{tg.info(tid).pn}:{tid.task}": h for tid, h in hashes.items()}
 
 

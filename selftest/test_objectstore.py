@@ -8,7 +8,6 @@ import hashlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,20 +20,6 @@ from layerbuild.util.objectstore import (
     forget_stores,
     open_store,
 )
-
-
-@pytest.fixture(params=["file", "http", pytest.param("s3", marks=pytest.mark.slow)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    forget_stores()
-    if request.param == "file":
-        yield f"file://{tmp_path}/store"
-    elif request.param == "http":
-        base, _root = request.getfixturevalue("nginx_dav")
-        yield f"{base}/{tmp_path.name}"
-    else:
-        request.getfixturevalue("s3_server")
-        yield f"s3://mirror/{tmp_path.name}"
-    forget_stores()
 
 
 def test_get_head_put_if_absent_records_and_listing(store_url: str, tmp_path: Path) -> None:

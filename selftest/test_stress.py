@@ -24,7 +24,7 @@ import networkx as nx
 import pytest
 from conftest import CORE, make_build
 
-from layerbuild.engine.runqueue import stamp_base
+from layerbuild.engine.plan import stamp_base
 from layerbuild.engine.taskgraph import TaskGraph, TaskId, build_graph
 from layerbuild.session import parse_recipes, parse_target_recipe, start_configuration
 

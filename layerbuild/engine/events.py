@@ -99,6 +99,23 @@ class SstateStats:
 
 
 @dataclass(frozen=True, slots=True)
+class HashEquivalent:
+    """A task's output was already known: the task takes the unihash that output was first given, and what
+    depends on it is planned again with it."""
+    tid: TaskId
+    label: str
+    taskhash: str
+    unihash: str
+    outhash: str
+
+
+@dataclass(frozen=True, slots=True)
+class BuildWarning:
+    """Something the build works around (a hash equivalence store that is down)."""
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class BuildFinished:
     ran: int
     restored: int
@@ -108,7 +125,9 @@ class BuildFinished:
     interrupted: bool = False
     #: shown in the summary when the build has mirrors, or restored anything
     sstate: SstateStats | None = None
+    #: tasks planned to run that hash equivalence made unneeded (what needed them was restored or up to date)
+    covered: int = 0
 
 
 Event = (BuildStarted | SetsceneRestored | SetsceneFailed | TaskStarted | TaskSucceeded | TaskFailed | TaskSkipped
-         | BuildFinished)
+         | HashEquivalent | BuildWarning | BuildFinished)

@@ -19,7 +19,9 @@ from typing import Any, TextIO
 from layerbuild.engine.events import (
     BuildFinished,
     BuildStarted,
+    BuildWarning,
     Event,
+    HashEquivalent,
     SetsceneFailed,
     SetsceneRestored,
     TaskFailed,
@@ -83,10 +85,15 @@ class EventStream:
                       reason=ev.reason, tail=list(ev.tail), results=list(ev.results), **_where(ev.location))
         elif isinstance(ev, TaskSkipped):
             self.emit("task_skipped", **_task(ev.tid, ev.label), reason=ev.reason)
+        elif isinstance(ev, HashEquivalent):
+            self.emit("hash_equivalent", **_task(ev.tid, ev.label), taskhash=ev.taskhash, unihash=ev.unihash,
+                      outhash=ev.outhash)
+        elif isinstance(ev, BuildWarning):
+            self.message("warning", ev.message)
         elif isinstance(ev, BuildFinished):
             state = "interrupted" if ev.interrupted else ("failed" if ev.failed else "succeeded")
             self.emit("build_finished", status=state, ran=ev.ran, restored=ev.restored, failed=ev.failed,
-                      skipped=ev.skipped, uptodate=ev.uptodate, results=self.results)
+                      skipped=ev.skipped, uptodate=ev.uptodate, covered=ev.covered, results=self.results)
 
     def message(self, level: str, text: str) -> None:
         """A logged message; one that starts with ``path:line:`` gives its place as ``file`` and ``line``."""

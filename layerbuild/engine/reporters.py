@@ -10,7 +10,9 @@ from typing import Any, TextIO
 from layerbuild.engine.events import (
     BuildFinished,
     BuildStarted,
+    BuildWarning,
     Event,
+    HashEquivalent,
     SetsceneFailed,
     SetsceneRestored,
     TaskFailed,
@@ -21,12 +23,18 @@ from layerbuild.engine.events import (
 from layerbuild.engine.taskgraph import TaskId
 
 
+def equivalence_note(ev: HashEquivalent) -> str:
+    return (f"{ev.label}: unihash {ev.unihash} (equivalent of taskhash {ev.taskhash}, output hash {ev.outhash}); "
+            "what depends on it keeps its hash")
+
+
 def _summary(ev: BuildFinished, results: list[str]) -> str:
     """The build's last words: the counts, then what the tasks gave for it (test results) in task order."""
     state = "interrupted" if ev.interrupted else ("failed" if ev.failed else "succeeded")
     sstate = f" ({ev.sstate.describe()})" if ev.sstate is not None else ""
     line = (f"Build {state}: {ev.ran} tasks run, {ev.restored} restored from sstate{sstate}, {ev.uptodate} up to date, "
-            f"{ev.failed} failed" + (f", {ev.skipped} not run" if ev.skipped else "") + ".")
+            f"{ev.failed} failed" + (f", {ev.skipped} not run" if ev.skipped else "")
+            + (f", {ev.covered} not needed (equivalent outputs)" if ev.covered else "") + ".")
     return "\n".join([line, *results])
 
 
@@ -55,6 +63,10 @@ class PlainReporter:
             self.out.write(f"NOTE: Restored {ev.label} from sstate\n")
         elif isinstance(ev, SetsceneFailed):
             self.out.write(f"WARNING: {ev.label}: {ev.reason}; running the task instead\n")
+        elif isinstance(ev, BuildWarning):
+            self.out.write(f"WARNING: {ev.message}\n")
+        elif isinstance(ev, HashEquivalent):
+            self.out.write(f"NOTE: {equivalence_note(ev)}\n")
         elif isinstance(ev, TaskStarted):
             self.out.write(f"NOTE: Running task {ev.number} of {ev.total} ({ev.label})\n")
         elif isinstance(ev, TaskSucceeded):
@@ -102,6 +114,10 @@ class RichReporter:
             self.progress.advance(self.task)
         elif isinstance(ev, SetsceneFailed):
             self.console.print(f"[yellow]WARNING:[/] {ev.label}: {ev.reason}; running the task instead")
+        elif isinstance(ev, BuildWarning):
+            self.console.print(f"WARNING: {ev.message}", style="yellow", markup=False, highlight=False)
+        elif isinstance(ev, HashEquivalent):
+            self.console.print(f"NOTE: {equivalence_note(ev)}", markup=False, highlight=False)
         elif isinstance(ev, TaskStarted):
             self.running[ev.tid] = (ev.label, time.monotonic())
             self._refresh()

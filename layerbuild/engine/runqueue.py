@@ -1,11 +1,12 @@
-"""Deciding what to do with each task, and doing it: stamps, setscene from sstate, parallel execution.
+"""Doing what the plan (:mod:`layerbuild.engine.plan`) decided: stamps, setscene from sstate, parallel execution.
 
-Planning walks the graph from the targets: a task whose stamp for its current taskhash exists is up
-to date; otherwise one whose output is in the shared-state cache (checksum verified) is restored and its
-dependencies are not needed for it; otherwise it runs, and its dependencies are visited in turn.
 Execution restores, then runs tasks in dependency order with up to ``jobs`` worker processes. Stamps
 and sigdata are written only after a task and its sstate publishing succeeded, so an interrupted build
 never leaves a stamp a later build would trust wrongly.
+
+With hash equivalence, a shared-state task's worker reports its output hash and the unihash its output
+took. When that is an earlier unihash than the task ran as, the tasks not yet started are planned again
+with it: what is now up to date or in the shared state is not run, nor what only it needed.
 
 An object that cannot be restored (it does not unpack, or its links leave its tree) is a warning: the
 plan is made again without it and the task runs. A full disk is one task failure naming the task and
@@ -26,7 +27,7 @@ import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
@@ -36,7 +37,9 @@ from layerbuild.engine.config import Configuration
 from layerbuild.engine.events import (
     BuildFinished,
     BuildStarted,
+    BuildWarning,
     Event,
+    HashEquivalent,
     SetsceneFailed,
     SetsceneRestored,
     SstateStats,
@@ -45,22 +48,31 @@ from layerbuild.engine.events import (
     TaskStarted,
     TaskSucceeded,
 )
+from layerbuild.engine.plan import (
+    Plan,
+    is_sstate_task,
+    make_plan,
+    mirror_settings,
+    sigdata_of,
+    sstate_for,
+    sstate_name,
+    stamp_base,
+    task_var,
+)
 from layerbuild.engine.recipe import DIRECTORY_VARS, EVERY_TASK_WRITES
-from layerbuild.engine.signatures import DepHash, Signatures, taskhash, write_sigdata
+from layerbuild.engine.signatures import write_sigdata
 from layerbuild.engine.sstate import (
+    ObjectSpec,
     Publication,
-    Sstate,
+    Reporting,
     SstateObject,
     install_tree,
     manifest_path,
-    object_name,
 )
-from layerbuild.engine.sstatemirror import MirrorSettings, Remote, mirrors_for, store_base
 from layerbuild.engine.taskgraph import TaskGraph, TaskId
 from layerbuild.engine.tasks import TaskJob, WorkerResult, read_results, tail, worker_main
-from layerbuild.util.errors import BuildError, LayerbuildError, Location, TargetError
+from layerbuild.util.errors import BuildError, LayerbuildError, Location
 from layerbuild.util.fsutil import dead_writers_temporary, directory_error, directory_problem, disk_full
-from layerbuild.util.objectstore import StoreConfigError
 from layerbuild.util.vartypes import flag_set
 
 Reporter = Callable[[Event], None]
@@ -112,216 +124,6 @@ def disk_full_reason(exc: BaseException) -> str:
         (f" ({os.path.basename(path)})" if path else "")
 
 
-@dataclass
-class Plan:
-    order: list[TaskId]
-    signatures: Signatures
-    hashes: dict[TaskId, str]
-    run: set[TaskId] = field(default_factory=set)
-    setscene: dict[TaskId, SstateObject] = field(default_factory=dict)
-    uptodate: set[TaskId] = field(default_factory=set)
-    corrupt: dict[TaskId, str] = field(default_factory=dict)
-    force: set[TaskId] = field(default_factory=set)
-    #: tasks whose sstate object failed to restore in this build: they run instead
-    avoid: set[TaskId] = field(default_factory=set)
-    #: shared-state tasks of a multiconfig whose object a task of another configuration, with the same
-    #: signature, publishes in this build: each is restored from it once that one is done (BitBake's
-    #: deferred setscene), and what it needs is not run for it
-    deferred: dict[TaskId, TaskId] = field(default_factory=dict)
-    #: what SSTATE_MIRRORS hold of the tasks looked up (None: nothing); each is looked up once per build
-    remote: dict[TaskId, Remote | None] = field(default_factory=dict)
-
-
-def _var(tg: TaskGraph, tid: TaskId, name: str) -> str:
-    return tg.info(tid).var(name) or ""
-
-
-def stamp_base(tg: TaskGraph, tid: TaskId) -> str:
-    return f"{_var(tg, tid, 'STAMP')}.{tid.task}"
-
-
-def taint_of(tg: TaskGraph, tid: TaskId) -> str | None:
-    try:
-        with open(stamp_base(tg, tid) + ".taint", encoding="utf-8") as fh:
-            return fh.read().strip() or None
-    except OSError:
-        return None
-
-
-def compute_hashes(tg: TaskGraph, signatures: Signatures) -> tuple[list[TaskId], dict[TaskId, str]]:
-    order = list(nx.lexicographical_topological_sort(tg.graph))
-    hashes: dict[TaskId, str] = {}
-    for tid in order:
-        base = signatures.of(tid).basehash
-        hashes[tid] = taskhash(base, [hashes[p] for p in tg.graph.predecessors(tid)], taint_of(tg, tid))
-    return order, hashes
-
-
-def dep_hashes(tg: TaskGraph, tid: TaskId, hashes: dict[TaskId, str]) -> list[DepHash]:
-    """The taskhashes ``tid`` depends on, as its sigdata records them."""
-    return [DepHash(p, tg.pn(p), hashes[p]) for p in tg.graph.predecessors(tid)]
-
-
-def is_sstate_task(tg: TaskGraph, tid: TaskId) -> bool:
-    return tid.task in _var(tg, tid, "SSTATETASKS").split() and bool(tg.taskinfo(tid).flag("sstate-inputdirs"))
-
-
-def mirror_settings(tg: TaskGraph, tid: TaskId) -> MirrorSettings:
-    """The task's mirror variables; a value that cannot work is an error at the line that set it."""
-    try:
-        settings = MirrorSettings.read(lambda name: _var(tg, tid, name))
-        mirrors_for(settings)
-    except StoreConfigError as exc:
-        info = tg.info(tid)
-        var = next((v for v in ("SSTATE_UPLOAD", "BB_MIRROR_TIMEOUT", "SSTATE_VERIFY_SIG")
-                    if v in exc.message or (v == "SSTATE_UPLOAD" and info.var(v) and
-                                            exc.message.startswith(store_base(info.var(v) or "")))),
-                   "SSTATE_MIRRORS")
-        loc = info.location(var)
-        raise LayerbuildError(exc.message, Location(*loc) if loc else None) from None
-    return settings
-
-
-def sstate_for(tg: TaskGraph, tid: TaskId) -> Sstate:
-    return Sstate(_var(tg, tid, "SSTATE_DIR"), mirror_settings(tg, tid))
-
-
-def probe_uploads(tg: TaskGraph) -> None:
-    """Ask each SSTATE_UPLOAD store once before tasks run (see :meth:`Mirrors.probe_upload`)."""
-    probed: set[MirrorSettings] = set()
-    for tid in tg.graph.nodes:
-        if _var(tg, tid, "SSTATE_UPLOAD") and is_sstate_task(tg, tid):
-            settings = mirror_settings(tg, tid)
-            if settings not in probed:
-                probed.add(settings)
-                mirrors_for(settings).probe_upload()
-
-
-def lookup_mirrors(tg: TaskGraph, plan: Plan, tids: Iterable[TaskId], jobs: int) -> None:
-    """Look up on SSTATE_MIRRORS, ``jobs`` at a time, the objects of ``tids`` (shared-state tasks that
-    are neither up to date nor in SSTATE_DIR; OE's setscene hash check). The plan's walk asks for one
-    level of the graph at a time, so a build that finds its targets' objects looks up nothing below."""
-    wanted: dict[MirrorSettings, dict[str, TaskId]] = {}
-    for tid in tids:
-        if tid in plan.remote or tid in plan.force or tid in plan.avoid or not is_sstate_task(tg, tid) \
-                or not _var(tg, tid, "SSTATE_MIRRORS"):
-            continue
-        plan.remote[tid] = None
-        h = plan.hashes[tid]
-        name = sstate_name(tg, tid, h)
-        if os.path.exists(f"{stamp_base(tg, tid)}.{h}") or \
-                os.path.exists(os.path.join(_var(tg, tid, "SSTATE_DIR"), name + ".siginfo")):
-            continue
-        wanted.setdefault(mirror_settings(tg, tid), {})[name] = tid
-    for settings, names in wanted.items():
-        for name, remote in mirrors_for(settings).lookup(names, jobs).items():
-            plan.remote[names[name]] = remote
-
-
-def sstate_name(tg: TaskGraph, tid: TaskId, h: str) -> str:
-    info = tg.info(tid)
-    return object_name(info.pn, _var(tg, tid, "PACKAGE_ARCH"), info.pv, info.pr, h, tid.task)
-
-
-def share_identical(tg: TaskGraph, signatures: Signatures) -> None:
-    """Tasks of two configurations that write the same stamp (a multiconfig with the default TMPDIR and a
-    PACKAGE_ARCH another configuration has too, as ``allarch`` recipes do) are one task when their
-    signatures agree: the same basehash over the same (shared) dependencies. The first configuration's
-    task (the default one's, then by name) stays in the graph, the others' are merged into it and their
-    successors wait for it; it runs, or is restored, once. Two different tasks over one stamp and work
-    directory would overwrite each other's output: that is an error naming both."""
-    if not tg.multiconfigs:
-        return
-    order = list(nx.lexicographical_topological_sort(tg.graph, key=lambda t: (t.mc, t.fn, t.task)))
-    merged: dict[TaskId, TaskId] = {}
-    first: dict[str, tuple[TaskId, str, frozenset[TaskId]]] = {}
-    for tid in order:
-        base = stamp_base(tg, tid)
-        key = (signatures.of(tid).basehash, frozenset(merged.get(p, p) for p in tg.graph.predecessors(tid)))
-        seen = first.get(base)
-        if seen is None:
-            first[base] = (tid, *key)
-            continue
-        other, basehash, preds = seen
-        if other.mc == tid.mc:
-            continue
-        if (basehash, preds) != key:
-            raise TargetError(f"{tg.label(other)} and {tg.label(tid)} would share the stamp and work directory "
-                              f"{os.path.dirname(base)}, with different task signatures",
-                              hint="give each multiconfig its own TMPDIR (TMPDIR = \"${TOPDIR}/tmp-${BB_CURRENT_MC}\" "
-                                   "in its conf/multiconfig file), or a MACHINE with its own PACKAGE_ARCH")
-        merged[tid] = other
-    if not merged:
-        return
-    for dup, keep in merged.items():
-        for succ in list(tg.graph.successors(dup)):
-            tg.graph.add_edge(keep, merged.get(succ, succ), **tg.graph.edges[dup, succ])
-        tg.graph.remove_node(dup)
-    tg.targets[:] = list(dict.fromkeys(merged.get(tid, tid) for tid in tg.targets))
-
-
-def make_plan(tg: TaskGraph, signatures: Signatures, force: set[TaskId], use_sstate: bool = True,
-              avoid: set[TaskId] | None = None, jobs: int = 4,
-              remote: dict[TaskId, Remote | None] | None = None) -> Plan:
-    order, hashes = compute_hashes(tg, signatures)
-    plan = Plan(order, signatures, hashes, force=set(force), avoid=set(avoid or ()), remote=dict(remote or {}))
-    if use_sstate and remote is None:
-        probe_uploads(tg)
-    # as in BitBake, whatever depends on a nostamp task is never up to date
-    volatile: set[TaskId] = set()
-    for tid in order:
-        if flag_set(tg.taskinfo(tid).flag("nostamp")) or any(p in volatile for p in tg.graph.predecessors(tid)):
-            volatile.add(tid)
-    # the default configuration's targets first, then by multiconfig name: of two tasks with one sstate
-    # object, the first planned publishes it
-    todo = sorted(tg.targets, key=lambda tid: tid.mc)
-    seen: set[TaskId] = set()
-    #: sstate object name -> the task that publishes it in this build (multiconfig builds only)
-    publishers: dict[str, TaskId] | None = {} if tg.multiconfigs else None
-    while todo:
-        if use_sstate:  # one level of the walk at a time: its mirror lookups go out together
-            lookup_mirrors(tg, plan, [t for t in todo if t not in seen], jobs)
-        level, todo = todo, []
-        for tid in level:
-            if tid not in seen:
-                _decide(tg, plan, tid, tid in volatile, use_sstate, todo, publishers)
-            seen.add(tid)
-    return plan
-
-
-def _decide(tg: TaskGraph, plan: Plan, tid: TaskId, nostamp: bool, use_sstate: bool, todo: list[TaskId],
-            publishers: dict[str, TaskId] | None = None) -> None:
-    """Up to date, restored from an object, deferred to the task of another configuration that publishes
-    the same object (``publishers``: object name -> that task, in multiconfig builds), or run (then its
-    dependencies are visited: ``todo``)."""
-    force, hashes = plan.force, plan.hashes
-    if tid not in force and not nostamp and os.path.exists(f"{stamp_base(tg, tid)}.{hashes[tid]}"):
-        plan.uptodate.add(tid)
-        return
-    if tid not in force and tid not in plan.avoid and use_sstate and is_sstate_task(tg, tid) \
-            and directory_problem(_var(tg, tid, "SSTATE_DIR")) is None:
-        # (a SSTATE_DIR that is no directory to write below is an error when the task is to run)
-        sstate = sstate_for(tg, tid)
-        name = sstate_name(tg, tid, hashes[tid])
-        obj = sstate.find(name)
-        found = plan.remote.get(tid)
-        if obj is None and found is not None:
-            path = os.path.join(sstate.directory, name)
-            plan.setscene[tid] = SstateObject(path, path + ".siginfo", found.sha256, found)
-            return
-        if obj is not None:
-            if sstate.verify(obj):
-                plan.setscene[tid] = obj
-                return
-            plan.corrupt[tid] = f"sstate object {obj.path} is corrupt (checksum mismatch)"
-        if publishers is not None and tid not in plan.corrupt:
-            first = publishers.setdefault(name, tid)
-            if first.mc != tid.mc and not nx.has_path(tg.graph, tid, first):
-                plan.deferred[tid] = first
-                return
-    plan.run.add(tid)
-    todo.extend(tg.graph.predecessors(tid))
-
 
 def check_task_paths(tg: TaskGraph, tids: Iterable[TaskId], topdir: str) -> None:
     """Before the tasks ``tids`` run (or are restored from the shared state): the directory variables
@@ -354,7 +156,7 @@ def _outputdirs(tg: TaskGraph, tid: TaskId) -> list[str]:
 
 
 def _manifest(tg: TaskGraph, tid: TaskId, index: int) -> str:
-    return manifest_path(_var(tg, tid, "SSTATE_MANIFESTS"), _var(tg, tid, "STAMP"), _var(tg, tid, "PACKAGE_ARCH"),
+    return manifest_path(task_var(tg, tid, "SSTATE_MANIFESTS"), task_var(tg, tid, "STAMP"), task_var(tg, tid, "PACKAGE_ARCH"),
                          tg.info(tid).pn, tid.task, index)
 
 
@@ -363,7 +165,7 @@ def restore(tg: TaskGraph, tid: TaskId, obj: SstateObject, plan: Plan) -> int:
     stamp the task; returns the bytes fetched."""
     sstate = sstate_for(tg, tid)
     fetched = sstate.fetch(obj)
-    staging_root = os.path.join(_var(tg, tid, "SSTATE_MANIFESTS") or _var(tg, tid, "SSTATE_DIR"), "staging")
+    staging_root = os.path.join(task_var(tg, tid, "SSTATE_MANIFESTS") or task_var(tg, tid, "SSTATE_DIR"), "staging")
     dirs = sstate.unpack(obj, staging_root)
     try:
         outputs = _outputdirs(tg, tid)
@@ -382,17 +184,16 @@ class StampWriter:
 
     def __init__(self, tg: TaskGraph, plan: Plan) -> None:
         self.tg = tg
-        self.signatures = plan.signatures
-        self.hashes = plan.hashes
+        #: the build's current plan (planned again when a task takes an equivalent unihash)
+        self.plan = plan
         self._listing: dict[str, list[str]] = {}
 
     def __call__(self, tid: TaskId) -> None:
-        tg, h = self.tg, self.hashes[tid]
+        tg, h = self.tg, self.plan.unihashes[tid]
         if tg.taskinfo(tid).flag("nostamp"):
             return  # as in BitBake: nothing would read it (do_clean would even leave its own behind)
         base = stamp_base(tg, tid)
-        write_sigdata(f"{base}.sigdata.{h}",
-                      self.signatures.of(tid).sigdata(tg.info(tid).pn, h, dep_hashes(tg, tid, self.hashes)))
+        write_sigdata(f"{base}.sigdata.{self.plan.ran_as.get(tid, h)}", sigdata_of(tg, self.plan, tid))
         directory, prefix = os.path.split(base)
         prefix += "."
         names = self._listing.get(directory)
@@ -421,14 +222,15 @@ def write_stamp(tg: TaskGraph, tid: TaskId, plan: Plan) -> None:
     StampWriter(tg, plan)(tid)
 
 
-def _publish(publication: Publication) -> None:
-    """In the worker, after the task ran: archive its input directories and install them (sstate).
+def _publish(publication: Publication) -> WorkerResult | None:
+    """In the worker, after the task ran: archive its input directories and install them (sstate); what
+    reporting the output for hash equivalence gave, for the build.
 
     What stops it (a full disk, a refused install, a file system that says no) fails the task as a build
     error naming the step; anything else is a bug, an internal error.
     """
     try:
-        publication.publish()
+        outcome = publication.publish()
     except Exception as exc:
         if disk_full(exc):
             raise BuildError(f"publishing shared state failed: {disk_full_reason(exc)}") from exc
@@ -438,6 +240,10 @@ def _publish(publication: Publication) -> None:
         if isinstance(exc, OSError):
             raise BuildError(f"publishing shared state failed: {exc}") from exc
         raise
+    if outcome is None:
+        return None
+    return WorkerResult(unihash=outcome.unihash, outhash=outcome.outhash,
+                        warnings=(outcome.problem,) if outcome.problem else ())
 
 
 def _worker_entry(config: Configuration, job: TaskJob, fd: int, publication: Publication | None) -> None:
@@ -470,31 +276,43 @@ class RunQueue:
         self.keep_going = keep_going
         self.ctx = multiprocessing.get_context("fork")
         self.stats = SstateStats()
+        self._warned = False
 
     def _config(self, tid: TaskId) -> Configuration:
         return self.multiconfigs[tid.mc] if tid.mc else self.config
 
     def _job(self, tid: TaskId) -> TaskJob:
         return TaskJob(tid, self.tg.info(tid).appends, self._config(tid).layerset.layer_name(tid.fn),
-                       self.plan.hashes[tid], self.tg.label(tid))
+                       self.plan.hashes[tid], self.tg.label(tid), self.plan.unihashes[tid])
 
     def _publication(self, tid: TaskId) -> Publication | None:
         if not is_sstate_task(self.tg, tid):
             return None
-        tg = self.tg
-        h = self.plan.hashes[tid]
+        tg, plan = self.tg, self.plan
+        unihash = plan.unihashes[tid]
         outputs = _outputdirs(tg, tid)
-        siginfo = self.plan.signatures.of(tid).sigdata(tg.info(tid).pn, h, dep_hashes(tg, tid, self.plan.hashes))
-        return Publication(_var(tg, tid, "SSTATE_DIR"), mirror_settings(tg, tid), sstate_name(tg, tid, h),
+        info = tg.info(tid)
+        spec = ObjectSpec(info.pn, task_var(tg, tid, "PACKAGE_ARCH"), info.pv, info.pr, tid.task)
+        store = plan.equivalence.store if plan.equivalence is not None else None
+        return Publication(task_var(tg, tid, "SSTATE_DIR"), mirror_settings(tg, tid), spec.name(unihash),
                            tuple(str(tg.taskinfo(tid).flag("sstate-inputdirs") or "").split()), tuple(outputs),
-                           tuple(_manifest(tg, tid, i) for i in range(len(outputs))), siginfo)
+                           tuple(_manifest(tg, tid, i) for i in range(len(outputs))), sigdata_of(tg, plan, tid),
+                           None if store is None else Reporting(store, plan.hashes[tid], unihash, spec))
 
     def execute(self) -> bool:
         """Run the plan; SIGTERM and SIGHUP stop it as Ctrl-C does (see :class:`Terminated`)."""
         with stop_signals():
             return self._execute()
 
-    def _restore_all(self) -> tuple[set[TaskId], dict[TaskId, str]]:
+    def _plan_again(self, avoid: set[TaskId], finished: set[TaskId]) -> None:
+        """Plan the tasks not ``finished`` again (with the unihashes learnt so far), avoiding ``avoid``'s objects."""
+        before = self.plan
+        self.plan = make_plan(self.tg, before.signatures, before.force, avoid=avoid, jobs=self.jobs,
+                              remote=before.remote, equivalence=before.equivalence, before=before,
+                              finished=finished)
+        check_task_paths(self.tg, [tid for tid in self.plan.order if tid in self.plan.run], self.config.topdir)
+
+    def _restore_all(self, finished: set[TaskId]) -> tuple[set[TaskId], dict[TaskId, str]]:
         """Restore from sstate; an object that fails to restore is planned again without it (it runs).
         Returns what was restored and the tasks that failed for a full disk (with the reason)."""
         restored: set[TaskId] = set()
@@ -505,25 +323,31 @@ class RunQueue:
                 return restored, fatal
             for tid, reason in sorted(broken.items()):
                 self.report(SetsceneFailed(tid, self.tg.label(tid), reason))
-            self.plan = make_plan(self.tg, self.plan.signatures, self.plan.force, avoid=self.plan.avoid | set(broken),
-                                  remote=self.plan.remote)
-            self.plan.uptodate -= restored
-            check_task_paths(self.tg, [tid for tid in self.plan.order if tid in self.plan.run], self.config.topdir)
+            self._plan_again(self.plan.avoid | set(broken), finished | restored)
+
+    def _warn_store(self) -> None:
+        """Say once that the hash equivalence store failed (the build goes on without it)."""
+        eq = self.plan.equivalence
+        if eq is not None and eq.problem and not self._warned:
+            self._warned = True
+            self.report(BuildWarning(eq.problem))
 
     def _execute(self) -> bool:
         plan, tg = self.plan, self.tg
         self.report(BuildStarted(len(plan.run), len(plan.setscene) + len(plan.deferred), len(plan.uptodate)))
+        self._warn_store()
         for tid, reason in sorted(plan.corrupt.items()):
             self.report(SetsceneFailed(tid, tg.label(tid), reason))
-        restored, fatal = self._restore_all()
+        restored, fatal = self._restore_all(set())
         plan = self.plan
         writer = StampWriter(tg, plan)
-        ran, failed, skipped = 0, 0, 0
+        ran, failed, skipped, covered = 0, 0, 0, 0
+        uptodate = set(plan.uptodate)
         for tid, reason in sorted(fatal.items()):
             failed += 1
             self.report(TaskFailed(tid, tg.label(tid), None, (), reason))
         if fatal:
-            self.report(BuildFinished(0, len(restored), failed, len(plan.run), len(plan.uptodate),
+            self.report(BuildFinished(0, len(restored), failed, len(plan.run), len(uptodate),
                                       sstate=self._sstate(restored)))
             return False
 
@@ -545,10 +369,40 @@ class RunQueue:
         pending = set(plan.run) | set(plan.deferred)
         running: dict[int, _Running] = {}
         number = 0
+        total = len(plan.run)
         stop = False
         waiting: dict[TaskId, list[TaskId]] = {}
         for tid, first in sorted(plan.deferred.items()):
             waiting.setdefault(first, []).append(tid)
+
+        def plan_again() -> None:
+            """A task took an equivalent unihash: what depends on it has other hashes now, and may be up to
+            date or restored from sstate instead of run (BitBake's migrations after a unihash update)."""
+            nonlocal plan, total, covered, failed, stop
+            busy = {item.tid for item in running.values()}
+            self._plan_again(self.plan.avoid, done | busy)
+            got, full = self._restore_all(done | busy)
+            plan = writer.plan = self.plan
+            restored.update(got)
+            uptodate.update(plan.uptodate)
+            done.update(got | plan.uptodate)
+            for tid, reason in sorted(full.items()):
+                failed += 1
+                self.report(TaskFailed(tid, tg.label(tid), None, (), reason))
+                stop = stop or not self.keep_going
+            # (a running task is still pending: it counts once it finishes)
+            covered += len(pending - busy - plan.run - set(plan.deferred) - got - plan.uptodate - set(full))
+            pending.clear()
+            pending.update((plan.run | set(plan.deferred)) - set(full))
+            waiting.clear()
+            for later, first in sorted(plan.deferred.items()):
+                waiting.setdefault(first, []).append(later)
+            left.clear()
+            left.update({tid: sum(1 for p in tg.graph.predecessors(tid) if p not in done)
+                         for tid in pending - set(plan.deferred)})
+            ready[:] = [(index[tid], tid) for tid, n in left.items() if n == 0]
+            heapq.heapify(ready)
+            total = number + len(pending - set(plan.deferred))
 
         def finished(tid: TaskId) -> None:
             nonlocal failed, skipped
@@ -594,7 +448,7 @@ class RunQueue:
                     number += 1
                     label = tg.label(tid)
                     if flag_set(tg.taskinfo(tid).flag("noexec")):
-                        self.report(TaskStarted(tid, label, number, len(plan.run), None))
+                        self.report(TaskStarted(tid, label, number, total, None))
                         full = stamp(tid)
                         if full is None:
                             ran += 1
@@ -615,7 +469,7 @@ class RunQueue:
                     assert proc.pid is not None
                     self._register(proc.pid)
                     running[proc.sentinel] = _Running(proc, tid, r, time.monotonic())
-                    self.report(TaskStarted(tid, label, number, len(plan.run), None))
+                    self.report(TaskStarted(tid, label, number, total, None))
                 if not running:
                     break
                 for sentinel in wait(list(running)):
@@ -625,12 +479,15 @@ class RunQueue:
                     result = self._read_result(item.fd)
                     log = result.log
                     label = tg.label(item.tid)
+                    equivalent = item.process.exitcode == 0 and self._learn(item.tid, result)
                     full = stamp(item.tid) if item.process.exitcode == 0 else None
                     if item.process.exitcode == 0 and full is None:
                         ran += 1
                         self.report(TaskSucceeded(item.tid, label, time.monotonic() - item.started,
                                                   result.results))
                         finished(item.tid)
+                        if equivalent:
+                            plan_again()
                         continue
                     failed += 1
                     pending.discard(item.tid)
@@ -645,17 +502,18 @@ class RunQueue:
             skipped += len(pending)
         except KeyboardInterrupt:
             self._kill(running)
-            self.report(BuildFinished(ran, len(restored), failed, skipped + len(pending), len(plan.uptodate), True,
-                                      self._sstate(restored)))
+            self.report(BuildFinished(ran, len(restored), failed, skipped + len(pending), len(uptodate), True,
+                                      self._sstate(restored), covered))
             raise
-        self.report(BuildFinished(ran, len(restored), failed, skipped, len(plan.uptodate), sstate=self._sstate(restored)))
+        self.report(BuildFinished(ran, len(restored), failed, skipped, len(uptodate), sstate=self._sstate(restored),
+                                  covered=covered))
         return failed == 0
 
     def _restore_deferred(self, tid: TaskId) -> str | None:
         """Restore a deferred task from the object the task it waited for published; why not, if not."""
         tg = self.tg
         sstate = sstate_for(tg, tid)
-        name = sstate_name(tg, tid, self.plan.hashes[tid])
+        name = sstate_name(tg, tid, self.plan.unihashes[tid])
         obj = sstate.find(name)
         if obj is None or not sstate.verify(obj):
             return f"shared state {name} of {tg.label(self.plan.deferred[tid])} was not published intact"
@@ -669,12 +527,38 @@ class RunQueue:
     def _sstate(self, restored: set[TaskId]) -> SstateStats | None:
         """The summary's shared-state figures: shown when the build has mirrors or restored anything."""
         tg = self.tg
-        mirrored = any(_var(tg, tid, "SSTATE_MIRRORS") for tid in self.plan.run | restored)
+        mirrored = any(task_var(tg, tid, "SSTATE_MIRRORS") for tid in self.plan.run | restored)
         if not restored and not mirrored:
             return None
         self.stats.restored = len(restored)
         self.stats.wanted = len(restored) + sum(1 for tid in self.plan.run if is_sstate_task(tg, tid))
         return self.stats
+
+    def _learn(self, tid: TaskId, result: WorkerResult) -> bool:
+        """What the task's worker reported for hash equivalence: its output hash, and the unihash its output
+        took (which the task is stamped with, and the tasks deferred to it are restored by). Whether that is
+        another unihash than it ran as."""
+        plan = self.plan
+        if result.outhash:
+            plan.outhashes[tid] = result.outhash
+        for warning in result.warnings:
+            if plan.equivalence is not None:
+                plan.equivalence.disable(warning)
+            self._warn_store()
+        if not result.unihash or result.unihash == plan.unihashes[tid]:
+            return False
+        plan.ran_as[tid] = plan.unihashes[tid]
+        plan.unihashes[tid] = result.unihash
+        for later, first in plan.deferred.items():
+            if first == tid:  # (the same signature over the same dependencies: the same taskhash)
+                plan.unihashes[later] = result.unihash
+                if result.outhash:
+                    plan.outhashes[later] = result.outhash
+        if plan.equivalence is not None:
+            plan.equivalence.learn(plan.hashes[tid], result.unihash, result.outhash)
+        self.report(HashEquivalent(tid, self.tg.label(tid), plan.hashes[tid], result.unihash,
+                                   result.outhash or ""))
+        return True
 
     def _skip_after(self, tid: TaskId, pending: set[TaskId], index: dict[TaskId, int]) -> int:
         """Report the pending tasks that depend on the failed ``tid`` as not run; returns how many."""

@@ -116,9 +116,32 @@ class Identical:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class Equivalent:
+    """Hash equivalence replaced the newer signature's taskhash: its output was already known (output hash
+    ``outhash``), so the task took the unihash that output was first given."""
+    taskhash: str
+    unihash: str
+    outhash: str
+
+
 SigDifference = (DifferentTasks | TaskCodeChanged | VariableAdded | VariableRemoved | VariableChanged | FileAdded
                  | FileRemoved | FileChanged | DependencyAdded | DependencyRemoved | DependencyChanged
-                 | BasehashChanged | Forced | Identical)
+                 | BasehashChanged | Forced | Identical | Equivalent)
+
+
+def equivalent(sigdata: dict[str, Any]) -> Equivalent | None:
+    """How hash equivalence replaced this signature's taskhash, if it did."""
+    taskhash, unihash = str(sigdata.get("taskhash") or ""), str(sigdata.get("unihash") or "")
+    if unihash and unihash != taskhash:
+        return Equivalent(taskhash, unihash, str(sigdata.get("outhash") or "unknown"))
+    return None
+
+
+def equivalence_lines(sigdata: dict[str, Any]) -> list[str]:
+    """:func:`describe` of :func:`equivalent`, as a list of no or one line."""
+    found = equivalent(sigdata)
+    return [describe(found)] if found is not None else []
 
 
 def diff_sigdata(a: dict[str, Any], b: dict[str, Any]) -> list[SigDifference]:
@@ -162,6 +185,9 @@ def diff_sigdata(a: dict[str, Any], b: dict[str, Any]) -> list[SigDifference]:
         out.append(Forced())
     if not out:
         out.append(Identical())
+    replaced = equivalent(b)
+    if replaced is not None:
+        out.append(replaced)
     return out
 
 
@@ -202,4 +228,6 @@ def describe(diff: SigDifference) -> str:
             return "the task was forced or tainted (-f), which changes its hash"
         case Identical():
             return "the signatures are identical"
+        case Equivalent(taskhash, unihash, outhash):
+            return f"unihash {unihash} (equivalent of taskhash {taskhash}, output hash {outhash})"
     raise AssertionError(diff)

@@ -1,9 +1,11 @@
-"""Shared state: task outputs stored as zstd tarballs named by taskhash, restored instead of rebuilt.
+"""Shared state: task outputs stored as zstd tarballs named by unihash, restored instead of rebuilt.
 
 A task listed in ``SSTATETASKS`` declares ``[sstate-inputdirs]`` (what it produced) and
 ``[sstate-outputdirs]`` (where consumers find it). After it runs, the input directories are archived
-into ``${SSTATE_DIR}/<h[0:2]>/<h[2:4]>/sstate:<pn>:<arch>:<pv>:<pr>:<taskhash>_<task>.tar.zst`` with a
-``.siginfo`` beside it recording the archive's sha256, then installed into the output directories.
+into ``${SSTATE_DIR}/<h[0:2]>/<h[2:4]>/sstate:<pn>:<arch>:<pv>:<pr>:<unihash>_<task>.tar.zst`` with a
+``.siginfo`` beside it recording the archive's sha256, then installed into the output directories. The
+unihash is the taskhash, unless hash equivalence (:mod:`layerbuild.engine.hashequiv`) found the output
+already known: then the object is named by the unihash that output was first given.
 Objects are published atomically; the siginfo is written last, so an object without one is never used.
 A restore verifies the checksum first: a corrupt or truncated object is reported and rebuilt, and so is
 one that cannot be unpacked or whose place holds something other than a file (a directory).
@@ -34,6 +36,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from layerbuild.engine.hashequiv import Outcome, output_header, owners_matter, report_output
 from layerbuild.engine.sstatemirror import MirrorSettings, Remote, mirrors_for, sign_object
 from layerbuild.util.errors import LayerbuildError
 from layerbuild.util.fsutil import (
@@ -48,6 +51,7 @@ from layerbuild.util.fsutil import (
     remove_stale_temporaries,
     sha256_file,
 )
+from layerbuild.util.recordstore import RecordStore
 from layerbuild.util.tarzst import extract_tar_zst, write_tar_zst
 
 logger = logging.getLogger("layerbuild.sstate")
@@ -351,10 +355,41 @@ def uninstall_tree(dest: str, manifest: str) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectSpec:
+    """What names a task's objects besides the hash (OE's ``SSTATE_PKGSPEC`` and the task)."""
+
+    pn: str
+    arch: str
+    pv: str
+    pr: str
+    task: str
+
+    def name(self, unihash: str) -> str:
+        return object_name(self.pn, self.arch, self.pv, self.pr, unihash, self.task)
+
+
+@dataclass(frozen=True, slots=True)
+class Reporting:
+    """Hash equivalence for a publication: the store to report the output to, the task's taskhash and the
+    unihash it was planned with, and what names its objects."""
+
+    store: RecordStore
+    taskhash: str
+    unihash: str
+    spec: ObjectSpec
+
+    def report(self, inputs: list[str]) -> Outcome:
+        spec = self.spec
+        return report_output(self.store, self.taskhash, self.unihash, inputs,
+                             output_header(spec.pn, spec.arch, spec.pv, spec.pr, spec.task), owners_matter(spec.task))
+
+
+@dataclass(frozen=True, slots=True)
 class Publication:
     """What a task's worker publishes once the task succeeded: its ``[sstate-inputdirs]`` archived as the
     object ``name`` (with ``siginfo``), then installed into its ``[sstate-outputdirs]``, each recorded in
-    its manifest. The build works it out, as it has the task graph and the hashes."""
+    its manifest. With ``reporting``, the output is first reported for hash equivalence and the object
+    named by the unihash it takes. The build works it out, as it has the task graph and the hashes."""
 
     sstate_dir: str
     settings: MirrorSettings
@@ -363,10 +398,18 @@ class Publication:
     outputs: tuple[str, ...]
     manifests: tuple[str, ...]
     siginfo: dict[str, Any]
+    reporting: Reporting | None = None
 
-    def publish(self) -> None:
-        obj = Sstate(self.sstate_dir, self.settings).store(self.name, list(self.inputs), self.siginfo)
+    def publish(self) -> Outcome | None:
+        """Store (and upload) and install the output; what reporting it for hash equivalence gave, if it was."""
+        name, siginfo, outcome = self.name, self.siginfo, None
+        if self.reporting is not None:
+            outcome = self.reporting.report(list(self.inputs))
+            name = self.reporting.spec.name(outcome.unihash)
+            siginfo = {**siginfo, "unihash": outcome.unihash, "outhash": outcome.outhash}
+        obj = Sstate(self.sstate_dir, self.settings).store(name, list(self.inputs), siginfo)
         if obj is not None and self.settings.upload:
-            mirrors_for(self.settings).upload(obj.path, self.name)
+            mirrors_for(self.settings).upload(obj.path, name)
         for i, target in enumerate(self.outputs):
             install_tree(self.inputs[i] if i < len(self.inputs) else "", target, self.manifests[i])
+        return outcome

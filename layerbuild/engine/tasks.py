@@ -45,6 +45,8 @@ class TaskJob:
     layername: str
     taskhash: str
     label: str
+    #: the unihash the task runs as (BB_UNIHASH): its taskhash, unless hash equivalence gave another
+    unihash: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,11 @@ class WorkerResult:
     #: where the error points (the function of a failing shell task, the line of a ``bb.fatal``)
     file: str | None = None
     line: int = 0
+    #: what publishing the task's shared state reported: the unihash its output took and its output hash
+    unihash: str | None = None
+    outhash: str | None = None
+    #: what went wrong without failing the task (a hash equivalence store that is down)
+    warnings: tuple[str, ...] = ()
 
     def encode(self) -> bytes:
         return json.dumps(dataclasses.asdict(self), sort_keys=True).encode() + b"\n"
@@ -69,8 +76,9 @@ class WorkerResult:
 
 def read_results(data: bytes) -> WorkerResult:
     """The messages a worker sent, merged; a line cut short by a dying worker is left out."""
-    log, error, file, lineno = None, None, None, 0
+    log, error, file, lineno, unihash, outhash = None, None, None, 0, None, None
     results: list[str] = []
+    warnings: list[str] = []
     for line in data.splitlines():
         try:
             fields = json.loads(line)
@@ -82,7 +90,10 @@ def read_results(data: bytes) -> WorkerResult:
         if msg.file:
             file, lineno = msg.file, msg.line
         results.extend(str(r) for r in msg.results)
-    return WorkerResult(log, error, tuple(results), file, lineno)
+        unihash = msg.unihash or unihash
+        outhash = msg.outhash or outhash
+        warnings.extend(str(w) for w in msg.warnings)
+    return WorkerResult(log, error, tuple(results), file, lineno, unihash, outhash, tuple(warnings))
 
 
 class _Results(logging.Handler):
@@ -324,11 +335,12 @@ class _Worker:
         self.log = ""
         self.results = _Results()
 
-    def run(self, config: Configuration, job: TaskJob, publish: Callable[[], None] | None) -> int:
+    def run(self, config: Configuration, job: TaskJob, publish: Callable[[], WorkerResult | None] | None) -> int:
         from layerbuild.engine.recipe import parse_recipe
         task = job.tid.task
         d = parse_recipe(config.d, config.evaluator, job.tid.fn, job.appends, job.layername)
         d.setVar("BB_TASKHASH", job.taskhash)
+        d.setVar("BB_UNIHASH", job.unihash or job.taskhash)
         d.setVar("BB_CURRENT_TASK", short_task_name(task))
         # BitBake's task override, lowest priority: T:task-clean keeps do_clean's log out of the WORKDIR it removes
         overrides = d.getVar("OVERRIDES", False)
@@ -344,7 +356,9 @@ class _Worker:
         sys.stderr.write(f"DEBUG: Executing task {job.label} ({job.taskhash})\n")
         TaskRunner(d, task).run()
         if publish is not None:
-            publish()
+            published = publish()
+            if published is not None:
+                os.write(self.result_fd, published.encode())
         sys.stdout.flush()
         sys.stderr.flush()
         return 0
@@ -367,7 +381,8 @@ class _Worker:
                                                   line=where.line if where else 0).encode())
 
 
-def worker_main(config: Configuration, job: TaskJob, result_fd: int, publish: Callable[[], None] | None = None) -> int:
+def worker_main(config: Configuration, job: TaskJob, result_fd: int,
+                publish: Callable[[], WorkerResult | None] | None = None) -> int:
     """Body of a task's worker process: runs the task, then ``publish`` (its shared state) when the task
     succeeded. Returns the exit status (:func:`layerbuild.util.exits.guard`: a worker reports, it never hangs
     or leaks a traceback to the console) and sends :class:`WorkerResult` messages to ``result_fd``."""

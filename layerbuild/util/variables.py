@@ -38,7 +38,7 @@ from layerbuild.util.variable import Variable
 from layerbuild.util.vartypes import TYPES
 
 _IGNORE_VARS = (
-    "TMPDIR FILE PATH PWD BB_TASKHASH BBPATH BBSERVER DL_DIR THISDIR FILESEXTRAPATHS FILE_DIRNAME HOME "
+    "TMPDIR FILE PATH PWD BB_TASKHASH BB_UNIHASH BB_HASHSERVE BBPATH BBSERVER DL_DIR THISDIR FILESEXTRAPATHS FILE_DIRNAME HOME "
     "LOGNAME SHELL USER USERNAME TERM DATE TIME DATETIME SSTATE_DIR SSTATE_MIRRORS TOPDIR BB_NUMBER_THREADS "
     "BB_NUMBER_PARSE_THREADS PARALLEL_MAKE CACHE STAMPS_DIR BASE_WORKDIR DEPLOY_DIR LOG_DIR PKGDATA_DIR "
     "STAGING_DIR BB_CURRENT_MC FILE_LAYERNAME LAYERDIR BBFILES BBLAYERS BBFILE_COLLECTIONS BB_ENV_PASSTHROUGH "
@@ -453,6 +453,15 @@ VARIABLES: tuple[Variable, ...] = (
        "An Ed25519 private key (PEM, PKCS#8) that signs each shared-state object a task creates (its .sig)."),
     _v("SSTATE_VALID_SIGS", "list", None,
        "Ed25519 public key files (PEM) whose signatures SSTATE_VERIFY_SIG accepts."),
+    _v("BB_HASHSERVE", "string", "auto",
+       "Where hash equivalence records are kept: auto (an SQLite database, ${TOPDIR}/cache/hashserv.db), "
+       "a file:///DIR directory (one file per record, first writer wins; can be shared, NFS included), an "
+       "s3://bucket/prefix or http(s):// WebDAV object store (first writer wins, as for SSTATE_UPLOAD), or "
+       "\"\" for no hash equivalence. A store that fails is a warning; the build goes on without it."),
+    _v("BB_UNIHASH", "string", None,
+       "The unique hash a task runs as (its taskhash, unless hash equivalence gave it the unihash of an "
+       "equivalent output); set by layerbuild in each task's datastore. Stamps, sigdata and sstate objects "
+       "are named by it."),
     _v("CLEANFUNCS", "list", None,
        "Functions do_clean runs after it removed the recipe's work directory, stamps and installed outputs "
        "(utility-tasks.bbclass, as in OE)."),

@@ -88,7 +88,8 @@ spec = importlib.util.spec_from_file_location("rq", sys.argv[2])
 rq = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(rq)
 from layerbuild.engine.reporters import PlainReporter
-from layerbuild.engine.runqueue import RunQueue, make_plan
+from layerbuild.engine.plan import make_plan
+from layerbuild.engine.runqueue import RunQueue
 from layerbuild import session
 from layerbuild.engine.taskgraph import build_graph
 recipes, tasks = 20, 100

@@ -124,8 +124,9 @@ def chain(root: Path, n: int) -> Path:
 
 
 def scheduling(root: Path, recipes: int, tasks: int) -> tuple[float, int]:
+    from layerbuild.engine.plan import make_plan
     from layerbuild.engine.reporters import PlainReporter
-    from layerbuild.engine.runqueue import RunQueue, make_plan
+    from layerbuild.engine.runqueue import RunQueue
     from layerbuild.engine.taskgraph import build_graph
     from layerbuild.session import parse_recipes, signatures_of, start_configuration
     build = synthetic(root, recipes, tasks)
