@@ -35,6 +35,11 @@ CHANGES = {
     "PKGR": 'PKGR = "r7"',
     "PE": 'PE = "2"',
     "DPKG_ARCH": 'DPKG_ARCH = "arm64"',
+    # the toolchain's programs: the same tools under the host triplet's names (a word appended names none)
+    "TARGET_PREFIX": 'TARGET_PREFIX = "x86_64-linux-gnu-"',
+    "HOST_PREFIX": 'HOST_PREFIX = "x86_64-linux-gnu-"',
+    "STRIP": 'STRIP = "x86_64-linux-gnu-strip"',
+    "OBJCOPY": 'OBJCOPY = "x86_64-linux-gnu-objcopy"',
 }
 #: the variables users change most, besides what the signatures list
 COMMON = {"SUMMARY", "DESCRIPTION", "MAINTAINER", "SECTION", "HOMEPAGE", "SHLIB_ALLOWLIST", "CONFFILES:hello",
