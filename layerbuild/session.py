@@ -162,12 +162,24 @@ Outcome = tuple[RecipeInfo, ...] | dict[str, tuple[TaskSignature, ...]] | Layerb
 
 
 def _parse_in_worker(job: Job) -> tuple[str, Outcome, list[str]]:
-    return _parse_one(_WORKER["config"], job, _WORKER["keeper"])
+    return _parse_collected(_WORKER["config"], job, _WORKER["keeper"])
+
+
+def _parse_collected(config: Configuration, job: Job, keeper: WarningKeeper) -> tuple[str, Outcome, list[str]]:
+    """:func:`_parse_one`, then a collection of the youngest generation: with the cyclic garbage collector
+    off while files are parsed (:func:`_run_parse`), what a file's recipes left in reference cycles goes
+    here, once per file, instead of the collector going through each recipe's live variables again and
+    again while it is parsed."""
+    try:
+        return _parse_one(config, job, keeper)
+    finally:
+        gc.collect(0)
 
 
 def _parse_one(config: Configuration, job: Job, keeper: WarningKeeper) -> tuple[str, Outcome, list[str]]:
     fn, appends, layername, signed = job
     warnings: list[str] = []
+    stores: dict[str, DataStore] = {}
     try:
         with keeper as warnings:
             # the file is read once; its variants are copies of that parse (BitBake's multi_finalize)
@@ -199,6 +211,11 @@ def _parse_one(config: Configuration, job: Job, keeper: WarningKeeper) -> tuple[
         _show_warnings(warnings)
         return fn, LayerbuildError("recursion too deep while parsing (a variable or include refers to itself)",
                                    Location(fn)), []
+    finally:
+        # each recipe's Python functions and the globals they are defined in refer to each other: emptied,
+        # the recipe's variables are freed as soon as the parse drops them, not by the cyclic collector
+        for d in stores.values():
+            d.pyglobals.clear()
 
 
 def _show_warnings(messages: Iterable[str], shown: set[str] | None = None) -> None:
@@ -347,12 +364,15 @@ def _run_parse(config: Configuration, todo: list[Job], jobs: int | None) -> Iter
     threads = max(1, min(threads, len(todo)))
     # The configuration (every recipe's store is a copy of it) lives as long as the parse: the cyclic
     # garbage collector would go through all of it in every full collection, and in a forked worker
-    # touch, and so copy, every page of it.
+    # touch, and so copy, every page of it. While files are parsed the collector is off (each file's
+    # cycles are collected after it: _parse_collected); workers forked now start with it off.
+    enabled = gc.isenabled()
     gc.freeze()
+    gc.disable()
     try:
         if threads == 1 or len(todo) < 16:
             keeper = WarningKeeper()
-            return [_parse_one(config, job, keeper) for job in todo]
+            return [_parse_collected(config, job, keeper) for job in todo]
         ctx = multiprocessing.get_context("fork")
         # small chunks: OE-core's recipes differ in cost by a factor of fifty (its images are the dearest,
         # and sit together in the list), and a worker left with a large chunk keeps the other waiting
@@ -360,6 +380,8 @@ def _run_parse(config: Configuration, todo: list[Job], jobs: int | None) -> Iter
         with ctx.Pool(threads, initializer=_init_worker, initargs=(config,)) as pool:
             return list(pool.imap_unordered(_parse_in_worker, todo, chunksize=chunk))
     finally:
+        if enabled:
+            gc.enable()
         gc.unfreeze()
 
 
