@@ -14,13 +14,14 @@ import gc
 import logging
 import multiprocessing
 import os
+import pickle
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TextIO
 
 from layerbuild.builtins import HOOKS
-from layerbuild.engine.cache import FileState, ParseCache, config_key
+from layerbuild.engine.cache import FileState, ParseCache, config_key, pickled_entry
 from layerbuild.engine.config import DEFAULT_LAYER, Configuration, load_configuration
 from layerbuild.engine.datastore import DataStore
 from layerbuild.engine.layers import RecipeFiles, appends_for, collect_files, dangling_appends
@@ -150,19 +151,24 @@ _WORKER: dict[str, Any] = {}
 def _init_worker(config: Configuration) -> None:
     _WORKER["config"] = config
     _WORKER["keeper"] = WarningKeeper()
+    _WORKER["files"] = FileState()
 
 
 #: (recipe file, its appends, its layer's collection, and for a parse for task signatures the recipes (variants,
 #: "" for the file's own recipe) whose signatures to compute: it repeats an earlier parse, which summarised the
 #: file's recipes and looked for names nothing reads; None for that first parse)
 Job = tuple[str, tuple[str, ...], str, tuple[str, ...] | None]
-#: what a parse gives: the file's recipes (its own first, then its variants), or the task signatures of those
-#: asked for by recipe key, or why it failed
-Outcome = tuple[RecipeInfo, ...] | dict[str, tuple[TaskSignature, ...]] | LayerbuildError
+#: what a parse gives: the file's recipes (its own first, then its variants; from a worker, as the parse cache
+#: keeps them: cache.pickled_entry), or the task signatures of those asked for by recipe key, or why it failed
+Outcome = tuple[RecipeInfo, ...] | bytes | dict[str, tuple[TaskSignature, ...]] | LayerbuildError
 
 
 def _parse_in_worker(job: Job) -> tuple[str, Outcome, list[str]]:
-    return _parse_collected(_WORKER["config"], job, _WORKER["keeper"])
+    fn, outcome, depends = _parse_collected(_WORKER["config"], job, _WORKER["keeper"])
+    if isinstance(outcome, tuple):
+        # pickled here, in parallel, once: the parse cache saves these bytes as they are
+        return fn, pickled_entry(job[1], depends, outcome, _WORKER["files"]), depends
+    return fn, outcome, depends
 
 
 def _parse_collected(config: Configuration, job: Job, keeper: WarningKeeper) -> tuple[str, Outcome, list[str]]:
@@ -274,13 +280,11 @@ def parse_recipes(config: Configuration, *, jobs: int | None = None, use_cache: 
     if todo:
         # what the engine and the configuration know, worked out once here rather than in every worker
         config.evaluator.names.prepare(config.d.file_depends)
-    parsed_files, errors = _parse_all(config, todo, jobs)
-    for fn, parsed, depends in parsed_files:
+    parsed_files, errors = _parse_all(config, todo, jobs, cache)
+    for _fn, parsed, _depends in parsed_files:
         assert isinstance(parsed, tuple)
         for info in parsed:
             infos[info.fn] = info
-        if cache is not None:
-            cache.store(fn, parsed[0].appends, depends, parsed)
     for fn in files.recipes:
         # a file's warnings are kept with its own recipe (a file that failed has none)
         if fn in infos and infos[fn].warnings:
@@ -341,14 +345,20 @@ def _task_signatures(d: DataStore) -> tuple[TaskSignature, ...]:
     return tuple(task_signatures(d, tasks).values())
 
 
-def _parse_all(config: Configuration, todo: list[Job], jobs: int | None
+def _parse_all(config: Configuration, todo: list[Job], jobs: int | None, cache: ParseCache | None = None
                ) -> tuple[list[tuple[str, Outcome, list[str]]], tuple[LayerbuildError, ...]]:
     """Parse ``todo``: (recipe file, outcome, the files it read) of each file that parsed, in the order the
     parses finished, and the errors of the files that failed, by file name (as BitBake's parse, one
-    failing recipe does not stop the others from being read)."""
+    failing recipe does not stop the others from being read). The recipes each file gave go into
+    ``cache`` as they arrive."""
     done: list[tuple[str, Outcome, list[str]]] = []
     errors: list[tuple[str, LayerbuildError]] = []
     for fn, outcome, depends in _run_parse(config, todo, jobs):
+        if isinstance(outcome, bytes):
+            # a worker's summary, pickled as the cache keeps it: read while the workers go on
+            outcome = cache.store_pickled(fn, outcome) if cache is not None else pickle.loads(outcome).infos
+        elif isinstance(outcome, tuple) and cache is not None:
+            cache.store(fn, outcome[0].appends, depends, outcome)
         if isinstance(outcome, LayerbuildError):
             if outcome.location is None:  # among several, each error names its recipe
                 outcome.location = Location(fn)
@@ -372,13 +382,15 @@ def _run_parse(config: Configuration, todo: list[Job], jobs: int | None) -> Iter
     try:
         if threads == 1 or len(todo) < 16:
             keeper = WarningKeeper()
-            return [_parse_collected(config, job, keeper) for job in todo]
+            for job in todo:
+                yield _parse_collected(config, job, keeper)
+            return
         ctx = multiprocessing.get_context("fork")
         # small chunks: OE-core's recipes differ in cost by a factor of fifty (its images are the dearest,
         # and sit together in the list), and a worker left with a large chunk keeps the other waiting
         chunk = max(1, min(8, len(todo) // (threads * 8)))
         with ctx.Pool(threads, initializer=_init_worker, initargs=(config,)) as pool:
-            return list(pool.imap_unordered(_parse_in_worker, todo, chunksize=chunk))
+            yield from pool.imap_unordered(_parse_in_worker, todo, chunksize=chunk)
     finally:
         if enabled:
             gc.enable()

@@ -110,6 +110,28 @@ def test_corrupt_cache_is_ignored(tmp_path: Path, lb: Runner) -> None:
     assert status == 0 and _counts(out) == (0, 12 + C)
 
 
+def test_entries_pickled_by_workers_are_saved_and_read_back(tmp_path: Path) -> None:
+    """The summaries worker processes send as the cache keeps them are saved as they are, and the next
+    parse reads every recipe back from the file, equal to a parse in this process."""
+    from layerbuild.session import parse_recipes, start_configuration
+
+    files = {f"recipes/r{i}/r{i}_1.{i}.bb": f'DEPENDS = "r{i - 1}"\nSUMMARY = "recipe ${{PN}} at ${{PV}}"\n'
+             for i in range(1, 30)}
+    build = make_build(tmp_path, [make_layer(tmp_path, "many", files)])
+    config = start_configuration(str(build))
+
+    parallel = parse_recipes(config, jobs=2)
+    assert parallel.parsed == 29 + C and parallel.cached == 0
+    saved = list((build / "tmp" / "cache").glob("recipes.*.pickle"))
+    assert len(saved) == 1 and saved[0].stat().st_size > 0
+
+    again = parse_recipes(start_configuration(str(build)), jobs=2)
+    serial = parse_recipes(config, jobs=1, use_cache=False)
+    assert again.parsed == 0 and again.cached == 29 + C
+    assert again.recipes.infos == parallel.recipes.infos == serial.recipes.infos
+    assert "r6" in again.recipes.infos[again.recipes.chosen["r7"]].depends
+
+
 def test_parallel_parse_matches_serial(tmp_path: Path) -> None:
     """Worker processes give the same recipe summaries and task signatures as parsing in this process."""
     from layerbuild.session import parse_recipes, signatures_of, start_configuration

@@ -64,7 +64,7 @@ def test_two_configurations_one_command(tmp_path: Path, lb: Runner) -> None:
     assert status == 0, err
     assert "0 tasks run, 0 restored from sstate, 3 up to date" in err
     # each configuration's parse cache is its own file (a and b differ in TMPDIR: their own directories)
-    assert {p.name for p in (build / "tmp-a/cache").glob("recipes.*")} == {"recipes.v17.mc-a.pickle"}
+    assert {p.name for p in (build / "tmp-a/cache").glob("recipes.*")} == {"recipes.v18.mc-a.pickle"}
 
 
 def test_graph_names_multiconfig_tasks(tmp_path: Path, lb: Runner) -> None:

@@ -6,6 +6,11 @@ has the content it had, and every file the parse looked for but did not find is 
 whole cache is valid only for the configuration it was made with (the content of every configuration
 file). File identity is checked with ``stat`` first and by content only when the ``stat`` differs, so a
 ``touch`` costs a hash but no re-parse.
+
+Each entry is kept pickled on its own: a parse worker sends the entry of the file it parsed already in
+the form the cache file holds (:func:`pickled_entry`), so saving the cache after a parse writes those
+bytes rather than pickling every recipe summary again, and a build that parsed one changed recipe
+rewrites the others' bytes as they were read.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from layerbuild.engine.variants import split_virtual
 from layerbuild.util.fsutil import atomic_write, sha256_file
 from layerbuild.util.hashing import sha256_tree
 
-CACHE_FORMAT = 17
+CACHE_FORMAT = 18
 
 Fingerprint = tuple[int, int, str] | None  # (mtime_ns, size, sha256) or None for "did not exist"
 
@@ -79,6 +84,16 @@ class Entry:
     signatures: dict[str, tuple[TaskSignature, ...]] | None = None
 
 
+def _deps(depends: list[str], files: FileState) -> tuple[tuple[str, Fingerprint], ...]:
+    return tuple((path, files.fingerprint(path)) for path in dict.fromkeys(depends))
+
+
+def pickled_entry(appends: tuple[str, ...], depends: list[str], infos: tuple[RecipeInfo, ...],
+                  files: FileState) -> bytes:
+    """The cache entry of a file whose parse gave ``infos`` and read ``depends``, as the cache file holds it."""
+    return pickle.dumps(Entry(appends, _deps(depends, files), infos), protocol=pickle.HIGHEST_PROTOCOL)
+
+
 class ParseCache:
     """Recipe summaries of one configuration, loaded from and saved to ``directory``; a multiconfig
     ``mc`` keeps its own file there (configurations sharing a TMPDIR do not replace each other's)."""
@@ -89,6 +104,8 @@ class ParseCache:
         self.config_key = config_key
         self.files = files or FileState()
         self.entries: dict[str, Entry] = {}
+        #: each entry of ``entries`` that has not changed since it was pickled, pickled
+        self._pickled: dict[str, bytes] = {}
         #: the warnings the configuration's own names gave (it is read on every run; checked once per key)
         self.config_warnings: tuple[str, ...] | None = None
         self.dirty = False
@@ -101,18 +118,24 @@ class ParseCache:
         enabled = gc.isenabled()
         gc.disable()
         try:
-            with open(self.path, "rb") as fh:
-                data = pickle.load(fh)
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+            try:
+                with open(self.path, "rb") as fh:
+                    data = pickle.load(fh)
+            except OSError:
+                return
+            if not isinstance(data, dict) or data.get("key") != self.config_key:
+                self.dirty = True
+                return
+            entries = {fn: pickle.loads(blob) for fn, blob in data["entries"].items()}
+        except (EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+            self.dirty = True
             return
         finally:
             gc.freeze()
             if enabled:
                 gc.enable()
-        if not isinstance(data, dict) or data.get("key") != self.config_key:
-            self.dirty = True
-            return
-        self.entries = data["entries"]
+        self.entries = entries
+        self._pickled = data["entries"]
         self.config_warnings = data.get("config_warnings")
 
     def lookup(self, fn: str, appends: tuple[str, ...]) -> tuple[RecipeInfo, ...] | None:
@@ -134,9 +157,17 @@ class ParseCache:
 
     def store(self, fn: str, appends: tuple[str, ...], depends: list[str], infos: tuple[RecipeInfo, ...]) -> None:
         """Keep the recipes of ``fn``, valid while every file in ``depends`` (what all of them read) is unchanged."""
-        deps = tuple((path, self.files.fingerprint(path)) for path in dict.fromkeys(depends))
-        self.entries[fn] = Entry(appends, deps, infos)
+        self.entries[fn] = Entry(appends, _deps(depends, self.files), infos)
+        self._pickled.pop(fn, None)
         self.dirty = True
+
+    def store_pickled(self, fn: str, blob: bytes) -> tuple[RecipeInfo, ...]:
+        """Keep the entry :func:`pickled_entry` made of ``fn``'s parse; its recipes."""
+        entry = pickle.loads(blob)
+        self.entries[fn] = entry
+        self._pickled[fn] = blob
+        self.dirty = True
+        return entry.infos
 
     def add_signatures(self, fn: str, depends: list[str], signatures: dict[str, tuple[TaskSignature, ...]]) -> None:
         """Keep with ``fn``'s entry the task signatures a parse of it again computed, and the files that parse
@@ -150,17 +181,23 @@ class ParseCache:
                 deps[path] = self.files.fingerprint(path)
         self.entries[fn] = Entry(entry.appends, tuple(deps.items()), entry.infos,
                                  {**(entry.signatures or {}), **signatures})
+        self._pickled.pop(fn, None)
         self.dirty = True
 
     def prune(self, keep: set[str]) -> None:
         for fn in [fn for fn in self.entries if fn not in keep]:
             del self.entries[fn]
+            self._pickled.pop(fn, None)
             self.dirty = True
 
     def save(self) -> None:
         if not self.dirty:
             return
-        payload = pickle.dumps({"key": self.config_key, "entries": self.entries,
+        pickled = self._pickled
+        for fn, entry in self.entries.items():
+            if fn not in pickled:
+                pickled[fn] = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps({"key": self.config_key, "entries": {fn: pickled[fn] for fn in self.entries},
                                 "config_warnings": self.config_warnings}, protocol=pickle.HIGHEST_PROTOCOL)
         atomic_write(self.path, payload)
         self.dirty = False
