@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from conftest import LAYER_CONF, BuildDir, make_build
+from conftest import LAYER_CONF, BuildDir, make_build, merged_run
 
 from layerbuild.util.osrelease import parse as parse_os_release
 from layerbuild.util.osrelease import render as render_os_release
@@ -422,23 +422,6 @@ def _unpack_base(demo: BuildDir, root: Path) -> None:
                     str(demo.deploy / f"some-core-image-{MACHINE}.rootfs.tar.zst")], check=True)
 
 
-def _merged(root: Path, command: str) -> subprocess.CompletedProcess[str]:
-    """Merge ROOT/var/lib/extensions with the real systemd-sysext in a private mount namespace, then run
-    ``command``; systemd 252 exits 0 even when a merge fails, so callers check what is mounted."""
-    # private first, so nothing mounted here can reach the host's mounts, then shared as systemd-sysext wants
-    script = (f"mount --make-rprivate / && mount --make-rshared / && mount -t tmpfs tmpfs /run && "
-              f"systemd-sysext --root={root} merge; "
-              f"echo MOUNTS; grep ' {root}/usr ' /proc/self/mountinfo; echo END; {command}")
-    result = subprocess.run(["unshare", "-m", "--propagation", "shared", "sh", "-c", script], capture_output=True,
-                            text=True, timeout=60)
-    if "(sd-sysext) terminated by signal KILL" in result.stderr:
-        # on a loaded machine, systemd 252's merge child has been seen killed by SIGKILL with nothing mounted
-        # (once in a full run of the suite; never when the machine is quiet): one more try, in a new namespace
-        result = subprocess.run(["unshare", "-m", "--propagation", "shared", "sh", "-c", script],
-                                capture_output=True, text=True, timeout=60)
-    return result
-
-
 needs_sysext = pytest.mark.skipif(not (ROOT and _tool("systemd-sysext") and _tool("unshare")),
                                   reason="needs root, unshare and systemd-sysext")
 
@@ -453,7 +436,7 @@ def test_sysext_merges_onto_the_base_and_greet_runs(demo: BuildDir, tmp_path: Pa
     assert not (root / "usr/bin/greet").exists()
     (root / "var/lib/extensions").mkdir(parents=True, exist_ok=True)
     shutil.copy(demo.deploy / f"{recipe}.raw", root / "var/lib/extensions" / f"{recipe}.raw")
-    result = _merged(root, f"chroot {root} /usr/bin/greet layerbuild && "
+    result = merged_run(root, f"chroot {root} /usr/bin/greet layerbuild && "
                            f"chroot {root} /usr/lib64/ld-linux-x86-64.so.2 --list /usr/bin/greet")
     mounts = result.stdout.split("MOUNTS")[1].split("END")[0]
     assert "overlay" in mounts, result.stdout + result.stderr
@@ -474,7 +457,7 @@ def test_extension_for_another_version_is_not_merged(demo: BuildDir, tmp_path: P
     release.write_text(render_os_release({**fields, "VERSION_ID": "2.0"}))
     (root / "var/lib/extensions").mkdir(parents=True, exist_ok=True)
     shutil.copy(demo.deploy / "extending-image.raw", root / "var/lib/extensions" / "extending-image.raw")
-    result = _merged(root, f"test -e {root}/usr/bin/greet && echo VISIBLE || echo ABSENT")
+    result = merged_run(root, f"test -e {root}/usr/bin/greet && echo VISIBLE || echo ABSENT")
     mounts = result.stdout.split("MOUNTS")[1].split("END")[0]
     assert "overlay" not in mounts and "ABSENT" in result.stdout, result.stdout + result.stderr
 
