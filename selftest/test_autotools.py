@@ -114,6 +114,7 @@ def test_configure_runs_as_oe_runs_it(tmp_path: Path) -> None:
     assert "lb-init" in depends and "libgreet" not in depends
 
 
+@pytest.mark.slow  # a real autotools build: the default run keeps test_configure_runs_as_oe_runs_it
 def test_brokensep_builds_in_the_source_tree(tmp_path: Path) -> None:
     top = make_build(tmp_path, [tool_layer(tmp_path, "autotools-brokensep")])
     BuildDir(top).run("tool:do_compile")
@@ -163,6 +164,7 @@ int main(void) {
 """
 
 
+@pytest.mark.slow  # a real autotools build: the default run keeps test_configure_runs_as_oe_runs_it
 @pytest.mark.skipif(shutil.which("autoreconf") is None, reason="autoreconf not installed (Debian package autoconf)")
 def test_autoreconf_when_there_is_no_configure_script(tmp_path: Path) -> None:
     layer = make_layer(tmp_path, "at", {
@@ -234,6 +236,7 @@ def planted_pc() -> Iterator[str]:
             directory.rmdir()
 
 
+@pytest.mark.slow  # a real autotools build: the default run keeps test_configure_runs_as_oe_runs_it
 @pytest.mark.skipif(shutil.which("pkg-config") is None, reason="pkg-config not installed (Debian package pkgconf)")
 @pytest.mark.skipif(os.geteuid() != 0, reason="plants a .pc file in /usr/local")
 def test_pkg_config_sees_the_recipe_sysroot_only(tmp_path: Path, planted_pc: str) -> None:

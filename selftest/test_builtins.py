@@ -137,19 +137,24 @@ def _ran(err: str) -> list[str]:
     return sorted(line.split("(")[1].rstrip(")") for line in err.splitlines() if "Running task" in line)
 
 
-@pytest.mark.parametrize(("var", "value", "task"), [
+#: (variable, new value, the task its change must run again)
+CHANGED_INPUTS = [
     ("SUMMARY", "A different summary", "hello:do_package_write_deb"),
     ("DESCRIPTION", "Another description.", "hello:do_package_write_deb"),
     ("FILES:hello:append", " /usr/share/hello", "hello:do_package"),
     ("ALLOW_EMPTY:hello-dev", "1", "hello:do_package"),
     ("RDEPENDS:hello", "libc6 (>= 2.0)", "hello:do_package"),
     ("pkg_postinst:hello", "echo configured", "hello:do_package_write_deb"),
-])
-def test_a_changed_input_rebuilds_the_package(tmp_path: Path, var: str, value: str, task: str) -> None:
+]
+
+
+def test_a_changed_input_rebuilds_the_package(tmp_path: Path) -> None:
+    """Each input the packaging builtins read, changed in turn after a build, runs its task again."""
     top = make_build(tmp_path, [])
     cmd = [sys.executable, "-m", "layerbuild.cli", "-B", str(top), "hello"]
     subprocess.run(cmd, check=True, capture_output=True)
-    with open(top / "conf" / "local.conf", "a") as fh:
-        fh.write(f'{var}:pn-hello = "{value}"\n' if ":" not in var else f'{var} = "{value}"\n')
-    result = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    assert task in _ran(result.stderr), result.stderr
+    for var, value, task in CHANGED_INPUTS:
+        with open(top / "conf" / "local.conf", "a") as fh:
+            fh.write(f'{var}:pn-hello = "{value}"\n' if ":" not in var else f'{var} = "{value}"\n')
+        result = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        assert task in _ran(result.stderr), f"{var} changed, {task} did not run:\n{result.stderr}"

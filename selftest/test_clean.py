@@ -12,6 +12,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from conftest import BuildDir, make_build, make_layer
 
 GREET_C = """\
@@ -132,6 +133,7 @@ def test_clean_and_cleansstate_after_a_reverted_flag(tmp_path: Path) -> None:
     assert "do_clean" not in build.run("-f", "mk").stderr
 
 
+@pytest.mark.slow  # a clean build, cleanall and a build that fetches again
 def test_cleanall_removes_the_download_and_the_next_build_fetches_it(tmp_path: Path,
                                                                      server: tuple[str, Path]) -> None:
     base, www = server

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import CORE, make_build, make_layer, processes_in
 from test_tasks import LOGTASKS
 
@@ -54,6 +55,7 @@ def _kill_after(build: Path, env: dict[str, str], seconds: float) -> None:
     proc.wait(timeout=60)
 
 
+@pytest.mark.slow  # builds many times over; the default run keeps the targeted kill tests
 def test_kill_9_at_random_moments(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=CORE)
     reference = _tree(tmp_path / "reference")

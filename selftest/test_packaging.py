@@ -113,6 +113,7 @@ def test_base_files_layout_and_os_release(sample_build: Path) -> None:
     assert _field(deb, "Architecture") == "amd64"
 
 
+@pytest.mark.slow  # two more clean builds; the default run keeps test_two_clean_builds_give_identical_images
 def test_clean_builds_give_identical_debs(sample_build: Path, tmp_path: Path) -> None:
     from layerbuild.cli import main
     other = make_build(tmp_path, [])
