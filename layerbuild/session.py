@@ -392,9 +392,12 @@ def _run_parse(config: Configuration, todo: list[Job], jobs: int | None) -> Iter
         with ctx.Pool(threads, initializer=_init_worker, initargs=(config,)) as pool:
             yield from pool.imap_unordered(_parse_in_worker, todo, chunksize=chunk)
     finally:
+        # what the parse made and keeps (the recipe summaries) goes with the configuration to the oldest
+        # generation, without the young collection that would otherwise go through all of it at once
+        gc.freeze()
+        gc.unfreeze()
         if enabled:
             gc.enable()
-        gc.unfreeze()
 
 
 def check_configuration_paths(config: Configuration) -> None:
