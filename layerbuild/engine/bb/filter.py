@@ -39,9 +39,15 @@ class Namespace:
 FILTERS: dict[str, Any] = {"__builtins__": {}}
 
 
+@functools.lru_cache(maxsize=1024)
+def _compiled(expression: str) -> Any:
+    return compile(expression, "<filter>", "eval")
+
+
 @functools.lru_cache(maxsize=65536)
 def _evaluate(val: str, expression: str) -> Any:
-    return eval(expression, dict(FILTERS), {"val": val})
+    # (each recipe gives a filter a value of its own: the expression is compiled once)
+    return eval(_compiled(expression), dict(FILTERS), {"val": val})
 
 
 def filter_proc(*, name: str | None = None) -> Callable[[F], F]:

@@ -412,6 +412,12 @@ class DataStore(ExpansionErrors, PythonRunner):
         flags: dict[str, Any] = {}
         if entry:
             for name, val in entry.items():
+                first = name[:1]
+                if first != "_" and first != ":":  # most flags: a plain name
+                    flags[name] = val.copy() if isinstance(val, _MUTABLE) else val
+                    if expand and name in expand:
+                        flags[name] = self.expand(flags[name], f"{var}[{name}]")
+                    continue
                 if name == "_loc" and not internalflags:
                     continue
                 if name.startswith("_defaultval_flag_") and not internalflags:
