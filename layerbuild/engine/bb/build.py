@@ -83,19 +83,21 @@ def tasksbetween(task_start: str, task_end: str, d: Any) -> list[str]:
     """The tasks on the dependency chains from ``task_start`` up to ``task_end`` (both included), in the
     order the chains reach them."""
     tasks = [k for k in d.keys_with_flag("task") if d.getVarFlag(k, "task")]
+    # each task's [deps], read once: the walk visits a task once per chain that reaches it
+    deps = {other: d.getVarFlag(other, "deps", False) or () for other in tasks}
     found: list[str] = []
 
     def follow(task: str, chain: list[str]) -> None:
         if task in chain:
             fatal(f"Circular task dependencies as {task} depends on itself via the chain {' -> '.join(chain)}")
         chain.append(task)
-        for other in tasks:
-            if other == task:
-                continue
-            if task == task_end:
+        if task == task_end:
+            if any(other != task for other in tasks):
                 found.extend(t for t in chain if t not in found)
-            elif task in (d.getVarFlag(other, "deps", False) or ()):
-                follow(other, chain)
+        else:
+            for other in tasks:
+                if other != task and task in deps[other]:
+                    follow(other, chain)
         chain.pop()
 
     follow(task_start, [])
