@@ -39,6 +39,7 @@ class FileState:
     def __init__(self) -> None:
         self._stat: dict[str, tuple[int, int] | None] = {}
         self._sha: dict[str, str] = {}
+        self._fingerprint: dict[str, Fingerprint] = {}
 
     def stat(self, path: str) -> tuple[int, int] | None:
         if path in self._stat:
@@ -59,10 +60,15 @@ class FileState:
         return found
 
     def fingerprint(self, path: str) -> Fingerprint:
+        try:
+            # every recipe's entry names the configuration's classes and includes again
+            return self._fingerprint[path]
+        except KeyError:
+            pass
         st = self.stat(path)
-        if st is None:
-            return None
-        return (st[0], st[1], self.sha(path))
+        found = None if st is None else (st[0], st[1], self.sha(path))
+        self._fingerprint[path] = found
+        return found
 
     def unchanged(self, path: str, fp: Fingerprint) -> bool:
         st = self.stat(path)
