@@ -437,7 +437,7 @@ class DataStore(ExpansionErrors, PythonRunner):
         if not isinstance(s, str) or "${" not in s:
             return _Expansion(s, _NO_REFS)
         refs: set[str] = set()
-        contains: set[Contains] = set()
+        contains: set[Contains] | None = None  # (made only for a value that runs Python)
         if varname is not None:
             if varname in self._expanding:
                 chain = self._expanding[self._expanding.index(varname):] + [varname]
@@ -459,6 +459,8 @@ class DataStore(ExpansionErrors, PythonRunner):
                     try:
                         pyparts = python_parts(s)
                         if len(pyparts) > 1:
+                            if contains is None:
+                                contains = set()
                             s = self._python_sub(pyparts, varname, refs, contains)
                     except SyntaxError as exc:
                         # An unmatched bracket inside ${@...}: BitBake leaves the text unexpanded.
@@ -667,19 +669,24 @@ class DataStore(ExpansionErrors, PythonRunner):
         self.setVarFlag(var, flag, value + (self.getVarFlag(var, flag, False) or ""), op="prepend", **loginfo)
 
     def renameVar(self, key: str, newkey: str, **loginfo: Any) -> None:
-        if key == newkey:
+        entry = self._vars.get(key)
+        if key == newkey or (entry is None and key not in self._overridedata):
+            # (OE's class extension renames every package variable of every package, most of them unset)
             return
         found = False
-        val = self.getVar(key, False, parsing=True)
+        val = self._content(key, False, False, True, False)
         if val is not None:
-            if self.history is not None:
-                self.history.rename(key, newkey)
+            history = self.history
+            if history is not None:
+                history.rename(key, newkey)
                 self._record(newkey, f"rename from {key}", val, loginfo.get("file"), loginfo.get("line", 0))
-            history, self.history = self.history, None
-            try:
+                self.history = None
+                try:
+                    self.setVar(newkey, val, parsing=True)
+                finally:
+                    self.history = history
+            else:
                 self.setVar(newkey, val, parsing=True)
-            finally:
-                self.history = history
             found = True
         entry = self._vars.get(key) or {}
         for keyword in _KEYWORDS:
@@ -700,12 +707,15 @@ class DataStore(ExpansionErrors, PythonRunner):
             return
         if ":" in newkey and val is None:
             self._register_override(newkey)
-        history, self.history = self.history, None
-        try:
+        history = self.history
+        if history is not None:
+            self.history = None
+            try:
+                self.delVar(key)
+            finally:
+                self.history = history
+        else:
             self.delVar(key)
-        finally:
-            self.history = history
-        self._changed()
 
     # -- enumeration -------------------------------------------------------------------------------
 
