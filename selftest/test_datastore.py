@@ -79,6 +79,29 @@ def test_expansion_is_lazy_and_cached_values_invalidate() -> None:
     assert d.getVar("A", False) == "${B}-x"
 
 
+def test_rename_moves_the_value_its_appends_and_override_variants() -> None:
+    # bb.data.expandKeys renames FILES:${PN}-dev and the like in every recipe (BitBake's renameVar)
+    d = DataStore()
+    d.setVar("PN", "zlib")
+    d.setVar("FILES:${PN}-dev", "/usr/include")
+    d.setVar("FILES:${PN}-dev:append", " /usr/lib/*.so")
+    d.setVar("RDEPENDS:${PN}", "base")
+    d.setVar("RDEPENDS:${PN}:class-native", "native-base")
+    d.setVar("OVERRIDES", "class-native")
+    assert d.getVar("RDEPENDS:zlib") is None
+    d.renameVar("FILES:${PN}-dev", "FILES:zlib-dev")
+    d.renameVar("RDEPENDS:${PN}", "RDEPENDS:zlib")
+    assert d.getVar("FILES:zlib-dev") == "/usr/include /usr/lib/*.so"
+    assert d.getVar("RDEPENDS:zlib") == "native-base"  # its override variant went with it
+    assert d.getVar("FILES:${PN}-dev", False) is None and d.getVar("RDEPENDS:${PN}", False) is None
+    assert "FILES:${PN}-dev" not in d.keys_to_expand()
+    # a name that is not set: nothing happens (OE's class extension renames every package variable)
+    before = {name: d.getVar(name, False) for name in d.keys()}
+    d.renameVar("RSUGGESTS:${PN}-doc", "RSUGGESTS:zlib-doc")
+    assert {name: d.getVar(name, False) for name in d.keys()} == before
+    assert d.getVar("RSUGGESTS:zlib-doc") is None
+
+
 def test_history_records_file_line_and_operation() -> None:
     d = DataStore(tracking=True)
     d.setVar("A", "1", file="x.conf", line=3)
