@@ -676,17 +676,14 @@ class DataStore(ExpansionErrors, PythonRunner):
         found = False
         val = self._content(key, False, False, True, False)
         if val is not None:
-            history = self.history
-            if history is not None:
-                history.rename(key, newkey)
+            if self.history is not None:
+                self.history.rename(key, newkey)
                 self._record(newkey, f"rename from {key}", val, loginfo.get("file"), loginfo.get("line", 0))
-                self.history = None
-                try:
-                    self.setVar(newkey, val, parsing=True)
-                finally:
-                    self.history = history
-            else:
+            history, self.history = self.history, None
+            try:
                 self.setVar(newkey, val, parsing=True)
+            finally:
+                self.history = history
             found = True
         entry = self._vars.get(key) or {}
         for keyword in _KEYWORDS:
@@ -707,15 +704,11 @@ class DataStore(ExpansionErrors, PythonRunner):
             return
         if ":" in newkey and val is None:
             self._register_override(newkey)
-        history = self.history
-        if history is not None:
-            self.history = None
-            try:
-                self.delVar(key)
-            finally:
-                self.history = history
-        else:
-            self.delVar(key)
+        history, self.history = self.history, None
+        try:
+            self.delVar(key)  # (which empties the expansion cache)
+        finally:
+            self.history = history
 
     # -- enumeration -------------------------------------------------------------------------------
 
